@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "ranking_native",
+      "sources": [
+        "native/addon.cc",
+        "native/faiss_index.cc",
+        "native/ivf_simd.cc",
+        "native/dcn.cc",
+        "native/hap.cc",
+        "native/diversity.cc",
+        "native/simd.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_ADDON_API_CPP_EXCEPTIONS"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter"],
+      "libraries": ["-lfaiss", "-lopenblas", "-llapack", "-lgomp"],
+      "ldflags": ["-fopenmp"]
+    }
+  ]
+}

@@ -1,0 +1,116 @@
+// Shared helpers for the native core: argument checks that throw typed JS
+// errors, zero-copy typed-array views, and the per-env addon state.
+#pragma once
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace rank {
+
+// Throws a JS TypeError (as a C++ exception, caught by node-addon-api and
+// rethrown into JS) when `cond` holds.
+#define RANK_THROW_TYPE_IF(cond, env, msg)                 \
+  do {                                                     \
+    if (cond) throw Napi::TypeError::New((env), (msg));    \
+  } while (0)
+
+#define RANK_THROW_RANGE_IF(cond, env, msg)                \
+  do {                                                     \
+    if (cond) throw Napi::RangeError::New((env), (msg));   \
+  } while (0)
+
+// Per-env constructors, so the addon can be loaded by several worker threads.
+struct AddonData {
+  Napi::FunctionReference vectorIndex;
+  Napi::FunctionReference dcnModel;
+};
+
+// A borrowed view of a typed array's memory. Valid while the JS value is alive
+// (on the JS thread) or while a Napi::Reference to it is held (async work).
+template <typename T>
+struct View {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+template <typename T>
+napi_typedarray_type TypedArrayTypeOf();
+template <>
+inline napi_typedarray_type TypedArrayTypeOf<float>() { return napi_float32_array; }
+template <>
+inline napi_typedarray_type TypedArrayTypeOf<int32_t>() { return napi_int32_array; }
+template <>
+inline napi_typedarray_type TypedArrayTypeOf<int64_t>() { return napi_bigint64_array; }
+template <>
+inline napi_typedarray_type TypedArrayTypeOf<uint8_t>() { return napi_uint8_array; }
+
+inline const char* TypedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_uint8_array: return "Uint8Array";
+    default: return "typed array";
+  }
+}
+
+// Reads argument `info[i]` as a typed array of T in place (no copy).
+template <typename T>
+View<T> ArgArray(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Env env = info.Env();
+  const napi_typedarray_type want = TypedArrayTypeOf<T>();
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != want) {
+    throw Napi::TypeError::New(
+        env, std::string(name) + " must be a " + TypedArrayName(want));
+  }
+  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  Napi::ArrayBuffer buf = ta.ArrayBuffer();
+  View<T> v;
+  v.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
+  v.length = ta.ElementLength();
+  return v;
+}
+
+inline int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name,
+                      int64_t lo, int64_t hi) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < double(lo) || d > double(hi))
+    throw Napi::RangeError::New(env, std::string(name) + " must be an integer in [" +
+                                         std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int64_t>(d);
+}
+
+inline double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw Napi::RangeError::New(env, std::string(name) + " must be finite");
+  return d;
+}
+
+inline bool HasArg(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && !info[i].IsUndefined() && !info[i].IsNull();
+}
+
+template <typename T>
+Napi::TypedArrayOf<T> NewArray(Napi::Env env, size_t n) {
+  return Napi::TypedArrayOf<T>::New(env, n);
+}
+
+// Module registration hooks, one per concern.
+void InitVectorIndex(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitDcn(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitHap(Napi::Env env, Napi::Object exports);
+void InitDiversity(Napi::Env env, Napi::Object exports);
+void InitSimdInfo(Napi::Env env, Napi::Object exports);
+
+}  // namespace rank

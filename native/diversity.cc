@@ -1,0 +1,202 @@
+// Diversity re-ranking over candidate rows of a shared embedding matrix.
+//
+// MMR: greedily pick argmax  lambda * rel_i - (1 - lambda) * max_{j in S} cos(i, j),
+//      keeping max-similarity per candidate up to date as S grows: O(N K d).
+// DPP: greedy MAP for L_ij = q_i s_ij q_j with q_i = exp(alpha (rel_i - max rel))
+//      and s_ij the cosine similarity (Chen, Zhang & Zhou 2018, incremental
+//      Cholesky): O(N K (d + N)). The greedy stops early when the best marginal
+//      gain d_j^2 = det(L_{S+j}) / det(L_S) falls below epsilon; since the best
+//      item has q = 1, epsilon is relative to a unit self-similarity.
+// A zero embedding has cosine 0 with every other item and 1 with itself.
+//
+// Both read candidate rows from the catalog matrix by row index (no copies on
+// the JS side) and return positions into the candidate list, in pick order.
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common.h"
+#include "simd.h"
+
+namespace rank {
+namespace {
+
+struct Candidates {
+  const float* base = nullptr;
+  size_t rows = 0;  // rows in the catalog matrix
+  size_t d = 0;
+  View<int32_t> idx;
+  View<float> rel;
+};
+
+// emb: Float32Array catalog [rows * d], d, rows: Int32Array[K], rel: Float32Array[K]
+Candidates ReadCandidates(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Candidates c;
+  View<float> emb = ArgArray<float>(info, 0, "embeddings");
+  c.d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
+  RANK_THROW_RANGE_IF(emb.length % c.d != 0, env, "embeddings length must be a multiple of dim");
+  c.base = emb.data;
+  c.rows = emb.length / c.d;
+  c.idx = ArgArray<int32_t>(info, 2, "rows");
+  c.rel = ArgArray<float>(info, 3, "relevance");
+  RANK_THROW_RANGE_IF(c.rel.length != c.idx.length, env, "relevance length must equal rows length");
+  for (size_t i = 0; i < c.idx.length; ++i) {
+    RANK_THROW_RANGE_IF(c.idx.data[i] < 0 || size_t(c.idx.data[i]) >= c.rows, env,
+                        "rows[" + std::to_string(i) + "] is out of range [0, " +
+                            std::to_string(c.rows) + ")");
+    RANK_THROW_RANGE_IF(!std::isfinite(c.rel.data[i]), env,
+                        "relevance[" + std::to_string(i) + "] is not finite");
+  }
+  return c;
+}
+
+// Copies the K candidate rows, L2-normalised (zero rows stay zero), into a
+// contiguous per-thread buffer so the similarity kernels stream them.
+const float* NormalizedRows(const Candidates& c, std::vector<float>& buf, std::vector<uint8_t>& zero) {
+  const size_t K = c.idx.length, d = c.d;
+  buf.resize(K * d);
+  zero.assign(K, 0);
+  for (size_t i = 0; i < K; ++i) {
+    const float* src = c.base + size_t(c.idx.data[i]) * d;
+    float* dst = buf.data() + i * d;
+    const float nrm = std::sqrt(simd::Dot(src, src, d));
+    if (!(nrm > 0.f) || !std::isfinite(nrm)) {
+      std::fill(dst, dst + d, 0.f);
+      zero[i] = 1;
+      continue;
+    }
+    const float inv = 1.0f / nrm;
+    for (size_t j = 0; j < d; ++j) dst[j] = src[j] * inv;
+  }
+  return buf.data();
+}
+
+Napi::Int32Array Result(Napi::Env env, const std::vector<int32_t>& picked) {
+  auto out = Napi::Int32Array::New(env, picked.size());
+  std::copy(picked.begin(), picked.end(), out.Data());
+  return out;
+}
+
+// mmr(emb, dim, rows, rel, n, lambda) -> Int32Array
+Napi::Value Mmr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Candidates c = ReadCandidates(info);
+  const size_t n = size_t(ArgInt(info, 4, "n", 0, int64_t(1) << 31));
+  const double lambda = ArgNumber(info, 5, "lambda");
+  RANK_THROW_RANGE_IF(lambda < 0 || lambda > 1, env, "lambda must be in [0, 1]");
+  const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
+  thread_local std::vector<float> buf, maxSim, sim;
+  thread_local std::vector<uint8_t> zero, taken;
+  const float* x = NormalizedRows(c, buf, zero);
+  maxSim.assign(K, -std::numeric_limits<float>::infinity());
+  sim.resize(K);
+  taken.assign(K, 0);
+  const float lam = float(lambda), mu = float(1.0 - lambda);
+  std::vector<int32_t> picked;
+  picked.reserve(N);
+  for (size_t step = 0; step < N; ++step) {
+    size_t best = K;
+    float bestScore = -std::numeric_limits<float>::infinity();
+    for (size_t i = 0; i < K; ++i) {
+      if (taken[i]) continue;
+      const float pen = step == 0 ? 0.f : maxSim[i];
+      const float s = lam * c.rel.data[i] - mu * pen;
+      if (best == K || s > bestScore) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    taken[best] = 1;
+    picked.push_back(int32_t(best));
+    if (step + 1 == N) break;
+    simd::DotRows(x + best * d, x, K, d, sim.data());
+    for (size_t i = 0; i < K; ++i) {
+      if (taken[i]) continue;
+      const float s = zero[i] || zero[best] ? 0.f : sim[i];
+      if (s > maxSim[i]) maxSim[i] = s;
+    }
+  }
+  return Result(env, picked);
+}
+
+// dpp(emb, dim, rows, rel, n, alpha, epsilon) -> Int32Array
+Napi::Value Dpp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Candidates c = ReadCandidates(info);
+  const size_t n = size_t(ArgInt(info, 4, "n", 0, int64_t(1) << 31));
+  const double alpha = ArgNumber(info, 5, "alpha");
+  const double eps = HasArg(info, 6) ? ArgNumber(info, 6, "epsilon") : 1e-6;
+  RANK_THROW_RANGE_IF(alpha < 0, env, "alpha must be >= 0");
+  RANK_THROW_RANGE_IF(eps < 0, env, "epsilon must be >= 0");
+  const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
+  std::vector<int32_t> picked;
+  if (N == 0) return Result(env, picked);
+  thread_local std::vector<float> buf, q, d2, cc, sim;
+  thread_local std::vector<uint8_t> zero, taken;
+  const float* x = NormalizedRows(c, buf, zero);
+  float maxRel = c.rel.data[0];
+  for (size_t i = 1; i < K; ++i) maxRel = std::max(maxRel, c.rel.data[i]);
+  q.resize(K);
+  d2.resize(K);
+  for (size_t i = 0; i < K; ++i) {
+    q[i] = float(std::exp(alpha * double(c.rel.data[i] - maxRel)));
+    d2[i] = q[i] * q[i];  // L_ii: s_ii = 1
+  }
+  cc.assign(K * N, 0.f);  // row i holds c_i, the Cholesky coordinates so far
+  sim.resize(K);
+  taken.assign(K, 0);
+  picked.reserve(N);
+  for (size_t t = 0; t < N; ++t) {
+    size_t j = K;
+    for (size_t i = 0; i < K; ++i)
+      if (!taken[i] && (j == K || d2[i] > d2[j])) j = i;
+    if (j == K || !(double(d2[j]) >= eps) || d2[j] <= 0.f) break;
+    taken[j] = 1;
+    picked.push_back(int32_t(j));
+    if (t + 1 == N) break;
+    const float dj = std::sqrt(d2[j]);
+    const float* cj = cc.data() + j * N;
+    simd::DotRows(x + j * d, x, K, d, sim.data());
+    for (size_t i = 0; i < K; ++i) {
+      if (taken[i]) continue;
+      const float s = zero[i] || zero[j] ? 0.f : sim[i];
+      const float lji = q[j] * q[i] * s;
+      float* ci = cc.data() + i * N;
+      const float e = (lji - (t ? simd::Dot(cj, ci, t) : 0.f)) / dj;
+      ci[t] = e;
+      d2[i] -= e * e;
+    }
+  }
+  return Result(env, picked);
+}
+
+// scoreRows(emb, dim, rows, query[dim]) -> Float32Array[K] of <query, emb[row]>:
+// the two-tower light score, or an exact search over a small allowed set.
+Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View<float> emb = ArgArray<float>(info, 0, "embeddings");
+  const size_t d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
+  RANK_THROW_RANGE_IF(emb.length % d != 0, env, "embeddings length must be a multiple of dim");
+  const size_t nrows = emb.length / d;
+  View<int32_t> rows = ArgArray<int32_t>(info, 2, "rows");
+  View<float> q = ArgArray<float>(info, 3, "query");
+  RANK_THROW_RANGE_IF(q.length != d, env, "query length must equal dim");
+  for (size_t i = 0; i < rows.length; ++i)
+    RANK_THROW_RANGE_IF(rows.data[i] < 0 || size_t(rows.data[i]) >= nrows, env,
+                        "rows[" + std::to_string(i) + "] is out of range [0, " + std::to_string(nrows) + ")");
+  auto out = Napi::Float32Array::New(env, rows.length);
+  simd::DotGather(q.data, emb.data, rows.data, rows.length, d, out.Data());
+  return out;
+}
+
+}  // namespace
+
+void InitDiversity(Napi::Env env, Napi::Object exports) {
+  exports.Set("mmr", Napi::Function::New<Mmr>(env, "mmr"));
+  exports.Set("dpp", Napi::Function::New<Dpp>(env, "dpp"));
+  exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
+}
+
+}  // namespace rank

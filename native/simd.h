@@ -1,0 +1,27 @@
+// Distance kernels with runtime CPU dispatch: AVX2+FMA where the CPU has it,
+// portable scalar code (four accumulators) otherwise. The choice is made once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rank {
+namespace simd {
+
+// <a, b> over d floats.
+float Dot(const float* a, const float* b, size_t d);
+// ||a - b||^2 over d floats.
+float L2Sqr(const float* a, const float* b, size_t d);
+// out[i] = <q, base + i*d> for i in [0, n): contiguous rows.
+void DotRows(const float* q, const float* base, size_t n, size_t d, float* out);
+// out[i] = ||q - (base + i*d)||^2 for i in [0, n).
+void L2Rows(const float* q, const float* base, size_t n, size_t d, float* out);
+// out[i] = <q, base + rows[i]*d>: rows gathered from a shared matrix.
+void DotGather(const float* q, const float* base, const int32_t* rows, size_t n, size_t d,
+               float* out);
+
+// "avx2" or "scalar": what the dispatcher picked on this CPU.
+const char* Level();
+
+}  // namespace simd
+}  // namespace rank

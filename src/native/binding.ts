@@ -1,0 +1,98 @@
+// Loads the compiled addon and describes its raw surface. Everything here is
+// unchecked: use the wrappers in this folder, which validate inputs first.
+import * as path from 'node:path';
+
+export interface RawSearchResult {
+  ids: BigInt64Array;
+  distances: Float32Array;
+  nq: number;
+  k: number;
+}
+
+export interface RawVectorIndex {
+  readonly dim: number;
+  readonly ntotal: number;
+  readonly isTrained: boolean;
+  readonly metric: 'ip' | 'l2';
+  readonly kind: string;
+  train(x: Float32Array, threads?: number): Promise<void>;
+  add(x: Float32Array, ids: BigInt64Array, threads?: number): Promise<void>;
+  remove(ids: BigInt64Array): Promise<number>;
+  search(
+    queries: Float32Array,
+    k: number,
+    efSearch: number | null,
+    nprobe: number | null,
+    allowIds: BigInt64Array | null,
+    denyIds: BigInt64Array | null,
+    allowBitmap: Uint8Array | null,
+    threads: number,
+  ): Promise<RawSearchResult>;
+  write(path: string): Promise<void>;
+}
+
+export interface RawVectorIndexCtor {
+  new (dim: number, factory: string, metric: 'ip' | 'l2'): RawVectorIndex;
+  read(path: string): Promise<RawVectorIndex>;
+}
+
+export interface RawDcnShape {
+  inputDim: number;
+  userDim: number;
+  crossLayers: number;
+  crossRank: number;
+  mlp: number[];
+  heads: number;
+  structure: 'stacked' | 'parallel';
+}
+
+export interface RawDcnModel {
+  forward(user: Float32Array, items: Float32Array, out?: Float32Array): Float32Array;
+  flops(batch: number): number;
+}
+
+export interface NativeAddon {
+  VectorIndex: RawVectorIndexCtor;
+  DcnModel: new (shape: RawDcnShape, tensors: Float32Array[]) => RawDcnModel;
+  topK(scores: Float32Array, k: number): Int32Array;
+  hapRoute(light: Float32Array, keep: number, budget: number, uncertainty?: Float32Array): Int32Array;
+  hapMerge(
+    light: Float32Array,
+    hard: Int32Array,
+    strong: Float32Array,
+    keep: number,
+  ): { order: Int32Array; scores: Float32Array };
+  mmr(emb: Float32Array, dim: number, rows: Int32Array, rel: Float32Array, n: number, lambda: number): Int32Array;
+  dpp(
+    emb: Float32Array,
+    dim: number,
+    rows: Int32Array,
+    rel: Float32Array,
+    n: number,
+    alpha: number,
+    epsilon: number,
+  ): Int32Array;
+  scoreRows(emb: Float32Array, dim: number, rows: Int32Array, query: Float32Array): Float32Array;
+  simdLevel: string;
+}
+
+/** Repository root, found from this file's place in either src/ or dist/src/. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    if (require('node:fs').existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find the package root above ${__dirname}`);
+}
+
+function load(): NativeAddon {
+  const file = path.join(packageRoot(), 'build', 'Release', 'ranking_native.node');
+  try {
+    return require(file) as NativeAddon;
+  } catch (err) {
+    throw new Error(`cannot load the native core from ${file}: run "npm run build:native" (${String(err)})`);
+  }
+}
+
+export const native: NativeAddon = load();

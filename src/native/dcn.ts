@@ -1,0 +1,138 @@
+// DCN-v2 multi-task ranker (native forward pass). Weights follow PyTorch's
+// nn.Linear layout: weight [out, in] row-major, bias [out].
+import { native, RawDcnModel } from './binding';
+import { NativeInputError, checkF32, checkFinite, checkInt } from './checks';
+
+export interface DcnShape {
+  /** Width of x0 = [user/context features | item features]. */
+  inputDim: number;
+  /** Leading features of x0 shared by every candidate of a request (0 = no split). */
+  userDim: number;
+  crossLayers: number;
+  /** 0: full-rank W_l (D x D); r > 0: low-rank U_l (D x r) V_l (r x D). */
+  crossRank: number;
+  /** Hidden widths of the ReLU MLP. */
+  mlp: number[];
+  /** One sigmoid head per objective. */
+  heads: number;
+  /** 'stacked': MLP on the cross output; 'parallel': MLP on x0, heads on [x_L, h]. */
+  structure: 'stacked' | 'parallel';
+}
+
+export interface LinearWeights {
+  weight: Float32Array; // [out, in]
+  bias: Float32Array; // [out]
+}
+
+export interface CrossWeights {
+  /** Full rank: weight [D, D]. */
+  weight?: Float32Array;
+  /** Low rank: U [D, r] and V [r, D]. */
+  u?: Float32Array;
+  v?: Float32Array;
+  bias: Float32Array; // [D]
+}
+
+export interface DcnWeights {
+  cross: CrossWeights[];
+  mlp: LinearWeights[];
+  heads: LinearWeights;
+}
+
+/** Width of the heads' input for a shape. */
+export function headInputDim(s: DcnShape): number {
+  if (s.mlp.length === 0) return s.inputDim;
+  const last = s.mlp[s.mlp.length - 1];
+  return s.structure === 'parallel' ? s.inputDim + last : last;
+}
+
+function checkShape(s: DcnShape): DcnShape {
+  checkInt('shape.inputDim', s.inputDim, 1, 65536);
+  checkInt('shape.userDim', s.userDim, 0, s.inputDim - 1);
+  checkInt('shape.crossLayers', s.crossLayers, 0, 64);
+  checkInt('shape.crossRank', s.crossRank, 0, s.inputDim);
+  checkInt('shape.heads', s.heads, 1, 1024);
+  if (!Array.isArray(s.mlp)) throw new NativeInputError('shape.mlp must be an array of layer widths');
+  s.mlp.forEach((w, i) => checkInt(`shape.mlp[${i}]`, w, 1, 65536));
+  if (s.structure !== 'stacked' && s.structure !== 'parallel') {
+    throw new NativeInputError(`shape.structure must be 'stacked' or 'parallel', got ${String(s.structure)}`);
+  }
+  return s;
+}
+
+/** Flattens named weights into the tensor order the native model expects. */
+export function flattenWeights(shape: DcnShape, w: DcnWeights): Float32Array[] {
+  const D = shape.inputDim;
+  const out: Float32Array[] = [];
+  const put = (name: string, a: Float32Array | undefined, len: number) => {
+    if (a === undefined) throw new NativeInputError(`${name} is missing`);
+    checkFinite(name, checkF32(name, a, len));
+    out.push(a);
+  };
+  if (w.cross.length !== shape.crossLayers) {
+    throw new NativeInputError(`weights.cross has ${w.cross.length} layers, shape.crossLayers is ${shape.crossLayers}`);
+  }
+  w.cross.forEach((c, l) => {
+    if (shape.crossRank === 0) {
+      put(`cross[${l}].weight`, c.weight, D * D);
+    } else {
+      put(`cross[${l}].u`, c.u, D * shape.crossRank);
+      put(`cross[${l}].v`, c.v, shape.crossRank * D);
+    }
+    put(`cross[${l}].bias`, c.bias, D);
+  });
+  if (w.mlp.length !== shape.mlp.length) {
+    throw new NativeInputError(`weights.mlp has ${w.mlp.length} layers, shape.mlp has ${shape.mlp.length}`);
+  }
+  let inDim = D;
+  w.mlp.forEach((m, j) => {
+    put(`mlp[${j}].weight`, m.weight, shape.mlp[j] * inDim);
+    put(`mlp[${j}].bias`, m.bias, shape.mlp[j]);
+    inDim = shape.mlp[j];
+  });
+  put('heads.weight', w.heads.weight, shape.heads * headInputDim(shape));
+  put('heads.bias', w.heads.bias, shape.heads);
+  return out;
+}
+
+export class DcnModel {
+  readonly shape: DcnShape;
+  private readonly raw: RawDcnModel;
+
+  constructor(shape: DcnShape, weights: DcnWeights) {
+    this.shape = checkShape({ ...shape, mlp: [...shape.mlp] });
+    this.raw = new native.DcnModel(this.shape, flattenWeights(this.shape, weights));
+  }
+
+  /** Items per call are B = items.length / (inputDim - userDim). */
+  batchSize(items: Float32Array): number {
+    return items.length / (this.shape.inputDim - this.shape.userDim);
+  }
+
+  /**
+   * Scores a batch: user is the shared [userDim] prefix of x0, items holds B
+   * rows of the remaining features. Returns B x heads probabilities (written
+   * into `out` when given). Synchronous: call it from a worker thread.
+   */
+  forward(user: Float32Array, items: Float32Array, out?: Float32Array): Float32Array {
+    const { inputDim, userDim, heads } = this.shape;
+    checkF32('user', user, userDim);
+    checkF32('items', items);
+    const di = inputDim - userDim;
+    if (items.length % di !== 0) {
+      throw new NativeInputError(`items length ${items.length} is not a multiple of inputDim - userDim = ${di}`);
+    }
+    checkFinite('user', user);
+    checkFinite('items', items);
+    if (out !== undefined) checkF32('out', out);
+    if (out !== undefined && out.length < (items.length / di) * heads) {
+      throw new NativeInputError(`out must hold at least ${(items.length / di) * heads} values`);
+    }
+    return this.raw.forward(user, items, out);
+  }
+
+  /** Nominal multiply-add FLOPs of one forward pass over `batch` rows (without the user-split saving). */
+  flops(batch: number): number {
+    return this.raw.flops(checkInt('batch', batch, 0));
+  }
+}

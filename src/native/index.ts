@@ -1,0 +1,13 @@
+// The native core: FAISS retrieval, DCN-v2, the HAP router, MMR and DPP.
+export { VectorIndex } from './vector-index';
+export type { Metric, Ids, SearchOptions, SearchResult } from './vector-index';
+export { DcnModel, flattenWeights, headInputDim } from './dcn';
+export type { DcnShape, DcnWeights, LinearWeights, CrossWeights } from './dcn';
+export { topK, hapRoute, hapMerge } from './hap';
+export type { HapMerged } from './hap';
+export { mmr, dpp, scoreRows } from './diversity';
+export type { CandidateSet } from './diversity';
+export { NativeInputError } from './checks';
+import { native } from './binding';
+/** SIMD level picked at load for the addon's own kernels: 'avx2' or 'scalar'. */
+export const simdLevel: string = native.simdLevel;

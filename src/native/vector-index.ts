@@ -1,0 +1,118 @@
+// FAISS vector index: factory strings (Flat, HNSW32,Flat, IVF4096,Flat,
+// IVF4096,PQ16, ...), 64-bit ids, removal, filtered top-k search with per-call
+// efSearch / nprobe, and index files. Every operation runs off the event loop.
+import { native, RawVectorIndex } from './binding';
+import { NativeInputError, checkF32, checkFinite, checkInt, checkMultiple, toIds } from './checks';
+
+export type Metric = 'ip' | 'l2';
+export type Ids = BigInt64Array | readonly (number | bigint)[];
+
+export interface SearchOptions {
+  /** Results per query. */
+  k: number;
+  /** HNSW: size of the dynamic candidate list (raised to k when lower). */
+  efSearch?: number;
+  /** IVF: number of inverted lists to visit. */
+  nprobe?: number;
+  /** Only these ids may be returned (e.g. one category). */
+  allowIds?: Ids;
+  /** Only ids whose bit is set may be returned (bit i%8 of byte i/8); ids past the end are excluded. */
+  allowBitmap?: Uint8Array;
+  /** These ids are never returned (e.g. recent purchases). */
+  denyIds?: Ids;
+  /** OpenMP threads for this call; 1 (the default) when concurrency comes from parallel calls. */
+  threads?: number;
+}
+
+export interface SearchResult {
+  /** nq * k ids, best first per query; -1n where fewer than k matched. */
+  ids: BigInt64Array;
+  /** nq * k scores: inner product (higher is better) or squared L2 (lower is better). */
+  distances: Float32Array;
+  nq: number;
+  k: number;
+}
+
+const MAX_K = 1 << 20;
+
+export class VectorIndex {
+  private constructor(private readonly raw: RawVectorIndex) {}
+
+  /** Creates an empty index from a FAISS factory string. */
+  static create(dim: number, factory: string, metric: Metric = 'ip'): VectorIndex {
+    checkInt('dim', dim, 1, 65536);
+    if (typeof factory !== 'string' || factory.length === 0) throw new NativeInputError('factory must be a non-empty string');
+    if (metric !== 'ip' && metric !== 'l2') throw new NativeInputError(`metric must be 'ip' or 'l2', got ${String(metric)}`);
+    return new VectorIndex(new native.VectorIndex(dim, factory, metric));
+  }
+
+  /** Reads an index file written by write() or by FAISS itself. */
+  static async read(path: string): Promise<VectorIndex> {
+    if (typeof path !== 'string' || path.length === 0) throw new NativeInputError('path must be a non-empty string');
+    return new VectorIndex(await native.VectorIndex.read(path));
+  }
+
+  get dim(): number {
+    return this.raw.dim;
+  }
+  get ntotal(): number {
+    return this.raw.ntotal;
+  }
+  get isTrained(): boolean {
+    return this.raw.isTrained;
+  }
+  get metric(): Metric {
+    return this.raw.metric;
+  }
+  /** 'flat' | 'hnsw' | 'ivf' | 'ivf-flat-simd' | 'other'. */
+  get kind(): string {
+    return this.raw.kind;
+  }
+
+  /** Trains IVF/PQ indexes on a sample (no-op for Flat and HNSW). */
+  async train(x: Float32Array, threads = 1): Promise<void> {
+    checkF32('x', x);
+    checkMultiple('x', x.length, this.dim);
+    checkInt('threads', threads, 1, 256);
+    // NaN/Inf are rejected by the native side, off the event loop.
+    await this.raw.train(x, threads);
+  }
+
+  /** Adds n = ids.length vectors (x is n * dim floats). The caller must not modify x until this settles. */
+  async add(x: Float32Array, ids: Ids, threads = 1): Promise<void> {
+    checkF32('x', x);
+    const ids64 = toIds('ids', ids);
+    if (x.length !== ids64.length * this.dim) {
+      throw new NativeInputError(`x has ${x.length} floats, expected ids.length * dim = ${ids64.length * this.dim}`);
+    }
+    checkInt('threads', threads, 1, 256);
+    await this.raw.add(x, ids64, threads);
+  }
+
+  /** Removes the given ids; resolves to how many were present. Not supported by HNSW. */
+  async remove(ids: Ids): Promise<number> {
+    return this.raw.remove(toIds('ids', ids));
+  }
+
+  /** Top-k search for one or many queries (queries is nq * dim floats). */
+  async search(queries: Float32Array, opts: SearchOptions): Promise<SearchResult> {
+    checkF32('queries', queries);
+    checkMultiple('queries', queries.length, this.dim);
+    checkFinite('queries', queries);
+    const k = checkInt('k', opts.k, 0, MAX_K);
+    const ef = opts.efSearch === undefined ? null : checkInt('efSearch', opts.efSearch, 1, MAX_K);
+    const nprobe = opts.nprobe === undefined ? null : checkInt('nprobe', opts.nprobe, 1, 1 << 24);
+    const allow = opts.allowIds === undefined ? null : toIds('allowIds', opts.allowIds);
+    const deny = opts.denyIds === undefined ? null : toIds('denyIds', opts.denyIds);
+    if (opts.allowBitmap !== undefined && !(opts.allowBitmap instanceof Uint8Array)) {
+      throw new NativeInputError('allowBitmap must be a Uint8Array');
+    }
+    const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
+    return this.raw.search(queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads);
+  }
+
+  async write(path: string): Promise<void> {
+    if (typeof path !== 'string' || path.length === 0) throw new NativeInputError('path must be a non-empty string');
+    await this.raw.write(path);
+  }
+}
