@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system libraries the native core links against (Debian/Ubuntu):
+# FAISS (static libfaiss.a, built with OpenMP) and OpenBLAS, plus the C++
+# toolchain node-gyp needs. Uses sudo only when not already root.
+set -euo pipefail
+
+pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages present: ${pkgs[*]}"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
