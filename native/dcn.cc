@@ -103,7 +103,7 @@ class DcnNet {
     for (int b = 0; b < batch; ++b) {
       float* row = x0 + size_t(b) * D;
       std::copy(user, user + du, row);
-      std::copy(items + size_t(b) * di, items + size_t(b) * (di + 1), row + du);
+      std::copy(items + size_t(b) * di, items + size_t(b + 1) * di, row + du);
     }
 
     // Cross network.
