@@ -68,11 +68,16 @@ View<T> ArgArray(const Napi::CallbackInfo& info, size_t i, const char* name) {
     throw Napi::TypeError::New(
         env, std::string(name) + " must be a " + TypedArrayName(want));
   }
-  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
-  Napi::ArrayBuffer buf = ta.ArrayBuffer();
+  // napi_get_typedarray_info gives the data pointer (offset applied) for
+  // ArrayBuffer- and SharedArrayBuffer-backed arrays alike.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status st = napi_get_typedarray_info(env, info[i], &type, &length, &data, nullptr, nullptr);
+  if (st != napi_ok) throw Napi::TypeError::New(env, std::string(name) + " cannot be read");
   View<T> v;
-  v.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
-  v.length = ta.ElementLength();
+  v.data = static_cast<T*>(data);
+  v.length = length;
   return v;
 }
 

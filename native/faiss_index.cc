@@ -12,6 +12,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/HNSW.h>
@@ -21,6 +22,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,15 @@ struct IndexState {
   std::vector<idx_t> labels;
   bool mapped = false;
   std::shared_mutex mu;
+  // Read by the JS getters without taking `mu`, so they never wait for a
+  // running train/add/remove.
+  std::atomic<int64_t> ntotal{0};
+  std::atomic<bool> trained{false};
+
+  void Publish() {
+    ntotal.store(index->ntotal);
+    trained.store(index->is_trained);
+  }
 
   bool NativeIds() const { return !mapped; }
 };
@@ -96,7 +107,16 @@ void Adopt(IndexState& st, faiss::Index* raw) {
     for (size_t i = 0; i < st.labels.size(); ++i) st.labels[i] = idx_t(i);
     st.mapped = true;
   }
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(owned.get())) {
+    if (ivf->nlist == 0) throw std::runtime_error("an IVF index needs at least one inverted list");
+  }
+  if (auto* pq = dynamic_cast<faiss::IndexIVFPQ*>(owned.get())) {
+    // Polysemous codes are only used with a Hamming threshold set; training
+    // them costs minutes on large samples. Off unless asked for.
+    if (pq->polysemous_ht == 0) pq->do_polysemous_training = false;
+  }
   st.index = WithSimdScanner(std::move(owned));
+  st.Publish();
 }
 
 struct Filter {
@@ -205,6 +225,7 @@ class TrainWorker : public IndexWorker {
     omp_set_num_threads(threads_);
     CheckVectorsFinite(static_cast<const float*>(x_.data), n_, size_t(st_->index->d), "x");
     st_->index->train(idx_t(n_), static_cast<const float*>(x_.data));
+    st_->Publish();
   }
 
  private:
@@ -232,6 +253,7 @@ class AddWorker : public IndexWorker {
       index.add(n, x);
       st_->labels.insert(st_->labels.end(), ids_.begin(), ids_.end());
     }
+    st_->Publish();
   }
 
  private:
@@ -253,6 +275,7 @@ class RemoveWorker : public IndexWorker {
     faiss::IDSelectorBatch batch(ids_.size(), ids_.data());
     if (st_->NativeIds()) {
       removed_ = index.remove_ids(batch);
+      st_->Publish();
       return;
     }
     // Flat: FAISS compacts the remaining vectors in order; do the same to the labels.
@@ -262,6 +285,7 @@ class RemoveWorker : public IndexWorker {
     labels.erase(std::remove_if(labels.begin(), labels.end(),
                                 [&](idx_t id) { return batch.is_member(id); }),
                  labels.end());
+    st_->Publish();
   }
   Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, double(removed_)); }
 
@@ -524,12 +548,10 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     return Napi::Number::New(info.Env(), double(st_->index->d));
   }
   Napi::Value Ntotal(const Napi::CallbackInfo& info) {
-    std::shared_lock<std::shared_mutex> lock(st_->mu);
-    return Napi::Number::New(info.Env(), double(st_->index->ntotal));
+    return Napi::Number::New(info.Env(), double(st_->ntotal.load()));
   }
   Napi::Value IsTrained(const Napi::CallbackInfo& info) {
-    std::shared_lock<std::shared_mutex> lock(st_->mu);
-    return Napi::Boolean::New(info.Env(), st_->index->is_trained);
+    return Napi::Boolean::New(info.Env(), st_->trained.load());
   }
   Napi::Value Metric(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(),
