@@ -1,0 +1,47 @@
+// npm run world -- --out DIR [--items N] [--users N] [--dim D] [--seed S] [--index FACTORY] [--no-index]
+import { parseArgs } from 'node:util';
+
+import { generateWorld } from './generate';
+import { DEFAULT_WORLD, WorldConfig } from './schema';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      items: { type: 'string' },
+      users: { type: 'string' },
+      dim: { type: 'string' },
+      seed: { type: 'string' },
+      index: { type: 'string' },
+      'no-index': { type: 'boolean' },
+      'reference-time': { type: 'string' },
+    },
+  });
+  if (!values.out) throw new Error('usage: world --out DIR [--items N] [--users N] [--dim D] [--seed S] [--index FACTORY] [--no-index]');
+  const num = (v: string | undefined, dflt: number, name: string) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const cfg: WorldConfig = {
+    ...DEFAULT_WORLD,
+    items: num(values.items, DEFAULT_WORLD.items, 'items'),
+    users: num(values.users, DEFAULT_WORLD.users, 'users'),
+    dim: num(values.dim, DEFAULT_WORLD.dim, 'dim'),
+    seed: num(values.seed, DEFAULT_WORLD.seed, 'seed'),
+    referenceTime: values['reference-time'] ?? DEFAULT_WORLD.referenceTime,
+  };
+  const s = await generateWorld(cfg, values.out, {
+    indexFactory: values.index,
+    prebuiltIndex: !values['no-index'],
+    progress: true,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  console.log(JSON.stringify({ out: values.out, ...s }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
