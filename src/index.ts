@@ -1,0 +1,11 @@
+// Public API of the package.
+export * from './native';
+export { loadBundle, newItemMask } from './bundle/loader';
+export type { Bundle, BundleItems, BundleModel, LoadOptions } from './bundle/loader';
+export { BundleError, readManifest } from './bundle/manifest';
+export type { Manifest } from './bundle/manifest';
+export { featureLayout, userFeatures, gatherItemFeatures } from './features/layout';
+export type { FeatureLayout } from './features/layout';
+export { generateWorld } from './world/generate';
+export { DEFAULT_WORLD } from './world/schema';
+export type { WorldConfig } from './world/schema';
