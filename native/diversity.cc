@@ -79,6 +79,41 @@ Napi::Int32Array Result(Napi::Env env, const std::vector<int32_t>& picked) {
   return out;
 }
 
+// The greedy loops are compiled twice (x86-64-v3: AVX2 + FMA, and the
+// baseline) and picked at load time by the dynamic linker.
+#define RANK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+
+// MMR over K normalised rows x; writes the picks into `picked`.
+RANK_CLONES void MmrLoop(const float* x, const uint8_t* zero, const float* rel, size_t K, size_t d,
+                         size_t N, float lam, float mu, float* maxSim, float* sim, uint8_t* taken,
+                         std::vector<int32_t>& picked) {
+  for (size_t i = 0; i < K; ++i) {
+    maxSim[i] = 0.f;  // no penalty before the first pick
+    taken[i] = 0;
+  }
+  for (size_t step = 0; step < N; ++step) {
+    size_t best = K;
+    float bestScore = -std::numeric_limits<float>::infinity();
+    for (size_t i = 0; i < K; ++i) {
+      const float s = taken[i] ? -std::numeric_limits<float>::infinity() : lam * rel[i] - mu * maxSim[i];
+      if (s > bestScore || (best == K && !taken[i])) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    taken[best] = 1;
+    picked.push_back(int32_t(best));
+    if (step + 1 == N) break;
+    simd::DotRows(x + best * d, x, K, d, sim);
+    if (zero[best]) continue;  // cosine 0 with everything: no update
+    for (size_t i = 0; i < K; ++i) {
+      const float s = zero[i] ? 0.f : sim[i];
+      // After the first pick the penalty is the max over picks, which may be negative.
+      maxSim[i] = step == 0 ? s : std::max(maxSim[i], s);
+    }
+  }
+}
+
 // mmr(emb, dim, rows, rel, n, lambda) -> Int32Array
 Napi::Value Mmr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -90,35 +125,56 @@ Napi::Value Mmr(const Napi::CallbackInfo& info) {
   thread_local std::vector<float> buf, maxSim, sim;
   thread_local std::vector<uint8_t> zero, taken;
   const float* x = NormalizedRows(c, buf, zero);
-  maxSim.assign(K, -std::numeric_limits<float>::infinity());
+  maxSim.resize(K);
   sim.resize(K);
-  taken.assign(K, 0);
-  const float lam = float(lambda), mu = float(1.0 - lambda);
+  taken.resize(K);
   std::vector<int32_t> picked;
   picked.reserve(N);
-  for (size_t step = 0; step < N; ++step) {
-    size_t best = K;
-    float bestScore = -std::numeric_limits<float>::infinity();
-    for (size_t i = 0; i < K; ++i) {
-      if (taken[i]) continue;
-      const float pen = step == 0 ? 0.f : maxSim[i];
-      const float s = lam * c.rel.data[i] - mu * pen;
-      if (best == K || s > bestScore) {
-        best = i;
-        bestScore = s;
+  MmrLoop(x, zero.data(), c.rel.data, K, d, N, float(lambda), float(1.0 - lambda), maxSim.data(),
+          sim.data(), taken.data(), picked);
+  return Result(env, picked);
+}
+
+// Greedy MAP loop. The Cholesky coordinates are stored column-major
+// (cc[t * K + i] = c_i[t]), so each step's update
+// e_i = (L_ji - <c_j, c_i>) / d_j is a few contiguous axpy passes over all
+// candidates, which vectorise.
+RANK_CLONES void DppLoop(const float* x, const uint8_t* zero, const float* q, size_t K, size_t d,
+                         size_t N, double eps, float* d2, float* cc, float* e, uint8_t* taken,
+                         std::vector<int32_t>& picked) {
+  for (size_t i = 0; i < K; ++i) taken[i] = 0;
+  for (size_t t = 0; t < N; ++t) {
+    size_t j = K;
+    float best = 0.f;
+    for (size_t i = 0; i < K; ++i)
+      if (!taken[i] && (j == K || d2[i] > best)) {
+        j = i;
+        best = d2[i];
       }
+    if (j == K || !(double(best) >= eps) || best <= 0.f) break;
+    taken[j] = 1;
+    picked.push_back(int32_t(j));
+    if (t + 1 == N) break;
+    const float inv = 1.0f / std::sqrt(best), qj = q[j];
+    // e = L_j. = q_j q_i s_ji, then subtract <c_j, c_i> one coordinate at a time.
+    simd::DotRows(x + j * d, x, K, d, e);
+    if (zero[j]) {
+      for (size_t i = 0; i < K; ++i) e[i] = 0.f;
+    } else {
+      for (size_t i = 0; i < K; ++i) e[i] = zero[i] ? 0.f : qj * q[i] * e[i];
     }
-    taken[best] = 1;
-    picked.push_back(int32_t(best));
-    if (step + 1 == N) break;
-    simd::DotRows(x + best * d, x, K, d, sim.data());
+    for (size_t s = 0; s < t; ++s) {
+      const float* col = cc + s * K;
+      const float cjs = col[j];
+      for (size_t i = 0; i < K; ++i) e[i] -= cjs * col[i];
+    }
+    float* out = cc + t * K;
     for (size_t i = 0; i < K; ++i) {
-      if (taken[i]) continue;
-      const float s = zero[i] || zero[best] ? 0.f : sim[i];
-      if (s > maxSim[i]) maxSim[i] = s;
+      const float ei = e[i] * inv;
+      out[i] = ei;
+      d2[i] -= ei * ei;
     }
   }
-  return Result(env, picked);
 }
 
 // dpp(emb, dim, rows, rel, n, alpha, epsilon) -> Int32Array
@@ -133,7 +189,7 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
   const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
   std::vector<int32_t> picked;
   if (N == 0) return Result(env, picked);
-  thread_local std::vector<float> buf, q, d2, cc, sim;
+  thread_local std::vector<float> buf, q, d2, cc, e;
   thread_local std::vector<uint8_t> zero, taken;
   const float* x = NormalizedRows(c, buf, zero);
   float maxRel = c.rel.data[0];
@@ -144,31 +200,11 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
     q[i] = float(std::exp(alpha * double(c.rel.data[i] - maxRel)));
     d2[i] = q[i] * q[i];  // L_ii: s_ii = 1
   }
-  cc.assign(K * N, 0.f);  // row i holds c_i, the Cholesky coordinates so far
-  sim.resize(K);
-  taken.assign(K, 0);
+  cc.resize(K * N);
+  e.resize(K);
+  taken.resize(K);
   picked.reserve(N);
-  for (size_t t = 0; t < N; ++t) {
-    size_t j = K;
-    for (size_t i = 0; i < K; ++i)
-      if (!taken[i] && (j == K || d2[i] > d2[j])) j = i;
-    if (j == K || !(double(d2[j]) >= eps) || d2[j] <= 0.f) break;
-    taken[j] = 1;
-    picked.push_back(int32_t(j));
-    if (t + 1 == N) break;
-    const float dj = std::sqrt(d2[j]);
-    const float* cj = cc.data() + j * N;
-    simd::DotRows(x + j * d, x, K, d, sim.data());
-    for (size_t i = 0; i < K; ++i) {
-      if (taken[i]) continue;
-      const float s = zero[i] || zero[j] ? 0.f : sim[i];
-      const float lji = q[j] * q[i] * s;
-      float* ci = cc.data() + i * N;
-      const float e = (lji - (t ? simd::Dot(cj, ci, t) : 0.f)) / dj;
-      ci[t] = e;
-      d2[i] -= e * e;
-    }
-  }
+  DppLoop(x, zero.data(), q.data(), K, d, N, eps, d2.data(), cc.data(), e.data(), taken.data(), picked);
   return Result(env, picked);
 }
 
