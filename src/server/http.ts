@@ -1,0 +1,335 @@
+// HTTP side of the server on node:http: Prometheus scrape endpoint, health
+// probe, and the JSON gateway of RankingService.Rank.
+//
+//   GET  /metrics   Prometheus text format
+//   GET  /healthz   200 SERVING | 503 NOT_SERVING (text/plain)
+//   POST /v1/rank   JSON RankRequest -> the rank callback's { status, body }
+//
+// Every response carries an `x-request-id` header: the caller's, when it sent
+// a sane one, otherwise a fresh UUID. Errors are JSON:
+//   { "error": { "code": <http>, "status": <gRPC name>, "reason": <CODE>, "message": ... },
+//     "requestId": ... }
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { grpcStatusName } from './metrics';
+import type { GrpcStatusName, Metrics } from './metrics';
+
+/** What the rank callback answers: an HTTP status and a JSON-serialisable body. */
+export interface HttpReply {
+  /** HTTP status (use `grpcToHttpStatus` for errors from the engine). */
+  status: number;
+  body: object;
+  /** The gRPC status code the reply stands for (for the requests_total label); derived from `status` when absent. */
+  grpcCode?: number;
+}
+
+export interface HttpServerOptions {
+  /** 0 picks a free port (see the returned `port`). */
+  port: number;
+  /** Interface to bind; all interfaces when absent. */
+  host?: string;
+  metrics: Metrics;
+  /** Ranks a parsed JSON body. May throw: the client gets a 500, the server keeps running. */
+  rank: (body: unknown, requestId: string) => Promise<HttpReply>;
+  /** True when the engine can serve (bundle loaded and warm). */
+  health: () => boolean;
+  /** Largest accepted request body; default 1 MiB. */
+  maxBodyBytes?: number;
+  /**
+   * `method` label under which /v1/rank requests are counted in
+   * requests_total and request_duration_seconds (default 'HttpRank', so the
+   * gateway is told apart from the gRPC 'Rank'); null to not record them here.
+   */
+  methodLabel?: string | null;
+  /** How long `close()` lets in-flight requests finish before cutting connections; default 5000 ms. */
+  closeGraceMs?: number;
+}
+
+export interface HttpServerHandle {
+  /** The bound port (the real one when 0 was asked for). */
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to closeGraceMs), then resolves. */
+  close(): Promise<void>;
+}
+
+/** gRPC status codes (grpc-js `status`), the ones this module maps. */
+const GRPC = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/**
+ * The HTTP status for a gRPC status code: OK->200, INVALID_ARGUMENT->400,
+ * UNAUTHENTICATED->401, PERMISSION_DENIED->403, NOT_FOUND->404,
+ * RESOURCE_EXHAUSTED->429, UNAVAILABLE->503, DEADLINE_EXCEEDED->504, any
+ * other code->500.
+ */
+export function grpcToHttpStatus(code: number): number {
+  switch (code) {
+    case GRPC.OK:
+      return 200;
+    case GRPC.INVALID_ARGUMENT:
+      return 400;
+    case GRPC.UNAUTHENTICATED:
+      return 401;
+    case GRPC.PERMISSION_DENIED:
+      return 403;
+    case GRPC.NOT_FOUND:
+      return 404;
+    case GRPC.RESOURCE_EXHAUSTED:
+      return 429;
+    case GRPC.UNAVAILABLE:
+      return 503;
+    case GRPC.DEADLINE_EXCEEDED:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+/** The gRPC status an HTTP status stands for (the reverse of grpcToHttpStatus, for metric labels). */
+export function httpToGrpcStatus(status: number): number {
+  if (status >= 200 && status < 300) return GRPC.OK;
+  switch (status) {
+    case 400:
+    case 413:
+      return GRPC.INVALID_ARGUMENT;
+    case 401:
+      return GRPC.UNAUTHENTICATED;
+    case 403:
+      return GRPC.PERMISSION_DENIED;
+    case 404:
+      return GRPC.NOT_FOUND;
+    case 429:
+      return GRPC.RESOURCE_EXHAUSTED;
+    case 503:
+      return GRPC.UNAVAILABLE;
+    case 504:
+      return GRPC.DEADLINE_EXCEEDED;
+    default:
+      return status >= 400 && status < 500 ? GRPC.INVALID_ARGUMENT : GRPC.INTERNAL;
+  }
+}
+
+const DEFAULT_MAX_BODY = 1 << 20;
+const REQUEST_ID_HEADER = 'x-request-id';
+/** Caller-supplied request ids are echoed only when short and printable. */
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
+    throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${maxBodyBytes}`);
+  }
+  const methodLabel = opts.methodLabel === undefined ? 'HttpRank' : opts.methodLabel;
+  const closeGraceMs = opts.closeGraceMs ?? 5000;
+
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.on('error', () => undefined); // client went away: nothing to do
+    handle(req, res, requestId).catch(() => {
+      // Only reachable if writing the response itself failed.
+      if (!res.headersSent) sendError(res, requestId, new HttpError(500, 'INTERNAL', 'internal error'));
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    switch (path) {
+      case '/metrics':
+        if (!allow(req, res, requestId, 'GET')) return;
+        return serveMetrics(res);
+      case '/healthz':
+        if (!allow(req, res, requestId, 'GET')) return;
+        return serveHealth(res);
+      case '/v1/rank':
+        if (!allow(req, res, requestId, 'POST')) return;
+        return serveRank(req, res, requestId);
+      default:
+        drain(req);
+        sendError(res, requestId, new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${path}`));
+    }
+  }
+
+  async function serveMetrics(res: ServerResponse): Promise<void> {
+    const text = await opts.metrics.text();
+    res.writeHead(200, { 'content-type': opts.metrics.contentType, 'cache-control': 'no-store' });
+    res.end(text);
+  }
+
+  function serveHealth(res: ServerResponse): void {
+    let serving = false;
+    try {
+      serving = opts.health() === true;
+    } catch {
+      serving = false;
+    }
+    res.writeHead(serving ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(serving ? 'SERVING\n' : 'NOT_SERVING\n');
+  }
+
+  async function serveRank(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const started = process.hrtime.bigint();
+    let grpcCode: number = GRPC.INTERNAL;
+    try {
+      let status: number;
+      let payload: string;
+      try {
+        const body = parseJson(await readBody(req, maxBodyBytes));
+        const reply = await opts.rank(body, requestId);
+        if (!reply || !Number.isInteger(reply.status) || reply.status < 200 || reply.status > 599) {
+          throw new Error(`rank callback returned an invalid status ${String(reply?.status)}`);
+        }
+        status = reply.status;
+        payload = JSON.stringify(reply.body);
+        if (payload === undefined) throw new Error('rank callback returned no body');
+        grpcCode = reply.grpcCode ?? httpToGrpcStatus(status);
+      } catch (err) {
+        const e = err instanceof HttpError ? err : new HttpError(500, 'INTERNAL', 'internal error');
+        grpcCode = httpToGrpcStatus(e.status);
+        if (e.status === 413) res.setHeader('connection', 'close');
+        sendError(res, requestId, e);
+        return;
+      }
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+      res.end(payload);
+    } finally {
+      if (methodLabel !== null) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        opts.metrics.observeRequest(methodLabel, grpcCode, seconds);
+      }
+    }
+  }
+
+  function allow(req: IncomingMessage, res: ServerResponse, requestId: string, method: string): boolean {
+    if (req.method === method) return true;
+    drain(req);
+    res.setHeader('allow', method);
+    sendError(res, requestId, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.url} accepts ${method} only`));
+    return false;
+  }
+
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      const port = (server.address() as AddressInfo).port;
+      resolve({ port, close: () => closeServer(server, closeGraceMs) });
+    });
+  });
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Reads the whole body, refusing (413) more than `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    drain(req);
+    return Promise.reject(tooLarge(declared, limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > limit) {
+        refused = true;
+        chunks.length = 0;
+        reject(tooLarge(size, limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks, size));
+    });
+    req.on('error', (err) => {
+      if (!refused) reject(new HttpError(400, 'BAD_REQUEST', `request body could not be read: ${err.message}`));
+    });
+    // The client went away before the end of the body (a no-op once settled).
+    req.on('close', () => reject(new HttpError(400, 'BAD_REQUEST', 'request body was cut short')));
+  });
+}
+
+function tooLarge(size: number, limit: number): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body of ${size}+ bytes exceeds the limit of ${limit} bytes`);
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) throw new HttpError(400, 'INVALID_JSON', 'request body is empty: expected a JSON object');
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Discards a request body we will not read, so the connection can be reused. */
+function drain(req: IncomingMessage): void {
+  req.resume();
+}
+
+function sendError(res: ServerResponse, requestId: string, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status: GrpcStatusName = grpcStatusName(httpToGrpcStatus(err.status));
+  res.writeHead(err.status, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+  res.end(
+    JSON.stringify({
+      error: { code: err.status, status, reason: err.reason, message: err.message },
+      requestId,
+    }),
+  );
+}
+
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close((err) => {
+      clearTimeout(force);
+      if (err) reject(err);
+      else resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
