@@ -70,19 +70,31 @@ class DcnNet {
                 1.0f, y, out);
   }
 
-  // Y = x0 W^T + b for a linear map whose input is x0, using the user split.
-  void LinearOnX0(const Linear& l, const float* user, const float* items, int batch,
-                  float* y, std::vector<float>& tmp) const {
+  // Y = x0 W^T + b for a linear map whose input is x0, using the user split:
+  // per segment g, c_g = W[:, :Du] u_g + b (one small GEMM over the
+  // segments), copied into its rows; then one GEMM over all rows adds
+  // W[:, Du:] item.
+  void LinearOnX0(const Linear& l, const float* users, const int32_t* offsets, int segments,
+                  const float* items, int batch, float* y, std::vector<float>& tmp) const {
     const int du = s.userDim, di = s.inputDim - s.userDim;
-    tmp.assign(l.b.begin(), l.b.end());
+    tmp.resize(size_t(segments) * l.out);
+    for (int g = 0; g < segments; ++g) std::copy(l.b.begin(), l.b.end(), tmp.begin() + size_t(g) * l.out);
     if (du > 0)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, l.out, du, 1.0f, l.w.data(), l.in, user, 1, 1.0f,
-                  tmp.data(), 1);
-    Gemm(items, di, l.w.data() + du, l.in, di, l.out, batch, tmp.data(), y);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, segments, l.out, du, 1.0f, users, du,
+                  l.w.data(), l.in, 1.0f, tmp.data(), l.out);
+    for (int g = 0; g < segments; ++g)
+      for (int r = offsets[g]; r < offsets[g + 1]; ++r)
+        std::copy(tmp.begin() + size_t(g) * l.out, tmp.begin() + size_t(g + 1) * l.out,
+                  y + size_t(r) * l.out);
+    if (di > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, l.out, di, 1.0f, items, di,
+                  l.w.data() + du, l.in, 1.0f, y, l.out);
   }
 
-  // user: [Du]; items: [B, D - Du]; out: [B, H] probabilities.
-  void Forward(const float* user, const float* items, int batch, float* out) const {
+  // users: [S, Du]; offsets: S + 1 row offsets (offsets[0] = 0, offsets[S] = B);
+  // items: [B, D - Du]; out: [B, H] probabilities. Rows of segment g share user g.
+  void Forward(const float* users, const int32_t* offsets, int segments, const float* items,
+               int batch, float* out) const {
     const int D = s.inputDim, du = s.userDim, di = D - du;
     int maxHidden = 0;
     for (int h : s.mlp) maxHidden = std::max(maxHidden, h);
@@ -100,10 +112,13 @@ class DcnNet {
     float* h1 = h0 + size_t(batch) * maxHidden;
     float* cat = h1 + size_t(batch) * maxHidden;
 
-    for (int b = 0; b < batch; ++b) {
-      float* row = x0 + size_t(b) * D;
-      std::copy(user, user + du, row);
-      std::copy(items + size_t(b) * di, items + size_t(b + 1) * di, row + du);
+    for (int g = 0; g < segments; ++g) {
+      const float* user = users + size_t(g) * du;
+      for (int b = offsets[g]; b < offsets[g + 1]; ++b) {
+        float* row = x0 + size_t(b) * D;
+        std::copy(user, user + du, row);
+        std::copy(items + size_t(b) * di, items + size_t(b + 1) * di, row + du);
+      }
     }
 
     // Cross network.
@@ -112,13 +127,13 @@ class DcnNet {
       const Linear& W = crossW[l];
       if (s.crossRank == 0) {
         if (l == 0)
-          LinearOnX0(W, user, items, batch, y, vecTmp);
+          LinearOnX0(W, users, offsets, segments, items, batch, y, vecTmp);
         else
           Gemm(xc, D, W.w.data(), D, D, D, batch, W.b.data(), y);
       } else {
         const Linear& V = crossV[l];
         if (l == 0)
-          LinearOnX0(V, user, items, batch, low, vecTmp);
+          LinearOnX0(V, users, offsets, segments, items, batch, low, vecTmp);
         else
           Gemm(xc, D, V.w.data(), D, D, r, batch, V.b.data(), low);
         Gemm(low, r, W.w.data(), r, r, D, batch, W.b.data(), y);
@@ -135,7 +150,7 @@ class DcnNet {
       const Linear& L = mlp[j];
       float* hout = hbuf[j & 1];
       if (j == 0 && hin == x0)
-        LinearOnX0(L, user, items, batch, hout, vecTmp);
+        LinearOnX0(L, users, offsets, segments, items, batch, hout, vecTmp);
       else
         Gemm(hin, hinDim, L.w.data(), L.in, L.in, L.out, batch, L.b.data(), hout);
       for (size_t i = 0, n = size_t(batch) * L.out; i < n; ++i) hout[i] = hout[i] > 0 ? hout[i] : 0;
@@ -183,6 +198,7 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
     return DefineClass(env, "DcnModel",
                        {
                            InstanceMethod<&DcnModel::Forward>("forward"),
+                           InstanceMethod<&DcnModel::ForwardSegments>("forwardSegments"),
                            InstanceMethod<&DcnModel::FlopsPerBatch>("flops"),
                        });
   }
@@ -307,28 +323,54 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
 
  private:
   // forward(user: Float32Array[Du], items: Float32Array[B*(D-Du)], out?: Float32Array[B*H])
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
+  Napi::Value Forward(const Napi::CallbackInfo& info) { return Run(info, false); }
+
+  // forwardSegments(users: Float32Array[S*Du], offsets: Int32Array[S+1],
+  //                 items: Float32Array[B*(D-Du)], out?: Float32Array[B*H])
+  // Several requests in one batch: rows offsets[g]..offsets[g+1] use users[g].
+  Napi::Value ForwardSegments(const Napi::CallbackInfo& info) { return Run(info, true); }
+
+  Napi::Value Run(const Napi::CallbackInfo& info, bool segmented) {
     Napi::Env env = info.Env();
     const DcnShape& s = net_->s;
-    View<float> user = ArgArray<float>(info, 0, "user");
-    View<float> items = ArgArray<float>(info, 1, "items");
     const size_t di = size_t(s.inputDim - s.userDim);
-    RANK_THROW_RANGE_IF(user.length != size_t(s.userDim), env,
-                        "user length must equal shape.userDim (" + std::to_string(s.userDim) + ")");
-    RANK_THROW_RANGE_IF(di == 0 ? items.length != 0 : items.length % di != 0, env,
+    RANK_THROW_RANGE_IF(di == 0, env, "inputDim - userDim must be positive to score items");
+    View<float> users = ArgArray<float>(info, 0, segmented ? "users" : "user");
+    const size_t itemsArg = segmented ? 2 : 1;
+    View<float> items = ArgArray<float>(info, itemsArg, "items");
+    RANK_THROW_RANGE_IF(items.length % di != 0, env,
                         "items length must be a multiple of inputDim - userDim (" +
                             std::to_string(di) + ")");
-    RANK_THROW_RANGE_IF(di == 0, env, "inputDim - userDim must be positive to score items");
     const size_t batch = items.length / di;
+    size_t segments = 1;
+    int32_t single[2] = {0, int32_t(batch)};
+    const int32_t* offsets = single;
+    if (segmented) {
+      View<int32_t> offs = ArgArray<int32_t>(info, 1, "offsets");
+      RANK_THROW_RANGE_IF(offs.length < 1, env, "offsets must have segments + 1 entries");
+      segments = offs.length - 1;
+      RANK_THROW_RANGE_IF(users.length != segments * size_t(s.userDim), env,
+                          "users length must equal (offsets.length - 1) * userDim");
+      RANK_THROW_RANGE_IF(offs.data[0] != 0 || size_t(offs.data[segments]) != batch, env,
+                          "offsets must start at 0 and end at the number of item rows");
+      for (size_t g = 0; g < segments; ++g)
+        RANK_THROW_RANGE_IF(offs.data[g + 1] < offs.data[g], env, "offsets must be non-decreasing");
+      offsets = offs.data;
+    } else {
+      RANK_THROW_RANGE_IF(users.length != size_t(s.userDim), env,
+                          "user length must equal shape.userDim (" + std::to_string(s.userDim) + ")");
+    }
+    const size_t outArg = itemsArg + 1;
     Napi::Float32Array out;
-    if (HasArg(info, 2)) {
-      View<float> o = ArgArray<float>(info, 2, "out");
+    if (HasArg(info, outArg)) {
+      View<float> o = ArgArray<float>(info, outArg, "out");
       RANK_THROW_RANGE_IF(o.length < batch * s.heads, env, "out is too small for batch * heads");
-      out = info[2].As<Napi::Float32Array>();
+      out = info[outArg].As<Napi::Float32Array>();
     } else {
       out = Napi::Float32Array::New(env, batch * s.heads);
     }
-    if (batch > 0) net_->Forward(user.data, items.data, int(batch), out.Data());
+    if (batch > 0 && segments > 0)
+      net_->Forward(users.data, offsets, int(segments), items.data, int(batch), out.Data());
     return out;
   }
 

@@ -48,6 +48,7 @@ export interface RawDcnShape {
 
 export interface RawDcnModel {
   forward(user: Float32Array, items: Float32Array, out?: Float32Array): Float32Array;
+  forwardSegments(users: Float32Array, offsets: Int32Array, items: Float32Array, out?: Float32Array): Float32Array;
   flops(batch: number): number;
 }
 

@@ -1,7 +1,7 @@
 // DCN-v2 multi-task ranker (native forward pass). Weights follow PyTorch's
 // nn.Linear layout: weight [out, in] row-major, bias [out].
 import { native, RawDcnModel } from './binding';
-import { NativeInputError, checkF32, checkFinite, checkInt } from './checks';
+import { NativeInputError, checkF32, checkFinite, checkI32, checkInt } from './checks';
 
 export interface DcnShape {
   /** Width of x0 = [user/context features | item features]. */
@@ -46,7 +46,9 @@ export function headInputDim(s: DcnShape): number {
   return s.structure === 'parallel' ? s.inputDim + last : last;
 }
 
-function checkShape(s: DcnShape): DcnShape {
+/** Throws a NativeInputError naming the first invalid field of a shape. */
+export function checkShape(s: DcnShape): DcnShape {
+  if (typeof s !== 'object' || s === null) throw new NativeInputError('shape must be an object');
   checkInt('shape.inputDim', s.inputDim, 1, 65536);
   checkInt('shape.userDim', s.userDim, 0, s.inputDim - 1);
   checkInt('shape.crossLayers', s.crossLayers, 0, 64);
@@ -129,6 +131,39 @@ export class DcnModel {
       throw new NativeInputError(`out must hold at least ${(items.length / di) * heads} values`);
     }
     return this.raw.forward(user, items, out);
+  }
+
+  /**
+   * Scores several requests in one batch (cross-request micro-batching):
+   * rows offsets[g] .. offsets[g+1] of `items` belong to the request whose
+   * user part is users[g * userDim .. (g+1) * userDim]. One GEMM per layer
+   * over all rows; the user parts are applied per segment.
+   */
+  forwardSegments(users: Float32Array, offsets: Int32Array, items: Float32Array, out?: Float32Array): Float32Array {
+    const { inputDim, userDim, heads } = this.shape;
+    const di = inputDim - userDim;
+    checkF32('users', users);
+    checkI32('offsets', offsets);
+    checkF32('items', items);
+    if (offsets.length < 1) throw new NativeInputError('offsets must have segments + 1 entries');
+    const segments = offsets.length - 1;
+    if (users.length !== segments * userDim) {
+      throw new NativeInputError(`users has ${users.length} values, expected (offsets.length - 1) * userDim = ${segments * userDim}`);
+    }
+    if (items.length % di !== 0) throw new NativeInputError(`items length ${items.length} is not a multiple of inputDim - userDim = ${di}`);
+    const batch = items.length / di;
+    if (offsets[0] !== 0 || offsets[segments] !== batch) {
+      throw new NativeInputError(`offsets must start at 0 and end at the number of item rows (${batch})`);
+    }
+    for (let g = 0; g < segments; g++) {
+      if (offsets[g + 1] < offsets[g]) throw new NativeInputError(`offsets must be non-decreasing (offsets[${g + 1}] < offsets[${g}])`);
+    }
+    checkFinite('users', users);
+    checkFinite('items', items);
+    if (out !== undefined && (checkF32('out', out).length < batch * heads)) {
+      throw new NativeInputError(`out must hold at least ${batch * heads} values`);
+    }
+    return this.raw.forwardSegments(users, offsets, items, out);
   }
 
   /** Nominal multiply-add FLOPs of one forward pass over `batch` rows (without the user-split saving). */

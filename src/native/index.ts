@@ -1,7 +1,7 @@
 // The native core: FAISS retrieval, DCN-v2, the HAP router, MMR and DPP.
 export { VectorIndex } from './vector-index';
 export type { Metric, Ids, SearchOptions, SearchResult } from './vector-index';
-export { DcnModel, flattenWeights, headInputDim } from './dcn';
+export { DcnModel, checkShape, flattenWeights, headInputDim } from './dcn';
 export type { DcnShape, DcnWeights, LinearWeights, CrossWeights } from './dcn';
 export { topK, hapRoute, hapMerge } from './hap';
 export type { HapMerged } from './hap';

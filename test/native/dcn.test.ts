@@ -2,31 +2,10 @@
 // user-side split, and input checks of both the wrapper and the raw addon.
 import * as assert from 'node:assert/strict';
 import { native } from '../../src/native/binding';
-import { DcnModel, DcnShape, DcnWeights, flattenWeights, headInputDim } from '../../src/native/dcn';
-import { dcnForwardReference } from '../../src/reference/dcn';
-import { mulberry32, normalArray, Rng } from '../../src/reference/random';
+import { DcnModel, DcnShape, DcnWeights, flattenWeights } from '../../src/native/dcn';
+import { dcnForwardReference, randomDcnWeights as randomWeights } from '../../src/reference/dcn';
+import { mulberry32, normalArray } from '../../src/reference/random';
 import { assertClose } from './helpers';
-
-/** Random weights scaled by 1/sqrt(fan-in) so the heads stay away from saturation. */
-function randomWeights(rng: Rng, s: DcnShape): DcnWeights {
-  const D = s.inputDim;
-  const mat = (out: number, inDim: number) => normalArray(rng, out * inDim, 0, 0.7 / Math.sqrt(inDim));
-  const cross = [];
-  for (let l = 0; l < s.crossLayers; l++) {
-    cross.push(
-      s.crossRank === 0
-        ? { weight: mat(D, D), bias: normalArray(rng, D, 0, 0.1) }
-        : { u: mat(D, s.crossRank), v: mat(s.crossRank, D), bias: normalArray(rng, D, 0, 0.1) },
-    );
-  }
-  const mlp = [];
-  let inDim = D;
-  for (const h of s.mlp) {
-    mlp.push({ weight: mat(h, inDim), bias: normalArray(rng, h, 0, 0.1) });
-    inDim = h;
-  }
-  return { cross, mlp, heads: { weight: mat(s.heads, headInputDim(s)), bias: normalArray(rng, s.heads, 0, 0.1) } };
-}
 
 function baseShape(over: Partial<DcnShape> = {}): DcnShape {
   return { inputDim: 13, userDim: 5, crossLayers: 2, crossRank: 0, mlp: [16, 8], heads: 3, structure: 'stacked', ...over };
