@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { onnx } from 'onnx-proto';
 
-import { DcnModel, DcnShape, DcnWeights, VectorIndex } from '../native';
+import { checkShape, DcnModel, DcnShape, DcnWeights, VectorIndex } from '../native';
 import { featureLayout, LAYOUT_NAME } from '../features/layout';
 import { tensorNames } from '../world/models';
 import { buildIndex } from './index-builder';
@@ -179,6 +179,11 @@ async function readModel(dir: string, m: Manifest, which: 'preranker' | 'ranker'
   }
   const shape = config.shape as DcnShape;
   if (typeof shape !== 'object' || shape === null) throw new BundleError(entry.config, '"shape" is missing');
+  try {
+    checkShape(shape);
+  } catch (err) {
+    throw new BundleError(entry.config, (err as Error).message);
+  }
   const layout = config.layout ?? m.features.layout;
   if (layout !== m.features.layout) throw new BundleError(entry.config, `layout "${String(layout)}" differs from manifest features.layout "${m.features.layout}"`);
   if (layout === LAYOUT_NAME) {
@@ -270,6 +275,7 @@ async function openIndex(dir: string, m: Manifest, embeddings: Float32Array, opt
     }
     if (index.dim !== m.embeddingDim) throw new BundleError(INDEX_FILE, `has dim ${index.dim}, manifest.json says ${m.embeddingDim}`);
     if (index.ntotal !== m.itemCount) throw new BundleError(INDEX_FILE, `holds ${index.ntotal} vectors, manifest.json says itemCount = ${m.itemCount}`);
+    if (index.metric !== m.index.metric) throw new BundleError(INDEX_FILE, `uses metric ${index.metric}, manifest.json says ${m.index.metric}`);
     return index;
   }
   if (opts.buildIndex === false) throw new BundleError(INDEX_FILE, 'is absent and building it was not allowed');

@@ -19,6 +19,7 @@ export interface LogEvent {
 }
 
 const POOL = 300;
+const FOLLOW_UP_MARGIN_MS = 2 * 3_600_000;
 
 export function sampleLogs(cfg: WorldConfig, truth: TruthCoefficients, cat: Catalog, users: Users, rng: Rng): LogEvent[] {
   const r = rng.fork(3);
@@ -54,23 +55,29 @@ export function sampleLogs(cfg: WorldConfig, truth: TruthCoefficients, cat: Cata
     const order = Array.from({ length: POOL }, (_, k) => k).sort((a, b) => keys[b] - keys[a]);
     const seen = new Set<number>();
     const times: number[] = [];
-    for (let c = 0; c < nClicks; c++) times.push(ref - r.next() * 60 * DAY_MS);
+    // Clicks end two hours before referenceTime, so follow-ups (at most ~1.5 h
+    // later) never land after it.
+    for (let c = 0; c < nClicks; c++) times.push(ref - FOLLOW_UP_MARGIN_MS - r.next() * (60 * DAY_MS - FOLLOW_UP_MARGIN_MS));
     times.sort((a, b) => a - b);
     let t = 0;
+    const start = events.length;
     for (const k of order) {
-      if (t >= nClicks) break;
+      if (t >= nClicks || events.length - start >= cfg.maxActions) break;
       const item = pool[k];
       if (seen.has(item)) continue;
       seen.add(item);
       const ts = Math.floor(times[t++]);
       const [pc, pw, pcart, pbuy] = [probs[k * 4], probs[k * 4 + 1], probs[k * 4 + 2], probs[k * 4 + 3]];
-      events.push({ user: u, item, action: 'click', ts });
-      if (r.next() < Math.min(1, pw / pc)) events.push({ user: u, item, action: 'wishlist', ts: ts + 30_000 + r.int(600_000) });
+      // The whole chain is drawn first, then kept only if it fits the user's cap.
+      const chain: LogEvent[] = [{ user: u, item, action: 'click', ts }];
+      if (r.next() < Math.min(1, pw / pc)) chain.push({ user: u, item, action: 'wishlist', ts: ts + 30_000 + r.int(600_000) });
       if (r.next() < Math.min(1, pcart / pc)) {
         const tc = ts + 60_000 + r.int(1_800_000);
-        events.push({ user: u, item, action: 'cart', ts: tc });
-        if (r.next() < Math.min(1, pbuy / pcart)) events.push({ user: u, item, action: 'purchase', ts: tc + 60_000 + r.int(3_600_000) });
+        chain.push({ user: u, item, action: 'cart', ts: tc });
+        if (r.next() < Math.min(1, pbuy / pcart)) chain.push({ user: u, item, action: 'purchase', ts: tc + 60_000 + r.int(3_600_000) });
       }
+      if (events.length - start + chain.length > cfg.maxActions) break;
+      events.push(...chain);
     }
   }
   events.sort((a, b) => a.ts - b.ts || a.user - b.user);

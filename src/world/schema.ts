@@ -29,7 +29,7 @@ export interface WorldConfig {
   embeddingNoise: number;
   /** Share of users with only a handful of actions (cold-start segment). */
   newUserRate: number;
-  /** Most actions kept per user in the log. */
+  /** Most events per user in the log (clicks and their follow-ups together). */
   maxActions: number;
   /** ISO time the world is generated "at": created_at and event times are relative to it. */
   referenceTime: string;
