@@ -1,0 +1,150 @@
+// Rule (paper Appendix 10.1, Algorithm 1): mix organic results S with fresh
+// (cold-start) items N into a page of n. Positions 1..k-1 take the next organic
+// item (argmax rel over what is left of S). From position k on, each position
+// is an exploration pick with probability epsilon, else the next organic item:
+//  - 'epsilon-greedy': a fresh item sampled with probability w_i / sum w over
+//    the fresh items left. w_i = rel_i when every fresh rel is > 0 (the paper's
+//    rule); otherwise w_i = exp(rel_i - max rel) (a softmax, so zero or negative
+//    scores still give every item a chance). The weights are fixed once per call.
+//  - 'thompson': theta_i ~ Beta(alpha_i, beta_i) from `posterior` for every fresh
+//    item left, take the argmax.
+// A fresh row that is also organic (or repeated) is dropped from N, so no row
+// appears twice. When one source runs out the other continues (a fresh item then
+// fills a position, before k too, picked by the method); the Bernoulli draw is
+// made only while both sources have items. The flag is 1 where a fresh item was placed.
+import { sampleBeta } from './beta';
+
+/** Candidate rows with their relevance (higher is better). */
+export interface ScoredRows {
+  rows: Int32Array;
+  rel: Float32Array;
+}
+
+export type ExplorationMethod = 'epsilon-greedy' | 'thompson';
+
+/** Beta posterior of a fresh item's engagement rate. */
+export interface BetaPosterior {
+  alpha: number;
+  beta: number;
+}
+
+/** The mixed page: rows in order, and 1 where the row is an exploration (fresh) pick. */
+export interface MixedPage {
+  rows: Int32Array;
+  exploration: Uint8Array;
+}
+
+function checkSource(name: string, s: ScoredRows): void {
+  if (s.rel.length !== s.rows.length) throw new RangeError(`${name}.rel has ${s.rel.length} entries for ${s.rows.length} rows`);
+  for (let i = 0; i < s.rel.length; i++) {
+    if (!Number.isFinite(s.rel[i])) throw new RangeError(`${name}.rel[${i}] is not finite (${s.rel[i]})`);
+  }
+}
+
+/** Positions of `s` by rel descending (ties: input order), first occurrence of each row only. */
+function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number>): Int32Array {
+  const idx = Int32Array.from({ length: s.rows.length }, (_, i) => i);
+  idx.sort((a, b) => s.rel[b] - s.rel[a] || a - b);
+  const seen = new Set<number>(exclude);
+  let m = 0;
+  for (let t = 0; t < idx.length; t++) {
+    const row = s.rows[idx[t]];
+    if (seen.has(row)) continue;
+    seen.add(row);
+    idx[m++] = idx[t];
+  }
+  return idx.slice(0, m);
+}
+
+/** Mixes fresh items into the organic ranking (see the file header). k is 1-based. */
+export function mixExploration(
+  organic: ScoredRows,
+  fresh: ScoredRows,
+  n: number,
+  k: number,
+  epsilon: number,
+  rng: () => number,
+  method: ExplorationMethod = 'epsilon-greedy',
+  posterior?: (row: number) => BetaPosterior,
+): MixedPage {
+  checkSource('organic', organic);
+  checkSource('fresh', fresh);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be an integer >= 1, got ${k}`);
+  if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon <= 1)) throw new RangeError(`epsilon must be in [0, 1], got ${epsilon}`);
+  if (method !== 'epsilon-greedy' && method !== 'thompson') throw new RangeError(`unknown exploration method ${String(method)}`);
+  if (method === 'thompson' && posterior === undefined) throw new TypeError("method 'thompson' needs a posterior");
+
+  const orgPos = rankedUnique(organic, new Set<number>());
+  const freshPos = rankedUnique(fresh, new Set<number>(organic.rows));
+  const nf = freshPos.length;
+  const freshRows = new Int32Array(nf);
+  const weight = new Float64Array(nf);
+  const alpha = new Float64Array(nf);
+  const beta = new Float64Array(nf);
+  let allPositive = true;
+  for (let j = 0; j < nf; j++) {
+    freshRows[j] = fresh.rows[freshPos[j]];
+    weight[j] = fresh.rel[freshPos[j]];
+    if (!(weight[j] > 0)) allPositive = false;
+  }
+  // freshPos is by rel descending, so weight[0] is the max rel.
+  if (!allPositive) for (let j = nf - 1; j >= 0; j--) weight[j] = Math.exp(weight[j] - weight[0]);
+  if (method === 'thompson' && posterior !== undefined) {
+    for (let j = 0; j < nf; j++) {
+      const { alpha: a, beta: b } = posterior(freshRows[j]);
+      if (!(a > 0 && b > 0 && Number.isFinite(a) && Number.isFinite(b))) {
+        throw new RangeError(`posterior of row ${freshRows[j]} must have finite alpha, beta > 0, got ${a}, ${b}`);
+      }
+      alpha[j] = a;
+      beta[j] = b;
+    }
+  }
+
+  const taken = new Uint8Array(nf);
+  const pickFresh = (): number => {
+    let best = -1;
+    if (method === 'thompson') {
+      let bestTheta = -Infinity;
+      for (let j = 0; j < nf; j++) {
+        if (taken[j] === 1) continue;
+        const theta = sampleBeta(alpha[j], beta[j], rng);
+        if (theta > bestTheta) {
+          best = j;
+          bestTheta = theta;
+        }
+      }
+    } else {
+      let total = 0;
+      for (let j = 0; j < nf; j++) if (taken[j] === 0) total += weight[j];
+      const u = rng() * total;
+      let acc = 0;
+      for (let j = 0; j < nf; j++) {
+        if (taken[j] === 1) continue;
+        if (best < 0 || weight[j] > 0) best = j; // first left, or the last with weight (rounding fallback)
+        acc += weight[j];
+        if (acc > u && weight[j] > 0) break;
+      }
+    }
+    taken[best] = 1;
+    return best;
+  };
+
+  const size = Math.min(n, orgPos.length + nf);
+  const rows = new Int32Array(size);
+  const exploration = new Uint8Array(size);
+  let oi = 0;
+  let freshLeft = nf;
+  for (let p = 0; p < size; p++) {
+    const orgLeft = oi < orgPos.length;
+    const explore = !orgLeft || (freshLeft > 0 && p + 1 >= k && rng() < epsilon);
+    if (explore) {
+      rows[p] = freshRows[pickFresh()];
+      exploration[p] = 1;
+      freshLeft--;
+    } else {
+      rows[p] = organic.rows[orgPos[oi++]];
+    }
+  }
+  return { rows, exploration };
+}
