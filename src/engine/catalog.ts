@@ -1,0 +1,270 @@
+// The live catalog: the bundle's items plus the changes made since it was
+// loaded (UpsertItems / DeleteItems). Per-item columns live in
+// SharedArrayBuffers sized with headroom, so new rows are written in place and
+// worker threads see them without a copy. Rows are never reused: a deleted
+// row stays dead, and the index never returns it again.
+import type { Bundle } from '../bundle/loader';
+import { VectorIndex } from '../native';
+
+const DAY_MS = 86_400_000;
+
+export interface CatalogColumns {
+  dim: number;
+  capacity: number;
+  embeddings: Float32Array;
+  logPrice: Float32Array;
+  bias: Float32Array;
+  createdAt: Float64Array;
+}
+
+export interface NewItem {
+  id: string;
+  brand: string;
+  category: string;
+  price: number;
+  createdAt: number;
+  contentHash: string;
+  embedding: Float32Array;
+  bias: number;
+}
+
+export class CatalogError extends Error {
+  constructor(
+    readonly kind: 'capacity' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sharedF32(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n);
+}
+
+/** A dictionary of strings to dense codes. */
+class Dict {
+  readonly names: string[];
+  private readonly codes = new Map<string, number>();
+  constructor(names: string[]) {
+    this.names = names.slice();
+    names.forEach((n, i) => this.codes.set(n, i));
+  }
+  code(name: string): number {
+    let c = this.codes.get(name);
+    if (c === undefined) {
+      c = this.names.length;
+      this.names.push(name);
+      this.codes.set(name, c);
+    }
+    return c;
+  }
+  find(name: string): number | undefined {
+    return this.codes.get(name);
+  }
+}
+
+export class LiveCatalog {
+  readonly dim: number;
+  readonly capacity: number;
+  /** Rows in use (alive or deleted). */
+  size: number;
+  readonly cols: CatalogColumns;
+  readonly brand: Int32Array;
+  readonly category: Int32Array;
+  readonly contentHash: Int32Array;
+  readonly alive: Uint8Array;
+  readonly ids: string[];
+  readonly rowOf = new Map<string, number>();
+  readonly brands: Dict;
+  readonly categories: Dict;
+  private readonly hashes: Dict;
+  private aliveCount: number;
+  /** Deleted rows the index cannot drop (HNSW): excluded at search time. */
+  readonly tombstones: number[] = [];
+  readonly newItemMs: number;
+  private readonly canRemove: boolean;
+  private readonly bitmaps = new Map<number, Uint8Array>();
+  /** Rows created within the last window at load, plus every upserted row, newest first. */
+  private byNewest: number[];
+
+  constructor(
+    readonly bundle: Bundle,
+    readonly index: VectorIndex,
+    headroom: number,
+  ) {
+    const n = bundle.items.n;
+    this.dim = bundle.manifest.embeddingDim;
+    this.capacity = n + Math.max(0, headroom);
+    this.size = n;
+    this.aliveCount = n;
+    const cap = this.capacity;
+    const embeddings = sharedF32(cap * this.dim);
+    embeddings.set(bundle.embeddings);
+    const logPrice = sharedF32(cap);
+    logPrice.set(bundle.items.logPrice);
+    const bias = sharedF32(cap);
+    bias.set(bundle.bias);
+    const createdAt = new Float64Array(new SharedArrayBuffer(Math.max(1, cap) * 8));
+    createdAt.set(bundle.items.createdAt);
+    this.cols = { dim: this.dim, capacity: cap, embeddings, logPrice, bias, createdAt };
+    const int = () => new Int32Array(new SharedArrayBuffer(Math.max(1, cap) * 4));
+    this.brand = int();
+    this.brand.set(bundle.items.brand);
+    this.category = int();
+    this.category.set(bundle.items.category);
+    this.contentHash = int();
+    this.contentHash.set(bundle.items.contentHash);
+    this.alive = new Uint8Array(new SharedArrayBuffer(Math.max(1, cap)));
+    this.alive.fill(1, 0, n);
+    this.ids = bundle.items.ids.slice();
+    this.ids.forEach((id, i) => this.rowOf.set(id, i));
+    this.brands = new Dict(bundle.items.brandNames);
+    this.categories = new Dict(bundle.items.categoryNames);
+    this.hashes = new Dict([]);
+    // Content hash codes of the bundle are dense already; mirror them in the dict.
+    for (let i = 0; i < n; i++) this.hashes.code(`#${bundle.items.contentHash[i]}`);
+    this.newItemMs = bundle.manifest.features.newItemDays * DAY_MS;
+    this.canRemove = index.kind !== 'hnsw';
+    // The fresh source only looks a window back: keep recent rows sorted, newest first.
+    const recent: number[] = [];
+    const newest = n > 0 ? bundle.items.createdAt.reduce((a, b) => (b > a ? b : a), -Infinity) : 0;
+    for (let r = 0; r < n; r++) if (newest - createdAt[r] < 4 * this.newItemMs) recent.push(r);
+    this.byNewest = recent.sort((a, b) => createdAt[b] - createdAt[a]);
+  }
+
+  get itemCount(): number {
+    return this.aliveCount;
+  }
+
+  isNew(row: number, now: number): boolean {
+    const t = this.cols.createdAt[row];
+    return t <= now && now - t < this.newItemMs;
+  }
+
+  /**
+   * The newest alive items within the new-item window (the fresh source),
+   * newest first, at most `limit`, optionally of one category. Walks a list
+   * kept sorted by creation time, so the cost is bounded by what it returns
+   * plus the items it skips.
+   */
+  freshRows(now: number, limit: number, category?: number): Int32Array {
+    const out: number[] = [];
+    const { createdAt } = this.cols;
+    for (const r of this.byNewest) {
+      if (out.length >= limit) break;
+      const t = createdAt[r];
+      if (now - t >= this.newItemMs) break; // older from here on
+      if (t > now || !this.alive[r] || (category !== undefined && this.category[r] !== category)) continue;
+      out.push(r);
+    }
+    return Int32Array.from(out);
+  }
+
+  /** Bitmap over rows of one category (bit r%8 of byte r/8) for filtered search; kept up to date. */
+  categoryBitmap(category: number): Uint8Array {
+    let bm = this.bitmaps.get(category);
+    if (!bm) {
+      bm = new Uint8Array((this.capacity + 7) >> 3);
+      for (let r = 0; r < this.size; r++) if (this.alive[r] && this.category[r] === category) bm[r >> 3] |= 1 << (r & 7);
+      this.bitmaps.set(category, bm);
+    }
+    return bm;
+  }
+
+  /** Adds new items or replaces existing ones (same id). */
+  async upsert(items: readonly NewItem[]): Promise<{ inserted: number; updated: number }> {
+    for (const it of items) {
+      if (it.embedding.length !== this.dim) throw new CatalogError('invalid', `item ${it.id}: embedding has ${it.embedding.length} values, the catalog's dim is ${this.dim}`);
+    }
+    // Every upsert takes a new row (a replaced item's old row dies).
+    if (this.size + items.length > this.capacity) {
+      throw new CatalogError('capacity', `catalog capacity ${this.capacity} reached (${this.size} rows used, ${items.length} more asked); reload a bundle with the new items`);
+    }
+    let inserted = 0;
+    let updated = 0;
+    const removeRows: number[] = [];
+    const addRows: number[] = [];
+    for (const it of items) {
+      const old = this.rowOf.get(it.id);
+      if (old !== undefined) {
+        // A replaced item gets a new row: in-flight requests keep reading the old one.
+        this.kill(old);
+        removeRows.push(old);
+        updated++;
+      } else {
+        inserted++;
+      }
+      const r = this.size++;
+      this.cols.embeddings.set(it.embedding, r * this.dim);
+      const mean = this.bundle.manifest.features.logPriceMean;
+      const std = this.bundle.manifest.features.logPriceStd;
+      this.cols.logPrice[r] = (Math.log(it.price) - mean) / std;
+      this.cols.bias[r] = it.bias;
+      this.cols.createdAt[r] = it.createdAt;
+      this.brand[r] = this.brands.code(it.brand);
+      this.category[r] = this.categories.code(it.category);
+      this.contentHash[r] = this.hashes.code(it.contentHash);
+      this.ids[r] = it.id;
+      this.rowOf.set(it.id, r);
+      this.alive[r] = 1;
+      this.aliveCount++;
+      const bm = this.bitmaps.get(this.category[r]);
+      if (bm) bm[r >> 3] |= 1 << (r & 7);
+      this.insertByNewest(r);
+      addRows.push(r);
+    }
+    await this.dropFromIndex(removeRows);
+    if (addRows.length > 0) {
+      const x = new Float32Array(addRows.length * this.dim);
+      addRows.forEach((r, k) => x.set(this.cols.embeddings.subarray(r * this.dim, (r + 1) * this.dim), k * this.dim));
+      await this.index.add(x, BigInt64Array.from(addRows, (r) => BigInt(r)));
+    }
+    return { inserted, updated };
+  }
+
+  /** Deletes items by id; returns the ids it did not know. */
+  async delete(ids: readonly string[]): Promise<{ deleted: number; unknown: string[] }> {
+    const rows: number[] = [];
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const r = this.rowOf.get(id);
+      if (r === undefined) {
+        unknown.push(id);
+        continue;
+      }
+      this.kill(r);
+      this.rowOf.delete(id);
+      rows.push(r);
+    }
+    await this.dropFromIndex(rows);
+    return { deleted: rows.length, unknown };
+  }
+
+  private kill(row: number): void {
+    if (this.alive[row]) {
+      this.alive[row] = 0;
+      this.aliveCount--;
+      const bm = this.bitmaps.get(this.category[row]);
+      if (bm) bm[row >> 3] &= ~(1 << (row & 7));
+    }
+  }
+
+  private insertByNewest(row: number): void {
+    const t = this.cols.createdAt[row];
+    const list = this.byNewest;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cols.createdAt[list[mid]] >= t) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, row);
+  }
+
+  private async dropFromIndex(rows: number[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.canRemove) await this.index.remove(BigInt64Array.from(rows, (r) => BigInt(r)));
+    else this.tombstones.push(...rows);
+  }
+}

@@ -1,0 +1,80 @@
+// Per-request state shared by the stages, and the stage contract.
+import type { Bundle } from '../bundle/loader';
+import type { FeatureLayout } from '../features/layout';
+import type { LiveCatalog } from './catalog';
+import type { RankInput } from './request';
+import type { ScoringPool } from './scoring/pool';
+import type { ItemStats, UserStore } from './state';
+import type { UserTower } from './user-tower';
+import type { Candidates, Removed, UserSnapshot } from './types';
+
+/** What the engine gives every stage. */
+export interface EngineDeps {
+  bundle: Bundle;
+  catalog: LiveCatalog;
+  store: UserStore;
+  stats: ItemStats;
+  pool: ScoringPool;
+  tower: UserTower;
+  layout: FeatureLayout;
+  /** Rows sorted by popularity bias, best first: the cold-start source. */
+  popular: Int32Array;
+  /** Fresh-source size: newest items considered, and how many are kept. */
+  freshPool: number;
+  freshKeep: number;
+}
+
+export interface RankContext {
+  readonly input: RankInput;
+  readonly deps: EngineDeps;
+  /** Request time (ms since the epoch) on the engine's clock. */
+  readonly now: number;
+  user: UserSnapshot | null;
+  userEmb: Float32Array | null;
+  pricePref: number;
+  /** The shared user part of the ranker's x0. */
+  userFeatures: Float32Array | null;
+  removed: Removed[];
+  degradations: string[];
+  /** Debug only: each candidate row's score after each stage. */
+  trail: Map<number, { stage: string; score: number }[]> | null;
+  /** The running stage's note for the debug report. */
+  note: string;
+}
+
+/** One step of the cascade: takes the candidates, returns the next candidates. */
+export interface Stage {
+  readonly id: string;
+  run(ctx: RankContext, c: Candidates): Promise<Candidates> | Candidates;
+}
+
+export function emptyCandidates(): Candidates {
+  return { rows: new Int32Array(0), scores: new Float32Array(0), provenance: new Uint8Array(0), strong: new Uint8Array(0) };
+}
+
+/** Candidates at the given positions of `c` (all parallel arrays). */
+export function select(c: Candidates, positions: Int32Array, heads = 0): Candidates {
+  const out: Candidates = {
+    rows: Int32Array.from(positions, (p) => c.rows[p]),
+    scores: Float32Array.from(positions, (p) => c.scores[p]),
+    provenance: Uint8Array.from(positions, (p) => c.provenance[p]),
+    strong: Uint8Array.from(positions, (p) => c.strong[p]),
+  };
+  if (c.objectives && heads > 0) {
+    const o = new Float32Array(positions.length * heads);
+    positions.forEach((p, i) => o.set(c.objectives!.subarray(p * heads, (p + 1) * heads), i * heads));
+    out.objectives = o;
+  }
+  if (c.exploration) out.exploration = Uint8Array.from(positions, (p) => c.exploration![p]);
+  return out;
+}
+
+/** Records each candidate's score in the debug trail. */
+export function recordTrail(ctx: RankContext, stage: string, c: Candidates): void {
+  if (!ctx.trail) return;
+  for (let i = 0; i < c.rows.length; i++) {
+    let t = ctx.trail.get(c.rows[i]);
+    if (!t) ctx.trail.set(c.rows[i], (t = []));
+    t.push({ stage, score: c.scores[i] });
+  }
+}

@@ -1,0 +1,73 @@
+// A validated Rank request as the engine sees it (the server turns the wire
+// message into this, resolving ids to catalog rows), and the result.
+import type { Device } from '../world/schema';
+import type { ActionCode, ProvenanceCode } from './types';
+
+export type DiversityMethod = 'none' | 'mmr' | 'dpp';
+export type ExplorationMethod = 'none' | 'epsilon-greedy' | 'thompson';
+
+export interface RankOptions {
+  retrievalK: number;
+  prerankKeep: number;
+  /** Share of the retrieved candidates the strong pre-ranker may score. */
+  heavyBudget: number;
+  diversity: DiversityMethod;
+  diversityLambda: number;
+  brandRunLimit: number;
+  exploration: ExplorationMethod;
+  epsilon: number;
+  /** 1-based position from which exploration may place new items. */
+  explorationStart: number;
+  /** Rows never to return. */
+  exclude: ReadonlySet<number>;
+  /** Seed of the exploration draws (0: random). */
+  seed: number;
+}
+
+export interface RankInput {
+  requestId: string;
+  userId: string;
+  surface: string;
+  device: Device;
+  /** Category code to restrict retrieval to. */
+  category?: number;
+  recentActions: { row: number; action: ActionCode; ts: number }[];
+  /** Re-rank mode: rank these rows instead of retrieving. */
+  candidateRows?: Int32Array;
+  numResults: number;
+  /** One weight per objective, in the bundle's objective order. */
+  weights: Float32Array;
+  options: RankOptions;
+  debug: boolean;
+  /** ms since the epoch after which the answer is useless (Infinity: none). */
+  deadline: number;
+  /** Aborted when the caller goes away. */
+  signal?: AbortSignal;
+}
+
+export interface RankedRow {
+  row: number;
+  score: number;
+  objectives: Float32Array;
+  provenance: ProvenanceCode;
+  strong: boolean;
+  exploration: boolean;
+  stageScores?: { stage: string; score: number }[];
+}
+
+export interface StageReport {
+  stage: string;
+  millis: number;
+  candidatesIn: number;
+  candidatesOut: number;
+  note: string;
+}
+
+export interface RankOutput {
+  items: RankedRow[];
+  bundleVersion: string;
+  degraded: boolean;
+  degradations: string[];
+  stages: StageReport[];
+  removed: { row: number; stage: string; reason: string }[];
+}

@@ -1,0 +1,187 @@
+// The scoring pool: piscina workers running the native DCN-v2, fed by a
+// cross-request micro-batcher. While every worker is busy, new requests'
+// candidates wait and are merged into one batch (one GEMM per layer) when a
+// worker frees up: dynamic batching without a timer, so an idle engine adds
+// no latency and a busy one gets larger, more efficient batches. The queue is
+// bounded; past the bound, score() fails fast with QueueFullError.
+import * as path from 'node:path';
+import Piscina from 'piscina';
+
+import type { Bundle } from '../../bundle/loader';
+import { flattenWeights } from '../../native/dcn';
+import type { LiveCatalog } from '../catalog';
+import type { ModelName, ScoreTask, WorkerInit } from './protocol';
+
+export class QueueFullError extends Error {
+  constructor(
+    readonly model: ModelName,
+    readonly queuedRows: number,
+  ) {
+    super(`scoring queue full (${queuedRows} rows waiting for ${model})`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export interface PoolOptions {
+  threads: number;
+  /** Most candidate rows in one batch. */
+  maxBatchRows: number;
+  /** Most rows waiting for a worker before score() refuses work. */
+  maxQueuedRows: number;
+}
+
+export interface BatchObserver {
+  (model: ModelName, rows: number, segments: number, waitSeconds: number): void;
+}
+
+interface Pending {
+  user: Float32Array;
+  rows: Int32Array;
+  now: number;
+  enqueued: bigint;
+  resolve(v: Float32Array): void;
+  reject(e: unknown): void;
+  signal?: AbortSignal;
+}
+
+export class ScoringPool {
+  private readonly pool: Piscina;
+  private readonly pending: Record<ModelName, Pending[]> = { ranker: [], preranker: [] };
+  private queuedRows = 0;
+  private inflight = 0;
+  private readonly heads: Record<ModelName, number>;
+  onBatch: BatchObserver | null = null;
+
+  constructor(
+    bundle: Bundle,
+    catalog: LiveCatalog,
+    private readonly opts: PoolOptions,
+  ) {
+    const init: WorkerInit = {
+      dim: catalog.dim,
+      newItemMs: catalog.newItemMs,
+      embeddings: catalog.cols.embeddings,
+      logPrice: catalog.cols.logPrice,
+      bias: catalog.cols.bias,
+      createdAt: catalog.cols.createdAt,
+      models: {
+        ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights) },
+        preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights) },
+      },
+    };
+    this.heads = { ranker: bundle.ranker.shape.heads, preranker: bundle.preranker.shape.heads };
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'worker.js'),
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      idleTimeout: Infinity,
+      workerData: init,
+    });
+  }
+
+  get threads(): number {
+    return this.opts.threads;
+  }
+
+  /** Share of time the workers were busy, as piscina measures it. */
+  get utilization(): number {
+    return this.pool.utilization;
+  }
+
+  get queueDepth(): number {
+    return this.queuedRows;
+  }
+
+  /** Runs one tiny batch per worker so the first real requests are not slow. */
+  async warm(user: Record<ModelName, Float32Array>, rows: Int32Array, now: number): Promise<void> {
+    const jobs: Promise<Float32Array>[] = [];
+    for (let i = 0; i < this.opts.threads; i++) {
+      jobs.push(this.score('preranker', user.preranker, rows, now), this.score('ranker', user.ranker, rows, now));
+    }
+    await Promise.all(jobs);
+  }
+
+  /** Scores `rows` for one request; resolves to rows.length x heads probabilities. */
+  score(model: ModelName, user: Float32Array, rows: Int32Array, now: number, signal?: AbortSignal): Promise<Float32Array> {
+    if (rows.length === 0) return Promise.resolve(new Float32Array(0));
+    if (this.queuedRows + rows.length > this.opts.maxQueuedRows && this.inflight >= this.opts.threads) {
+      return Promise.reject(new QueueFullError(model, this.queuedRows));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending[model].push({ user, rows, now, enqueued: process.hrtime.bigint(), resolve, reject, signal });
+      this.queuedRows += rows.length;
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  private pump(): void {
+    while (this.inflight < this.opts.threads) {
+      const model = this.nextModel();
+      if (model === null) return;
+      this.dispatch(model);
+    }
+  }
+
+  /** The model whose oldest waiting request has waited longest. */
+  private nextModel(): ModelName | null {
+    const a = this.pending.ranker[0];
+    const b = this.pending.preranker[0];
+    if (!a && !b) return null;
+    if (!a) return 'preranker';
+    if (!b) return 'ranker';
+    return a.enqueued <= b.enqueued ? 'ranker' : 'preranker';
+  }
+
+  private dispatch(model: ModelName): void {
+    const queue = this.pending[model];
+    const batch: Pending[] = [];
+    let rows = 0;
+    while (queue.length > 0) {
+      const p = queue[0];
+      if (batch.length > 0 && rows + p.rows.length > this.opts.maxBatchRows) break;
+      queue.shift();
+      this.queuedRows -= p.rows.length;
+      if (p.signal?.aborted) {
+        p.reject(p.signal.reason ?? new Error('aborted'));
+        continue;
+      }
+      batch.push(p);
+      rows += p.rows.length;
+    }
+    if (batch.length === 0) return;
+    const du = batch[0].user.length;
+    const users = new Float32Array(batch.length * du);
+    const offsets = new Int32Array(batch.length + 1);
+    const allRows = new Int32Array(rows);
+    let o = 0;
+    batch.forEach((p, g) => {
+      users.set(p.user, g * du);
+      allRows.set(p.rows, o);
+      o += p.rows.length;
+      offsets[g + 1] = o;
+    });
+    const now = process.hrtime.bigint();
+    const wait = Number(now - batch[0].enqueued) / 1e9;
+    this.onBatch?.(model, rows, batch.length, wait);
+    const task: ScoreTask = { model, users, offsets, rows: allRows, now: batch[0].now };
+    this.inflight++;
+    const h = this.heads[model];
+    const bounds = Array.from(offsets); // the typed arrays are transferred (detached) below
+    this.pool
+      .run(task, { transferList: [users.buffer, offsets.buffer, allRows.buffer] as ArrayBuffer[] })
+      .then(
+        (out: Float32Array) => {
+          batch.forEach((p, g) => p.resolve(out.slice(bounds[g] * h, bounds[g + 1] * h)));
+        },
+        (err: unknown) => batch.forEach((p) => p.reject(err)),
+      )
+      .finally(() => {
+        this.inflight--;
+        this.pump();
+      });
+  }
+}

@@ -1,0 +1,30 @@
+// Messages between the engine and its scoring workers (piscina). Only typed
+// arrays and row ids cross threads; the catalog is shared memory.
+import type { DcnShape } from '../../native/dcn';
+
+export type ModelName = 'ranker' | 'preranker';
+
+export interface WorkerModel {
+  shape: DcnShape;
+  /** Tensors in flattenWeights() order. */
+  tensors: Float32Array[];
+}
+
+export interface WorkerInit {
+  dim: number;
+  newItemMs: number;
+  embeddings: Float32Array;
+  logPrice: Float32Array;
+  bias: Float32Array;
+  createdAt: Float64Array;
+  models: Record<ModelName, WorkerModel>;
+}
+
+/** One micro-batch: segment g = rows offsets[g]..offsets[g+1], scored with users[g]. */
+export interface ScoreTask {
+  model: ModelName;
+  users: Float32Array;
+  offsets: Int32Array;
+  rows: Int32Array;
+  now: number;
+}

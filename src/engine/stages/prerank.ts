@@ -1,0 +1,46 @@
+// Stage 4: HAP pre-ranking. The light two-tower score (<user, item> plus the
+// bundle's popularity bias) for every candidate; the candidates whose
+// keep/drop decision at the top-M boundary is least certain go to the strong
+// pre-ranker (at most heavyBudget x K of them, micro-batched in the worker
+// pool); its scores are calibrated onto the light scale and the top M kept.
+import { hapMerge, hapRoute, scoreRows, topK } from '../../native';
+import type { RankContext, Stage } from '../context';
+import { recordTrail, select } from '../context';
+import type { Candidates } from '../types';
+
+export function lightScores(ctx: RankContext, rows: Int32Array): Float32Array {
+  const { catalog, bundle } = ctx.deps;
+  const s = scoreRows(catalog.cols.embeddings, catalog.dim, rows, ctx.userEmb!);
+  const w = bundle.manifest.lightModel?.biasWeight ?? 0;
+  if (w !== 0) for (let i = 0; i < rows.length; i++) s[i] += w * catalog.cols.bias[rows[i]];
+  return s;
+}
+
+export const prerankStage: Stage = {
+  id: 'prerank',
+  async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
+    const { input, deps } = ctx;
+    const K = c.rows.length;
+    const M = input.options.prerankKeep;
+    c.scores = lightScores(ctx, c.rows);
+    recordTrail(ctx, 'light', c);
+    if (K <= M) {
+      ctx.note = `${K} <= keep ${M}: all kept, strong model skipped`;
+      return select(c, topK(c.scores, K));
+    }
+    const budget = Math.floor(input.options.heavyBudget * K);
+    const hard = hapRoute(c.scores, M, budget);
+    let strong = new Float32Array(0);
+    if (hard.length > 0) {
+      const p = await deps.pool.score('preranker', ctx.userFeatures!, Int32Array.from(hard, (i) => c.rows[i]), ctx.now, input.signal);
+      // The strong model outputs P(click); compare on the logit scale.
+      strong = Float32Array.from(p, (q) => Math.log(Math.max(q, 1e-7) / Math.max(1 - q, 1e-7)));
+      for (const i of hard) c.strong[i] = 1;
+    }
+    const merged = hapMerge(c.scores, hard, strong, M);
+    const out = select(c, merged.order);
+    out.scores = merged.scores;
+    ctx.note = `strong model on ${hard.length} of ${K} (budget ${budget}), kept ${out.rows.length}`;
+    return out;
+  },
+};
