@@ -1,0 +1,82 @@
+// Configuration: defaults < config file (--config or RANKING_CONFIG, JSON) <
+// environment (RANKING_*) < command-line flags.
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  /** Bundle directory; empty: the demo world (generated on first run). */
+  bundle: string;
+  /** events.jsonl to seed user state from (the demo world's log by default). */
+  events: string;
+  /** Where the demo world lives. */
+  demoDir: string;
+  demoItems: number;
+  threads: number;
+  maxBatchRows: number;
+  maxQueuedRows: number;
+  catalogHeadroom: number;
+  clock: 'wall' | 'bundle';
+  logLevel: string;
+  /** Print a sample ranking through the gRPC API once serving. */
+  sample: boolean;
+}
+
+export const DEFAULTS: Config = {
+  host: '0.0.0.0',
+  grpcPort: 50051,
+  httpPort: 8080,
+  bundle: '',
+  events: '',
+  demoDir: '.data/demo-world',
+  demoItems: 100_000,
+  threads: Math.max(1, Math.min(4, os.availableParallelism())),
+  maxBatchRows: 4096,
+  maxQueuedRows: 200_000,
+  catalogHeadroom: 100_000,
+  clock: 'wall',
+  logLevel: 'info',
+  sample: false,
+};
+
+const KEYS = Object.keys(DEFAULTS) as (keyof Config)[];
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (k: string) => `RANKING_${kebab(k).replace(/-/g, '_').toUpperCase()}`;
+
+function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Config] {
+  const d = DEFAULTS[key];
+  if (typeof d === 'number') {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${source}: ${key} must be a non-negative integer, got ${String(v)}`);
+    return n;
+  }
+  if (typeof d === 'boolean') return v === true || v === 'true' || v === '1';
+  if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
+  return String(v);
+}
+
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const options = Object.fromEntries(
+    KEYS.map((k) => [kebab(k), { type: typeof DEFAULTS[k] === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+  );
+  const { values } = parseArgs({ args: argv, options: { ...options, config: { type: 'string' } }, strict: true });
+  const cfg: Config = { ...DEFAULTS };
+  const set = (k: keyof Config, v: unknown, source: string) => ((cfg as unknown as Record<string, unknown>)[k] = coerce(k, v, source));
+  const file = (values.config as string | undefined) ?? env.RANKING_CONFIG;
+  if (file) {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(json)) {
+      if (!KEYS.includes(k as keyof Config)) throw new Error(`${file}: unknown setting "${k}"`);
+      set(k as keyof Config, v, file);
+    }
+  }
+  for (const k of KEYS) if (env[envName(k)] !== undefined) set(k, env[envName(k)], envName(k));
+  for (const k of KEYS) {
+    const v = (values as Record<string, unknown>)[kebab(k)];
+    if (v !== undefined) set(k, v, `--${kebab(k)}`);
+  }
+  return cfg;
+}

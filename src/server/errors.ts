@@ -1,0 +1,61 @@
+// One registry of the errors the service returns: a stable code, the gRPC
+// status it maps to, and how its message is built. Handlers never throw to
+// grpc-js: toStatus() turns any error into { code, details, metadata }.
+import * as grpc from '@grpc/grpc-js';
+
+import { CatalogError } from '../engine/catalog';
+import { DeadlineError } from '../engine/engine';
+import { QueueFullError } from '../engine/scoring/pool';
+
+export const ERRORS = {
+  INVALID_FIELD: { status: grpc.status.INVALID_ARGUMENT },
+  TOO_MANY: { status: grpc.status.INVALID_ARGUMENT },
+  NOT_READY: { status: grpc.status.UNAVAILABLE },
+  SHUTTING_DOWN: { status: grpc.status.UNAVAILABLE },
+  OVERLOADED: { status: grpc.status.RESOURCE_EXHAUSTED },
+  CAPACITY: { status: grpc.status.RESOURCE_EXHAUSTED },
+  DEADLINE: { status: grpc.status.DEADLINE_EXCEEDED },
+  CANCELLED: { status: grpc.status.CANCELLED },
+  INTERNAL: { status: grpc.status.INTERNAL },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Suggested client back-off, sent as the "retry-after-ms" trailer. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+  get status(): grpc.status {
+    return ERRORS[this.code].status;
+  }
+}
+
+/** An invalid request field: INVALID_ARGUMENT with the field named first. */
+export function invalid(field: string, problem: string): ServiceError {
+  return new ServiceError('INVALID_FIELD', `${field}: ${problem}`);
+}
+
+export interface StatusReply {
+  code: grpc.status;
+  details: string;
+  metadata: grpc.Metadata;
+}
+
+export function toStatus(err: unknown): StatusReply {
+  const metadata = new grpc.Metadata();
+  let e: ServiceError;
+  if (err instanceof ServiceError) e = err;
+  else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
+  else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);
+  else if (err instanceof DeadlineError) e = new ServiceError('DEADLINE', err.message);
+  else e = new ServiceError('INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+  if (e.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(e.retryAfterMs));
+  metadata.set('error-code', e.code);
+  return { code: e.status, details: e.message, metadata };
+}

@@ -1,0 +1,259 @@
+// Turns wire messages (as @grpc/proto-loader decodes them: snake_case fields,
+// enums as names, 64-bit integers as numbers) into the engine's validated
+// inputs. Every problem is INVALID_ARGUMENT with the field named.
+import type { Bundle } from '../bundle/loader';
+import type { LiveCatalog, NewItem } from '../engine/catalog';
+import type { DiversityMethod, ExplorationMethod, RankInput, RankOptions } from '../engine/request';
+import type { EngineEvent } from '../engine/state';
+import { ACTION, ActionCode } from '../engine/types';
+import { invalid, ServiceError } from './errors';
+
+export interface Limits {
+  maxResults: number;
+  maxCandidates: number;
+  maxRetrievalK: number;
+  maxEvents: number;
+  maxActions: number;
+  maxItems: number;
+  maxIdLength: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxResults: 200,
+  maxCandidates: 2000,
+  maxRetrievalK: 5000,
+  maxEvents: 1000,
+  maxActions: 200,
+  maxItems: 1000,
+  maxIdLength: 256,
+};
+
+export interface RankDefaults {
+  retrievalK: number;
+  prerankKeep: number;
+  heavyBudget: number;
+  diversity: DiversityMethod;
+  diversityLambda: number;
+  brandRunLimit: number;
+  exploration: ExplorationMethod;
+  epsilon: number;
+  explorationStart: number;
+}
+
+export const DEFAULT_RANK: RankDefaults = {
+  retrievalK: 1000,
+  prerankKeep: 200,
+  heavyBudget: 0.2,
+  diversity: 'dpp',
+  diversityLambda: 0.7,
+  brandRunLimit: 3,
+  exploration: 'epsilon-greedy',
+  epsilon: 0.1,
+  explorationStart: 5,
+};
+
+const SURFACES: Record<string, string> = { SURFACE_HOME: 'home', SURFACE_BROWSE: 'browse', SURFACE_SEARCH: 'search', SURFACE_PDP: 'pdp' };
+const DEVICES: Record<string, 'mobile' | 'desktop' | 'app'> = { DEVICE_MOBILE: 'mobile', DEVICE_DESKTOP: 'desktop', DEVICE_APP: 'app' };
+const ACTIONS: Record<string, ActionCode> = {
+  ACTION_TYPE_IMPRESSION: ACTION.impression,
+  ACTION_TYPE_CLICK: ACTION.click,
+  ACTION_TYPE_WISHLIST: ACTION.wishlist,
+  ACTION_TYPE_CART: ACTION.cart,
+  ACTION_TYPE_PURCHASE: ACTION.purchase,
+};
+const DIVERSITY: Record<string, DiversityMethod> = { DIVERSITY_METHOD_NONE: 'none', DIVERSITY_METHOD_MMR: 'mmr', DIVERSITY_METHOD_DPP: 'dpp' };
+const EXPLORATION: Record<string, ExplorationMethod> = {
+  EXPLORATION_METHOD_NONE: 'none',
+  EXPLORATION_METHOD_EPSILON_GREEDY: 'epsilon-greedy',
+  EXPLORATION_METHOD_THOMPSON: 'thompson',
+};
+
+type Msg = Record<string, unknown>;
+
+function obj(v: unknown): Msg {
+  return typeof v === 'object' && v !== null ? (v as Msg) : {};
+}
+
+function id(field: string, v: unknown, limits: Limits): string {
+  if (typeof v !== 'string' || v.length === 0) throw invalid(field, 'must be a non-empty string');
+  if (v.length > limits.maxIdLength) throw invalid(field, `is longer than ${limits.maxIdLength} characters`);
+  return v;
+}
+
+function enumOf<T>(field: string, v: unknown, table: Record<string, T>, unspecified: T | undefined): T {
+  if (v === undefined || v === null || (typeof v === 'string' && v.endsWith('_UNSPECIFIED')) || v === 0) {
+    if (unspecified === undefined) throw invalid(field, 'must be specified');
+    return unspecified;
+  }
+  const t = typeof v === 'string' ? table[v] : undefined;
+  if (t === undefined) throw invalid(field, `unknown value ${JSON.stringify(v)}`);
+  return t;
+}
+
+/** A finite number in [lo, hi]; `dflt` when the field is absent (proto3 optional). */
+function num(field: string, v: unknown, lo: number, hi: number, dflt: number): number {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${String(v)}`);
+  if (v < lo || v > hi) throw invalid(field, `must be in [${lo}, ${hi}], got ${v}`);
+  return v;
+}
+
+/** An unsigned integer where 0 means "default". */
+function count(field: string, v: unknown, max: number, dflt: number): number {
+  const n = typeof v === 'number' ? v : 0;
+  if (!Number.isInteger(n) || n < 0) throw invalid(field, 'must be a non-negative integer');
+  if (n === 0) return dflt;
+  if (n > max) throw invalid(field, `must be at most ${max}, got ${n}`);
+  return n;
+}
+
+function time(field: string, v: unknown, now: number): number {
+  const t = typeof v === 'number' ? v : Number(v ?? 0);
+  if (!Number.isFinite(t) || t < 0) throw invalid(field, 'must be a non-negative time in ms since the epoch');
+  return t === 0 ? now : t;
+}
+
+function list(field: string, v: unknown, max: number): unknown[] {
+  const a = Array.isArray(v) ? v : [];
+  if (a.length > max) throw new ServiceError('TOO_MANY', `${field}: at most ${max} entries, got ${a.length}`);
+  return a;
+}
+
+export function toRankInput(
+  raw: unknown,
+  ctx: { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults },
+): { input: RankInput; unknownCandidates: string[] } {
+  const r = obj(raw);
+  const { bundle, catalog, limits, defaults: D } = ctx;
+  const userId = id('user_id', r.user_id, limits);
+  const c = obj(r.context);
+  const surface = enumOf('context.surface', c.surface, SURFACES, 'home');
+  if (!(surface in bundle.manifest.defaultWeights)) {
+    throw invalid('context.surface', `"${surface}" is not served by this bundle (surfaces: ${Object.keys(bundle.manifest.defaultWeights).join(', ')})`);
+  }
+  const device = enumOf('context.device', c.device, DEVICES, 'desktop');
+  let category: number | undefined;
+  if (typeof c.category === 'string' && c.category.length > 0) {
+    category = catalog.categories.find(c.category);
+    if (category === undefined) throw invalid('context.category', `unknown category "${c.category}"`);
+  }
+  const numResults = typeof r.num_results === 'number' ? r.num_results : 0;
+  if (!Number.isInteger(numResults) || numResults < 1 || numResults > limits.maxResults) {
+    throw invalid('num_results', `must be between 1 and ${limits.maxResults}, got ${String(r.num_results)}`);
+  }
+
+  const recentActions = list('recent_actions', r.recent_actions, limits.maxActions).map((a, i) => {
+    const m = obj(a);
+    const itemId = id(`recent_actions[${i}].item_id`, m.item_id, limits);
+    const row = catalog.rowOf.get(itemId);
+    if (row === undefined) throw invalid(`recent_actions[${i}].item_id`, `unknown item "${itemId}"`);
+    return { row, action: enumOf(`recent_actions[${i}].type`, m.type, ACTIONS, undefined), ts: time(`recent_actions[${i}].timestamp_ms`, m.timestamp_ms, ctx.now) };
+  });
+
+  let candidateRows: Int32Array | undefined;
+  const unknownCandidates: string[] = [];
+  const cands = list('candidate_ids', r.candidate_ids, limits.maxCandidates);
+  if (cands.length > 0) {
+    const rows: number[] = [];
+    const seen = new Set<number>();
+    cands.forEach((x, i) => {
+      const row = catalog.rowOf.get(id(`candidate_ids[${i}]`, x, limits));
+      if (row === undefined) unknownCandidates.push(x as string);
+      else if (!seen.has(row)) {
+        seen.add(row);
+        rows.push(row);
+      }
+    });
+    candidateRows = Int32Array.from(rows);
+  }
+
+  const objectives = bundle.manifest.objectives;
+  const base = bundle.manifest.defaultWeights[surface];
+  const weights = Float32Array.from(objectives, (o) => base[o] ?? 0);
+  for (const [name, v] of Object.entries(obj(r.objective_weights))) {
+    const o = objectives.indexOf(name);
+    if (o < 0) throw invalid(`objective_weights["${name}"]`, `unknown objective (objectives: ${objectives.join(', ')})`);
+    weights[o] = num(`objective_weights["${name}"]`, v, 0, 1e6, 0);
+  }
+  if (weights.every((w) => w === 0)) throw invalid('objective_weights', 'at least one objective needs a positive weight');
+
+  const o = obj(r.options);
+  const retrievalK = count('options.retrieval_k', o.retrieval_k, limits.maxRetrievalK, D.retrievalK);
+  const prerankKeep = count('options.prerank_keep', o.prerank_keep, limits.maxRetrievalK, Math.min(D.prerankKeep, retrievalK));
+  const exclude = new Set<number>();
+  list('options.exclude_item_ids', o.exclude_item_ids, limits.maxCandidates).forEach((x, i) => {
+    const row = catalog.rowOf.get(id(`options.exclude_item_ids[${i}]`, x, limits));
+    if (row !== undefined) exclude.add(row);
+  });
+  const options: RankOptions = {
+    retrievalK,
+    prerankKeep,
+    heavyBudget: num('options.heavy_budget', o.heavy_budget, 0, 1, D.heavyBudget),
+    diversity: enumOf('options.diversity', o.diversity, DIVERSITY, D.diversity),
+    diversityLambda: num('options.diversity_lambda', o.diversity_lambda, 0, 1, D.diversityLambda),
+    brandRunLimit: count('options.brand_run_limit', o.brand_run_limit, 1000, D.brandRunLimit),
+    exploration: enumOf('options.exploration', o.exploration, EXPLORATION, D.exploration),
+    epsilon: num('options.exploration_epsilon', o.exploration_epsilon, 0, 1, D.epsilon),
+    explorationStart: count('options.exploration_start', o.exploration_start, limits.maxResults, D.explorationStart),
+    exclude,
+    seed: typeof o.seed === 'number' && Number.isFinite(o.seed) ? o.seed >>> 0 : 0,
+  };
+  const input: RankInput = {
+    requestId: ctx.requestId,
+    userId,
+    surface,
+    device,
+    category,
+    recentActions,
+    candidateRows,
+    numResults,
+    weights,
+    options,
+    debug: r.debug === true,
+    deadline: ctx.deadline,
+  };
+  return { input, unknownCandidates };
+}
+
+export function toEvents(raw: unknown, catalog: LiveCatalog, now: number, limits: Limits): EngineEvent[] {
+  const events = list('events', obj(raw).events, limits.maxEvents);
+  return events.map((e, i) => {
+    const m = obj(e);
+    const userId = id(`events[${i}].user_id`, m.user_id, limits);
+    const itemId = id(`events[${i}].item_id`, m.item_id, limits);
+    const row = catalog.rowOf.get(itemId);
+    if (row === undefined) throw invalid(`events[${i}].item_id`, `unknown item "${itemId}"`);
+    return { userId, row, action: enumOf(`events[${i}].type`, m.type, ACTIONS, undefined), ts: time(`events[${i}].timestamp_ms`, m.timestamp_ms, now) };
+  });
+}
+
+export function toItems(raw: unknown, dim: number, now: number, limits: Limits): NewItem[] {
+  const items = list('items', obj(raw).items, limits.maxItems);
+  const ids = new Set<string>();
+  return items.map((x, i) => {
+    const m = obj(x);
+    const itemId = id(`items[${i}].item_id`, m.item_id, limits);
+    if (ids.has(itemId)) throw invalid(`items[${i}].item_id`, `"${itemId}" appears twice in the request`);
+    ids.add(itemId);
+    const emb = Array.isArray(m.embedding) ? m.embedding : [];
+    if (emb.length !== dim) throw invalid(`items[${i}].embedding`, `must have ${dim} values (the bundle's dimension), got ${emb.length}`);
+    const embedding = Float32Array.from(emb as number[]);
+    if (embedding.some((v) => !Number.isFinite(v))) throw invalid(`items[${i}].embedding`, 'contains NaN or Inf');
+    const price = num(`items[${i}].price`, m.price, 0, 1e12, NaN);
+    if (!(price > 0)) throw invalid(`items[${i}].price`, 'must be a positive number');
+    return {
+      id: itemId,
+      brand: typeof m.brand === 'string' ? m.brand : '',
+      category: typeof m.category === 'string' ? m.category : '',
+      price,
+      createdAt: time(`items[${i}].created_at_ms`, m.created_at_ms, now),
+      contentHash: typeof m.content_hash === 'string' && m.content_hash.length > 0 ? m.content_hash : `id:${itemId}`,
+      embedding,
+      bias: num(`items[${i}].bias`, m.bias, -1e6, 1e6, 0),
+    };
+  });
+}
+
+export function toIds(raw: unknown, limits: Limits): string[] {
+  return list('item_ids', obj(raw).item_ids, limits.maxItems).map((x, i) => id(`item_ids[${i}]`, x, limits));
+}
