@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 #include <vector>
 
 #include "common.h"
@@ -208,6 +209,65 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
   return Result(env, picked);
 }
 
+// dedupe(emb, dim, rows, contentHash: Int32Array[catalog rows], threshold)
+//   -> Uint8Array per candidate: 0 kept, 1 same content hash as a kept one,
+//      2 cosine >= threshold with a kept one (zero vectors never match).
+// Candidates are walked in the given order and compared with kept ones only;
+// kept rows are normalised into a contiguous buffer so each test is one
+// DotRows pass over it.
+Napi::Value Dedupe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View<float> emb = ArgArray<float>(info, 0, "embeddings");
+  const size_t d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
+  RANK_THROW_RANGE_IF(emb.length % d != 0, env, "embeddings length must be a multiple of dim");
+  const size_t nrows = emb.length / d;
+  View<int32_t> rows = ArgArray<int32_t>(info, 2, "rows");
+  View<int32_t> hash = ArgArray<int32_t>(info, 3, "contentHash");
+  RANK_THROW_RANGE_IF(hash.length < nrows, env, "contentHash must have one code per embedding row");
+  const double threshold = ArgNumber(info, 4, "threshold");
+  const size_t n = rows.length;
+  for (size_t i = 0; i < n; ++i)
+    RANK_THROW_RANGE_IF(rows.data[i] < 0 || size_t(rows.data[i]) >= nrows, env,
+                        "rows[" + std::to_string(i) + "] is out of range [0, " + std::to_string(nrows) + ")");
+  auto out = Napi::Uint8Array::New(env, n);
+  uint8_t* flag = out.Data();
+  thread_local std::vector<float> kept, sims, tmp;
+  kept.resize(n * d);
+  sims.resize(n);
+  tmp.resize(d);
+  std::unordered_set<int32_t> hashes;
+  hashes.reserve(n * 2);
+  size_t nk = 0;
+  const bool useEmb = threshold <= 1.0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = size_t(rows.data[i]);
+    const int32_t h = hash.data[r];
+    if (hashes.count(h)) {
+      flag[i] = 1;
+      continue;
+    }
+    const float* x = emb.data + r * d;
+    const float nrm = std::sqrt(simd::Dot(x, x, d));
+    float* dst = kept.data() + nk * d;
+    bool zero = !(nrm > 0.f) || !std::isfinite(nrm);
+    for (size_t j = 0; j < d; ++j) tmp[j] = zero ? 0.f : x[j] / nrm;
+    if (useEmb && !zero && nk > 0) {
+      simd::DotRows(tmp.data(), kept.data(), nk, d, sims.data());
+      bool dup = false;
+      for (size_t k = 0; k < nk && !dup; ++k) dup = double(sims[k]) >= threshold;
+      if (dup) {
+        flag[i] = 2;
+        continue;
+      }
+    }
+    flag[i] = 0;
+    hashes.insert(h);
+    std::copy(tmp.begin(), tmp.end(), dst);
+    ++nk;
+  }
+  return out;
+}
+
 // scoreRows(emb, dim, rows, query[dim]) -> Float32Array[K] of <query, emb[row]>:
 // the two-tower light score, or an exact search over a small allowed set.
 Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
@@ -233,6 +293,7 @@ void InitDiversity(Napi::Env env, Napi::Object exports) {
   exports.Set("mmr", Napi::Function::New<Mmr>(env, "mmr"));
   exports.Set("dpp", Napi::Function::New<Dpp>(env, "dpp"));
   exports.Set("scoreRows", Napi::Function::New<ScoreRows>(env, "scoreRows"));
+  exports.Set("dedupe", Napi::Function::New<Dedupe>(env, "dedupe"));
 }
 
 }  // namespace rank

@@ -74,6 +74,7 @@ export interface NativeAddon {
     epsilon: number,
   ): Int32Array;
   scoreRows(emb: Float32Array, dim: number, rows: Int32Array, query: Float32Array): Float32Array;
+  dedupe(emb: Float32Array, dim: number, rows: Int32Array, contentHash: Int32Array, threshold: number): Uint8Array;
   simdLevel: string;
 }
 

@@ -1,6 +1,6 @@
 // MMR and DPP diversity over candidate rows of the shared embedding matrix.
 import { native } from './binding';
-import { checkF32, checkFinite, checkI32, checkInt, checkMultiple, checkNumber, checkRows } from './checks';
+import { NativeInputError, checkF32, checkFinite, checkI32, checkInt, checkMultiple, checkNumber, checkRows } from './checks';
 
 /** Candidates as row indices into a catalog matrix plus their relevance. */
 export interface CandidateSet {
@@ -58,4 +58,21 @@ export function scoreRows(embeddings: Float32Array, dim: number, rows: Int32Arra
   checkRows('rows', checkI32('rows', rows), nrows);
   checkFinite('query', checkF32('query', query, dim));
   return native.scoreRows(embeddings, dim, rows, query);
+}
+
+/**
+ * Duplicate flags for candidates in rank order: 0 kept, 1 same content hash as
+ * an earlier kept candidate, 2 cosine >= threshold with an earlier kept one
+ * (zero vectors never match; a threshold above 1 turns the test off).
+ * contentHash has one code per catalog row.
+ */
+export function duplicateFlags(embeddings: Float32Array, dim: number, rows: Int32Array, contentHash: Int32Array, threshold: number): Uint8Array {
+  checkF32('embeddings', embeddings);
+  checkInt('dim', dim, 1, 65536);
+  const nrows = checkMultiple('embeddings', embeddings.length, dim);
+  checkRows('rows', checkI32('rows', rows), nrows);
+  checkI32('contentHash', contentHash);
+  if (contentHash.length < nrows) throw new NativeInputError(`contentHash has ${contentHash.length} codes, embeddings ${nrows} rows`);
+  checkNumber('threshold', threshold);
+  return native.dedupe(embeddings, dim, rows, contentHash, threshold);
 }

@@ -5,7 +5,7 @@ export { DcnModel, checkShape, flattenWeights, headInputDim } from './dcn';
 export type { DcnShape, DcnWeights, LinearWeights, CrossWeights } from './dcn';
 export { topK, hapRoute, hapMerge } from './hap';
 export type { HapMerged } from './hap';
-export { mmr, dpp, scoreRows } from './diversity';
+export { mmr, dpp, scoreRows, duplicateFlags } from './diversity';
 export type { CandidateSet } from './diversity';
 export { NativeInputError } from './checks';
 import { native } from './binding';
