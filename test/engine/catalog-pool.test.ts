@@ -1,0 +1,133 @@
+import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { Bundle, loadBundle } from '../../src/bundle/loader';
+import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
+import { QueueFullError, ScoringPool } from '../../src/engine/scoring/pool';
+import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
+import { DcnModel, VectorIndex } from '../../src/native';
+import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
+
+const DAY = 86_400_000;
+
+describe('engine: live catalog and scoring pool', function () {
+  this.timeout(120_000);
+  let root: string;
+  let bundle: Bundle;
+
+  before(async () => {
+    root = await tmpDir('rank-catalog-');
+    await makeWorld(smallConfig({ items: 3000, users: 100, dim: 16 }), root, 'IVF16,Flat');
+    bundle = await loadBundle(path.join(root, 'bundle'));
+  });
+  after(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  const item = (id: string, emb: Float32Array, createdAt: number, category = 'sneakers') => ({
+    id,
+    brand: 'brand-new',
+    category,
+    price: 42,
+    createdAt,
+    contentHash: `hash-${id}`,
+    embedding: emb,
+    bias: 0,
+  });
+
+  it('upserts new items into shared memory and the index, and deletes them for good', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 10);
+    const d = cat.dim;
+    const emb = cat.cols.embeddings.slice(7 * d, 8 * d); // a copy of row 7's vector
+    const now = Date.parse(bundle.manifest.referenceTime!);
+    const r = await cat.upsert([item('fresh-1', emb, now - DAY)]);
+    assert.deepEqual(r, { inserted: 1, updated: 0 });
+    const row = cat.rowOf.get('fresh-1')!;
+    assert.equal(row, bundle.items.n);
+    assert.ok(cat.cols.embeddings.buffer instanceof SharedArrayBuffer);
+    assert.deepEqual(Array.from(cat.cols.embeddings.subarray(row * d, (row + 1) * d)), Array.from(emb));
+    const hits = await index.search(emb, { k: 3, nprobe: 16 });
+    assert.ok(Array.from(hits.ids).includes(BigInt(row)), 'the upserted item is retrievable');
+    assert.ok(cat.isNew(row, now));
+    assert.ok(Array.from(cat.freshRows(now, 1000)).includes(row), 'a new item feeds the fresh source');
+    const newest = cat.freshRows(now, 1000);
+    for (let i = 1; i < newest.length; i++) assert.ok(cat.cols.createdAt[newest[i - 1]] >= cat.cols.createdAt[newest[i]], 'newest first');
+    const sneakers = cat.categories.find('sneakers')!;
+    const bm = cat.categoryBitmap(sneakers);
+    assert.equal((bm[row >> 3] >> (row & 7)) & 1, 1);
+
+    // Replacing an item moves it to a new row; the old row is dead.
+    const u = await cat.upsert([item('fresh-1', emb, now - DAY, 'bags')]);
+    assert.deepEqual(u, { inserted: 0, updated: 1 });
+    const row2 = cat.rowOf.get('fresh-1')!;
+    assert.notEqual(row2, row);
+    assert.equal(cat.alive[row], 0);
+    assert.equal((bm[row >> 3] >> (row & 7)) & 1, 0, 'the old row left the category bitmap');
+
+    const del = await cat.delete(['fresh-1', 'nope']);
+    assert.deepEqual(del, { deleted: 1, unknown: ['nope'] });
+    assert.equal(cat.alive[row2], 0);
+    const after = await index.search(emb, { k: 20, nprobe: 16 });
+    assert.ok(!Array.from(after.ids).includes(BigInt(row2)) && !Array.from(after.ids).includes(BigInt(row)), 'deleted rows never come back');
+    assert.ok(!Array.from(cat.freshRows(now, 100)).includes(row2));
+    assert.equal(cat.itemCount, bundle.items.n);
+  });
+
+  it('refuses upserts past its capacity without changing anything', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 1);
+    const e = new Float32Array(cat.dim).fill(0.25);
+    await assert.rejects(cat.upsert([item('a', e, 0), item('b', e, 0)]), (err: unknown) => err instanceof CatalogError && err.kind === 'capacity');
+    assert.equal(cat.size, bundle.items.n);
+    assert.equal(cat.rowOf.has('a'), false);
+    await assert.rejects(cat.upsert([item('c', new Float32Array(3), 0)]), /embedding has 3 values/);
+  });
+
+  it('scores concurrent requests in shared batches, equal to scoring them one by one', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000 });
+    const batches: { rows: number; segments: number }[] = [];
+    pool.onBatch = (_m, rows, segments) => batches.push({ rows, segments });
+    try {
+      const l = featureLayout(cat.dim);
+      const now = Date.parse(bundle.manifest.referenceTime!);
+      const reqs = Array.from({ length: 6 }, (_, g) => ({
+        user: Float32Array.from({ length: l.userDim }, (_, j) => Math.sin(g + j)),
+        rows: Int32Array.from({ length: 40 + g }, (_, i) => (i * 7 + g * 13) % cat.size),
+      }));
+      const got = await Promise.all(reqs.map((r) => pool.score('ranker', r.user, r.rows, now)));
+      assert.ok(batches.some((b) => b.segments > 1), `requests were merged: ${JSON.stringify(batches)}`);
+      const model = new DcnModel(bundle.ranker.shape, bundle.ranker.weights);
+      const isNew = new Uint8Array(cat.size);
+      for (let r = 0; r < cat.size; r++) isNew[r] = cat.isNew(r, now) ? 1 : 0;
+      reqs.forEach((r, g) => {
+        const want = model.forward(r.user, gatherItemFeatures(l, { embeddings: cat.cols.embeddings, logPrice: cat.cols.logPrice, isNew, popularity: cat.cols.bias }, r.rows));
+        assert.equal(got[g].length, want.length);
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[g][i] - want[i]) < 1e-5, `request ${g} value ${i}`);
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses work past the queue bound with QueueFullError', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100, maxQueuedRows: 150 });
+    try {
+      const l = featureLayout(cat.dim);
+      const user = new Float32Array(l.userDim);
+      const rows = Int32Array.from({ length: 100 }, (_, i) => i);
+      const results = await Promise.allSettled(Array.from({ length: 6 }, () => pool.score('ranker', user, rows, 0)));
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.ok(refused.length > 0, 'some calls are refused');
+      for (const r of refused) assert.ok((r as PromiseRejectedResult).reason instanceof QueueFullError);
+      assert.ok(results.some((r) => r.status === 'fulfilled'), 'the accepted ones complete');
+    } finally {
+      await pool.close();
+    }
+  });
+});
