@@ -47,16 +47,19 @@ export function userFeatures(
   l: FeatureLayout,
   userEmb: Float32Array,
   pricePref: number,
-  surface: Surface,
-  device: Device,
+  surface: Surface | string,
+  device: Device | string,
   out = new Float32Array(l.userDim),
 ): Float32Array {
   const d = l.dim;
   out.fill(0);
   out.set(userEmb.subarray(0, d), 0);
   out[d] = pricePref;
-  out[d + 1 + SURFACES.indexOf(surface)] = 1;
-  out[d + 5 + DEVICES.indexOf(device)] = 1;
+  // A surface or device outside the layout's vocabulary gets no one-hot bit.
+  const si = (SURFACES as readonly string[]).indexOf(surface);
+  const di = (DEVICES as readonly string[]).indexOf(device);
+  if (si >= 0) out[d + 1 + si] = 1;
+  if (di >= 0) out[d + 5 + di] = 1;
   out[d + 8] = 1;
   return out;
 }
