@@ -4,17 +4,7 @@
 /** A generator of uniform numbers in [0, 1). */
 export type Rng = () => number;
 
-/** mulberry32: a tiny, fast 32-bit PRNG (good enough for test data, not for crypto). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../util/random';
 
 /** Integer in [lo, hi). */
 export function randomInt(rng: Rng, lo: number, hi: number): number {

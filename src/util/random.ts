@@ -1,6 +1,18 @@
 // Seeded pseudo-random numbers for the demo world and tests: deterministic
 // across runs and platforms (integer arithmetic only in the generator).
 
+/** mulberry32: a tiny seeded generator of uniform numbers in [0, 1) (tests, exploration draws). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A seeded generator: uniform floats in [0, 1) (sfc32 over a splitmix32 seed). */
 export class Rng {
   private a: number;

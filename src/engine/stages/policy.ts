@@ -9,6 +9,7 @@
 //      Thompson sampling on the new items' click posteriors.
 import { dpp, mmr, topK } from '../../native';
 import { dedupe, filterSeen, limitBrandRuns, mixExploration, recentMask } from '../policy';
+import { mulberry32 } from '../../util/random';
 import type { RankContext, Stage } from '../context';
 import { select } from '../context';
 import type { Candidates } from '../types';
@@ -19,16 +20,9 @@ export interface PolicyConfig {
   purchaseWindowMs: number;
 }
 
-/** mulberry32 over the request's seed: reproducible exploration when asked. */
+/** The request's seed makes exploration reproducible; 0 draws a random one. */
 function rngFor(seed: number): () => number {
-  let a = seed === 0 ? (Math.random() * 2 ** 32) >>> 0 : seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed === 0 ? (Math.random() * 2 ** 32) >>> 0 : seed);
 }
 
 function positionsWhere(n: number, pred: (i: number) => boolean): Int32Array {
