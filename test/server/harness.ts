@@ -1,0 +1,437 @@
+// End-to-end harness for the ranking service: a small demo world generated
+// once into a temp directory, the real Engine on it, a RankingService on
+// 127.0.0.1 (ephemeral gRPC and HTTP ports), and typed grpc-js clients (the
+// ranking service, grpc.health.v1 and server reflection) with promise helpers.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { request } from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { service as healthServiceDef } from 'grpc-health-check';
+import pino from 'pino';
+
+import { Bundle, loadBundle } from '../../src/bundle/loader';
+import { Engine } from '../../src/engine/engine';
+import { createMetrics, Metrics } from '../../src/server/metrics';
+import { loadProto, RankingService, SERVICE_NAME } from '../../src/server/service';
+import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
+import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
+
+// ---------------------------------------------------------------- wire types
+// As @grpc/proto-loader (keepCase, enums as strings, longs as numbers,
+// defaults) decodes them. Request fields are loose on purpose: the tests send
+// invalid values (a numeric enum, NaN) to check the server's validation.
+
+export type EnumValue = string | number;
+
+export interface WireContext {
+  surface?: EnumValue;
+  device?: EnumValue;
+  country?: string;
+  category?: string;
+  query?: string;
+}
+
+export interface WireAction {
+  item_id?: string;
+  type?: EnumValue;
+  timestamp_ms?: number;
+}
+
+export interface WireStageOptions {
+  retrieval_k?: number;
+  prerank_keep?: number;
+  heavy_budget?: number;
+  diversity?: EnumValue;
+  diversity_lambda?: number;
+  brand_run_limit?: number;
+  exploration?: EnumValue;
+  exploration_epsilon?: number;
+  exploration_start?: number;
+  exclude_item_ids?: string[];
+  seed?: number;
+}
+
+export interface RankRequest {
+  user_id?: string;
+  context?: WireContext;
+  recent_actions?: WireAction[];
+  candidate_ids?: string[];
+  num_results?: number;
+  objective_weights?: Record<string, number>;
+  options?: WireStageOptions;
+  debug?: boolean;
+  latency_budget_ms?: number;
+}
+
+export interface ObjectiveScore {
+  objective: string;
+  probability: number;
+}
+
+export interface StageScore {
+  stage: string;
+  score: number;
+}
+
+export interface RankedItem {
+  item_id: string;
+  score: number;
+  objectives: ObjectiveScore[];
+  provenance: string;
+  strong_scored: boolean;
+  exploration: boolean;
+  brand: string;
+  category: string;
+  stage_scores: StageScore[];
+}
+
+export interface StageDebug {
+  stage: string;
+  millis: number;
+  candidates_in: number;
+  candidates_out: number;
+  note: string;
+}
+
+export interface RemovedCandidate {
+  item_id: string;
+  stage: string;
+  reason: string;
+}
+
+export interface RankResponse {
+  items: RankedItem[];
+  bundle_version: string;
+  unknown_candidate_ids: string[];
+  degraded: boolean;
+  degradations: string[];
+  stages: StageDebug[];
+  removed: RemovedCandidate[];
+  request_id: string;
+}
+
+export interface WireEvent {
+  user_id?: string;
+  item_id?: string;
+  type?: EnumValue;
+  timestamp_ms?: number;
+}
+
+export interface WireItem {
+  item_id?: string;
+  brand?: string;
+  category?: string;
+  price?: number;
+  created_at_ms?: number;
+  content_hash?: string;
+  embedding?: number[];
+  bias?: number;
+}
+
+export interface RecordEventsResponse {
+  accepted: number;
+}
+
+export interface UpsertItemsResponse {
+  inserted: number;
+  updated: number;
+}
+
+export interface DeleteItemsResponse {
+  deleted: number;
+  unknown_item_ids: string[];
+}
+
+export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+// ---------------------------------------------------------------- clients
+
+type MethodDefs = Record<string, grpc.MethodDefinition<object, object>>;
+
+function unaryCall<Res>(
+  client: grpc.Client,
+  def: grpc.MethodDefinition<object, object>,
+  req: object,
+  opts: grpc.CallOptions,
+  metadata: grpc.Metadata = new grpc.Metadata(),
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, metadata, opts, (err, res) =>
+      err ? reject(err) : resolve(res as Res),
+    );
+  });
+}
+
+/** A promise-based client of ranking.v1.RankingService. */
+export class RankingClient {
+  readonly raw: grpc.Client;
+  private readonly methods: MethodDefs;
+
+  constructor(address: string) {
+    this.raw = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.methods = loadProto()[SERVICE_NAME] as unknown as MethodDefs;
+  }
+
+  private call<Res>(method: string, req: object, opts: grpc.CallOptions = {}, metadata?: grpc.Metadata): Promise<Res> {
+    const def = this.methods[method];
+    assert.ok(def, `no method ${method} in ${SERVICE_NAME}`);
+    return unaryCall<Res>(this.raw, def, req, opts, metadata);
+  }
+
+  rank(req: RankRequest, opts?: grpc.CallOptions, metadata?: grpc.Metadata): Promise<RankResponse> {
+    return this.call('Rank', req, opts, metadata);
+  }
+
+  recordEvents(events: WireEvent[], opts?: grpc.CallOptions): Promise<RecordEventsResponse> {
+    return this.call('RecordEvents', { events }, opts);
+  }
+
+  upsertItems(items: WireItem[], opts?: grpc.CallOptions): Promise<UpsertItemsResponse> {
+    return this.call('UpsertItems', { items }, opts);
+  }
+
+  deleteItems(itemIds: string[], opts?: grpc.CallOptions): Promise<DeleteItemsResponse> {
+    return this.call('DeleteItems', { item_ids: itemIds }, opts);
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/** grpc.health.v1.Health/Check through a raw client (the definition grpc-health-check serves). */
+export async function healthCheck(address: string, serviceName: string): Promise<ServingStatus> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  try {
+    const def = (healthServiceDef as unknown as MethodDefs).Check;
+    const res = await unaryCall<{ status: ServingStatus }>(client, def, { service: serviceName }, { deadline: Date.now() + 10_000 });
+    return res.status;
+  } finally {
+    client.close();
+  }
+}
+
+const REFLECTION_PROTO = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto', 'grpc', 'reflection');
+
+/**
+ * The service names listed by server reflection (list_services over the
+ * bidirectional ServerReflectionInfo stream), v1 or v1alpha.
+ */
+export function reflectionListServices(address: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
+  const def = protoLoader.loadSync(path.join(REFLECTION_PROTO, version, 'reflection.proto'), {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const svc = def[`grpc.reflection.${version}.ServerReflection`] as unknown as MethodDefs;
+  const info = svc.ServerReflectionInfo;
+  assert.ok(info, 'reflection proto without ServerReflectionInfo');
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise<string[]>((resolve, reject) => {
+    const call = client.makeBidiStreamRequest(info.path, info.requestSerialize, info.responseDeserialize, new grpc.Metadata(), {
+      deadline: Date.now() + 10_000,
+    });
+    let done = false;
+    const finish = (err: Error | null, names?: string[]) => {
+      if (done) return;
+      done = true;
+      call.cancel();
+      client.close();
+      if (err) reject(err);
+      else resolve(names ?? []);
+    };
+    call.on('data', (msg: { list_services_response?: { service?: { name: string }[] }; error_response?: { error_message: string } }) => {
+      if (msg.error_response) finish(new Error(`reflection error: ${msg.error_response.error_message}`));
+      else finish(null, (msg.list_services_response?.service ?? []).map((s) => s.name));
+    });
+    call.on('error', (err: Error) => finish(err));
+    call.on('end', () => finish(new Error('reflection stream ended without an answer')));
+    call.write({ host: '', list_services: '*' });
+  });
+}
+
+// ---------------------------------------------------------------- HTTP
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+export function httpRequest(port: number, method: string, urlPath: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
+  return new Promise<HttpResult>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// ---------------------------------------------------------------- errors
+
+/** Awaits `p`, which must fail with gRPC status `code` (compared by name); returns the error. */
+export async function expectStatus(p: Promise<unknown>, code: grpc.status, detailsPattern?: RegExp | string): Promise<grpc.ServiceError> {
+  let err: grpc.ServiceError | undefined;
+  try {
+    await p;
+  } catch (e) {
+    err = e as grpc.ServiceError;
+  }
+  assert.ok(err, `expected ${grpc.status[code]}, the call succeeded`);
+  assert.equal(grpc.status[err.code], grpc.status[code], `expected ${grpc.status[code]}, got ${grpc.status[err.code]}: ${err.details}`);
+  if (detailsPattern !== undefined) {
+    const ok = typeof detailsPattern === 'string' ? err.details.includes(detailsPattern) : detailsPattern.test(err.details);
+    assert.ok(ok, `details ${JSON.stringify(err.details)} should name ${String(detailsPattern)}`);
+  }
+  return err;
+}
+
+// ---------------------------------------------------------------- world
+
+export interface WorldItem {
+  id: string;
+  brand: string;
+  category: string;
+  createdAt: number;
+  price: number;
+}
+
+export interface WorldUser {
+  id: string;
+  segment: 'new' | 'returning';
+  categories: string[];
+}
+
+export const TEST_WORLD: WorldConfig = { ...DEFAULT_WORLD, items: 4000, users: 400, dim: 16 };
+
+export interface World {
+  root: string;
+  paths: WorldPaths;
+  config: WorldConfig;
+  referenceTime: number;
+  items: Map<string, WorldItem>;
+  users: WorldUser[];
+  /** Items created within the 7 days before referenceTime. */
+  isNew(id: string): boolean;
+}
+
+async function readJsonl<T>(file: string): Promise<T[]> {
+  const text = await fs.readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Generates the test world into a fresh temp directory. */
+export async function makeWorld(cfg: WorldConfig = TEST_WORLD): Promise<World> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rank-service-'));
+  const paths = worldPaths(root);
+  await generateWorld(cfg, root, { progress: false });
+  const items = new Map<string, WorldItem>();
+  for (const it of await readJsonl<{ id: string; brand: string; category: string; created_at: string; price: number }>(path.join(paths.bundle, 'items.jsonl'))) {
+    items.set(it.id, { id: it.id, brand: it.brand, category: it.category, createdAt: Date.parse(it.created_at), price: it.price });
+  }
+  const users = await readJsonl<WorldUser>(path.join(paths.truth, 'users.jsonl'));
+  const referenceTime = Date.parse(cfg.referenceTime);
+  return {
+    root,
+    paths,
+    config: cfg,
+    referenceTime,
+    items,
+    users,
+    isNew(id: string): boolean {
+      const it = items.get(id);
+      return it !== undefined && it.createdAt > referenceTime - 7 * DAY_MS && it.createdAt <= referenceTime;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- harness
+
+export interface Harness {
+  world: World;
+  bundle: Bundle;
+  engine: Engine;
+  metrics: Metrics;
+  service: RankingService;
+  client: RankingClient;
+  address: string;
+  grpcPort: number;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+export const ENGINE_OPTIONS = {
+  threads: 1,
+  maxBatchRows: 4096,
+  maxQueuedRows: 100_000,
+  catalogHeadroom: 1000,
+  seenTtlMs: 24 * 3_600_000,
+  purchaseWindowMs: 60 * 86_400_000,
+  freshPool: 2000,
+  freshKeep: 50,
+  clock: 'bundle' as const,
+};
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** A service with no engine yet (NOT_SERVING), on ephemeral ports. */
+export async function startService(metrics: Metrics = createMetrics({ defaultMetrics: false })): Promise<RankingService> {
+  const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger });
+  await service.start();
+  return service;
+}
+
+/** Generates the world, loads the bundle, creates the engine and serves it. */
+export async function startHarness(): Promise<Harness> {
+  const world = await makeWorld();
+  const cleanup: (() => Promise<void> | void)[] = [() => fs.rm(world.root, { recursive: true, force: true })];
+  const undo = async () => {
+    for (const f of cleanup.reverse()) await f();
+  };
+  try {
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
+    cleanup.push(() => engine.close());
+    const service = await startService(metrics);
+    cleanup.push(() => service.stop(1000));
+    service.setEngine(engine);
+    const address = `127.0.0.1:${service.grpcPort}`;
+    const client = new RankingClient(address);
+    cleanup.push(() => client.close());
+    let closed = false;
+    return {
+      world,
+      bundle,
+      engine,
+      metrics,
+      service,
+      client,
+      address,
+      grpcPort: service.grpcPort,
+      httpPort: service.httpPort,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await undo();
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
