@@ -171,55 +171,59 @@ export class LiveCatalog {
     return bm;
   }
 
-  /** Adds new items or replaces existing ones (same id). */
+  /**
+   * Adds new items or updates existing ones. An update keeps the item's row
+   * (user state, purchases and impressions, refer to rows) and replaces its
+   * columns and its vector in the index.
+   */
   async upsert(items: readonly NewItem[]): Promise<{ inserted: number; updated: number }> {
     for (const it of items) {
       if (it.embedding.length !== this.dim) throw new CatalogError('invalid', `item ${it.id}: embedding has ${it.embedding.length} values, the catalog's dim is ${this.dim}`);
     }
-    // Every upsert takes a new row (a replaced item's old row dies).
-    if (this.size + items.length > this.capacity) {
-      throw new CatalogError('capacity', `catalog capacity ${this.capacity} reached (${this.size} rows used, ${items.length} more asked); reload a bundle with the new items`);
+    const fresh = items.filter((it) => !this.rowOf.has(it.id)).length;
+    if (this.size + fresh > this.capacity) {
+      throw new CatalogError('capacity', `catalog capacity ${this.capacity} reached (${this.size} rows used, ${fresh} more asked); reload a bundle with the new items`);
     }
     let inserted = 0;
-    let updated = 0;
-    const removeRows: number[] = [];
-    const addRows: number[] = [];
+    const updatedRows: number[] = [];
+    const rows: number[] = [];
     for (const it of items) {
-      const old = this.rowOf.get(it.id);
-      if (old !== undefined) {
-        // A replaced item gets a new row: in-flight requests keep reading the old one.
-        this.kill(old);
-        removeRows.push(old);
-        updated++;
+      let r = this.rowOf.get(it.id);
+      const isUpdate = r !== undefined;
+      if (r !== undefined) {
+        updatedRows.push(r);
+        this.kill(r); // leaves bitmaps and the alive count; revived below
       } else {
+        r = this.size++;
         inserted++;
+        this.ids[r] = it.id;
+        this.rowOf.set(it.id, r);
       }
-      const r = this.size++;
       this.cols.embeddings.set(it.embedding, r * this.dim);
-      const mean = this.bundle.manifest.features.logPriceMean;
-      const std = this.bundle.manifest.features.logPriceStd;
-      this.cols.logPrice[r] = (Math.log(it.price) - mean) / std;
+      const { logPriceMean, logPriceStd } = this.bundle.manifest.features;
+      this.cols.logPrice[r] = (Math.log(it.price) - logPriceMean) / logPriceStd;
       this.cols.bias[r] = it.bias;
+      const createdChanged = this.cols.createdAt[r] !== it.createdAt;
       this.cols.createdAt[r] = it.createdAt;
       this.brand[r] = this.brands.code(it.brand);
       this.category[r] = this.categories.code(it.category);
       this.contentHash[r] = this.hashes.code(it.contentHash);
-      this.ids[r] = it.id;
-      this.rowOf.set(it.id, r);
       this.alive[r] = 1;
       this.aliveCount++;
       const bm = this.bitmaps.get(this.category[r]);
       if (bm) bm[r >> 3] |= 1 << (r & 7);
-      this.insertByNewest(r);
-      addRows.push(r);
+      if (!isUpdate || createdChanged) {
+        const at = this.byNewest.indexOf(r);
+        if (at >= 0) this.byNewest.splice(at, 1);
+        this.insertByNewest(r);
+      }
+      rows.push(r);
     }
-    await this.dropFromIndex(removeRows);
-    if (addRows.length > 0) {
-      const x = new Float32Array(addRows.length * this.dim);
-      addRows.forEach((r, k) => x.set(this.cols.embeddings.subarray(r * this.dim, (r + 1) * this.dim), k * this.dim));
-      await this.index.add(x, BigInt64Array.from(addRows, (r) => BigInt(r)));
-    }
-    return { inserted, updated };
+    await this.dropFromIndex(updatedRows);
+    const x = new Float32Array(rows.length * this.dim);
+    rows.forEach((r, k) => x.set(this.cols.embeddings.subarray(r * this.dim, (r + 1) * this.dim), k * this.dim));
+    await this.index.add(x, BigInt64Array.from(rows, (r) => BigInt(r)));
+    return { inserted, updated: updatedRows.length };
   }
 
   /** Deletes items by id; returns the ids it did not know. */
@@ -236,7 +240,7 @@ export class LiveCatalog {
       this.rowOf.delete(id);
       rows.push(r);
     }
-    await this.dropFromIndex(rows);
+    await this.dropFromIndex(rows, true);
     return { deleted: rows.length, unknown };
   }
 
@@ -248,6 +252,7 @@ export class LiveCatalog {
       if (bm) bm[row >> 3] &= ~(1 << (row & 7));
     }
   }
+
 
   private insertByNewest(row: number): void {
     const t = this.cols.createdAt[row];
@@ -262,9 +267,10 @@ export class LiveCatalog {
     list.splice(lo, 0, row);
   }
 
-  private async dropFromIndex(rows: number[]): Promise<void> {
+  /** Removes rows' vectors from the index; HNSW cannot, so deleted rows are excluded at search time. */
+  private async dropFromIndex(rows: number[], deleted = false): Promise<void> {
     if (rows.length === 0) return;
     if (this.canRemove) await this.index.remove(BigInt64Array.from(rows, (r) => BigInt(r)));
-    else this.tombstones.push(...rows);
+    else if (deleted) this.tombstones.push(...rows);
   }
 }

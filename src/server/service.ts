@@ -14,7 +14,7 @@ import type { Engine } from '../engine/engine';
 import type { RankOutput } from '../engine/request';
 import { PROVENANCE } from '../engine/types';
 import { grpcToHttpStatus, startHttpServer, HttpServerHandle } from './http';
-import type { Metrics } from './metrics';
+import { grpcStatusName, Metrics } from './metrics';
 import { ServiceError, toStatus } from './errors';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
@@ -175,7 +175,12 @@ export class RankingService {
       return { status: 200, body: await this.rankOnce(body, requestId, Infinity) };
     } catch (err) {
       const s = toStatus(err);
-      return { status: grpcToHttpStatus(s.code), grpcCode: s.code, body: { error: { code: s.code, message: s.details }, requestId } };
+      const status = grpcToHttpStatus(s.code);
+      return {
+        status,
+        grpcCode: s.code,
+        body: { error: { code: status, status: grpcStatusName(s.code), reason: String(s.metadata.get('error-code')[0] ?? 'INTERNAL'), message: s.details }, requestId },
+      };
     }
   }
 

@@ -179,7 +179,8 @@ export function toRankInput(
 
   const o = obj(r.options);
   const retrievalK = count('options.retrieval_k', o.retrieval_k, limits.maxRetrievalK, D.retrievalK);
-  const prerankKeep = count('options.prerank_keep', o.prerank_keep, limits.maxRetrievalK, Math.min(D.prerankKeep, retrievalK));
+  // By default keep enough for the page after the policy's filters: at least 2 x num_results.
+  const prerankKeep = count('options.prerank_keep', o.prerank_keep, limits.maxRetrievalK, Math.min(Math.max(D.prerankKeep, 2 * numResults), retrievalK));
   const exclude = new Set<number>();
   list('options.exclude_item_ids', o.exclude_item_ids, limits.maxCandidates).forEach((x, i) => {
     const row = catalog.rowOf.get(id(`options.exclude_item_ids[${i}]`, x, limits));

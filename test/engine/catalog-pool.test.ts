@@ -58,19 +58,24 @@ describe('engine: live catalog and scoring pool', function () {
     const bm = cat.categoryBitmap(sneakers);
     assert.equal((bm[row >> 3] >> (row & 7)) & 1, 1);
 
-    // Replacing an item moves it to a new row; the old row is dead.
+    // Updating an item keeps its row (user state refers to rows) and moves it between category bitmaps.
     const u = await cat.upsert([item('fresh-1', emb, now - DAY, 'bags')]);
     assert.deepEqual(u, { inserted: 0, updated: 1 });
     const row2 = cat.rowOf.get('fresh-1')!;
-    assert.notEqual(row2, row);
-    assert.equal(cat.alive[row], 0);
-    assert.equal((bm[row >> 3] >> (row & 7)) & 1, 0, 'the old row left the category bitmap');
+    assert.equal(row2, row);
+    assert.equal(cat.alive[row], 1);
+    assert.equal((bm[row >> 3] >> (row & 7)) & 1, 0, 'the row left the old category bitmap');
+    const bags = cat.categoryBitmap(cat.categories.find('bags')!);
+    assert.equal((bags[row >> 3] >> (row & 7)) & 1, 1, 'and joined the new one');
+    assert.equal(cat.size, bundle.items.n + 1, 'no new row for an update');
+    const again = await index.search(emb, { k: 5, nprobe: 16 });
+    assert.equal(Array.from(again.ids).filter((id) => id === BigInt(row)).length, 1, 'one vector per row in the index');
 
     const del = await cat.delete(['fresh-1', 'nope']);
     assert.deepEqual(del, { deleted: 1, unknown: ['nope'] });
     assert.equal(cat.alive[row2], 0);
     const after = await index.search(emb, { k: 20, nprobe: 16 });
-    assert.ok(!Array.from(after.ids).includes(BigInt(row2)) && !Array.from(after.ids).includes(BigInt(row)), 'deleted rows never come back');
+    assert.ok(!Array.from(after.ids).includes(BigInt(row2)), 'deleted rows never come back');
     assert.ok(!Array.from(cat.freshRows(now, 100)).includes(row2));
     assert.equal(cat.itemCount, bundle.items.n);
   });

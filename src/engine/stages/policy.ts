@@ -79,23 +79,31 @@ export function policyStage(cfg: PolicyConfig): Stage {
       const aside = select(c, Int32Array.from(asidePos).sort((a, b) => c.scores[b] - c.scores[a]), ctx.input.weights.length);
       c = select(c, positionsWhere(c.rows.length, (i) => bought[i] === 0), ctx.input.weights.length);
 
-      // 3. Duplicates, in score order (the best of a group stays). Only the
-      // best max(3N, 100) compete for the page: that bounds the pairwise check.
-      c = select(c, topK(c.scores, Math.min(c.rows.length, Math.max(3 * N, 100))), ctx.input.weights.length);
+      // 3. Duplicates, in score order (the best of a group stays).
+      c = select(c, topK(c.scores, c.rows.length), ctx.input.weights.length);
+      const exploring = o.exploration !== 'none' && o.epsilon > 0;
+      const isFresh = (i: number) => c.provenance[i] === PROVENANCE.fresh && catalog.isNew(c.rows[i], ctx.now);
+      // Only the best max(3N, 100) organic candidates compete for the page (this
+      // bounds the pairwise duplicate check); fresh ones are kept for exploration.
+      const limit = Math.max(3 * N, 100);
+      let organicSeen = 0;
+      const compete = positionsWhere(c.rows.length, (i) => (exploring && isFresh(i)) || organicSeen++ < limit);
+      c = select(c, compete, ctx.input.weights.length);
       const dd = dedupe(c.rows, catalog.contentHash, catalog.cols.embeddings, catalog.dim);
       if (debug) dd.removed.forEach((p, i) => ctx.removed.push({ row: c.rows[p], stage: 'policy', reason: dd.reasons[i] }));
       c = select(c, dd.keep, ctx.input.weights.length);
 
-      // 4-5. Organic order: diversity, then the brand-run rule.
-      const exploring = o.exploration !== 'none' && o.epsilon > 0;
-      const isFresh = (i: number) => c.provenance[i] === PROVENANCE.fresh && catalog.isNew(c.rows[i], ctx.now);
+      // 4-5. Organic order: diversity picks the first N, the rest follow by
+      // score (material for the brand-run rule), then the brand-run rule.
       const organicPos = exploring ? positionsWhere(c.rows.length, (i) => !isFresh(i)) : positionsWhere(c.rows.length, () => true);
       const organic = select(c, organicPos, ctx.input.weights.length);
-      let order = diversify(ctx, organic, N);
+      const picked = diversify(ctx, organic, N);
+      const used = new Set(picked);
+      const full = Int32Array.from([...picked, ...Array.from(topK(organic.scores, organic.rows.length)).filter((p) => !used.has(p))]);
       const byRow = new Map<number, number>();
       organic.rows.forEach((r, i) => byRow.set(r, i));
-      const brandOrdered = limitBrandRuns(Int32Array.from(order, (p) => organic.rows[p]), catalog.brand, o.brandRunLimit);
-      order = Int32Array.from(brandOrdered, (r) => byRow.get(r)!);
+      const brandOrdered = limitBrandRuns(Int32Array.from(full, (p) => organic.rows[p]), catalog.brand, o.brandRunLimit);
+      const order = Int32Array.from(brandOrdered.subarray(0, exploring ? brandOrdered.length : N), (r) => byRow.get(r)!);
       let page = select(organic, order, ctx.input.weights.length);
       page.exploration = new Uint8Array(page.rows.length);
 

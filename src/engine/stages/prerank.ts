@@ -7,6 +7,7 @@ import { hapMerge, hapRoute, scoreRows, topK } from '../../native';
 import type { RankContext, Stage } from '../context';
 import { recordTrail, select } from '../context';
 import type { Candidates } from '../types';
+import { PROVENANCE } from '../types';
 
 export function lightScores(ctx: RankContext, rows: Int32Array): Float32Array {
   const { catalog, bundle } = ctx.deps;
@@ -38,9 +39,14 @@ export const prerankStage: Stage = {
       for (const i of hard) c.strong[i] = 1;
     }
     const merged = hapMerge(c.scores, hard, strong, M);
-    const out = select(c, merged.order);
-    out.scores = merged.scores;
-    ctx.note = `strong model on ${hard.length} of ${K} (budget ${budget}), kept ${out.rows.length}`;
+    // Fresh-source items are few and exist to be explored: they pass the cut
+    // (the light score's popularity term would drop nearly all of them).
+    const kept = new Set(merged.order);
+    const extra = Array.from({ length: K }, (_, i) => i).filter((i) => c.provenance[i] === PROVENANCE.fresh && !kept.has(i));
+    const order = Int32Array.from([...merged.order, ...extra]);
+    const out = select(c, order);
+    out.scores.set(merged.scores);
+    ctx.note = `strong model on ${hard.length} of ${K} (budget ${budget}), kept ${merged.order.length} + ${extra.length} fresh`;
     return out;
   },
 };

@@ -43,10 +43,14 @@ async function annRows(ctx: RankContext, k: number): Promise<number[]> {
     denyIds: deny.length > 0 ? BigInt64Array.from(deny, (r) => BigInt(r)) : undefined,
   });
   const out: number[] = [];
+  const seen = new Set<number>(); // an HNSW index keeps an updated item's old vector too
   for (const id of hits.ids) {
     if (id < 0n) break;
     const r = Number(id);
-    if (usable(ctx, r)) out.push(r);
+    if (usable(ctx, r) && !seen.has(r)) {
+      seen.add(r);
+      out.push(r);
+    }
   }
   return out;
 }
