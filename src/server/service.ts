@@ -65,7 +65,7 @@ export class RankingService {
     const def = loadProto();
     const pkg = grpc.loadPackageDefinition(def) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
     this.grpcServer.addService(pkg.ranking.v1.RankingService.service, {
-      Rank: this.unary('Rank', (req, call) => this.rank(req, call)),
+      Rank: this.unary('Rank', (req, call, requestId) => this.rank(req, call, requestId)),
       RecordEvents: this.unary('RecordEvents', (req) => this.recordEvents(req)),
       UpsertItems: this.unary('UpsertItems', (req) => this.upsertItems(req)),
       DeleteItems: this.unary('DeleteItems', (req) => this.deleteItems(req)),
@@ -124,26 +124,35 @@ export class RankingService {
   }
 
   /** Wraps a handler: status mapping, metrics and logs; never throws into grpc-js. */
-  private unary(method: string, fn: (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<object>): grpc.handleUnaryCall<unknown, unknown> {
+  private unary(
+    method: string,
+    fn: (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>, requestId: string) => Promise<object>,
+  ): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const t0 = process.hrtime.bigint();
-      fn(call.request, call).then(
+      // One structured log line per call (debug level), keyed by the request id.
+      const requestId = (call.metadata.get('x-request-id')[0] as string | undefined) ?? randomUUID();
+      const log = this.opts.logger.child({ method, requestId });
+      fn(call.request, call, requestId).then(
         (res) => {
-          this.opts.metrics.observeRequest(method, grpc.status.OK, Number(process.hrtime.bigint() - t0) / 1e9);
+          const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+          this.opts.metrics.observeRequest(method, grpc.status.OK, secs);
+          log.debug({ code: 'OK', ms: secs * 1000 }, 'call');
           callback(null, res);
         },
         (err: unknown) => {
           const s = toStatus(err);
-          this.opts.metrics.observeRequest(method, s.code, Number(process.hrtime.bigint() - t0) / 1e9);
-          if (s.code === grpc.status.INTERNAL) this.opts.logger.error({ method, err }, 'internal error');
+          const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+          this.opts.metrics.observeRequest(method, s.code, secs);
+          if (s.code === grpc.status.INTERNAL) log.error({ err }, 'internal error');
+          else log.debug({ code: grpc.status[s.code], ms: secs * 1000, details: s.details }, 'call');
           callback({ code: s.code, details: s.details, metadata: s.metadata });
         },
       );
     };
   }
 
-  private async rank(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
-    const requestId = (call.metadata.get('x-request-id')[0] as string | undefined) ?? randomUUID();
+  private async rank(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>, requestId: string): Promise<object> {
     const d = call.getDeadline();
     const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : Infinity;
     const ac = new AbortController();
