@@ -23,11 +23,31 @@
 namespace rank {
 namespace {
 
-struct Candidates {
+// Rows of the catalog matrix: (embeddings, dim, rows) arguments at i, i+1, i+2,
+// with every row index checked.
+struct MatrixRows {
   const float* base = nullptr;
   size_t rows = 0;  // rows in the catalog matrix
   size_t d = 0;
   View<int32_t> idx;
+};
+
+MatrixRows ReadMatrixRows(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  MatrixRows m;
+  View<float> emb = ArgArray<float>(info, i, "embeddings");
+  m.d = size_t(ArgInt(info, i + 1, "dim", 1, 1 << 16));
+  RANK_THROW_RANGE_IF(emb.length % m.d != 0, env, "embeddings length must be a multiple of dim");
+  m.base = emb.data;
+  m.rows = emb.length / m.d;
+  m.idx = ArgArray<int32_t>(info, i + 2, "rows");
+  for (size_t k = 0; k < m.idx.length; ++k)
+    RANK_THROW_RANGE_IF(m.idx.data[k] < 0 || size_t(m.idx.data[k]) >= m.rows, env,
+                        "rows[" + std::to_string(k) + "] is out of range [0, " + std::to_string(m.rows) + ")");
+  return m;
+}
+
+struct Candidates : MatrixRows {
   View<float> rel;
 };
 
@@ -35,21 +55,12 @@ struct Candidates {
 Candidates ReadCandidates(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Candidates c;
-  View<float> emb = ArgArray<float>(info, 0, "embeddings");
-  c.d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
-  RANK_THROW_RANGE_IF(emb.length % c.d != 0, env, "embeddings length must be a multiple of dim");
-  c.base = emb.data;
-  c.rows = emb.length / c.d;
-  c.idx = ArgArray<int32_t>(info, 2, "rows");
+  static_cast<MatrixRows&>(c) = ReadMatrixRows(info, 0);
   c.rel = ArgArray<float>(info, 3, "relevance");
   RANK_THROW_RANGE_IF(c.rel.length != c.idx.length, env, "relevance length must equal rows length");
-  for (size_t i = 0; i < c.idx.length; ++i) {
-    RANK_THROW_RANGE_IF(c.idx.data[i] < 0 || size_t(c.idx.data[i]) >= c.rows, env,
-                        "rows[" + std::to_string(i) + "] is out of range [0, " +
-                            std::to_string(c.rows) + ")");
+  for (size_t i = 0; i < c.idx.length; ++i)
     RANK_THROW_RANGE_IF(!std::isfinite(c.rel.data[i]), env,
                         "relevance[" + std::to_string(i) + "] is not finite");
-  }
   return c;
 }
 
@@ -217,18 +228,13 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
 // DotRows pass over it.
 Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  View<float> emb = ArgArray<float>(info, 0, "embeddings");
-  const size_t d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
-  RANK_THROW_RANGE_IF(emb.length % d != 0, env, "embeddings length must be a multiple of dim");
-  const size_t nrows = emb.length / d;
-  View<int32_t> rows = ArgArray<int32_t>(info, 2, "rows");
+  const MatrixRows m = ReadMatrixRows(info, 0);
+  const size_t d = m.d;
   View<int32_t> hash = ArgArray<int32_t>(info, 3, "contentHash");
-  RANK_THROW_RANGE_IF(hash.length < nrows, env, "contentHash must have one code per embedding row");
+  RANK_THROW_RANGE_IF(hash.length < m.rows, env, "contentHash must have one code per embedding row");
   const double threshold = ArgNumber(info, 4, "threshold");
+  const View<int32_t>& rows = m.idx;
   const size_t n = rows.length;
-  for (size_t i = 0; i < n; ++i)
-    RANK_THROW_RANGE_IF(rows.data[i] < 0 || size_t(rows.data[i]) >= nrows, env,
-                        "rows[" + std::to_string(i) + "] is out of range [0, " + std::to_string(nrows) + ")");
   auto out = Napi::Uint8Array::New(env, n);
   uint8_t* flag = out.Data();
   thread_local std::vector<float> kept, sims, tmp;
@@ -246,7 +252,7 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
       flag[i] = 1;
       continue;
     }
-    const float* x = emb.data + r * d;
+    const float* x = m.base + r * d;
     const float nrm = std::sqrt(simd::Dot(x, x, d));
     float* dst = kept.data() + nk * d;
     bool zero = !(nrm > 0.f) || !std::isfinite(nrm);
@@ -272,18 +278,13 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
 // the two-tower light score, or an exact search over a small allowed set.
 Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  View<float> emb = ArgArray<float>(info, 0, "embeddings");
-  const size_t d = size_t(ArgInt(info, 1, "dim", 1, 1 << 16));
-  RANK_THROW_RANGE_IF(emb.length % d != 0, env, "embeddings length must be a multiple of dim");
-  const size_t nrows = emb.length / d;
-  View<int32_t> rows = ArgArray<int32_t>(info, 2, "rows");
+  const MatrixRows m = ReadMatrixRows(info, 0);
+  const size_t d = m.d;
+  const View<int32_t>& rows = m.idx;
   View<float> q = ArgArray<float>(info, 3, "query");
   RANK_THROW_RANGE_IF(q.length != d, env, "query length must equal dim");
-  for (size_t i = 0; i < rows.length; ++i)
-    RANK_THROW_RANGE_IF(rows.data[i] < 0 || size_t(rows.data[i]) >= nrows, env,
-                        "rows[" + std::to_string(i) + "] is out of range [0, " + std::to_string(nrows) + ")");
   auto out = Napi::Float32Array::New(env, rows.length);
-  simd::DotGather(q.data, emb.data, rows.data, rows.length, d, out.Data());
+  simd::DotGather(q.data, m.base, rows.data, rows.length, d, out.Data());
   return out;
 }
 

@@ -83,22 +83,9 @@ export class Rng {
     return out;
   }
 
-  /** Gamma(shape, 1) (Marsaglia-Tsang), for Dirichlet draws. */
+  /** Gamma(shape, 1), for Dirichlet draws. */
   gamma(shape: number): number {
-    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.next() || 1e-12, 1 / shape);
-    const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
-    for (;;) {
-      let x: number;
-      let v: number;
-      do {
-        x = this.normal();
-        v = 1 + c * x;
-      } while (v <= 0);
-      v = v * v * v;
-      const u = this.next();
-      if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
-    }
+    return sampleGamma(shape, () => this.next());
   }
 
   /** Index drawn with probability proportional to weights[i] (cumulative array given). */
@@ -135,4 +122,34 @@ export function normalizeRow(m: Float32Array, row: number, dim: number): void {
   if (s === 0) return;
   const inv = 1 / Math.sqrt(s);
   for (let j = 0; j < dim; j++) m[o + j] *= inv;
+}
+
+/** Standard normal from two uniforms (Box-Muller, one value per call). */
+function standardNormal(rng: () => number): number {
+  const u = 1 - rng(); // (0, 1]: the log stays finite
+  const v = rng();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * One draw of Gamma(shape, 1) (Marsaglia-Tsang 2000, with the boost
+ * Gamma(a) = Gamma(a + 1) U^(1/a) for shapes below 1): mean and variance
+ * `shape`. `rng` gives uniform numbers in [0, 1).
+ */
+export function sampleGamma(shape: number, rng: () => number): number {
+  if (typeof shape !== 'number' || !(shape > 0) || !Number.isFinite(shape)) throw new RangeError(`shape must be a finite number > 0, got ${shape}`);
+  if (shape < 1) return sampleGamma(shape + 1, rng) * Math.pow(1 - rng(), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = standardNormal(rng);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - rng();
+    if (u < 1 - 0.0331 * x * x * x * x || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+  }
 }
