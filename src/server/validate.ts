@@ -28,17 +28,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxIdLength: 256,
 };
 
-export interface RankDefaults {
-  retrievalK: number;
-  prerankKeep: number;
-  heavyBudget: number;
-  diversity: DiversityMethod;
-  diversityLambda: number;
-  brandRunLimit: number;
-  exploration: ExplorationMethod;
-  epsilon: number;
-  explorationStart: number;
-}
+/** Stage options a request may leave unset. */
+export type RankDefaults = Omit<RankOptions, 'exclude' | 'seed'>;
 
 export const DEFAULT_RANK: RankDefaults = {
   retrievalK: 1000,
