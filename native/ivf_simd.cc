@@ -4,6 +4,8 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
 
+#include <cstdlib>
+#include <string>
 #include <typeinfo>
 
 #include "simd.h"
@@ -92,6 +94,9 @@ faiss::InvertedListScanner* SimdIVFFlat::get_InvertedListScanner(
 }
 
 std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> index) {
+  // RANK_FAISS_SCANNER=faiss keeps FAISS's own scanner (for before/after benchmarks).
+  const char* pick = std::getenv("RANK_FAISS_SCANNER");
+  if (pick != nullptr && std::string(pick) == "faiss") return index;
   auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index.get());
   // Only the exact base type: IVFFlatDedup and other subclasses keep their own scanners.
   if (ivf == nullptr || typeid(*ivf) != typeid(faiss::IndexIVFFlat)) return index;
