@@ -41,7 +41,14 @@ async function main(): Promise<void> {
   const cfg = loadConfig();
   const log = pino({ level: cfg.logLevel });
   const metrics = createMetrics();
-  const service = new RankingService({ host: cfg.host, grpcPort: cfg.grpcPort, httpPort: cfg.httpPort, metrics, logger: log });
+  const service = new RankingService({
+    host: cfg.host,
+    grpcPort: cfg.grpcPort,
+    httpPort: cfg.httpPort,
+    maxConcurrentRanks: cfg.maxConcurrentRanks,
+    metrics,
+    logger: log,
+  });
   await service.start();
   log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort }, 'listening (NOT_SERVING until the bundle is loaded)');
 

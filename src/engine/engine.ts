@@ -44,6 +44,10 @@ export class Engine {
   private readonly deps: EngineDeps;
   private readonly stages: Stage[];
   private readonly clockOffset: number;
+  /** Recent duration of each stage in ms (exponentially weighted), for deadline planning. */
+  private readonly ewma = new Map<string, number>();
+  /** Rank calls in progress (a replaced engine closes when this reaches 0). */
+  inflight = 0;
 
   private constructor(
     readonly bundle: Bundle,
@@ -100,7 +104,60 @@ export class Engine {
     await this.pool.warm({ ranker: new Float32Array(Du), preranker: new Float32Array(Du) }, rows, this.now());
   }
 
-  async rank(input: RankInput): Promise<RankOutput> {
+  /**
+   * Fits the cascade into the time left before the deadline. The cost of each
+   * stage is predicted from an exponentially weighted mean of its recent
+   * durations; while the prediction (with a 25% margin) exceeds the time left,
+   * the next step of this documented order is applied:
+   *   1. smaller K (a quarter, at least 5 x num_results),
+   *   2. no strong pre-rank model (heavy budget 0),
+   *   3. no MMR/DPP (diversity none),
+   *   4. no ranker: the page is composed from the pre-rank order.
+   * Returns the degradation steps taken (also reported in the response).
+   */
+  private plan(input: RankInput): { input: RankInput; steps: string[]; skipRank: boolean } {
+    const left = input.deadline - Date.now();
+    if (!Number.isFinite(left)) return { input, steps: [], skipRank: false };
+    const cost = (id: string) => this.ewma.get(id) ?? 0;
+    let predicted = this.stages.reduce((a, st) => a + cost(st.id), 0);
+    const margin = 1.25;
+    const steps: string[] = [];
+    let o = input.options;
+    let skipRank = false;
+    const K = o.retrievalK;
+    if (predicted * margin > left && !input.candidateRows && K > 5 * input.numResults) {
+      o = { ...o, retrievalK: Math.max(5 * input.numResults, Math.floor(K / 4)), prerankKeep: Math.min(o.prerankKeep, Math.max(5 * input.numResults, Math.floor(K / 4))) };
+      predicted -= 0.5 * (cost('retrieval') + cost('prerank'));
+      steps.push('smaller_k');
+    }
+    if (predicted * margin > left && o.heavyBudget > 0) {
+      o = { ...o, heavyBudget: 0 };
+      predicted -= 0.5 * cost('prerank');
+      steps.push('no_strong_prerank');
+    }
+    if (predicted * margin > left && o.diversity !== 'none') {
+      o = { ...o, diversity: 'none' };
+      predicted -= 0.5 * cost('policy');
+      steps.push('no_diversity');
+    }
+    if (predicted * margin > left) {
+      skipRank = true;
+      steps.push('no_rank');
+    }
+    return { input: steps.length > 0 ? { ...input, options: o } : input, steps, skipRank };
+  }
+
+  async rank(request: RankInput): Promise<RankOutput> {
+    this.inflight++;
+    try {
+      return await this.runCascade(request);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private async runCascade(request: RankInput): Promise<RankOutput> {
+    const { input, steps, skipRank } = this.plan(request);
     const ctx: RankContext = {
       input,
       deps: this.deps,
@@ -110,7 +167,7 @@ export class Engine {
       pricePref: 0,
       userFeatures: null,
       removed: [],
-      degradations: [],
+      degradations: steps,
       trail: input.debug ? new Map() : null,
       note: '',
     };
@@ -120,11 +177,17 @@ export class Engine {
     for (const stage of this.stages) {
       if (Date.now() > input.deadline) throw new DeadlineError(`deadline exceeded before stage ${stage.id}`);
       if (input.signal?.aborted) throw input.signal.reason ?? new Error('cancelled');
+      if (skipRank && (stage.id === 'rank' || stage.id === 'ensemble')) {
+        // The page is composed from the pre-rank order; objectives are unknown.
+        c.objectives = new Float32Array(c.rows.length * this.bundle.manifest.objectives.length);
+        continue;
+      }
       const before = c.rows.length;
       ctx.note = '';
       const t0 = process.hrtime.bigint();
       c = await stage.run(ctx, c);
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (steps.length === 0) this.ewma.set(stage.id, 0.9 * (this.ewma.get(stage.id) ?? secs * 1000) + 0.1 * secs * 1000);
       m?.observeStage(stage.id, secs, before, c.rows.length);
       if (stage.id === 'prerank' && before > 0) {
         let strong = 0;
@@ -135,6 +198,7 @@ export class Engine {
       if (input.debug) reports.push({ stage: stage.id, millis: secs * 1000, candidatesIn: before, candidatesOut: c.rows.length, note: ctx.note });
     }
     const H = this.bundle.manifest.objectives.length;
+    for (const step of steps) m?.degraded.inc({ reason: step });
     return {
       items: Array.from(c.rows, (row, i) => ({
         row,

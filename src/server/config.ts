@@ -18,6 +18,8 @@ export interface Config {
   threads: number;
   maxBatchRows: number;
   maxQueuedRows: number;
+  /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
+  maxConcurrentRanks: number;
   catalogHeadroom: number;
   clock: 'wall' | 'bundle';
   logLevel: string;
@@ -36,6 +38,7 @@ export const DEFAULTS: Config = {
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
+  maxConcurrentRanks: 64,
   catalogHeadroom: 100_000,
   clock: 'wall',
   logLevel: 'info',

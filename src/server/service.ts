@@ -29,6 +29,8 @@ export interface ServiceOptions {
   limits?: Partial<Limits>;
   defaults?: Partial<RankDefaults>;
   maxMessageBytes?: number;
+  /** Rank calls served at once (gRPC and HTTP together); the excess gets RESOURCE_EXHAUSTED at once. */
+  maxConcurrentRanks?: number;
   metrics: Metrics;
   logger: Logger;
 }
@@ -51,6 +53,7 @@ export class RankingService {
   private http: HttpServerHandle | null = null;
   private readonly limits: Limits;
   private readonly defaults: RankDefaults;
+  private ranking = 0;
   grpcPort = 0;
   httpPort = 0;
 
@@ -162,6 +165,19 @@ export class RankingService {
 
   private async rankOnce(req: unknown, requestId: string, grpcDeadline: number, signal?: AbortSignal): Promise<object> {
     const engine = this.ready();
+    // Load shedding: past the concurrency limit, refuse at once instead of
+    // queueing without bound, so accepted calls keep their latency.
+    const limit = this.opts.maxConcurrentRanks ?? 64;
+    if (this.ranking >= limit) throw new ServiceError('OVERLOADED', `${this.ranking} Rank calls in progress (limit ${limit}); retry later`, 20);
+    this.ranking++;
+    try {
+      return await this.rankWith(engine, req, requestId, grpcDeadline, signal);
+    } finally {
+      this.ranking--;
+    }
+  }
+
+  private async rankWith(engine: Engine, req: unknown, requestId: string, grpcDeadline: number, signal?: AbortSignal): Promise<object> {
     const budget = Number((req as { latency_budget_ms?: unknown })?.latency_budget_ms ?? 0);
     const deadline = Math.min(grpcDeadline, budget > 0 ? Date.now() + budget : Infinity);
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');

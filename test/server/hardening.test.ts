@@ -1,0 +1,84 @@
+import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+
+import { loadBundle } from '../../src/bundle/loader';
+import { Engine } from '../../src/engine/engine';
+import { createMetrics } from '../../src/server/metrics';
+import { RankingService } from '../../src/server/service';
+import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, World } from './harness';
+
+describe('server hardening: deadlines and load shedding', function () {
+  this.timeout(120_000);
+  let world: World;
+  let engine: Engine;
+  let service: RankingService;
+  let client: RankingClient;
+  const metrics = createMetrics({ defaultMetrics: false });
+
+  before(async () => {
+    world = await makeWorld();
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    engine = await Engine.create(bundle, { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
+    service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger, maxConcurrentRanks: 2 });
+    await service.start();
+    service.setEngine(engine);
+    client = new RankingClient(`127.0.0.1:${service.grpcPort}`);
+    // Warm up so the engine knows what its stages cost.
+    for (let i = 0; i < 30; i++) await client.rank({ user_id: `user-${String(i).padStart(6, '0')}`, num_results: 10 });
+  });
+  after(async () => {
+    client.close();
+    await service.stop(1000);
+    await engine.close();
+    await fs.rm(world.root, { recursive: true, force: true });
+  });
+
+  it('degrades in the documented order instead of failing when the budget is too short', async () => {
+    let degraded = 0;
+    for (let i = 0; i < 20; i++) {
+      try {
+        const res = await client.rank({ user_id: `user-${String(i).padStart(6, '0')}`, num_results: 10, latency_budget_ms: 2, debug: true });
+        if (!res.degraded) continue;
+        degraded++;
+        const order = ['smaller_k', 'no_strong_prerank', 'no_diversity', 'no_rank'];
+        const idx = res.degradations.map((d) => order.indexOf(d));
+        assert.ok(idx.every((x) => x >= 0), `known steps: ${res.degradations.join(',')}`);
+        assert.deepEqual(idx, [...idx].sort((a, b) => a - b), 'applied in order');
+        assert.equal(new Set(res.items.map((it) => it.item_id)).size, res.items.length, 'still distinct items');
+        if (res.degradations.includes('no_rank')) assert.ok(!res.stages.some((s) => s.stage === 'rank'), 'the ranker was skipped');
+      } catch (err) {
+        // On a very busy machine even the degraded cascade can miss 2 ms.
+        assert.equal((err as grpc.ServiceError).code, grpc.status.DEADLINE_EXCEEDED);
+      }
+    }
+    assert.ok(degraded > 0, 'some responses were degraded rather than failed');
+    assert.match(await metrics.text(), /ranking_degraded_total\{reason="[a-z_]+"\} [1-9]/);
+  });
+
+  it('does not degrade with a comfortable budget', async () => {
+    const res = await client.rank({ user_id: 'user-000001', num_results: 10, latency_budget_ms: 10_000 });
+    assert.equal(res.degraded, false);
+    assert.deepEqual(res.degradations, []);
+    assert.equal(res.items.length, 10);
+  });
+
+  it('sheds load past the concurrency limit with RESOURCE_EXHAUSTED and a retry hint', async () => {
+    const calls = Array.from({ length: 12 }, (_, i) =>
+      new Promise<{ ok: boolean; code?: number; retry?: string }>((resolve) => {
+        client
+          .rank({ user_id: `user-${String(i).padStart(6, '0')}`, num_results: 20 })
+          .then(() => resolve({ ok: true }))
+          .catch((e: grpc.ServiceError) => resolve({ ok: false, code: e.code, retry: e.metadata?.get('retry-after-ms')[0] as string | undefined }));
+      }),
+    );
+    const results = await Promise.all(calls);
+    const shed = results.filter((r) => !r.ok);
+    assert.ok(results.some((r) => r.ok), 'accepted calls complete');
+    assert.ok(shed.length > 0, 'the excess is refused');
+    for (const r of shed) {
+      assert.equal(r.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.ok(Number(r.retry) > 0, 'with a retry-after-ms hint');
+    }
+  });
+});
