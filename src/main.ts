@@ -1,6 +1,7 @@
 // Starts the ranking engine: gRPC on 50051 and HTTP (/metrics, /healthz,
 // POST /v1/rank) on 8080 by default. Without --bundle it serves the demo
 // world, generating it on the first run. SIGTERM/SIGINT drain and exit 0.
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
@@ -41,43 +42,67 @@ async function main(): Promise<void> {
   const cfg = loadConfig();
   const log = pino({ level: cfg.logLevel });
   const metrics = createMetrics();
+  let bundleDir = cfg.bundle;
+  let events = cfg.events;
+  let clock = cfg.clock;
+  let world: Awaited<ReturnType<typeof ensureWorld>> | null = null;
+  if (!bundleDir) clock = 'bundle'; // the demo world's "now" is its reference time
+  const loadEngine = async (dir: string): Promise<Engine> => {
+    const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
+    return Engine.create(bundle, {
+      threads: cfg.threads,
+      maxBatchRows: cfg.maxBatchRows,
+      maxQueuedRows: cfg.maxQueuedRows,
+      catalogHeadroom: cfg.catalogHeadroom,
+      seenTtlMs: 24 * 3_600_000,
+      purchaseWindowMs: 60 * 86_400_000,
+      freshPool: 2000,
+      freshKeep: 50,
+      clock,
+      seedEvents: events || undefined,
+      metrics,
+    });
+  };
+  const tls = cfg.tlsCert && cfg.tlsKey;
   const service = new RankingService({
     host: cfg.host,
     grpcPort: cfg.grpcPort,
     httpPort: cfg.httpPort,
     maxConcurrentRanks: cfg.maxConcurrentRanks,
+    admin: cfg.adminToken ? { token: cfg.adminToken } : 'disabled',
+    bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),
+    loadEngine,
+    credentials: tls
+      ? grpc.ServerCredentials.createSsl(
+          cfg.tlsCa ? readFileSync(cfg.tlsCa) : null,
+          [{ private_key: readFileSync(cfg.tlsKey), cert_chain: readFileSync(cfg.tlsCert) }],
+          Boolean(cfg.tlsCa),
+        )
+      : undefined,
     metrics,
     logger: log,
   });
   await service.start();
-  log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort }, 'listening (NOT_SERVING until the bundle is loaded)');
+  log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls: Boolean(tls), mtls: Boolean(tls && cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
 
-  let bundleDir = cfg.bundle;
-  let events = cfg.events;
-  let clock = cfg.clock;
   if (!bundleDir) {
-    const world = await ensureWorld(path.resolve(ROOT, cfg.demoDir), { ...DEFAULT_WORLD, items: cfg.demoItems }, (m) => log.info(m));
+    world = await ensureWorld(path.resolve(ROOT, cfg.demoDir), { ...DEFAULT_WORLD, items: cfg.demoItems }, (m) => log.info(m));
     bundleDir = world.bundle;
     events = events || world.events;
-    clock = 'bundle'; // the demo world's "now" is its reference time
   }
   const t0 = Date.now();
-  const bundle = await loadBundle(bundleDir, { progress: process.stderr.isTTY });
-  const engine = await Engine.create(bundle, {
-    threads: cfg.threads,
-    maxBatchRows: cfg.maxBatchRows,
-    maxQueuedRows: cfg.maxQueuedRows,
-    catalogHeadroom: cfg.catalogHeadroom,
-    seenTtlMs: 24 * 3_600_000,
-    purchaseWindowMs: 60 * 86_400_000,
-    freshPool: 2000,
-    freshKeep: 50,
-    clock,
-    seedEvents: events || undefined,
-    metrics,
-  });
+  let engine = await loadEngine(bundleDir);
   service.setEngine(engine);
-  log.info({ bundle: bundle.manifest.name, version: bundle.manifest.version, items: bundle.items.n, ms: Date.now() - t0 }, 'SERVING');
+  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, ms: Date.now() - t0 }, 'SERVING');
+
+  // SIGHUP reloads the bundle directory from disk (blue-green, see ReloadBundle).
+  const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));
+  process.on('SIGHUP', () => {
+    service.reload(path.relative(root, path.resolve(bundleDir)) || '.').then(
+      (r) => log.info(r, 'reloaded on SIGHUP'),
+      (err: unknown) => log.error({ err }, 'reload on SIGHUP failed; the old bundle keeps serving'),
+    );
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -85,6 +110,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'draining');
     await service.stop();
+    engine = service.current() ?? engine;
     await engine.close();
     log.info('stopped');
     process.exit(0);

@@ -23,6 +23,14 @@ export interface Config {
   catalogHeadroom: number;
   clock: 'wall' | 'bundle';
   logLevel: string;
+  /** Bearer token for admin calls (UpsertItems, DeleteItems, ReloadBundle); empty: admin calls are refused. */
+  adminToken: string;
+  /** ReloadBundle paths resolve in and must stay inside this directory (default: the bundle's parent). */
+  bundleRoot: string;
+  /** PEM files for TLS on the gRPC port; with tlsCa, clients must present a certificate signed by it (mutual TLS). */
+  tlsCert: string;
+  tlsKey: string;
+  tlsCa: string;
   /** Print a sample ranking through the gRPC API once serving. */
   sample: boolean;
 }
@@ -42,6 +50,11 @@ export const DEFAULTS: Config = {
   catalogHeadroom: 100_000,
   clock: 'wall',
   logLevel: 'info',
+  adminToken: '',
+  bundleRoot: '',
+  tlsCert: '',
+  tlsKey: '',
+  tlsCa: '',
   sample: false,
 };
 

@@ -3,6 +3,7 @@
 // grpc-js: toStatus() turns any error into { code, details, metadata }.
 import * as grpc from '@grpc/grpc-js';
 
+import { BundleError } from '../bundle/manifest';
 import { CatalogError } from '../engine/catalog';
 import { DeadlineError } from '../engine/engine';
 import { QueueFullError } from '../engine/scoring/pool';
@@ -16,6 +17,9 @@ export const ERRORS = {
   CAPACITY: { status: grpc.status.RESOURCE_EXHAUSTED },
   DEADLINE: { status: grpc.status.DEADLINE_EXCEEDED },
   CANCELLED: { status: grpc.status.CANCELLED },
+  UNAUTHENTICATED: { status: grpc.status.UNAUTHENTICATED },
+  FORBIDDEN: { status: grpc.status.PERMISSION_DENIED },
+  BUSY: { status: grpc.status.FAILED_PRECONDITION },
   INTERNAL: { status: grpc.status.INTERNAL },
 } as const;
 
@@ -54,6 +58,7 @@ export function toStatus(err: unknown): StatusReply {
   else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
   else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);
   else if (err instanceof DeadlineError) e = new ServiceError('DEADLINE', err.message);
+  else if (err instanceof BundleError) e = new ServiceError('INVALID_FIELD', `invalid bundle: ${err.message}`);
   else e = new ServiceError('INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`);
   if (e.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(e.retryAfterMs));
   metadata.set('error-code', e.code);

@@ -3,7 +3,8 @@
 // semantics as Rank). The engine may still be loading when the servers start:
 // health says NOT_SERVING and calls get UNAVAILABLE until setEngine().
 import * as path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -12,10 +13,10 @@ import type { Logger } from 'pino';
 
 import type { Engine } from '../engine/engine';
 import type { RankOutput } from '../engine/request';
-import { PROVENANCE } from '../engine/types';
+import { ActionCode, PROVENANCE } from '../engine/types';
 import { grpcToHttpStatus, startHttpServer, HttpServerHandle } from './http';
 import { grpcStatusName, Metrics } from './metrics';
-import { ServiceError, toStatus } from './errors';
+import { invalid, ServiceError, toStatus } from './errors';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
 export const SERVICE_NAME = 'ranking.v1.RankingService';
@@ -31,6 +32,20 @@ export interface ServiceOptions {
   maxMessageBytes?: number;
   /** Rank calls served at once (gRPC and HTTP together); the excess gets RESOURCE_EXHAUSTED at once. */
   maxConcurrentRanks?: number;
+  /**
+   * Admin calls (UpsertItems, DeleteItems, ReloadBundle): a bearer token they
+   * must present ("authorization: Bearer <token>"), 'disabled' to refuse them
+   * all, or 'open' (the default) for trusted networks and tests.
+   */
+  admin?: { token: string } | 'open' | 'disabled';
+  /** Directory that ReloadBundle paths are resolved in and must stay inside. */
+  bundleRoot?: string;
+  /** Builds and warms an engine for a bundle directory (ReloadBundle). */
+  loadEngine?: (dir: string) => Promise<Engine>;
+  /** Most recorded events kept for replay into a reloaded bundle. */
+  maxJournal?: number;
+  /** Server credentials (TLS / mutual TLS); insecure when absent. */
+  credentials?: grpc.ServerCredentials;
   metrics: Metrics;
   logger: Logger;
 }
@@ -54,6 +69,9 @@ export class RankingService {
   private readonly limits: Limits;
   private readonly defaults: RankDefaults;
   private ranking = 0;
+  private reloading = false;
+  /** Events accepted since start, by item id, replayed into a reloaded bundle. */
+  private journal: { userId: string; itemId: string; action: ActionCode; ts: number }[] = [];
   grpcPort = 0;
   httpPort = 0;
 
@@ -70,14 +88,17 @@ export class RankingService {
     this.grpcServer.addService(pkg.ranking.v1.RankingService.service, {
       Rank: this.unary('Rank', (req, call, requestId) => this.rank(req, call, requestId)),
       RecordEvents: this.unary('RecordEvents', (req) => this.recordEvents(req)),
-      UpsertItems: this.unary('UpsertItems', (req) => this.upsertItems(req)),
-      DeleteItems: this.unary('DeleteItems', (req) => this.deleteItems(req)),
+      UpsertItems: this.unary('UpsertItems', (req, call) => this.upsertItems(req, call)),
+      DeleteItems: this.unary('DeleteItems', (req, call) => this.deleteItems(req, call)),
+      ReloadBundle: this.unary('ReloadBundle', (req, call) => this.reloadBundle(req, call)),
     });
     this.health.addToServer(this.grpcServer);
     new ReflectionService(def).addToServer(this.grpcServer);
     const { host, grpcPort } = this.opts;
     this.grpcPort = await new Promise<number>((resolve, reject) =>
-      this.grpcServer.bindAsync(`${host}:${grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.grpcServer.bindAsync(`${host}:${grpcPort}`, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
     this.http = await startHttpServer({
       port: this.opts.httpPort,
@@ -87,6 +108,11 @@ export class RankingService {
       rank: (body, requestId) => this.httpRank(body, requestId),
     });
     this.httpPort = this.http.port;
+  }
+
+  /** The engine being served, if any. */
+  current(): Engine | null {
+    return this.engine;
   }
 
   /** Serves `engine` from now on (the first call turns health to SERVING). */
@@ -237,17 +263,87 @@ export class RankingService {
   private async recordEvents(req: unknown): Promise<object> {
     const engine = this.ready();
     const events = toEvents(req, engine.catalog, engine.now(), this.limits);
-    return { accepted: engine.recordEvents(events) };
+    const accepted = engine.recordEvents(events);
+    const max = this.opts.maxJournal ?? 2_000_000;
+    for (const e of events) this.journal.push({ userId: e.userId, itemId: engine.catalog.ids[e.row], action: e.action, ts: e.ts });
+    if (this.journal.length > max) this.journal = this.journal.slice(this.journal.length - max);
+    return { accepted };
   }
 
-  private async upsertItems(req: unknown): Promise<object> {
+  /** UNAUTHENTICATED without credentials, PERMISSION_DENIED with wrong ones or when admin calls are off. */
+  private authorize(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): void {
+    const admin = this.opts.admin ?? 'open';
+    if (admin === 'open') return;
+    if (admin === 'disabled') throw new ServiceError('FORBIDDEN', `${method} is an admin call and admin calls are disabled (start the server with --admin-token)`);
+    const header = call.metadata.get('authorization')[0];
+    if (typeof header !== 'string' || header.length === 0) throw new ServiceError('UNAUTHENTICATED', `${method} needs "authorization: Bearer <admin token>"`);
+    const m = /^Bearer (.+)$/.exec(header);
+    const given = Buffer.from(m ? m[1] : '');
+    const want = Buffer.from(admin.token);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new ServiceError('FORBIDDEN', `${method}: the admin token is not valid`);
+  }
+
+  private async upsertItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
+    this.authorize(call, 'UpsertItems');
     const engine = this.ready();
     return engine.upsertItems(toItems(req, engine.catalog.dim, engine.now(), this.limits));
   }
 
-  private async deleteItems(req: unknown): Promise<object> {
+  private async deleteItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
+    this.authorize(call, 'DeleteItems');
     const engine = this.ready();
     const r = await engine.deleteItems(toIds(req, this.limits));
     return { deleted: r.deleted, unknown_item_ids: r.unknown };
+  }
+
+  private async reloadBundle(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
+    this.authorize(call, 'ReloadBundle');
+    const rel = (req as { path?: unknown })?.path;
+    if (typeof rel !== 'string' || rel.length === 0) throw invalid('path', 'must name a bundle directory under the bundle root');
+    return this.reload(rel);
+  }
+
+  /**
+   * Loads the bundle at `rel` (inside the bundle root) beside the serving one,
+   * replays the recorded events into it, swaps, and closes the old engine
+   * once its in-flight calls have finished. A broken bundle leaves the old
+   * one serving.
+   */
+  async reload(rel: string): Promise<{ bundle_version: string; items: number; load_millis: number; replayed_events: number }> {
+    const root = this.opts.bundleRoot;
+    const load = this.opts.loadEngine;
+    if (!root || !load) throw new ServiceError('FORBIDDEN', 'ReloadBundle is not configured on this server (no bundle root)');
+    const realRoot = await fs.realpath(root);
+    let dir: string;
+    try {
+      dir = await fs.realpath(path.resolve(realRoot, rel));
+    } catch {
+      throw invalid('path', `"${rel}" does not exist under the bundle root`);
+    }
+    if (dir !== realRoot && !dir.startsWith(realRoot + path.sep)) throw invalid('path', `"${rel}" is outside the bundle root`);
+    if (this.reloading) throw new ServiceError('BUSY', 'a reload is already running');
+    this.reloading = true;
+    const t0 = Date.now();
+    try {
+      const next = await load(dir);
+      const events = this.journal
+        .map((e) => ({ userId: e.userId, row: next.catalog.rowOf.get(e.itemId) ?? -1, action: e.action, ts: e.ts }))
+        .filter((e) => e.row >= 0);
+      if (events.length > 0) next.recordEvents(events);
+      const old = this.engine;
+      this.setEngine(next);
+      this.opts.logger.info({ version: next.version, items: next.catalog.itemCount, replayed: events.length, ms: Date.now() - t0 }, 'bundle swapped');
+      if (old) void this.retire(old);
+      return { bundle_version: next.version, items: next.catalog.itemCount, load_millis: Date.now() - t0, replayed_events: events.length };
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /** Closes a replaced engine once its in-flight calls are done (at most 60 s). */
+  private async retire(old: Engine): Promise<void> {
+    const until = Date.now() + 60_000;
+    while (old.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await old.close();
   }
 }
