@@ -397,10 +397,12 @@ describe('native VectorIndex (FAISS)', function () {
       const period = 2;
       let last = performance.now();
       let maxGap = 0;
+      let ticks = 0;
       const timer = setInterval(() => {
         const now = performance.now();
         maxGap = Math.max(maxGap, now - last);
         last = now;
+        ticks++;
       }, period);
       const start = performance.now();
       last = start;
@@ -410,7 +412,9 @@ describe('native VectorIndex (FAISS)', function () {
       maxGap = Math.max(maxGap, performance.now() - last);
       assert.equal(res.ids.length, nq * 100);
       assert.ok(took >= 150, `search took only ${took.toFixed(0)} ms with ${nq} queries`);
-      assert.ok(maxGap < 50 && maxGap < took / 3, `timer delayed ${maxGap.toFixed(1)} ms during a ${took.toFixed(0)} ms search`);
+      // A search on the event loop would allow no tick at all and one gap as
+      // long as the search. Relative bounds keep this robust on a loaded machine.
+      assert.ok(ticks >= 5 && maxGap < took / 2, `${ticks} timer ticks, longest gap ${maxGap.toFixed(1)} ms during a ${took.toFixed(0)} ms search`);
     });
   });
 
