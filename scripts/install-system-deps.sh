@@ -4,7 +4,7 @@
 # toolchain node-gyp needs. Uses sudo only when not already root.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config)
+pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
