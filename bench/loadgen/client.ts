@@ -99,7 +99,7 @@ export interface LoadResult {
   clientCpuUsPerCall: number;
   /** Busiest worker's CPU time / wall time (1 = one core saturated). */
   clientCpuMaxUtil: number;
-  /** Server CPU per Rank call completed in the window, µs (RecordEvents' share included under rank+events). */
+  /** Server CPU per OK Rank call completed in the window, µs (RecordEvents' and rejections' share included). */
   serverCpuUsPerRank?: number;
   /** Server CPU time / window wall time (cores busy). */
   serverCpuUtil?: number;
@@ -211,8 +211,9 @@ function mergeResults(o: LoadOptions, results: WorkerResult[], serverCpuDelta: n
     clientCpuMaxUtil: Math.max(...results.map((r) => r.cpuUs / 1000 / r.wallMs)),
   };
   if (serverCpuDelta !== undefined) {
-    // Rank calls that completed in the window: what the server CPU of the window paid for.
-    const rankDone = results.reduce((a, r) => a + r.recorders.Rank.completedInWindow, 0);
+    // OK Rank calls that completed in the window: what the server CPU of the window served
+    // (fast rejections under overload are not counted as calls, their CPU is).
+    const rankDone = results.reduce((a, r) => a + r.recorders.Rank.okInWindow, 0);
     out.serverCpuUsPerRank = rankDone > 0 ? serverCpuDelta / rankDone : NaN;
     out.serverCpuUtil = serverCpuDelta / 1e6 / o.durationS;
   }

@@ -65,7 +65,7 @@ export function optionsText(o: LoadOptions): string {
 }
 
 export const LATENCY_NOTE =
-  'Latencies are measured from each call\'s SCHEDULED send time (coordinated-omission corrected) over the calls scheduled after the warm-up; "uncorrected" is from the actual send. Histograms hold OK and DEADLINE_EXCEEDED calls; other errors are only counted. Achieved = OK completions per second inside the measured window. Client CPU-µs/call: all workers\' user+system CPU over every call sent (warm-up included); client max core util: the busiest worker\'s CPU / wall time (near 1.0 = the client saturated). Server CPU-µs/Rank: the server process\'s CPU (/proc/PID/stat, all threads) over the window / Rank calls completed in it.';
+  'Latencies are measured from each call\'s SCHEDULED send time (coordinated-omission corrected) over the calls scheduled after the warm-up; "uncorrected" is from the actual send. Histograms hold OK and DEADLINE_EXCEEDED calls; other errors are only counted. Achieved = OK completions per second inside the measured window. Client CPU-µs/call: all workers\' user+system CPU over every call sent (warm-up included); client max core util: the busiest worker\'s CPU / wall time (near 1.0 = the client saturated). Server CPU-µs/Rank: the server process\'s CPU (/proc/PID/stat, all threads) over the window / OK Rank calls completed in it (the CPU of rejected calls and, under rank+events, of RecordEvents is included).';
 
 export interface CurvePoint {
   offered: number;
