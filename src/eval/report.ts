@@ -83,6 +83,8 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('| configuration | NDCG@10 | NDCG@50 | recall@50 | categories in top 20 | brands in top 20 | max brand run | prerank ms | request ms | how |');
   L.push('|---|---|---|---|---|---|---|---|---|---|');
+  const o = r.oracleCheck;
+  L.push(`| oracle | ${f3(o.ndcg10)} | ${f3(o.ndcg50)} | ${f3(o.recall50)} | ${f2(o.distinctCategories20)} | ${f2(o.distinctBrands20)} | ${f2(o.maxBrandRun)} | - | - | the top 50 by true utility (the reference of every NDCG) |`);
   for (const n of ['random', 'popularity', 'two-tower', 'engine', 'engine+exploration', 'no-shortcuts']) {
     const c = r.configs[n];
     L.push(

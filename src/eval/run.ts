@@ -87,7 +87,7 @@ export interface EvalReport {
   numResults: number;
   defaults: typeof DEFAULT_RANK;
   /** The oracle list scored by the same code: must be 1. */
-  oracleCheck: { ndcg10: number; ndcg50: number; recall50: number };
+  oracleCheck: { ndcg10: number; ndcg50: number; recall50: number; distinctCategories20: number; distinctBrands20: number; maxBrandRun: number };
   configs: Record<string, ConfigResult>;
   headline: {
     engineNdcg50: number;
@@ -441,6 +441,9 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         ndcg10: mean(oracleScores.map((x) => x.ndcg10)),
         ndcg50: mean(oracleScores.map((x) => x.ndcg50)),
         recall50: mean(oracleScores.map((x) => x.recall50)),
+        distinctCategories20: mean(oracleScores.map((x) => x.distinctCategories20)),
+        distinctBrands20: mean(oracleScores.map((x) => x.distinctBrands20)),
+        maxBrandRun: mean(oracleScores.map((x) => x.maxBrandRun)),
       },
       configs,
       headline: {
