@@ -118,6 +118,26 @@ describe('engine: live catalog and scoring pool', function () {
     }
   });
 
+  it('a worker that dies fails its batch (no hang) and is replaced', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000 });
+    try {
+      const l = featureLayout(cat.dim);
+      const user = new Float32Array(l.userDim);
+      await pool.score('ranker', user, Int32Array.from([1, 2, 3]), 0); // the worker is up
+      const rows = Int32Array.from({ length: 200_000 }, (_, i) => i % cat.size);
+      const doomed = pool.score('ranker', user, rows, 0);
+      await new Promise((r) => setTimeout(r, 5));
+      await pool.workers[0].terminate();
+      await assert.rejects(doomed, 'the batch on the dead worker fails instead of hanging');
+      const again = await pool.score('ranker', user, Int32Array.from([4, 5]), 0);
+      assert.equal(again.length, 2 * bundle.ranker.shape.heads, 'a new worker serves the next batch');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses work past the queue bound with QueueFullError', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);

@@ -92,6 +92,11 @@ export class ScoringPool {
     return this.queuedRows;
   }
 
+  /** The worker threads (diagnostics and fault tests). */
+  get workers(): readonly import('node:worker_threads').Worker[] {
+    return this.pool.threads;
+  }
+
   /** Runs one tiny batch per worker so the first real requests are not slow. */
   async warm(user: Record<ModelName, Float32Array>, rows: Int32Array, now: number): Promise<void> {
     const jobs: Promise<Float32Array>[] = [];
