@@ -15,7 +15,7 @@ export async function ensureWorld(root: string, cfg: WorldConfig, log: (m: strin
   } catch {
     log(`generating the demo world (${cfg.items} items, ${cfg.users} users) into ${root}`);
   }
-  const s = await generateWorld(cfg, root, { progress: true, log });
+  const s = await generateWorld(cfg, root, { progress: process.stderr.isTTY === true, log });
   log(`demo world ready in ${s.seconds.toFixed(1)} s`);
   return worldPaths(root);
 }
