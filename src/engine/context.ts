@@ -54,18 +54,29 @@ export function emptyCandidates(): Candidates {
 
 /** Candidates at the given positions of `c` (all parallel arrays). */
 export function select(c: Candidates, positions: Int32Array, heads = 0): Candidates {
-  const out: Candidates = {
-    rows: Int32Array.from(positions, (p) => c.rows[p]),
-    scores: Float32Array.from(positions, (p) => c.scores[p]),
-    provenance: Uint8Array.from(positions, (p) => c.provenance[p]),
-    strong: Uint8Array.from(positions, (p) => c.strong[p]),
-  };
+  const n = positions.length;
+  const rows = new Int32Array(n);
+  const scores = new Float32Array(n);
+  const provenance = new Uint8Array(n);
+  const strong = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = positions[i];
+    rows[i] = c.rows[p];
+    scores[i] = c.scores[p];
+    provenance[i] = c.provenance[p];
+    strong[i] = c.strong[p];
+  }
+  const out: Candidates = { rows, scores, provenance, strong };
   if (c.objectives && heads > 0) {
-    const o = new Float32Array(positions.length * heads);
-    positions.forEach((p, i) => o.set(c.objectives!.subarray(p * heads, (p + 1) * heads), i * heads));
+    const o = new Float32Array(n * heads);
+    for (let i = 0; i < n; i++) o.set(c.objectives.subarray(positions[i] * heads, (positions[i] + 1) * heads), i * heads);
     out.objectives = o;
   }
-  if (c.exploration) out.exploration = Uint8Array.from(positions, (p) => c.exploration![p]);
+  if (c.exploration) {
+    const e = new Uint8Array(n);
+    for (let i = 0; i < n; i++) e[i] = c.exploration[positions[i]];
+    out.exploration = e;
+  }
   return out;
 }
 
