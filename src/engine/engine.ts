@@ -48,6 +48,8 @@ export class Engine {
   private readonly ewma = new Map<string, number>();
   /** Rank calls in progress (a replaced engine closes when this reaches 0). */
   inflight = 0;
+  /** Rank calls that stopped early because the caller went away. */
+  cancelled = 0;
 
   private constructor(
     readonly bundle: Bundle,
@@ -176,7 +178,10 @@ export class Engine {
     let c = emptyCandidates();
     for (const stage of this.stages) {
       if (Date.now() > input.deadline) throw new DeadlineError(`deadline exceeded before stage ${stage.id}`);
-      if (input.signal?.aborted) throw input.signal.reason ?? new Error('cancelled');
+      if (input.signal?.aborted) {
+        this.cancelled++;
+        throw input.signal.reason ?? new Error('cancelled');
+      }
       if (skipRank && (stage.id === 'rank' || stage.id === 'ensemble')) {
         // The page is composed from the pre-rank order; objectives are unknown.
         c.objectives = new Float32Array(c.rows.length * this.bundle.manifest.objectives.length);

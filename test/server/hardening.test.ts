@@ -63,6 +63,27 @@ describe('server hardening: deadlines and load shedding', function () {
     assert.equal(res.items.length, 10);
   });
 
+  it('a cancelled call stops: the engine counts it and its queued work is dropped', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
+    const methods = (await import('../../src/server/service')).loadProto()['ranking.v1.RankingService'] as unknown as Record<string, grpc.MethodDefinition<object, object>>;
+    const def = methods.Rank;
+    const before = engine.cancelled + engine.pool.dropped;
+    try {
+      for (let round = 0; round < 20 && engine.cancelled + engine.pool.dropped === before; round++) {
+        // A heavy call keeps the workers busy (the limit here is 2 calls); the next is cancelled mid-way.
+        const busy = [1].map((k) => client.rank({ user_id: `user-00020${k}`, num_results: 200, options: { retrieval_k: 4000, heavy_budget: 1 } }).catch(() => undefined));
+        const call = raw.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, { user_id: 'user-000300', num_results: 200, options: { retrieval_k: 4000, heavy_budget: 1 } }, new grpc.Metadata(), () => undefined);
+        await new Promise((r) => setTimeout(r, 1 + round));
+        call.cancel();
+        await Promise.all(busy);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      raw.close();
+    }
+    assert.ok(engine.cancelled + engine.pool.dropped > before, 'cancellation reached the engine or its queue');
+  });
+
   it('sheds load past the concurrency limit with RESOURCE_EXHAUSTED and a retry hint', async () => {
     const calls = Array.from({ length: 12 }, (_, i) =>
       new Promise<{ ok: boolean; code?: number; retry?: string }>((resolve) => {

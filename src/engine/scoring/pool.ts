@@ -49,6 +49,8 @@ export class ScoringPool {
   private readonly pending: Record<ModelName, Pending[]> = { ranker: [], preranker: [] };
   private queuedRows = 0;
   private inflight = 0;
+  /** Queued requests dropped because their caller went away before a worker took them. */
+  dropped = 0;
   private readonly heads: Record<ModelName, number>;
   onBatch: BatchObserver | null = null;
 
@@ -151,6 +153,7 @@ export class ScoringPool {
       queue.shift();
       this.queuedRows -= p.rows.length;
       if (p.signal?.aborted) {
+        this.dropped++;
         p.reject(p.signal.reason ?? new Error('aborted'));
         continue;
       }
