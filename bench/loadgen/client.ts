@@ -69,6 +69,8 @@ interface WorkerResult {
   maxInFlight: number;
   cpuUs: number;
   wallMs: number;
+  /** Events RecordEvents acknowledged (its `accepted`), warm-up included. */
+  eventsAcknowledged: number;
 }
 
 export interface MethodResult {
@@ -97,6 +99,8 @@ export interface LoadResult {
   maxInFlight: number;
   /** Client CPU (all workers, user + system) per call sent, µs. */
   clientCpuUsPerCall: number;
+  /** Events acknowledged by RecordEvents over the whole run (warm-up included). */
+  eventsAcknowledged: number;
   /** Busiest worker's CPU time / wall time (1 = one core saturated). */
   clientCpuMaxUtil: number;
   /** Server CPU per OK Rank call completed in the window, µs (RecordEvents' and rejections' share included). */
@@ -209,6 +213,7 @@ function mergeResults(o: LoadOptions, results: WorkerResult[], serverCpuDelta: n
     maxInFlight: Math.max(...results.map((r) => r.maxInFlight)),
     clientCpuUsPerCall: sent > 0 ? cpuUs / sent : NaN,
     clientCpuMaxUtil: Math.max(...results.map((r) => r.cpuUs / 1000 / r.wallMs)),
+    eventsAcknowledged: results.reduce((a, r) => a + r.eventsAcknowledged, 0),
   };
   if (serverCpuDelta !== undefined) {
     // OK Rank calls that completed in the window: what the server CPU of the window served
@@ -222,7 +227,7 @@ function mergeResults(o: LoadOptions, results: WorkerResult[], serverCpuDelta: n
 
 // ---------------------------------------------------------------- worker side
 
-type UnaryCb = (err: grpc.ServiceError | null) => void;
+type UnaryCb = (err: grpc.ServiceError | null, res?: { accepted?: number }) => void;
 type RankingClient = grpc.Client & {
   Rank(req: object, opts: grpc.CallOptions, cb: UnaryCb): grpc.ClientUnaryCall;
   RecordEvents(req: object, opts: grpc.CallOptions, cb: UnaryCb): grpc.ClientUnaryCall;
@@ -262,6 +267,7 @@ async function workerMain(): Promise<void> {
   let inFlight = 0;
   let maxInFlight = 0;
   let sent = 0;
+  let acknowledged = 0;
   const pending = new Set<number>();
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((res) => (finish = res));
@@ -277,8 +283,9 @@ async function workerMain(): Promise<void> {
     sent++;
     if (inFlight > maxInFlight) maxInFlight = inFlight;
     pending.add(k);
-    const cb: UnaryCb = (err) => {
+    const cb: UnaryCb = (err, res) => {
       const doneMs = nowEpochMs() - startEpoch;
+      if (!err && method === 'RecordEvents') acknowledged += res?.accepted ?? 0;
       inFlight--;
       pending.delete(k);
       rec.record({ scheduledMs, sentMs, doneMs, status: statusName(err) });
@@ -313,6 +320,7 @@ async function workerMain(): Promise<void> {
     maxInFlight,
     cpuUs: cpu.user + cpu.system,
     wallMs: nowEpochMs() - wall0,
+    eventsAcknowledged: acknowledged,
   };
   client.close();
   process.send!(result, () => process.exit(0));

@@ -7,13 +7,13 @@
 //
 //   node dist/bench/loadgen/sweep.js [--rates 50,100,200,300] [--duration 10] [--warmup 3]
 //        [--workers 2] [--mix rank] [--p99-limit-ms 50] [--no-pin] [--out sweep]
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_LOAD, LoadResult, Mix, runLoad } from './client';
 import { CurvePoint, LATENCY_NOTE, latencySvg, optionsText, runMeta, TABLE_HEAD, tableRows } from './report';
+import { hasTaskset, startServer } from './server';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
@@ -48,30 +48,6 @@ export function saturationEstimate(points: { offered: number; achieved: number; 
   return best;
 }
 
-function hasTaskset(): boolean {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitHealthy(server: ChildProcess, httpPort: number, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`server not healthy after ${timeoutMs} ms`);
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -98,11 +74,9 @@ async function main(): Promise<void> {
   const pin = !values['no-pin'] && hasTaskset();
   const pinning = pin ? 'server pinned to CPU 0 (taskset -c 0), load workers to CPU 1 (taskset -c 1)' : 'no pinning (server and load workers share all cores)';
 
-  const serverArgs = [path.join(ROOT, 'dist', 'src', 'main.js'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--log-level', 'warn'];
-  const server = pin ? spawn('taskset', ['-c', '0', process.execPath, ...serverArgs], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] }) : spawn(process.execPath, serverArgs, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = await startServer(ROOT, grpcPort, httpPort, pin);
   const results: LoadResult[] = [];
   try {
-    await waitHealthy(server, httpPort, 120_000);
     for (const rate of rates) {
       const options = {
         ...DEFAULT_LOAD,
