@@ -3,10 +3,14 @@
 // returning excluded or deleted items), merged with the fresh-items source:
 // the newest items (within the bundle's new-item window) with the best light
 // score. A cold user (zero embedding) gets the most popular items instead.
+import * as os from 'node:os';
+
 import { scoreRows, topK } from '../../native';
 import type { RankContext, Stage } from '../context';
 import type { Candidates } from '../types';
 import { PROVENANCE } from '../types';
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 function build(rows: number[], provenance: number[]): Candidates {
   return {
@@ -44,9 +48,12 @@ async function annRows(ctx: RankContext, k: number): Promise<number[]> {
   });
   const out: number[] = [];
   const seen = new Set<number>(); // an HNSW index keeps an updated item's old vector too
-  for (const id of hits.ids) {
-    if (id < 0n) break;
-    const r = Number(id);
+  // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
+  // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
+  const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
+  for (let i = 0; i < hits.ids.length; i++) {
+    const r = LITTLE_ENDIAN ? words[2 * i] : Number(hits.ids[i]);
+    if (r < 0) break;
     if (usable(ctx, r) && !seen.has(r)) {
       seen.add(r);
       out.push(r);
