@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 
 import { loadBundle } from './bundle/loader';
-import { Engine } from './engine/engine';
+import { Engine, ENGINE_DEFAULTS } from './engine/engine';
 import type { DiversityMethod, RankInput } from './engine/request';
 import { topK } from './native';
 import { DEFAULT_RANK } from './server/validate';
@@ -20,18 +20,7 @@ async function main(): Promise<void> {
   const paths = await ensureWorld(root, DEFAULT_WORLD, (m) => console.error(m));
   const bundle = await loadBundle(paths.bundle, { progress: true });
   const truth = await loadTruth(paths, bundle);
-  const engine = await Engine.create(bundle, {
-    threads: 1,
-    maxBatchRows: 4096,
-    maxQueuedRows: 100_000,
-    catalogHeadroom: 0,
-    seenTtlMs: 24 * 3_600_000,
-    purchaseWindowMs: 60 * 86_400_000,
-    freshPool: 2000,
-    freshKeep: 50,
-    clock: 'bundle',
-    seedEvents: paths.events,
-  });
+  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads: 1, clock: 'bundle', seedEvents: paths.events });
   try {
     const info = truth.users.info.find((u) => u.segment === 'returning')!;
     const uRow = truth.users.rowOf.get(info.id)!;

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
-import { Engine } from './engine/engine';
+import { Engine, ENGINE_DEFAULTS } from './engine/engine';
 import { loadConfig } from './server/config';
 import { createMetrics } from './server/metrics';
 import { loadProto, RankingService } from './server/service';
@@ -50,14 +50,11 @@ async function main(): Promise<void> {
   const loadEngine = async (dir: string): Promise<Engine> => {
     const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
     return Engine.create(bundle, {
+      ...ENGINE_DEFAULTS,
       threads: cfg.threads,
       maxBatchRows: cfg.maxBatchRows,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
-      seenTtlMs: 24 * 3_600_000,
-      purchaseWindowMs: 60 * 86_400_000,
-      freshPool: 2000,
-      freshKeep: 50,
       clock,
       seedEvents: events || undefined,
       metrics,

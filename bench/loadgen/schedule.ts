@@ -18,17 +18,8 @@ import * as hdr from 'hdr-histogram-js';
 
 export type ArrivalProcess = 'constant' | 'poisson';
 
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../../src/util/random';
+import { mulberry32 } from '../../src/util/random';
 
 export interface ScheduleOptions {
   /** Calls per second, all workers together. */

@@ -34,6 +34,18 @@ export interface EngineOptions {
   store?: UserStore;
 }
 
+/** Defaults for everything but the clock, the seed events and the metrics. */
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store'> = {
+  threads: 2,
+  maxBatchRows: 4096,
+  maxQueuedRows: 200_000,
+  catalogHeadroom: 0,
+  seenTtlMs: 24 * 3_600_000,
+  purchaseWindowMs: 60 * 86_400_000,
+  freshPool: 2000,
+  freshKeep: 50,
+};
+
 export class DeadlineError extends Error {}
 
 export class Engine {

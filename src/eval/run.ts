@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
 import { loadBundle } from '../bundle/loader';
-import { Engine } from '../engine/engine';
+import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
 import { topK } from '../native';
 import { createMetrics } from '../server/metrics';
 import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
@@ -219,19 +219,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   const truth = await loadTruth(paths, bundle);
   const n = bundle.items.n;
   const metrics = createMetrics({ defaultMetrics: false });
-  const engine = await Engine.create(bundle, {
-    threads: cfg.threads,
-    maxBatchRows: 4096,
-    maxQueuedRows: 200_000,
-    catalogHeadroom: 0,
-    seenTtlMs: 24 * 3_600_000,
-    purchaseWindowMs: 60 * 86_400_000,
-    freshPool: 2000,
-    freshKeep: 50,
-    clock: 'bundle',
-    seedEvents: paths.events,
-    metrics,
-  });
+  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads: cfg.threads, clock: 'bundle', seedEvents: paths.events, metrics });
   const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: pino({ level: 'silent' }) });
   let client: RankClient | null = null;
   try {
