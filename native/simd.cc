@@ -87,16 +87,17 @@ __attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b,
   return s;
 }
 
-// Four rows at a time share the query loads.
-__attribute__((target("avx2,fma"))) void DotRowsAvx2(const float* q, const float* base, size_t n,
-                                                     size_t d, float* out) {
+// Four rows at a time share the query loads; rowAt(r) gives row r's data.
+template <typename RowAt>
+__attribute__((target("avx2,fma"))) inline void Dot4Avx2(const float* q, RowAt rowAt, size_t n, size_t d,
+                                                          float* out) {
   size_t r = 0;
   if ((d & 7) == 0) {
     for (; r + 4 <= n; r += 4) {
-      const float* b0 = base + r * d;
-      const float* b1 = b0 + d;
-      const float* b2 = b1 + d;
-      const float* b3 = b2 + d;
+      const float* b0 = rowAt(r);
+      const float* b1 = rowAt(r + 1);
+      const float* b2 = rowAt(r + 2);
+      const float* b3 = rowAt(r + 3);
       __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
       __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
       for (size_t i = 0; i < d; i += 8) {
@@ -112,7 +113,12 @@ __attribute__((target("avx2,fma"))) void DotRowsAvx2(const float* q, const float
       out[r + 3] = HSum(a3);
     }
   }
-  for (; r < n; ++r) out[r] = DotAvx2(q, base + r * d, d);
+  for (; r < n; ++r) out[r] = DotAvx2(q, rowAt(r), d);
+}
+
+__attribute__((target("avx2,fma"))) void DotRowsAvx2(const float* q, const float* base, size_t n,
+                                                     size_t d, float* out) {
+  Dot4Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
 }
 
 __attribute__((target("avx2,fma"))) void L2RowsAvx2(const float* q, const float* base, size_t n,
@@ -149,29 +155,7 @@ __attribute__((target("avx2,fma"))) void L2RowsAvx2(const float* q, const float*
 // Gathered rows, four at a time (the light score over candidate rows).
 __attribute__((target("avx2,fma"))) void DotGatherAvx2(const float* q, const float* base, const int32_t* rows,
                                                        size_t n, size_t d, float* out) {
-  size_t r = 0;
-  if ((d & 7) == 0) {
-    for (; r + 4 <= n; r += 4) {
-      const float* b0 = base + size_t(rows[r]) * d;
-      const float* b1 = base + size_t(rows[r + 1]) * d;
-      const float* b2 = base + size_t(rows[r + 2]) * d;
-      const float* b3 = base + size_t(rows[r + 3]) * d;
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-      __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-      for (size_t i = 0; i < d; i += 8) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b0 + i), a0);
-        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b1 + i), a1);
-        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b2 + i), a2);
-        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b3 + i), a3);
-      }
-      out[r] = HSum(a0);
-      out[r + 1] = HSum(a1);
-      out[r + 2] = HSum(a2);
-      out[r + 3] = HSum(a3);
-    }
-  }
-  for (; r < n; ++r) out[r] = DotAvx2(q, base + size_t(rows[r]) * d, d);
+  Dot4Avx2(q, [base, rows, d](size_t r) { return base + size_t(rows[r]) * d; }, n, d, out);
 }
 
 void DotGatherScalar(const float* q, const float* base, const int32_t* rows, size_t n, size_t d, float* out) {
