@@ -71,6 +71,18 @@ export function bruteForceSearch(
     hr[a] = hr[b];
     hr[b] = r;
   };
+  /** Restores the heap below the root, over its first `size` entries. */
+  const siftDown = (size: number) => {
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      let w = i;
+      if (l < size && worse(l, w)) w = l;
+      if (l + 1 < size && worse(l + 1, w)) w = l + 1;
+      if (w === i) return;
+      swap(i, w);
+      i = w;
+    }
+  };
   for (let q = 0; q < nq && k > 0; q++) {
     const qo = q * dim;
     let size = 0;
@@ -98,15 +110,7 @@ export function bruteForceSearch(
       } else if (s > hs[0]) {
         hs[0] = s;
         hr[0] = r;
-        for (let i = 0; ; ) {
-          const l = 2 * i + 1;
-          let w = i;
-          if (l < size && worse(l, w)) w = l;
-          if (l + 1 < size && worse(l + 1, w)) w = l + 1;
-          if (w === i) break;
-          swap(i, w);
-          i = w;
-        }
+        siftDown(size);
       }
     }
     // Pop the heap from worst to best into the tail of this query's slots.
@@ -115,15 +119,7 @@ export function bruteForceSearch(
       outDist[q * k + end] = ip ? hs[0] : -hs[0];
       swap(0, end);
       size = end;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        let w = i;
-        if (l < size && worse(l, w)) w = l;
-        if (l + 1 < size && worse(l + 1, w)) w = l + 1;
-        if (w === i) break;
-        swap(i, w);
-        i = w;
-      }
+      siftDown(size);
     }
   }
   return { ids: outIds, distances: outDist, nq, k };
