@@ -22,6 +22,11 @@ export interface EngineDeps {
   /** Fresh-source size: newest items considered, and how many are kept. */
   freshPool: number;
   freshKeep: number;
+  /** Index search parameters (the bundle's unless overridden). */
+  nprobe?: number;
+  efSearch?: number;
+  /** Strong pre-ranker routing: HAP's boundary rule or the light top-B. */
+  hapRouting: 'uncertainty' | 'top';
 }
 
 export interface RankContext {

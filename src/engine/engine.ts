@@ -26,6 +26,14 @@ export interface EngineOptions {
   purchaseWindowMs: number;
   freshPool: number;
   freshKeep: number;
+  /** Overrides of the bundle's index search parameters (evaluation, tuning). */
+  search?: { nprobe?: number; efSearch?: number };
+  /**
+   * Which candidates the strong pre-ranker sees: 'uncertainty' (HAP: those
+   * nearest the keep boundary, the default) or 'top' (the best by light score;
+   * the baseline HAP is compared with).
+   */
+  hapRouting?: 'uncertainty' | 'top';
   /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
   clock: 'wall' | 'bundle';
   /** events.jsonl to seed user state from. */
@@ -35,7 +43,7 @@ export interface EngineOptions {
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -86,6 +94,9 @@ export class Engine {
       popular,
       freshPool: opts.freshPool,
       freshKeep: opts.freshKeep,
+      nprobe: opts.search?.nprobe ?? bundle.manifest.index.nprobe,
+      efSearch: opts.search?.efSearch ?? bundle.manifest.index.efSearch,
+      hapRouting: opts.hapRouting ?? 'uncertainty',
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;

@@ -30,7 +30,7 @@ export const prerankStage: Stage = {
       return select(c, topK(c.scores, K));
     }
     const budget = Math.floor(input.options.heavyBudget * K);
-    const hard = hapRoute(c.scores, M, budget);
+    const hard = deps.hapRouting === 'top' ? topK(c.scores, budget) : hapRoute(c.scores, M, budget);
     let strong = new Float32Array(0);
     if (hard.length > 0) {
       const p = await deps.pool.score('preranker', ctx.userFeatures!, Int32Array.from(hard, (i) => c.rows[i]), ctx.now, input.signal);

@@ -37,12 +37,12 @@ function popularRows(ctx: RankContext, k: number): number[] {
 }
 
 async function annRows(ctx: RankContext, k: number): Promise<number[]> {
-  const { catalog, bundle } = ctx.deps;
+  const { catalog } = ctx.deps;
   const deny = [...ctx.input.options.exclude, ...catalog.tombstones];
   const hits = await catalog.index.search(ctx.userEmb!, {
     k,
-    nprobe: bundle.manifest.index.nprobe,
-    efSearch: bundle.manifest.index.efSearch,
+    nprobe: ctx.deps.nprobe,
+    efSearch: ctx.deps.efSearch,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
     denyIds: deny.length > 0 ? BigInt64Array.from(deny, (r) => BigInt(r)) : undefined,
   });

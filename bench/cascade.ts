@@ -1,0 +1,188 @@
+// The Rank cascade in-process, no gRPC: one call at a time (or a few in
+// flight) against the engine on the demo world, so the engine's own cost per
+// call can be measured apart from transport and load generation.
+//
+//   node dist/bench/cascade.js [--calls 2000] [--concurrency 1] [--threads 2] [--out NAME]
+//        [--profile FILE.cpuprofile]
+//
+// Reports wall time per call (median/p99), CPU per call split into the main
+// thread and every other thread of the process (pool workers, libuv threads
+// running FAISS, V8 helpers; from /proc/self/task/*/stat), and the mean time
+// of each stage from the engine's own stage histograms.
+import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+
+import { loadBundle } from '../src/bundle/loader';
+import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
+import type { RankInput } from '../src/engine/request';
+import { createMetrics } from '../src/server/metrics';
+import { DEFAULT_RANK } from '../src/server/validate';
+import { ensureWorld } from '../src/world/cache';
+import { DEFAULT_WORLD } from '../src/world/schema';
+import { runMeta } from './loadgen/report';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TICK_MS = 1000 / 100; // USER_HZ; Linux reports /proc CPU times in 1/100 s
+
+/** CPU ms of the main thread and of all other threads of this process. */
+export function threadCpuMs(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread exited between the listing and the read
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
+    if (Number(tid) === process.pid) main += ms;
+    else others += ms;
+  }
+  return { main, others };
+}
+
+interface StageMean {
+  stage: string;
+  meanMs: number;
+  calls: number;
+}
+
+async function stageMeans(metrics: ReturnType<typeof createMetrics>): Promise<StageMean[]> {
+  const text = await metrics.text();
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^ranking_stage_duration_seconds_(sum|count)\{stage="([^"]+)"\} (\S+)$/.exec(line);
+    if (!m) continue;
+    (m[1] === 'sum' ? sums : counts).set(m[2], Number(m[3]));
+  }
+  return [...counts].map(([stage, calls]) => ({ stage, calls, meanMs: ((sums.get(stage) ?? 0) / Math.max(1, calls)) * 1000 }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      calls: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '200' },
+      concurrency: { type: 'string', default: '1' },
+      threads: { type: 'string', default: String(ENGINE_DEFAULTS.threads) },
+      users: { type: 'string', default: '5000' },
+      out: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const calls = Number(values.calls);
+  const warmup = Number(values.warmup);
+  const concurrency = Number(values.concurrency);
+  const threads = Number(values.threads);
+  const users = Number(values.users);
+
+  const paths = await ensureWorld(path.join(ROOT, '.data', 'demo-world'), DEFAULT_WORLD, (m) => console.error(m));
+  const bundle = await loadBundle(paths.bundle);
+  const metrics = createMetrics();
+  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, clock: 'bundle', seedEvents: paths.events, metrics });
+  const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
+  const request = (i: number): RankInput => ({
+    requestId: `b${i}`,
+    userId: `user-${String(i % users).padStart(6, '0')}`,
+    surface: 'home',
+    device: 'mobile',
+    recentActions: [],
+    numResults: 20,
+    weights,
+    options: { ...DEFAULT_RANK, exclude: new Set(), seed: i + 1 },
+    debug: false,
+    deadline: Infinity,
+  });
+
+  const run = async (n: number, offset: number, hist: hdr.Histogram | null): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n) {
+        const i = offset + next++;
+        const t0 = process.hrtime.bigint();
+        await engine.rank(request(i));
+        hist?.recordValue(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+  };
+
+  await run(warmup, 0, null);
+  const before = await stageMeans(metrics);
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let session: Session | null = null;
+  if (values.profile) {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const cpu0 = threadCpuMs();
+  const t0 = process.hrtime.bigint();
+  await run(calls, warmup, hist);
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu1 = threadCpuMs();
+  if (session && values.profile) {
+    const { profile } = await session.post('Profiler.stop');
+    await fs.writeFile(values.profile, JSON.stringify(profile));
+    session.disconnect();
+  }
+  const after = await stageMeans(metrics);
+  await engine.close();
+
+  const stages = after.map((a) => {
+    const b = before.find((x) => x.stage === a.stage);
+    const n = a.calls - (b?.calls ?? 0);
+    const sum = a.meanMs * a.calls - (b ? b.meanMs * b.calls : 0);
+    return { stage: a.stage, meanMs: n > 0 ? sum / n : 0, calls: n };
+  });
+  const result = {
+    ...runMeta(ROOT, `node dist/bench/cascade.js ${process.argv.slice(2).join(' ')}`.trim(), 'none (in-process)'),
+    world: { items: bundle.items.n, dim: bundle.manifest.embeddingDim },
+    calls,
+    concurrency,
+    threads,
+    callsPerSecond: calls / wallS,
+    wallUs: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), max: hist.maxValue },
+    cpuUsPerCall: { main: ((cpu1.main - cpu0.main) * 1000) / calls, others: ((cpu1.others - cpu0.others) * 1000) / calls },
+    stages,
+  };
+  const lines = [
+    `# Rank cascade in-process (demo world, ${bundle.items.n} items)`,
+    '',
+    `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
+    '',
+    `Default request (home, 20 results, K = ${DEFAULT_RANK.retrievalK}, M = ${DEFAULT_RANK.prerankKeep}, HAP ${DEFAULT_RANK.heavyBudget * 100}%, ${DEFAULT_RANK.diversity}), ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, no transport.`,
+    '',
+    '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
+    '|---:|---:|---:|---:|---:|---:|',
+    `| ${result.callsPerSecond.toFixed(0)} | ${result.wallUs.p50} | ${result.wallUs.p90} | ${result.wallUs.p99} | ${result.cpuUsPerCall.main.toFixed(0)} | ${result.cpuUsPerCall.others.toFixed(0)} |`,
+    '',
+    '| stage | mean ms (wall, incl. waits) |',
+    '|---|---:|',
+    ...stages.map((s) => `| ${s.stage} | ${s.meanMs.toFixed(3)} |`),
+    '',
+    'CPU from /proc/self/task/*/stat (10 ms ticks, summed over the run). "Other threads" are the scoring pool workers, the libuv threads that run FAISS searches and V8 helper threads.',
+  ];
+  console.log(lines.join('\n'));
+  if (values.out) {
+    const dir = path.join(ROOT, 'bench', 'results');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, `cascade-${values.out}.json`), JSON.stringify(result, null, 2) + '\n');
+    await fs.writeFile(path.join(dir, `cascade-${values.out}.md`), lines.join('\n') + '\n');
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
