@@ -3,7 +3,7 @@
 // call can be measured apart from transport and load generation.
 //
 //   node dist/bench/cascade.js [--calls 2000] [--concurrency 1] [--threads 2] [--out NAME]
-//        [--profile FILE.cpuprofile]
+//        [--inline-max-flops N] [--profile FILE.cpuprofile]
 //
 // Reports wall time per call (median/p99), CPU per call split into the main
 // thread and every other thread of the process (pool workers, libuv threads
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '1' },
       threads: { type: 'string', default: String(ENGINE_DEFAULTS.threads) },
       users: { type: 'string', default: '5000' },
+      'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       out: { type: 'string' },
       profile: { type: 'string' },
     },
@@ -82,11 +83,12 @@ async function main(): Promise<void> {
   const concurrency = Number(values.concurrency);
   const threads = Number(values.threads);
   const users = Number(values.users);
+  const inlineMaxFlops = Number(values['inline-max-flops']);
 
   const paths = await ensureWorld(path.join(ROOT, '.data', 'demo-world'), DEFAULT_WORLD, (m) => console.error(m));
   const bundle = await loadBundle(paths.bundle);
   const metrics = createMetrics();
-  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, clock: 'bundle', seedEvents: paths.events, metrics });
+  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, inlineMaxFlops, clock: 'bundle', seedEvents: paths.events, metrics });
   const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
   const request = (i: number): RankInput => ({
     requestId: `b${i}`,
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
     calls,
     concurrency,
     threads,
+    inlineMaxFlops,
     callsPerSecond: calls / wallS,
     wallUs: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), max: hist.maxValue },
     cpuUsPerCall: { main: ((cpu1.main - cpu0.main) * 1000) / calls, others: ((cpu1.others - cpu0.others) * 1000) / calls },
@@ -159,7 +162,7 @@ async function main(): Promise<void> {
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `Default request (home, 20 results, K = ${DEFAULT_RANK.retrievalK}, M = ${DEFAULT_RANK.prerankKeep}, HAP ${DEFAULT_RANK.heavyBudget * 100}%, ${DEFAULT_RANK.diversity}), ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, no transport.`,
+    `Default request (home, 20 results, K = ${DEFAULT_RANK.retrievalK}, M = ${DEFAULT_RANK.prerankKeep}, HAP ${DEFAULT_RANK.heavyBudget * 100}%, ${DEFAULT_RANK.diversity}), ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

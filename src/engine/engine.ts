@@ -20,6 +20,8 @@ export interface EngineOptions {
   threads: number;
   maxBatchRows: number;
   maxQueuedRows: number;
+  /** Scoring batches of at most this many FLOPs run inline instead of in a worker (0: never). */
+  inlineMaxFlops: number;
   /** Extra catalog rows for UpsertItems. */
   catalogHeadroom: number;
   seenTtlMs: number;
@@ -47,6 +49,9 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
+  // ~50-100 us of DCN work on one core: the strong pre-ranker's pass over a
+  // few hundred rows, not the ranker's.
+  inlineMaxFlops: 4_000_000,
   catalogHeadroom: 0,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,
@@ -79,7 +84,12 @@ export class Engine {
     this.catalog = new LiveCatalog(bundle, bundle.index, opts.catalogHeadroom);
     this.store = opts.store ?? new InMemoryUserStore({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     this.stats = new ItemStats(this.catalog.capacity);
-    this.pool = new ScoringPool(bundle, this.catalog, { threads: opts.threads, maxBatchRows: opts.maxBatchRows, maxQueuedRows: opts.maxQueuedRows });
+    this.pool = new ScoringPool(bundle, this.catalog, {
+      threads: opts.threads,
+      maxBatchRows: opts.maxBatchRows,
+      maxQueuedRows: opts.maxQueuedRows,
+      inlineMaxFlops: opts.inlineMaxFlops,
+    });
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);
     this.clockOffset = opts.clock === 'bundle' && Number.isFinite(ref) ? ref - Date.now() : 0;
     const popular = topK(this.catalog.cols.bias.subarray(0, this.catalog.size), this.catalog.size);

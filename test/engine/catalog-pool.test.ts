@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
 import { QueueFullError, ScoringPool } from '../../src/engine/scoring/pool';
+import { flopsPerRow } from '../../src/engine/scoring/scorer';
 import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
 import { DcnModel, VectorIndex } from '../../src/native';
 import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
@@ -93,7 +94,7 @@ describe('engine: live catalog and scoring pool', function () {
   it('scores concurrent requests in shared batches, equal to scoring them one by one', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
     const batches: { rows: number; segments: number }[] = [];
     pool.onBatch = (_m, rows, segments) => batches.push({ rows, segments });
     try {
@@ -118,10 +119,44 @@ describe('engine: live catalog and scoring pool', function () {
     }
   });
 
+  it('scores batches under inlineMaxFlops on the calling thread, equal to the worker, and larger ones in the worker', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const perRow = flopsPerRow(bundle.preranker.shape);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 30 * perRow });
+    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
+    try {
+      const l = featureLayout(cat.dim);
+      const now = Date.parse(bundle.manifest.referenceTime!);
+      const user = Float32Array.from({ length: l.userDim }, (_, j) => Math.cos(j));
+      const small = Int32Array.from({ length: 30 }, (_, i) => (i * 11) % cat.size);
+      const inline = await pool.score('preranker', user, small, now);
+      assert.equal(pool.inlineRows, 30, '30 rows x flopsPerRow is at the bound: inline');
+      const remote = await viaWorker.score('preranker', user, small, now);
+      assert.equal(viaWorker.inlineRows, 0);
+      assert.deepEqual(Array.from(inline), Array.from(remote), 'the same scorer code on both threads');
+      await pool.score('preranker', user, Int32Array.from({ length: 31 }, (_, i) => i % cat.size), now);
+      assert.equal(pool.inlineRows, 30, 'one row more goes to the worker');
+      const aborted = new AbortController();
+      aborted.abort(new Error('caller left'));
+      await assert.rejects(pool.score('preranker', user, small, now, aborted.signal), /caller left/);
+    } finally {
+      await pool.close();
+      await viaWorker.close();
+    }
+  });
+
+  it('flopsPerRow counts cross, MLP and head multiply-adds', () => {
+    // D = 10, 2 full-rank cross layers (2 x 100), MLP 10->8->4 (80 + 32), parallel heads on [x_L, h] = 14 wide, 3 heads.
+    assert.equal(flopsPerRow({ inputDim: 10, userDim: 4, crossLayers: 2, crossRank: 0, mlp: [8, 4], heads: 3, structure: 'parallel' }), 2 * (200 + 112 + 42));
+    // low rank r = 2: 2 x (2 x 10 x 2); stacked heads on h = 4 wide.
+    assert.equal(flopsPerRow({ inputDim: 10, userDim: 4, crossLayers: 2, crossRank: 2, mlp: [8, 4], heads: 3, structure: 'stacked' }), 2 * (80 + 112 + 12));
+  });
+
   it('a worker that dies fails its batch (no hang) and is replaced', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 });
     try {
       const l = featureLayout(cat.dim);
       const user = new Float32Array(l.userDim);
@@ -141,7 +176,7 @@ describe('engine: live catalog and scoring pool', function () {
   it('refuses work past the queue bound with QueueFullError', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100, maxQueuedRows: 150 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100, maxQueuedRows: 150, inlineMaxFlops: 0 });
     try {
       const l = featureLayout(cat.dim);
       const user = new Float32Array(l.userDim);
