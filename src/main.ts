@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     httpPort: cfg.httpPort,
     maxConcurrentRanks: cfg.maxConcurrentRanks,
     admin: cfg.adminToken ? { token: cfg.adminToken } : 'disabled',
+    adminClientNames: cfg.adminClientNames,
     bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),
     loadEngine,
     credentials: tls

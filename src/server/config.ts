@@ -31,6 +31,13 @@ export interface Config {
   tlsCert: string;
   tlsKey: string;
   tlsCa: string;
+  /**
+   * Client certificate identities (subject CN or SAN DNS name, exact match)
+   * allowed to make admin calls without a token; needs mutual TLS (tlsCa).
+   * Flags and environment: comma-separated; config file: an array or a
+   * comma-separated string.
+   */
+  adminClientNames: string[];
   /** Print a sample ranking through the gRPC API once serving. */
   sample: boolean;
 }
@@ -55,6 +62,7 @@ export const DEFAULTS: Config = {
   tlsCert: '',
   tlsKey: '',
   tlsCa: '',
+  adminClientNames: [],
   sample: false,
 };
 
@@ -70,8 +78,16 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
     return n;
   }
   if (typeof d === 'boolean') return v === true || v === 'true' || v === '1';
+  if (Array.isArray(d)) return nameList(key, v, source);
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   return String(v);
+}
+
+/** A list setting: an array of strings, or one comma-separated string; blanks dropped. */
+function nameList(key: keyof Config, v: unknown, source: string): string[] {
+  const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : null;
+  if (!parts || parts.some((p) => typeof p !== 'string')) throw new Error(`${source}: ${key} must be a list of names (an array of strings or "a,b,c")`);
+  return (parts as string[]).map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
@@ -93,6 +109,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   for (const k of KEYS) {
     const v = (values as Record<string, unknown>)[kebab(k)];
     if (v !== undefined) set(k, v, `--${kebab(k)}`);
+  }
+  if (cfg.adminClientNames.length > 0 && !(cfg.tlsCert && cfg.tlsKey && cfg.tlsCa)) {
+    throw new Error('adminClientNames needs mutual TLS: set tlsCert, tlsKey and tlsCa (client certificates are only checked against tlsCa)');
   }
   return cfg;
 }

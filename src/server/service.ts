@@ -38,6 +38,13 @@ export interface ServiceOptions {
    * all, or 'open' (the default) for trusted networks and tests.
    */
   admin?: { token: string } | 'open' | 'disabled';
+  /**
+   * Client certificate identities (subject CN or SAN DNS name, exact match)
+   * that may make admin calls without a token. Only certificates the TLS
+   * layer verified against the server's client CA (mutual TLS) count.
+   * See authorize() for the full rule.
+   */
+  adminClientNames?: readonly string[];
   /** Directory that ReloadBundle paths are resolved in and must stay inside. */
   bundleRoot?: string;
   /** Builds and warms an engine for a bundle directory (ReloadBundle). */
@@ -270,17 +277,62 @@ export class RankingService {
     return { accepted };
   }
 
-  /** UNAUTHENTICATED without credentials, PERMISSION_DENIED with wrong ones or when admin calls are off. */
+  /**
+   * Admin call authorisation, in this order:
+   * 1. admin 'open': allowed.
+   * 2. The client presented a certificate verified against the mutual-TLS CA
+   *    whose subject CN or one of whose SAN DNS names is in adminClientNames:
+   *    allowed, no token needed.
+   * 3. An "authorization" header: allowed when it is "Bearer <admin token>",
+   *    else PERMISSION_DENIED (also when no token is configured).
+   * 4. No header, but a verified certificate while adminClientNames is set:
+   *    PERMISSION_DENIED (the identity is known and not an admin).
+   * 5. No header and admin calls are off (no token, no client names):
+   *    PERMISSION_DENIED; otherwise UNAUTHENTICATED.
+   */
   private authorize(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): void {
     const admin = this.opts.admin ?? 'open';
     if (admin === 'open') return;
-    if (admin === 'disabled') throw new ServiceError('FORBIDDEN', `${method} is an admin call and admin calls are disabled (start the server with --admin-token)`);
+    const names = this.opts.adminClientNames ?? [];
+    const peer = names.length > 0 ? RankingService.certificateNames(call) : null;
+    if (peer && peer.some((n) => names.includes(n))) return;
     const header = call.metadata.get('authorization')[0];
-    if (typeof header !== 'string' || header.length === 0) throw new ServiceError('UNAUTHENTICATED', `${method} needs "authorization: Bearer <admin token>"`);
-    const m = /^Bearer (.+)$/.exec(header);
-    const given = Buffer.from(m ? m[1] : '');
-    const want = Buffer.from(admin.token);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new ServiceError('FORBIDDEN', `${method}: the admin token is not valid`);
+    if (typeof header === 'string' && header.length > 0) {
+      if (admin === 'disabled') throw new ServiceError('FORBIDDEN', `${method}: admin tokens are not accepted by this server (no --admin-token configured)`);
+      const m = /^Bearer (.+)$/.exec(header);
+      const given = Buffer.from(m ? m[1] : '');
+      const want = Buffer.from(admin.token);
+      if (given.length !== want.length || !timingSafeEqual(given, want)) throw new ServiceError('FORBIDDEN', `${method}: the admin token is not valid`);
+      return;
+    }
+    if (peer) throw new ServiceError('FORBIDDEN', `${method}: client certificate ${JSON.stringify(peer[0] ?? '')} is not an admin identity (--admin-client-names)`);
+    if (admin === 'disabled' && names.length === 0) {
+      throw new ServiceError('FORBIDDEN', `${method} is an admin call and admin calls are disabled (start the server with --admin-token or --admin-client-names)`);
+    }
+    throw new ServiceError('UNAUTHENTICATED', `${method} needs "authorization: Bearer <admin token>"${names.length > 0 ? ' or an admin client certificate' : ''}`);
+  }
+
+  /**
+   * The identities of the call's client certificate (subject CNs, then SAN
+   * DNS names), or null when the client presented none that the TLS layer
+   * verified (grpc-js reports a peer certificate only for an authorized TLS
+   * socket).
+   */
+  private static certificateNames(call: grpc.ServerUnaryCall<unknown, unknown>): string[] | null {
+    const cert = call.getAuthContext?.()?.sslPeerCertificate;
+    if (!cert) return null;
+    const cn = cert.subject?.CN as string | string[] | undefined;
+    const names = cn === undefined ? [] : Array.isArray(cn) ? [...cn] : [cn];
+    // "DNS:a.example, IP Address:10.0.0.1, DNS:\"b, c\"": values with special
+    // characters are JSON-quoted (Node >= 17).
+    for (const m of (cert.subjectaltname ?? '').matchAll(/(?:^|, )DNS:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+      try {
+        names.push(m[1].startsWith('"') ? (JSON.parse(m[1]) as string) : m[1]);
+      } catch {
+        // an unparsable entry names nobody
+      }
+    }
+    return names;
   }
 
   private async upsertItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {

@@ -33,4 +33,40 @@ describe('server config', () => {
     await fs.writeFile(file, JSON.stringify({ colour: 'blue' }));
     assert.throws(() => loadConfig(['--config', file], {}), /unknown setting "colour"/);
   });
+
+  describe('adminClientNames', () => {
+    const TLS = { RANKING_TLS_CERT: 's.pem', RANKING_TLS_KEY: 's.key', RANKING_TLS_CA: 'ca.pem' };
+
+    it('defaults to none', () => {
+      assert.deepEqual(loadConfig([], {}).adminClientNames, []);
+    });
+
+    it('reads a comma-separated list from flags and the environment, trimming blanks', () => {
+      assert.deepEqual(loadConfig(['--admin-client-names', ' ops-admin, deployer.internal,,'], TLS).adminClientNames, ['ops-admin', 'deployer.internal']);
+      assert.deepEqual(loadConfig([], { ...TLS, RANKING_ADMIN_CLIENT_NAMES: 'a,b' }).adminClientNames, ['a', 'b']);
+    });
+
+    it('reads an array or a string from the config file, layered file < environment < flags', async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rank-config-'));
+      const file = path.join(dir, 'c.json');
+      await fs.writeFile(file, JSON.stringify({ tlsCert: 's.pem', tlsKey: 's.key', tlsCa: 'ca.pem', adminClientNames: ['from-file', 'x'] }));
+      assert.deepEqual(loadConfig(['--config', file], {}).adminClientNames, ['from-file', 'x']);
+      assert.deepEqual(loadConfig(['--config', file], { RANKING_ADMIN_CLIENT_NAMES: 'from-env' }).adminClientNames, ['from-env']);
+      assert.deepEqual(loadConfig(['--config', file, '--admin-client-names', 'from-flag'], { RANKING_ADMIN_CLIENT_NAMES: 'from-env' }).adminClientNames, ['from-flag']);
+      await fs.writeFile(file, JSON.stringify({ tlsCert: 's.pem', tlsKey: 's.key', tlsCa: 'ca.pem', adminClientNames: 'p, q' }));
+      assert.deepEqual(loadConfig(['--config', file], {}).adminClientNames, ['p', 'q']);
+      await fs.writeFile(file, JSON.stringify({ tlsCert: 's.pem', tlsKey: 's.key', tlsCa: 'ca.pem', adminClientNames: ['ok', 7] }));
+      assert.throws(() => loadConfig(['--config', file], {}), /adminClientNames must be a list of names/);
+    });
+
+    it('is refused without mutual TLS (cert, key and client CA)', () => {
+      assert.throws(() => loadConfig(['--admin-client-names', 'ops-admin'], {}), /adminClientNames needs mutual TLS/);
+      assert.throws(
+        () => loadConfig(['--admin-client-names', 'ops-admin'], { RANKING_TLS_CERT: 's.pem', RANKING_TLS_KEY: 's.key' }),
+        /adminClientNames needs mutual TLS/,
+      );
+      // An empty list needs nothing.
+      assert.deepEqual(loadConfig(['--admin-client-names', ' , '], {}).adminClientNames, []);
+    });
+  });
 });
