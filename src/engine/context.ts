@@ -3,6 +3,7 @@ import type { Bundle } from '../bundle/loader';
 import type { FeatureLayout } from '../features/layout';
 import type { LiveCatalog } from './catalog';
 import type { RankInput } from './request';
+import type { RowMarks } from './row-marks';
 import type { ScoringPool } from './scoring/pool';
 import type { ItemStats, UserStore } from './state';
 import type { UserTower } from './user-tower';
@@ -27,6 +28,8 @@ export interface EngineDeps {
   efSearch?: number;
   /** Strong pre-ranker routing: HAP's boundary rule or the light top-B. */
   hapRouting: 'uncertainty' | 'top';
+  /** Scratch set over catalog rows (see RowMarks: synchronous use only). */
+  marks: RowMarks;
 }
 
 export interface RankContext {

@@ -14,6 +14,7 @@ import { ScoringPool } from './scoring/pool';
 import { defaultCascade } from './stages';
 import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from './state';
 import { ACTION_NAMES } from './types';
+import { RowMarks } from './row-marks';
 import { UserTower } from './user-tower';
 
 export interface EngineOptions {
@@ -107,6 +108,7 @@ export class Engine {
       nprobe: opts.search?.nprobe ?? bundle.manifest.index.nprobe,
       efSearch: opts.search?.efSearch ?? bundle.manifest.index.efSearch,
       hapRouting: opts.hapRouting ?? 'uncertainty',
+      marks: new RowMarks(this.catalog.capacity),
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;

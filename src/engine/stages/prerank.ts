@@ -35,18 +35,22 @@ export const prerankStage: Stage = {
     if (hard.length > 0) {
       const p = await deps.pool.score('preranker', ctx.userFeatures!, Int32Array.from(hard, (i) => c.rows[i]), ctx.now, input.signal);
       // The strong model outputs P(click); compare on the logit scale.
-      strong = Float32Array.from(p, (q) => Math.log(Math.max(q, 1e-7) / Math.max(1 - q, 1e-7)));
-      for (const i of hard) c.strong[i] = 1;
+      strong = new Float32Array(p.length);
+      for (let i = 0; i < p.length; i++) strong[i] = Math.log(Math.max(p[i], 1e-7) / Math.max(1 - p[i], 1e-7));
+      for (let i = 0; i < hard.length; i++) c.strong[hard[i]] = 1;
     }
     const merged = hapMerge(c.scores, hard, strong, M);
     // Fresh-source items are few and exist to be explored: they pass the cut
     // (the light score's popularity term would drop nearly all of them).
-    const kept = new Set(merged.order);
-    const extra = Array.from({ length: K }, (_, i) => i).filter((i) => c.provenance[i] === PROVENANCE.fresh && !kept.has(i));
-    const order = Int32Array.from([...merged.order, ...extra]);
-    const out = select(c, order);
+    const kept = new Uint8Array(K);
+    for (let i = 0; i < merged.order.length; i++) kept[merged.order[i]] = 1;
+    const order = new Int32Array(K);
+    order.set(merged.order);
+    let n = merged.order.length;
+    for (let i = 0; i < K; i++) if (c.provenance[i] === PROVENANCE.fresh && kept[i] === 0) order[n++] = i;
+    const out = select(c, order.subarray(0, n));
     out.scores.set(merged.scores);
-    ctx.note = `strong model on ${hard.length} of ${K} (budget ${budget}), kept ${merged.order.length} + ${extra.length} fresh`;
+    ctx.note = `strong model on ${hard.length} of ${K} (budget ${budget}), kept ${merged.order.length} + ${n - merged.order.length} fresh`;
     return out;
   },
 };

@@ -12,54 +12,60 @@ import { PROVENANCE } from '../types';
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
-function build(rows: number[], provenance: number[]): Candidates {
-  return {
-    rows: Int32Array.from(rows),
-    scores: new Float32Array(rows.length),
-    provenance: Uint8Array.from(provenance),
-    strong: new Uint8Array(rows.length),
-  };
+function build(rows: Int32Array, provenance: Uint8Array): Candidates {
+  return { rows, scores: new Float32Array(rows.length), provenance, strong: new Uint8Array(rows.length) };
 }
 
 function usable(ctx: RankContext, row: number): boolean {
   return ctx.deps.catalog.alive[row] === 1 && !ctx.input.options.exclude.has(row);
 }
 
-function popularRows(ctx: RankContext, k: number): number[] {
+function popularRows(ctx: RankContext, k: number): Int32Array {
   const { catalog, popular } = ctx.deps;
   const cat = ctx.input.category;
-  const out: number[] = [];
-  for (let i = 0; i < popular.length && out.length < k; i++) {
+  const out = new Int32Array(Math.min(k, popular.length));
+  let n = 0;
+  for (let i = 0; i < popular.length && n < k; i++) {
     const r = popular[i];
-    if (usable(ctx, r) && (cat === undefined || catalog.category[r] === cat)) out.push(r);
+    if (usable(ctx, r) && (cat === undefined || catalog.category[r] === cat)) out[n++] = r;
   }
-  return out;
+  return out.subarray(0, n);
 }
 
-async function annRows(ctx: RankContext, k: number): Promise<number[]> {
-  const { catalog } = ctx.deps;
-  const deny = [...ctx.input.options.exclude, ...catalog.tombstones];
+async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
+  const { catalog, marks } = ctx.deps;
+  const exclude = ctx.input.options.exclude;
+  const ndeny = exclude.size + catalog.tombstones.length;
+  let denyIds: BigInt64Array | undefined;
+  if (ndeny > 0) {
+    denyIds = new BigInt64Array(ndeny);
+    let j = 0;
+    for (const r of exclude) denyIds[j++] = BigInt(r);
+    for (const r of catalog.tombstones) denyIds[j++] = BigInt(r);
+  }
   const hits = await catalog.index.search(ctx.userEmb!, {
     k,
     nprobe: ctx.deps.nprobe,
     efSearch: ctx.deps.efSearch,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
-    denyIds: deny.length > 0 ? BigInt64Array.from(deny, (r) => BigInt(r)) : undefined,
+    denyIds,
   });
-  const out: number[] = [];
-  const seen = new Set<number>(); // an HNSW index keeps an updated item's old vector too
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
+  const out = new Int32Array(hits.ids.length);
+  const alive = catalog.alive;
+  const checkExclude = exclude.size > 0;
+  let n = 0;
+  marks.clear(); // an HNSW index keeps an updated item's old vector too
   for (let i = 0; i < hits.ids.length; i++) {
     const r = LITTLE_ENDIAN ? words[2 * i] : Number(hits.ids[i]);
     if (r < 0) break;
-    if (usable(ctx, r) && !seen.has(r)) {
-      seen.add(r);
-      out.push(r);
-    }
+    if (alive[r] !== 1 || marks.has(r) || (checkExclude && exclude.has(r))) continue;
+    marks.add(r);
+    out[n++] = r;
   }
-  return out;
+  return out.subarray(0, n);
 }
 
 export const retrievalStage: Stage = {
@@ -67,28 +73,37 @@ export const retrievalStage: Stage = {
   async run(ctx: RankContext): Promise<Candidates> {
     const { input, deps } = ctx;
     if (input.candidateRows) {
-      const rows = Array.from(input.candidateRows).filter((r) => usable(ctx, r));
+      const rows = input.candidateRows.filter((r) => usable(ctx, r));
       ctx.note = `re-rank mode: ${rows.length} provided`;
-      return build(rows, rows.map(() => PROVENANCE.provided));
+      return build(rows, new Uint8Array(rows.length).fill(PROVENANCE.provided));
     }
     const K = input.options.retrievalK;
     const cold = !ctx.userEmb!.some((v) => v !== 0);
-    const rows = cold ? popularRows(ctx, K) : await annRows(ctx, K);
-    const provenance: number[] = rows.map(() => PROVENANCE.retrieved);
+    const found = cold ? popularRows(ctx, K) : await annRows(ctx, K);
     // Fresh source: newest items, best light score first, not already retrieved.
-    const taken = new Set(rows);
-    const fresh = Array.from(deps.catalog.freshRows(ctx.now, deps.freshPool, input.category)).filter((r) => !taken.has(r) && usable(ctx, r));
-    let added = 0;
-    if (fresh.length > 0 && deps.freshKeep > 0) {
-      const fr = Int32Array.from(fresh);
-      const s = cold ? Float32Array.from(fr, (r) => deps.catalog.cols.bias[r]) : scoreRows(deps.catalog.cols.embeddings, deps.catalog.dim, fr, ctx.userEmb!);
-      for (const p of topK(s, deps.freshKeep)) {
-        rows.push(fr[p]);
-        provenance.push(PROVENANCE.fresh);
-        added++;
-      }
+    const { marks } = deps;
+    marks.clear();
+    for (let i = 0; i < found.length; i++) marks.add(found[i]);
+    const newest = deps.catalog.freshRows(ctx.now, deps.freshPool, input.category);
+    const fr = new Int32Array(newest.length);
+    let nf = 0;
+    for (let i = 0; i < newest.length; i++) {
+      const r = newest[i];
+      if (!marks.has(r) && usable(ctx, r)) fr[nf++] = r;
     }
-    ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${rows.length - added} + fresh ${added}`;
+    let picks: Int32Array = new Int32Array(0);
+    if (nf > 0 && deps.freshKeep > 0) {
+      const fresh = fr.subarray(0, nf);
+      const s = cold ? Float32Array.from(fresh, (r) => deps.catalog.cols.bias[r]) : scoreRows(deps.catalog.cols.embeddings, deps.catalog.dim, fresh, ctx.userEmb!);
+      picks = topK(s, deps.freshKeep);
+      for (let i = 0; i < picks.length; i++) picks[i] = fresh[picks[i]];
+    }
+    const rows = new Int32Array(found.length + picks.length);
+    rows.set(found);
+    rows.set(picks, found.length);
+    const provenance = new Uint8Array(rows.length).fill(PROVENANCE.retrieved);
+    provenance.fill(PROVENANCE.fresh, found.length);
+    ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;
     return build(rows, provenance);
   },
 };
