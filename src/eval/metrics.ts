@@ -103,3 +103,128 @@ export function mean(xs: ArrayLike<number>): number {
   for (let i = 0; i < xs.length; i++) s += xs[i];
   return s / xs.length;
 }
+
+/** A mean with its standard error and interval [lo, hi] over n values. */
+export interface Interval {
+  mean: number;
+  stderr: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+/**
+ * Mean with a normal-approximation 95% interval over independent per-request
+ * values:
+ *
+ *   sd = sqrt(sum (x_i - mean)^2 / (n - 1)),  stderr = sd / sqrt(n),
+ *   [lo, hi] = mean -/+ z * stderr            (z = 1.96 by default)
+ *
+ * With fewer than two values there is no spread estimate: stderr is 0 and
+ * lo = hi = mean (n = 0 gives all zeros). Callers report n beside it.
+ */
+export function meanInterval(xs: ArrayLike<number>, z = 1.96): Interval {
+  const n = xs.length;
+  const m = mean(xs);
+  if (n < 2) return { mean: m, stderr: 0, lo: m, hi: m, n };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (xs[i] - m) ** 2;
+  const se = Math.sqrt(ss / (n - 1)) / Math.sqrt(n);
+  return { mean: m, stderr: se, lo: m - z * se, hi: m + z * se, n };
+}
+
+/**
+ * Paired differences a_i - b_i with their meanInterval: the same users under
+ * two configurations. Throws when the lengths differ.
+ */
+export function pairedDifference(a: ArrayLike<number>, b: ArrayLike<number>, z = 1.96): Interval {
+  if (a.length !== b.length) throw new RangeError(`paired values need equal lengths, got ${a.length} and ${b.length}`);
+  return meanInterval(Array.from({ length: a.length }, (_, i) => a[i] - b[i]), z);
+}
+
+/**
+ * Ratio of means mean(a) / mean(b) over paired values (a_i and b_i from the
+ * same request), with a percentile bootstrap interval: `iters` resamples of n
+ * indices drawn with replacement from a seeded generator (uniform in [0, 1)),
+ * the ratio sum a / sum b of each, sorted; lo is the value at index
+ * floor(iters * (1 - level) / 2), hi at ceil(iters * (1 + level) / 2) - 1.
+ * A resample with sum b = 0 counts as ratio 0. Empty input: all 0.
+ */
+export function bootstrapRatio(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  random: () => number,
+  iters = 1000,
+  level = 0.95,
+): { ratio: number; lo: number; hi: number } {
+  if (a.length !== b.length) throw new RangeError(`paired values need equal lengths, got ${a.length} and ${b.length}`);
+  if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`iters must be a positive integer, got ${iters}`);
+  const n = a.length;
+  if (n === 0) return { ratio: 0, lo: 0, hi: 0 };
+  const ratioOf = (sa: number, sb: number) => (sb !== 0 ? sa / sb : 0);
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < n; i++) {
+    sa += a[i];
+    sb += b[i];
+  }
+  const rs = new Float64Array(iters);
+  for (let t = 0; t < iters; t++) {
+    let x = 0;
+    let y = 0;
+    for (let i = 0; i < n; i++) {
+      const j = Math.min(n - 1, Math.floor(random() * n));
+      x += a[j];
+      y += b[j];
+    }
+    rs[t] = ratioOf(x, y);
+  }
+  rs.sort();
+  const lo = rs[Math.max(0, Math.floor((iters * (1 - level)) / 2))];
+  const hi = rs[Math.min(iters - 1, Math.ceil((iters * (1 + level)) / 2) - 1)];
+  return { ratio: ratioOf(sa, sb), lo, hi };
+}
+
+/**
+ * Share of lists with a flagged item at each position (0-based):
+ *
+ *   share[p] = (lists with flags[p] = 1) / (lists at least p + 1 long)
+ *
+ * for p < n; count[p] is that denominator (share 0 where it is 0). flags are
+ * 0/1 per position of each list (e.g. "this item is new").
+ */
+export function shareByPosition(lists: ArrayLike<number>[], n: number): { share: number[]; count: number[] } {
+  checkK(n);
+  const hits = new Array<number>(n).fill(0);
+  const count = new Array<number>(n).fill(0);
+  for (const l of lists) {
+    for (let p = 0; p < Math.min(n, l.length); p++) {
+      count[p]++;
+      if (l[p]) hits[p]++;
+    }
+  }
+  return { share: hits.map((h, p) => (count[p] > 0 ? h / count[p] : 0)), count };
+}
+
+/**
+ * Pooled share over positions [from, to) (0-based, to exclusive) of a
+ * shareByPosition result: sum of hits / sum of counts, 0 when no list reaches
+ * that far.
+ */
+export function pooledShare(s: { share: number[]; count: number[] }, from: number, to: number): number {
+  let h = 0;
+  let c = 0;
+  for (let p = Math.max(0, from); p < Math.min(to, s.count.length); p++) {
+    h += s.share[p] * s.count[p];
+    c += s.count[p];
+  }
+  return c > 0 ? h / c : 0;
+}
+
+/** How many of the first min(k, n) values satisfy `pred` (k omitted: all). */
+export function countWhere<T>(values: ArrayLike<T>, pred: (v: T) => boolean, k = values.length): number {
+  checkK(k);
+  let c = 0;
+  for (let i = 0; i < Math.min(k, values.length); i++) if (pred(values[i])) c++;
+  return c;
+}

@@ -15,13 +15,32 @@
 //                duplicate items are still filtered by the policy.
 //   no-shortcuts through the API: retrieval_k = min(5000, items),
 //                heavy_budget 1.0, diversity NONE, exploration NONE.
+//
+// The cost of each shortcut:
+//   ANN          one engine per index search setting (EngineOptions.search,
+//                sharing the default engine's user state), all served in turn
+//                by the same RankingService; final NDCG@50 through the API.
+//                Retrieval recall@K of the same index search (the bundle's
+//                index, the setting's nprobe / efSearch) against the exact
+//                top K by inner product over every catalog row (native
+//                scoreRows + topK), for the user embedding the engine computes
+//                (the bundle's user tower over the user's stored actions; the
+//                report checks it against the light scores the API returns).
+//   HAP routing  an engine with hapRouting 'top' (the strong pre-ranker sees
+//                the top B by light score) beside the default 'uncertainty'.
+//   exploration  epsilon-greedy with several epsilons and start positions:
+//                new-item share by position, new-item recall.
+//   reactivity   after all the above: for a sub-sample of users, a Rank call,
+//                a burst of RecordEvents (clicks, then carts) on items of a
+//                category the user does not favour, and the same Rank again.
 import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
-import { loadBundle } from '../bundle/loader';
+import { loadBundle, newItemMask } from '../bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
-import { topK } from '../native';
+import { UserTower } from '../engine/user-tower';
+import { scoreRows, topK } from '../native';
 import { createMetrics } from '../server/metrics';
 import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
 import { DEFAULT_RANK } from '../server/validate';
@@ -30,7 +49,20 @@ import { ensureWorld } from '../world/cache';
 import { Objective, OBJECTIVES, Surface, WorldConfig } from '../world/schema';
 import { trueProbabilities, trueUtility } from '../world/truth';
 import { loadTruth } from '../world/truth-files';
-import { distinctCount, maxBrandRun, mean, ndcgAt, recallAt } from './metrics';
+import {
+  bootstrapRatio,
+  countWhere,
+  distinctCount,
+  Interval,
+  maxBrandRun,
+  mean,
+  meanInterval,
+  ndcgAt,
+  pairedDifference,
+  pooledShare,
+  recallAt,
+  shareByPosition,
+} from './metrics';
 
 export const EVAL_SURFACES: Surface[] = ['home', 'browse', 'search'];
 export const NUM_RESULTS = 50;
@@ -44,14 +76,63 @@ export interface EvalConfig {
   seed: number;
   budgets: number[];
   lambdas: number[];
-  /** Scoring workers of the engine. */
+  /** Scoring workers of each engine. */
   threads: number;
   command: string;
   log?: (msg: string) => void;
+  /** Index search settings compared (default: searchGrid() of the bundle's index). */
+  search?: SearchSetting[];
+  /** Heavy budgets at which HAP routing is compared with top-B routing. */
+  routingBudgets?: number[];
+  /** Epsilons tried at the default exploration start, and starts tried at the default epsilon. */
+  epsilons?: number[];
+  explorationStarts?: number[];
+  /** Users of the reactivity check (default min(100, users)), and the burst per user. */
+  reactivityUsers?: number;
+  reactivityClicks?: number;
+  reactivityCarts?: number;
+  /** Bootstrap resamples of the headline ratios' intervals. */
+  bootstrapIters?: number;
 }
 
 export const DEFAULT_BUDGETS = [0, 0.05, 0.1, 0.2, 0.5, 1.0];
 export const DEFAULT_LAMBDAS = [0.3, 0.5, 0.7, 0.9];
+export const DEFAULT_ROUTING_BUDGETS = [0.05, 0.1, 0.2];
+export const DEFAULT_EPSILONS = [0, 0.05, 0.1, 0.2];
+export const DEFAULT_EXPLORATION_STARTS = [1, 5, 10];
+
+export interface SearchSetting {
+  /** IVF lists probed / HNSW candidate list size; unset: the index's own default. */
+  nprobe?: number;
+  efSearch?: number;
+}
+
+/**
+ * Index search settings worth comparing for the bundle's index: for IVF
+ * (factory "IVF<nlist>,...") nprobe 1, 4, 16, 64, half, once and twice the
+ * bundle's nprobe, and nlist (every list: exact up to ties); for HNSW efSearch
+ * 16 .. 512 and the bundle's; otherwise (Flat) the one exact setting.
+ */
+export function searchGrid(index: { factory: string; nprobe?: number; efSearch?: number }): SearchSetting[] {
+  const ivf = /IVF(\d+)/.exec(index.factory);
+  const uniq = (xs: number[], max: number) => [...new Set(xs.filter((x) => Number.isInteger(x) && x >= 1 && x <= max))].sort((a, b) => a - b);
+  if (ivf) {
+    const nlist = Number(ivf[1]);
+    const d = index.nprobe ?? 1;
+    return uniq([1, 4, 16, 64, Math.floor(d / 2), d, 2 * d, nlist], nlist).map((nprobe) => ({ nprobe }));
+  }
+  if (/HNSW/.test(index.factory)) {
+    const d = index.efSearch ?? 16;
+    return uniq([16, 32, 64, 128, 256, 512, d], 1 << 20).map((efSearch) => ({ efSearch }));
+  }
+  return [{}];
+}
+
+export function searchLabel(s: SearchSetting): string {
+  if (s.nprobe !== undefined) return `nprobe ${s.nprobe}`;
+  if (s.efSearch !== undefined) return `efSearch ${s.efSearch}`;
+  return 'exact';
+}
 
 export interface ListScores {
   ndcg10: number;
@@ -61,6 +142,10 @@ export interface ListScores {
   distinctBrands20: number;
   maxBrandRun: number;
   length: number;
+  /** Share of the list that is new (created within the bundle's newItemDays). */
+  newShare: number;
+  /** Of the user's 50 best new items by true utility, the share in the list. */
+  newRecall50: number;
 }
 
 export interface ConfigResult extends ListScores {
@@ -68,26 +153,75 @@ export interface ConfigResult extends ListScores {
   description: string;
   /** The wire options sent (null: computed in the evaluator, not requested). */
   options: Record<string, unknown> | null;
+  /** The engine that served it ('default', or the variant's settings). */
+  engine: string;
   requests: number;
-  /** Mean prerank stage time (debug stage report), ms. */
+  /** Per-request 95% intervals (mean -/+ 1.96 stderr over users). */
+  ndcg10Ci: Interval;
+  ndcg50Ci: Interval;
+  /** Mean prerank / retrieval stage time (debug stage report), ms. */
   prerankMs: number | null;
+  retrievalMs: number | null;
   /** Mean client-side Rank latency, ms. */
   requestMs: number | null;
   /** Mean share of candidates the strong pre-ranker scored. */
   strongFraction: number | null;
+  /** Mean share of the list placed by exploration (the response's flag). */
+  explorationShare: number | null;
   bySegment: Record<string, { users: number; ndcg10: number; ndcg50: number }>;
+}
+
+export interface AnnPoint {
+  label: string;
+  nprobe: number | null;
+  efSearch: number | null;
+  isDefault: boolean;
+  /** recall@K of the index search vs the exact top K, over the measured users. */
+  recallAtK: Interval;
+  /** The same for the first 50 of each. */
+  recallAt50: Interval;
+  /** In-process index search time for one query, mean ms. */
+  searchMs: number;
+  /** Final list through the API with this setting (default knobs, exploration NONE). */
+  ndcg50: Interval;
+  retrievalMs: number | null;
+}
+
+export interface ExplorationRow {
+  name: string;
+  epsilon: number;
+  start: number;
+  ndcg50: Interval;
+  newShare: number;
+  newRecall50: number;
+  explorationShare: number;
+  /** New-item share at each position 1..50 (index 0 is position 1). */
+  newByPosition: number[];
+  /** Pooled new-item share over positions 1-4, 5-10, 11-20, 21-50. */
+  newByBucket: { positions: string; share: number }[];
 }
 
 export interface EvalReport {
   command: string;
   date: string;
   commit: string;
-  world: { root: string; items: number; users: number; dim: number; seed: number };
+  /** Whether tracked files differed from the commit when the run started. */
+  uncommittedChanges: boolean;
+  world: { root: string; items: number; users: number; dim: number; seed: number; index: { factory: string; nprobe: number | null; efSearch: number | null } };
   sample: { users: number; segments: Record<string, number>; surfaces: Record<string, number>; seed: number };
   numResults: number;
   defaults: typeof DEFAULT_RANK;
   /** The oracle list scored by the same code: must be 1. */
-  oracleCheck: { ndcg10: number; ndcg50: number; recall50: number; distinctCategories20: number; distinctBrands20: number; maxBrandRun: number };
+  oracleCheck: {
+    ndcg10: number;
+    ndcg50: number;
+    recall50: number;
+    distinctCategories20: number;
+    distinctBrands20: number;
+    maxBrandRun: number;
+    newShare: number;
+    newRecall50: number;
+  };
   configs: Record<string, ConfigResult>;
   headline: {
     engineNdcg50: number;
@@ -96,18 +230,75 @@ export interface EvalReport {
     twoTowerNdcg50: number;
     vsPopularity: number;
     vsNoShortcuts: number;
+    /** 95% intervals: per-request for the NDCGs, paired bootstrap over users for the ratios. */
+    ci: {
+      engineNdcg50: Interval;
+      popularityNdcg50: Interval;
+      noShortcutsNdcg50: Interval;
+      twoTowerNdcg50: Interval;
+      vsPopularity: { lo: number; hi: number };
+      vsNoShortcuts: { lo: number; hi: number };
+      bootstrapIters: number;
+    };
     targets: { vsPopularityAtLeast: number; vsNoShortcutsAtLeast: number; vsPopularityMet: boolean; vsNoShortcutsMet: boolean };
+  };
+  ann: {
+    note: string;
+    k: number;
+    usersMeasured: number;
+    coldUsersSkipped: number;
+    /** Max |light score from the API - (<embedding, item> + bias term)| over the checked items. */
+    embeddingCheck: { items: number; maxAbsDiff: number };
+    curve: AnnPoint[];
+    defaultRecallAtK: number | null;
+    targets: { recallAtLeast: number; onWorldItems: number; thisWorldItems: number; met: boolean | null };
   };
   hap: {
     note: string;
     curve: { budget: number; ndcg10: number; ndcg50: number; prerankMs: number; strongFraction: number }[];
     ratioNdcg50At20vs100: number | null;
     ratioPrerankMsAt20vs100: number | null;
-    targets: { ndcgRatioAtLeast: number; timeRatioAtMost: number; met: boolean | null };
+    routing: {
+      note: string;
+      rows: { budget: number; uncertaintyNdcg50: number; topNdcg50: number; difference: Interval; uncertaintyPrerankMs: number | null; topPrerankMs: number | null }[];
+    };
+    targets: {
+      ndcgRatioAtLeast: number;
+      timeRatioAtMost: number;
+      met: boolean | null;
+      /** Mean NDCG@50 of HAP routing above top-B routing at budget 0.2 (null: not measured). */
+      beatsTopAt20: boolean | null;
+      /** The paired 95% interval of that difference lies above 0. */
+      beatsTopAt20Significant: boolean | null;
+    };
   };
   diversity: {
     note: string;
     points: { method: string; lambda: number | null; ndcg10: number; distinctCategories20: number; distinctBrands20: number; maxBrandRun: number; pareto: boolean }[];
+  };
+  exploration: {
+    note: string;
+    newItemDays: number;
+    /** Share of the catalog that is new, and of the oracle's top 50. */
+    catalogNewShare: number;
+    oracleNewShare: number;
+    rows: ExplorationRow[];
+  };
+  reactivity: {
+    note: string;
+    users: number;
+    clicks: number;
+    carts: number;
+    /** Items of the burst's category in the top 20, before and after. */
+    before: Interval;
+    after: Interval;
+    /** After, not counting the clicked items themselves. */
+    afterOtherItems: Interval;
+    usersWithAnyBefore: number;
+    usersWithAnyAfter: number;
+    /** Events acknowledged by RecordEvents (must equal those sent). */
+    eventsSent: number;
+    eventsAccepted: number;
   };
   seconds: number;
 }
@@ -118,6 +309,7 @@ interface WireItem {
   item_id: string;
   category: string;
   brand: string;
+  exploration: boolean;
   stage_scores: { stage: string; score: number }[];
 }
 interface WireStage {
@@ -133,22 +325,31 @@ export interface WireRankResponse {
 
 type MethodDefs = Record<string, grpc.MethodDefinition<object, object>>;
 
-/** A minimal promise client of ranking.v1.RankingService/Rank. */
+/** A minimal promise client of ranking.v1.RankingService (Rank and RecordEvents). */
 export class RankClient {
   private readonly raw: grpc.Client;
-  private readonly def: grpc.MethodDefinition<object, object>;
+  private readonly defs: MethodDefs;
 
   constructor(address: string) {
     this.raw = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.def = (loadProto()[SERVICE_NAME] as unknown as MethodDefs).Rank;
+    this.defs = loadProto()[SERVICE_NAME] as unknown as MethodDefs;
+  }
+
+  private call<T>(method: string, req: object, timeoutMs: number): Promise<T> {
+    const def = this.defs[method];
+    return new Promise((resolve, reject) =>
+      this.raw.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res as T),
+      ),
+    );
   }
 
   rank(req: object, timeoutMs = 60_000): Promise<WireRankResponse> {
-    return new Promise((resolve, reject) =>
-      this.raw.makeUnaryRequest(this.def.path, this.def.requestSerialize, this.def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(err) : resolve(res as WireRankResponse),
-      ),
-    );
+    return this.call<WireRankResponse>('Rank', req, timeoutMs);
+  }
+
+  recordEvents(req: { events: { user_id: string; item_id: string; type: string; timestamp_ms: number }[] }, timeoutMs = 60_000): Promise<{ accepted: number }> {
+    return this.call<{ accepted: number }>('RecordEvents', req, timeoutMs);
   }
 
   close(): void {
@@ -158,26 +359,19 @@ export class RankClient {
 
 // ---------------------------------------------------------------- helpers
 
-function gitCommit(): string {
+function git(args: string[]): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
-    return 'unknown';
+    return null;
   }
 }
 
 /** Stratified sample: the new-user segment in proportion (at least one of each segment when both exist). */
 export function sampleUsers(segments: ('new' | 'returning')[], n: number, seed: number): number[] {
   const rng = new Rng(seed);
-  const shuffle = (xs: number[]) => {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [xs[i], xs[j]] = [xs[j], xs[i]];
-    }
-    return xs;
-  };
-  const fresh = shuffle(segments.flatMap((s, i) => (s === 'new' ? [i] : [])));
-  const ret = shuffle(segments.flatMap((s, i) => (s === 'returning' ? [i] : [])));
+  const fresh = shuffle(segments.flatMap((s, i) => (s === 'new' ? [i] : [])), rng);
+  const ret = shuffle(segments.flatMap((s, i) => (s === 'returning' ? [i] : [])), rng);
   n = Math.min(n, segments.length);
   let nNew = Math.round((n * fresh.length) / Math.max(1, segments.length));
   if (nNew === 0 && fresh.length > 0 && n > 1) nNew = 1;
@@ -186,17 +380,46 @@ export function sampleUsers(segments: ('new' | 'returning')[], n: number, seed: 
   return [...ret.slice(0, nRet), ...fresh.slice(0, n - nRet)].sort((a, b) => a - b);
 }
 
+function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
+}
+
 /** Indices of the Pareto-optimal points when both coordinates are to be maximised. */
 export function paretoFront(points: { a: number; b: number }[]): boolean[] {
   return points.map((p, i) => !points.some((q, j) => j !== i && q.a >= p.a && q.b >= p.b && (q.a > p.a || q.b > p.b)));
 }
 
+/** Catalog rows from the int64 ids of an index search (-1 ends the list). */
+function idsToRows(ids: BigInt64Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const r = Number(ids[i]);
+    if (r < 0) break;
+    out.push(r);
+  }
+  return out;
+}
+
+export const POSITION_BUCKETS: [number, number][] = [
+  [0, 4],
+  [4, 10],
+  [10, 20],
+  [20, 50],
+];
+
 interface Sample {
   scores: ListScores;
   segment: string;
   prerankMs: number | null;
+  retrievalMs: number | null;
   requestMs: number | null;
   strongFraction: number | null;
+  newFlags: Uint8Array;
+  explorationShare: number | null;
 }
 
 interface Spec {
@@ -204,6 +427,8 @@ interface Spec {
   description: string;
   /** Wire options (plus request fields); null for lists computed here. */
   options: Record<string, unknown> | null;
+  /** The engine that serves it (default 'default'). */
+  engine?: string;
   numResults?: number;
   /** Turns the response into the scored rows (default: the items in order). */
   pick?: (res: WireRankResponse) => string[];
@@ -214,24 +439,49 @@ interface Spec {
 export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   const t0 = Date.now();
   const log = cfg.log ?? (() => undefined);
+  const uncommittedChanges = (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '';
   const paths = await ensureWorld(cfg.root, cfg.world, log);
   const bundle = await loadBundle(paths.bundle, { progress: false });
   const truth = await loadTruth(paths, bundle);
   const n = bundle.items.n;
+  const dim = bundle.manifest.embeddingDim;
+  const idx = bundle.manifest.index;
   const metrics = createMetrics({ defaultMetrics: false });
-  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads: cfg.threads, clock: 'bundle', seedEvents: paths.events, metrics });
+  const base = { ...ENGINE_DEFAULTS, threads: cfg.threads, clock: 'bundle' as const };
+  const engine = await Engine.create(bundle, { ...base, seedEvents: paths.events, metrics });
+  // Variant engines share the default engine's user state (the store the seed
+  // events went into); requests to them use exploration NONE, so the item
+  // click statistics (Thompson sampling only) do not matter.
+  const engines = new Map<string, Engine>([['default', engine]]);
+  const grid = cfg.search ?? searchGrid(idx);
+  const isDefaultSetting = (s: SearchSetting) => (s.nprobe ?? idx.nprobe) === idx.nprobe && (s.efSearch ?? idx.efSearch) === idx.efSearch;
+  const engineOf = (s: SearchSetting) => (isDefaultSetting(s) ? 'default' : `search ${searchLabel(s)}`);
   const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: pino({ level: 'silent' }) });
+  const tower = await UserTower.create(bundle.userTower, dim);
   let client: RankClient | null = null;
   try {
+    for (const s of grid) {
+      if (!engines.has(engineOf(s))) engines.set(engineOf(s), await Engine.create(bundle, { ...base, store: engine.store, search: s }));
+    }
+    engines.set('top-routing', await Engine.create(bundle, { ...base, store: engine.store, hapRouting: 'top' }));
+    log(`${engines.size} engines: ${[...engines.keys()].join(', ')}`);
     await service.start();
     service.setEngine(engine);
+    let serving = 'default';
+    const use = (key: string) => {
+      if (key !== serving) {
+        service.setEngine(engines.get(key)!);
+        serving = key;
+      }
+    };
     client = new RankClient(`127.0.0.1:${service.grpcPort}`);
     const rowOf = bundle.items.rowOf;
-    const toRows = (ids: string[]) => ids.map((id) => {
-      const r = rowOf.get(id);
-      if (r === undefined) throw new Error(`the service returned an unknown item ${id}`);
-      return r;
-    });
+    const toRows = (ids: string[]) =>
+      ids.map((id) => {
+        const r = rowOf.get(id);
+        if (r === undefined) throw new Error(`the service returned an unknown item ${id}`);
+        return r;
+      });
 
     const byLight = (res: WireRankResponse) =>
       res.items
@@ -240,6 +490,15 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         .slice(0, NUM_RESULTS)
         .map((x) => x.id);
     const none = { exploration: 'EXPLORATION_METHOD_NONE' };
+    const routingBudgets = cfg.routingBudgets ?? DEFAULT_ROUTING_BUDGETS;
+    const epsilons = cfg.epsilons ?? DEFAULT_EPSILONS;
+    const starts = cfg.explorationStarts ?? DEFAULT_EXPLORATION_STARTS;
+    const hapBudgets = [...new Set([...cfg.budgets, ...routingBudgets])];
+    const explore = [
+      ...epsilons.map((e) => ({ e, k: DEFAULT_RANK.explorationStart })),
+      ...starts.filter((k) => k !== DEFAULT_RANK.explorationStart).map((k) => ({ e: DEFAULT_RANK.epsilon, k })),
+    ];
+    const annName = (s: SearchSetting) => `ann-${searchLabel(s).replace(' ', '-')}`;
     const specs: Spec[] = [
       { name: 'random', description: `${NUM_RESULTS} distinct rows drawn uniformly (seeded), computed in the evaluator`, options: null },
       { name: 'popularity', description: `top ${NUM_RESULTS} by item_bias (the same list for everyone), computed in the evaluator`, options: null },
@@ -257,7 +516,24 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         description: 'API: retrieval_k min(5000, items), heavy_budget 1.0, diversity NONE, exploration NONE',
         options: { ...none, retrieval_k: Math.min(5000, n), heavy_budget: 1, diversity: 'DIVERSITY_METHOD_NONE' },
       },
-      ...cfg.budgets.map((b) => ({ name: `hap-${b}`, description: `API: default knobs, heavy_budget ${b}, exploration NONE`, options: { ...none, heavy_budget: b } })),
+      ...hapBudgets.map((b) => ({ name: `hap-${b}`, description: `API: default knobs, heavy_budget ${b}, exploration NONE`, options: { ...none, heavy_budget: b } })),
+      ...routingBudgets.map((b) => ({
+        name: `hap-top-${b}`,
+        description: `API: default knobs, heavy_budget ${b}, exploration NONE; engine with hapRouting 'top' (strong pre-ranker on the top B by light score)`,
+        options: { ...none, heavy_budget: b },
+        engine: 'top-routing',
+      })),
+      ...grid.map((s) => ({
+        name: annName(s),
+        description: `API: default knobs, exploration NONE; engine with index search ${searchLabel(s)}${isDefaultSetting(s) ? ' (the bundle default)' : ''}`,
+        options: { ...none },
+        engine: engineOf(s),
+      })),
+      ...explore.map(({ e, k }) => ({
+        name: `explore-e${e}-k${k}`,
+        description: `API: default knobs, epsilon-greedy exploration, exploration_epsilon ${e}, exploration_start ${k}`,
+        options: { exploration: 'EXPLORATION_METHOD_EPSILON_GREEDY', exploration_epsilon: e, exploration_start: k },
+      })),
       { name: 'div-none', description: 'API: default knobs, diversity NONE, exploration NONE', options: { ...none, diversity: 'DIVERSITY_METHOD_NONE' } },
       ...(['MMR', 'DPP'] as const).flatMap((m) =>
         cfg.lambdas.map((l) => ({
@@ -273,14 +549,24 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     const oracleScores: ListScores[] = [];
     const popular = Array.from(topK(bundle.bias, NUM_RESULTS));
     const allRows = Int32Array.from({ length: n }, (_, i) => i);
+    const isNew = newItemMask(bundle, engine.now());
+    const newRows = Int32Array.from(allRows.filter((r) => isNew[r] === 1));
     const catOf = (r: number) => bundle.items.category[r];
     const brandOf = (r: number) => bundle.items.brand[r];
     const segCount: Record<string, number> = {};
     const surfCount: Record<string, number> = {};
+    const K = Math.min(DEFAULT_RANK.retrievalK, n);
+    const ann = grid.map(() => ({ recallK: [] as number[], recall50: [] as number[], ms: [] as number[] }));
+    let coldUsers = 0;
+    const embCheck = { items: 0, maxAbsDiff: 0 };
+    const biasWeight = bundle.manifest.lightModel?.biasWeight ?? 0;
 
-    // Warm-up (not scored): the first calls pay for lazy initialisation.
-    for (let i = 0; i < Math.min(3, sampled.length); i++) {
-      await client.rank({ user_id: truth.users.info[sampled[i]].id, num_results: NUM_RESULTS, options: { ...none, seed: 1 } });
+    // Warm-up (not scored): the first calls of each engine pay for lazy initialisation.
+    for (const key of engines.keys()) {
+      use(key);
+      for (let i = 0; i < Math.min(2, sampled.length); i++) {
+        await client.rank({ user_id: truth.users.info[sampled[i]].id, num_results: NUM_RESULTS, options: { ...none, seed: 1 } });
+      }
     }
 
     for (let s = 0; s < sampled.length; s++) {
@@ -289,11 +575,12 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       const surface = EVAL_SURFACES[s % EVAL_SURFACES.length];
       segCount[info.segment] = (segCount[info.segment] ?? 0) + 1;
       surfCount[surface] = (surfCount[surface] ?? 0) + 1;
-      const base = bundle.manifest.defaultWeights[surface];
-      const weights = Object.fromEntries(OBJECTIVES.map((o) => [o, base[o] ?? 0])) as Record<Objective, number>;
+      const bw = bundle.manifest.defaultWeights[surface];
+      const weights = Object.fromEntries(OBJECTIVES.map((o) => [o, bw[o] ?? 0])) as Record<Objective, number>;
       const utility = trueUtility(trueProbabilities(truth.coefficients, truth.items, truth.users, u, allRows, { surface, device: info.device }), weights);
       const oracle = Array.from(topK(utility, NUM_RESULTS));
       const ideal = oracle.map((r) => utility[r]);
+      const topNew = Array.from(topK(Float32Array.from(newRows, (r) => utility[r]), Math.min(NUM_RESULTS, newRows.length)), (p) => newRows[p]);
       const score = (rows: number[]): ListScores => {
         const gains = rows.map((r) => utility[r]);
         const top20 = rows.slice(0, 20);
@@ -305,11 +592,14 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
           distinctBrands20: distinctCount(top20.map(brandOf)),
           maxBrandRun: maxBrandRun(rows.map(brandOf)),
           length: rows.length,
+          newShare: rows.length > 0 ? countWhere(rows, (r) => isNew[r] === 1) / rows.length : 0,
+          newRecall50: recallAt(rows, topNew, NUM_RESULTS),
         };
       };
       oracleScores.push(score(oracle));
       const userSeed = (cfg.seed * 1_000_003 + u) >>> 0 || 1;
       const cache = new Map<string, Promise<{ res: WireRankResponse; ms: number }>>();
+      let engineResponse: WireRankResponse | null = null;
       for (const spec of specs) {
         const out = samples.get(spec.name)!;
         if (spec.options === null) {
@@ -320,9 +610,19 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
             while (set.size < Math.min(NUM_RESULTS, n)) set.add(Math.floor(rng.next() * n));
             rows = [...set];
           } else rows = popular;
-          out.push({ scores: score(rows), segment: info.segment, prerankMs: null, requestMs: null, strongFraction: null });
+          out.push({
+            scores: score(rows),
+            segment: info.segment,
+            prerankMs: null,
+            retrievalMs: null,
+            requestMs: null,
+            strongFraction: null,
+            newFlags: Uint8Array.from(rows, (r) => isNew[r]),
+            explorationShare: null,
+          });
           continue;
         }
+        const key = spec.engine ?? 'default';
         const req = {
           user_id: info.id,
           context: { surface: `SURFACE_${surface.toUpperCase()}`, device: `DEVICE_${info.device.toUpperCase()}` },
@@ -330,32 +630,71 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
           debug: true,
           options: { ...spec.options, seed: userSeed },
         };
-        // Identical requests (e.g. hap-0.2 and the engine's defaults) are sent once.
-        const key = JSON.stringify(req);
-        let p = cache.get(key);
+        // Identical requests to the same engine (e.g. hap-0.2 and the engine's defaults) are sent once.
+        const ck = `${key}|${JSON.stringify(req)}`;
+        let p = cache.get(ck);
         if (!p) {
           const c = client;
+          use(key);
           p = (async () => {
             const t = process.hrtime.bigint();
             const res = await c.rank(req);
             return { res, ms: Number(process.hrtime.bigint() - t) / 1e6 };
           })();
-          cache.set(key, p);
+          cache.set(ck, p);
         }
         const { res, ms } = await p;
+        if (spec.name === 'engine') engineResponse = res;
         const ids = spec.pick ? spec.pick(res) : res.items.map((it) => it.item_id);
+        const rows = toRows(ids);
         const pre = res.stages.find((x) => x.stage === 'prerank');
+        const ret = res.stages.find((x) => x.stage === 'retrieval');
         const m = pre ? /strong model on (\d+) of (\d+)/.exec(pre.note) : null;
         out.push({
-          scores: score(toRows(ids)),
+          scores: score(rows),
           segment: info.segment,
           prerankMs: pre ? pre.millis : null,
+          retrievalMs: ret ? ret.millis : null,
           requestMs: ms,
           strongFraction: m ? Number(m[1]) / Math.max(1, Number(m[2])) : pre ? 0 : null,
+          newFlags: Uint8Array.from(rows, (r) => isNew[r]),
+          explorationShare: res.items.length > 0 ? countWhere(res.items, (it) => it.exploration) / res.items.length : 0,
         });
+      }
+
+      // Retrieval recall: the index search vs the exact top K for the user
+      // embedding the engine computes (a cold user has none: popular items).
+      const now = engine.now();
+      const emb = (await tower.embed(engine.store.snapshot(info.id, now), engine.catalog, now)).embedding;
+      if (!emb.some((v) => v !== 0)) coldUsers++;
+      else {
+        if (engineResponse) {
+          const checked = engineResponse.items.filter((it) => it.stage_scores.some((x) => x.stage === 'light'));
+          const rows = Int32Array.from(checked, (it) => rowOf.get(it.item_id)!);
+          const dots = scoreRows(bundle.embeddings, dim, rows, emb);
+          checked.forEach((it, i) => {
+            const light = it.stage_scores.find((x) => x.stage === 'light')!.score;
+            const d = Math.abs(light - (dots[i] + biasWeight * bundle.bias[rows[i]]));
+            if (d > embCheck.maxAbsDiff) embCheck.maxAbsDiff = d;
+          });
+          embCheck.items += checked.length;
+        }
+        const exact = Array.from(topK(scoreRows(bundle.embeddings, dim, allRows, emb), K));
+        for (let g = 0; g < grid.length; g++) {
+          const t = process.hrtime.bigint();
+          const hits = await bundle.index.search(emb, { k: K, nprobe: grid[g].nprobe ?? idx.nprobe, efSearch: grid[g].efSearch ?? idx.efSearch });
+          ann[g].ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+          const got = idsToRows(hits.ids);
+          ann[g].recallK.push(recallAt(got, exact, K));
+          ann[g].recall50.push(recallAt(got, exact, Math.min(50, K)));
+        }
       }
       if ((s + 1) % 25 === 0 || s + 1 === sampled.length) log(`${s + 1}/${sampled.length} users`);
     }
+
+    // Reactivity, last: it changes the users' state.
+    use('default');
+    const reactivity = await measureReactivity(client, bundle, truth.users.info, sampled, cfg, none, log);
 
     const agg = (xs: Sample[], f: (x: Sample) => number | null) => {
       const v = xs.map(f).filter((x): x is number => x !== null);
@@ -373,25 +712,37 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         name: spec.name,
         description: spec.description,
         options: spec.options,
+        engine: spec.options === null ? 'none' : spec.engine ?? 'default',
         requests: xs.length,
         ndcg10: mean(xs.map((x) => x.scores.ndcg10)),
         ndcg50: mean(xs.map((x) => x.scores.ndcg50)),
+        ndcg10Ci: meanInterval(xs.map((x) => x.scores.ndcg10)),
+        ndcg50Ci: meanInterval(xs.map((x) => x.scores.ndcg50)),
         recall50: mean(xs.map((x) => x.scores.recall50)),
         distinctCategories20: mean(xs.map((x) => x.scores.distinctCategories20)),
         distinctBrands20: mean(xs.map((x) => x.scores.distinctBrands20)),
         maxBrandRun: mean(xs.map((x) => x.scores.maxBrandRun)),
         length: mean(xs.map((x) => x.scores.length)),
+        newShare: mean(xs.map((x) => x.scores.newShare)),
+        newRecall50: mean(xs.map((x) => x.scores.newRecall50)),
         prerankMs: agg(xs, (x) => x.prerankMs),
+        retrievalMs: agg(xs, (x) => x.retrievalMs),
         requestMs: agg(xs, (x) => x.requestMs),
         strongFraction: agg(xs, (x) => x.strongFraction),
+        explorationShare: agg(xs, (x) => x.explorationShare),
         bySegment,
       };
     }
+    const perRequest = (name: string) => samples.get(name)!.map((x) => x.scores.ndcg50);
 
     const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
     const eng = configs.engine.ndcg50;
     const vsPop = ratio(eng, configs.popularity.ndcg50);
     const vsRef = ratio(eng, configs['no-shortcuts'].ndcg50);
+    const iters = cfg.bootstrapIters ?? 1000;
+    const boot = new Rng((cfg.seed ^ 0x5eed) >>> 0);
+    const bPop = bootstrapRatio(perRequest('engine'), perRequest('popularity'), () => boot.next(), iters);
+    const bRef = bootstrapRatio(perRequest('engine'), perRequest('no-shortcuts'), () => boot.next(), iters);
     const curve = cfg.budgets.map((b) => {
       const c = configs[`hap-${b}`];
       return { budget: b, ndcg10: c.ndcg10, ndcg50: c.ndcg50, prerankMs: c.prerankMs ?? 0, strongFraction: c.strongFraction ?? 0 };
@@ -401,6 +752,15 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     const c100 = at(1);
     const hapNdcg = c20 && c100 ? ratio(c20.ndcg50, c100.ndcg50) : null;
     const hapTime = c20 && c100 ? ratio(c20.prerankMs, c100.prerankMs) : null;
+    const routingRows = routingBudgets.map((b) => ({
+      budget: b,
+      uncertaintyNdcg50: configs[`hap-${b}`].ndcg50,
+      topNdcg50: configs[`hap-top-${b}`].ndcg50,
+      difference: pairedDifference(perRequest(`hap-${b}`), perRequest(`hap-top-${b}`)),
+      uncertaintyPrerankMs: configs[`hap-${b}`].prerankMs,
+      topPrerankMs: configs[`hap-top-${b}`].prerankMs,
+    }));
+    const r20 = routingRows.find((r) => r.budget === 0.2);
     const divSpecs = specs.filter((s) => s.name === 'div-none' || /^(mmr|dpp)-/.test(s.name));
     const divPoints = divSpecs.map((s) => {
       const c = configs[s.name];
@@ -417,11 +777,52 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     });
     paretoFront(divPoints.map((p) => ({ a: p.ndcg10, b: p.distinctCategories20 }))).forEach((f, i) => (divPoints[i].pareto = f));
 
+    const annCurve: AnnPoint[] = grid.map((s, g) => {
+      const c = configs[annName(s)];
+      return {
+        label: searchLabel(s),
+        nprobe: s.nprobe ?? null,
+        efSearch: s.efSearch ?? null,
+        isDefault: isDefaultSetting(s),
+        recallAtK: meanInterval(ann[g].recallK),
+        recallAt50: meanInterval(ann[g].recall50),
+        searchMs: mean(ann[g].ms),
+        ndcg50: c.ndcg50Ci,
+        retrievalMs: c.retrievalMs,
+      };
+    });
+    const defaultRecall = annCurve.find((p) => p.isDefault)?.recallAtK.mean ?? null;
+
+    const explorationRows: ExplorationRow[] = explore.map(({ e, k }) => {
+      const name = `explore-e${e}-k${k}`;
+      const pos = shareByPosition(samples.get(name)!.map((x) => x.newFlags), NUM_RESULTS);
+      const c = configs[name];
+      return {
+        name,
+        epsilon: e,
+        start: k,
+        ndcg50: c.ndcg50Ci,
+        newShare: c.newShare,
+        newRecall50: c.newRecall50,
+        explorationShare: c.explorationShare ?? 0,
+        newByPosition: pos.share,
+        newByBucket: POSITION_BUCKETS.map(([a, b]) => ({ positions: `${a + 1}-${b}`, share: pooledShare(pos, a, b) })),
+      };
+    });
+
     return {
       command: cfg.command,
       date: new Date().toISOString(),
-      commit: gitCommit(),
-      world: { root: cfg.root, items: n, users: truth.users.n, dim: bundle.manifest.embeddingDim, seed: cfg.world.seed },
+      commit: git(['rev-parse', 'HEAD']) ?? 'unknown',
+      uncommittedChanges,
+      world: {
+        root: cfg.root,
+        items: n,
+        users: truth.users.n,
+        dim,
+        seed: cfg.world.seed,
+        index: { factory: idx.factory, nprobe: idx.nprobe ?? null, efSearch: idx.efSearch ?? null },
+      },
       sample: { users: sampled.length, segments: segCount, surfaces: surfCount, seed: cfg.seed },
       numResults: NUM_RESULTS,
       defaults: DEFAULT_RANK,
@@ -432,6 +833,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         distinctCategories20: mean(oracleScores.map((x) => x.distinctCategories20)),
         distinctBrands20: mean(oracleScores.map((x) => x.distinctBrands20)),
         maxBrandRun: mean(oracleScores.map((x) => x.maxBrandRun)),
+        newShare: mean(oracleScores.map((x) => x.newShare)),
+        newRecall50: mean(oracleScores.map((x) => x.newRecall50)),
       },
       configs,
       headline: {
@@ -441,24 +844,152 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         twoTowerNdcg50: configs['two-tower'].ndcg50,
         vsPopularity: vsPop,
         vsNoShortcuts: vsRef,
+        ci: {
+          engineNdcg50: configs.engine.ndcg50Ci,
+          popularityNdcg50: configs.popularity.ndcg50Ci,
+          noShortcutsNdcg50: configs['no-shortcuts'].ndcg50Ci,
+          twoTowerNdcg50: configs['two-tower'].ndcg50Ci,
+          vsPopularity: { lo: bPop.lo, hi: bPop.hi },
+          vsNoShortcuts: { lo: bRef.lo, hi: bRef.hi },
+          bootstrapIters: iters,
+        },
         targets: { vsPopularityAtLeast: 2, vsNoShortcutsAtLeast: 0.95, vsPopularityMet: vsPop >= 2, vsNoShortcutsMet: vsRef >= 0.95 },
+      },
+      ann: {
+        note:
+          `recall@${K}: the index search (the bundle's index, each setting) vs the exact top ${K} by inner product over all ${n} rows (native scoreRows + topK), ` +
+          'for the user embedding of the bundle\'s user tower over the user\'s stored actions (what the engine computes; checked against the light scores the API returns); ' +
+          'cold users (no actions, zero embedding: the engine serves popular items) are skipped. NDCG@50: the final list through the API from an engine with that setting, default knobs, exploration NONE',
+        k: K,
+        usersMeasured: sampled.length - coldUsers,
+        coldUsersSkipped: coldUsers,
+        embeddingCheck: embCheck,
+        curve: annCurve,
+        defaultRecallAtK: defaultRecall,
+        targets: { recallAtLeast: 0.95, onWorldItems: 1_000_000, thisWorldItems: n, met: defaultRecall === null || n < 1_000_000 ? null : defaultRecall >= 0.95 },
       },
       hap: {
         note: 'default knobs (DPP diversity) with exploration NONE; heavy_budget varied; prerank ms = the prerank stage time from the debug stage reports, mean over requests',
         curve,
         ratioNdcg50At20vs100: hapNdcg,
         ratioPrerankMsAt20vs100: hapTime,
-        targets: { ndcgRatioAtLeast: 0.99, timeRatioAtMost: 0.35, met: hapNdcg === null || hapTime === null ? null : hapNdcg >= 0.99 && hapTime <= 0.35 },
+        routing: {
+          note: "the same requests to the default engine (HAP: the strong pre-ranker scores the B candidates nearest the keep boundary) and to an engine with hapRouting 'top' (it scores the top B by light score); difference = HAP - top, paired per request, mean and 95% interval",
+          rows: routingRows,
+        },
+        targets: {
+          ndcgRatioAtLeast: 0.99,
+          timeRatioAtMost: 0.35,
+          met: hapNdcg === null || hapTime === null ? null : hapNdcg >= 0.99 && hapTime <= 0.35,
+          beatsTopAt20: r20 ? r20.difference.mean > 0 : null,
+          beatsTopAt20Significant: r20 ? r20.difference.lo > 0 : null,
+        },
       },
       diversity: {
         note: 'default knobs with exploration NONE; NDCG@10 vs distinct categories in the top 20; pareto = not dominated on (NDCG@10, distinct categories)',
         points: divPoints,
       },
+      exploration: {
+        note:
+          `default knobs with epsilon-greedy exploration; "new" = created within the bundle's newItemDays (${bundle.manifest.features.newItemDays}) before the engine's clock (newItemMask); ` +
+          'new recall = share of the user\'s 50 best new items (by true utility) that the list contains',
+        newItemDays: bundle.manifest.features.newItemDays,
+        catalogNewShare: newRows.length / Math.max(1, n),
+        oracleNewShare: mean(oracleScores.map((x) => x.newShare)),
+        rows: explorationRows,
+      },
+      reactivity,
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {
     client?.close();
     await service.stop(1000);
-    await engine.close();
+    for (const e of engines.values()) await e.close();
+    await tower.close();
   }
+}
+
+/**
+ * For a seeded sub-sample of the users: Rank (home surface, default knobs,
+ * exploration NONE), then RecordEvents with a burst of clicks on random items
+ * of a category the user neither favours (truth) nor has in that top 20, and
+ * carts on the first few of them, then the same Rank again.
+ */
+async function measureReactivity(
+  client: RankClient,
+  bundle: { items: { n: number; ids: string[]; category: Int32Array; categoryNames: string[] } },
+  users: { id: string; device: string; categories: string[] }[],
+  sampled: number[],
+  cfg: EvalConfig,
+  none: Record<string, unknown>,
+  log: (m: string) => void,
+): Promise<EvalReport['reactivity']> {
+  const clicks = cfg.reactivityClicks ?? 8;
+  const carts = Math.min(clicks, cfg.reactivityCarts ?? 2);
+  const rng = new Rng((cfg.seed * 7919 + 17) >>> 0);
+  const chosen = shuffle([...sampled], rng).slice(0, Math.min(cfg.reactivityUsers ?? 100, sampled.length));
+  const byCategory = new Map<number, number[]>();
+  for (let r = 0; r < bundle.items.n; r++) {
+    const c = bundle.items.category[r];
+    let l = byCategory.get(c);
+    if (!l) byCategory.set(c, (l = []));
+    l.push(r);
+  }
+  const before: number[] = [];
+  const after: number[] = [];
+  const afterOther: number[] = [];
+  let sent = 0;
+  let accepted = 0;
+  for (const u of chosen) {
+    const info = users[u];
+    const req = {
+      user_id: info.id,
+      context: { surface: 'SURFACE_HOME', device: `DEVICE_${info.device.toUpperCase()}` },
+      num_results: NUM_RESULTS,
+      options: { ...none, seed: (cfg.seed * 1_000_003 + u) >>> 0 || 1 },
+    };
+    const first = await client.rank(req);
+    const shown = new Set(first.items.slice(0, 20).map((it) => it.category));
+    const fav = new Set(info.categories);
+    const names = bundle.items.categoryNames;
+    const enough = (c: number) => (byCategory.get(c)?.length ?? 0) >= clicks;
+    let options = names.map((_, c) => c).filter((c) => enough(c) && !fav.has(names[c]) && !shown.has(names[c]));
+    if (options.length === 0) options = names.map((_, c) => c).filter((c) => enough(c) && !fav.has(names[c]));
+    if (options.length === 0) continue;
+    const target = options[Math.floor(rng.next() * options.length)];
+    const pool = byCategory.get(target)!.slice();
+    const picked: number[] = [];
+    for (let i = 0; i < clicks; i++) {
+      const j = i + Math.floor(rng.next() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+      picked.push(pool[i]);
+    }
+    const ev = (r: number, type: string) => ({ user_id: info.id, item_id: bundle.items.ids[r], type, timestamp_ms: 0 });
+    const events = [...picked.map((r) => ev(r, 'ACTION_TYPE_CLICK')), ...picked.slice(0, carts).map((r) => ev(r, 'ACTION_TYPE_CART'))];
+    const ack = await client.recordEvents({ events });
+    sent += events.length;
+    accepted += ack.accepted;
+    const second = await client.rank(req);
+    const name = names[target];
+    const clickedIds = new Set(picked.map((r) => bundle.items.ids[r]));
+    before.push(countWhere(first.items, (it) => it.category === name, 20));
+    after.push(countWhere(second.items, (it) => it.category === name, 20));
+    afterOther.push(countWhere(second.items, (it) => it.category === name && !clickedIds.has(it.item_id), 20));
+  }
+  log(`reactivity: ${before.length} users`);
+  return {
+    note:
+      `home surface, default knobs, exploration NONE; per user: Rank, then RecordEvents with ${clicks} clicks on random items of one category that the user neither favours (ground truth) ` +
+      `nor has in that top 20 (any unfavoured category when none is left), then carts on ${carts} of them (timestamps: now), then the same Rank; counts are items of that category in the top 20`,
+    users: before.length,
+    clicks,
+    carts,
+    before: meanInterval(before),
+    after: meanInterval(after),
+    afterOtherItems: meanInterval(afterOther),
+    usersWithAnyBefore: before.length > 0 ? countWhere(before, (x) => x > 0) / before.length : 0,
+    usersWithAnyAfter: after.length > 0 ? countWhere(after, (x) => x > 0) / after.length : 0,
+    eventsSent: sent,
+    eventsAccepted: accepted,
+  };
 }

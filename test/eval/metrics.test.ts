@@ -1,8 +1,21 @@
 // The evaluator's metrics against hand-computed examples and their edge cases.
 import assert from 'node:assert/strict';
 
-import { dcgAt, distinctCount, maxBrandRun, mean, ndcgAt, recallAt } from '../../src/eval/metrics';
-import { paretoFront } from '../../src/eval/run';
+import {
+  bootstrapRatio,
+  countWhere,
+  dcgAt,
+  distinctCount,
+  maxBrandRun,
+  mean,
+  meanInterval,
+  ndcgAt,
+  pairedDifference,
+  pooledShare,
+  recallAt,
+  shareByPosition,
+} from '../../src/eval/metrics';
+import { paretoFront, searchGrid, searchLabel } from '../../src/eval/run';
 import { niceTicks, renderLinePlot } from '../../src/eval/svg';
 
 const L3 = Math.log2(3); // 1.5849625007
@@ -105,6 +118,104 @@ describe('eval metrics', () => {
   it('mean is 0 for an empty array', () => {
     assert.equal(mean([]), 0);
     assert.equal(mean([1, 2, 6]), 3);
+  });
+
+  describe('meanInterval', () => {
+    it('is mean -/+ 1.96 sd / sqrt(n) with the n - 1 sample deviation', () => {
+      // [1, 2, 3, 4]: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5,
+      // sd = sqrt(5 / 3) = 1.2909944, stderr = sd / 2 = 0.6454972
+      const i = meanInterval([1, 2, 3, 4]);
+      close(i.mean, 2.5);
+      close(i.stderr, 0.6454972244, 1e-9);
+      close(i.lo, 2.5 - 1.96 * 0.6454972244, 1e-9);
+      close(i.hi, 3.7651745598, 1e-9);
+      assert.equal(i.n, 4);
+    });
+    it('takes another z', () => {
+      const i = meanInterval([1, 2, 3, 4], 1);
+      close(i.hi - i.mean, 0.6454972244, 1e-9);
+    });
+    it('has no spread below two values, and is all zeros when empty', () => {
+      assert.deepEqual(meanInterval([7]), { mean: 7, stderr: 0, lo: 7, hi: 7, n: 1 });
+      assert.deepEqual(meanInterval([]), { mean: 0, stderr: 0, lo: 0, hi: 0, n: 0 });
+      assert.deepEqual(meanInterval([3, 3, 3]), { mean: 3, stderr: 0, lo: 3, hi: 3, n: 3 });
+    });
+  });
+
+  describe('pairedDifference', () => {
+    it('is the interval of the per-pair differences', () => {
+      // differences [2, 3]: mean 2.5, sd sqrt(0.5), stderr 0.5, interval 2.5 -/+ 0.98
+      const d = pairedDifference([3, 5], [1, 2]);
+      close(d.mean, 2.5);
+      close(d.stderr, 0.5, 1e-12);
+      close(d.lo, 1.52, 1e-12);
+      close(d.hi, 3.48, 1e-12);
+    });
+    it('rejects unpaired input', () => {
+      assert.throws(() => pairedDifference([1, 2], [1]), RangeError);
+    });
+  });
+
+  describe('bootstrapRatio', () => {
+    it('resamples pairs with the given generator and takes percentiles', () => {
+      // n = 2, two resamples: draws 0, 0 -> indices [0, 0] -> 1/1 = 1;
+      // draws 0.6, 0.6 -> indices [1, 1] -> 3/1 = 3. Sorted [1, 3]; level
+      // 0.95: lo index floor(2 * 0.025) = 0, hi index ceil(2 * 0.975) - 1 = 1.
+      const draws = [0, 0, 0.6, 0.6];
+      let t = 0;
+      const r = bootstrapRatio([1, 3], [1, 1], () => draws[t++ % draws.length], 2);
+      assert.deepEqual(r, { ratio: 2, lo: 1, hi: 3 });
+      assert.equal(t, 4);
+    });
+    it('is exact for proportional data and 0 where the denominator sums to 0', () => {
+      let x = 0.123;
+      const rnd = () => (x = (x * 9301 + 0.4927) % 1);
+      const r = bootstrapRatio([2, 4, 6, 8], [1, 2, 3, 4], rnd, 200);
+      close(r.ratio, 2, 1e-12);
+      close(r.lo, 2, 1e-12);
+      close(r.hi, 2, 1e-12);
+      assert.deepEqual(bootstrapRatio([1, 2], [0, 0], rnd, 10), { ratio: 0, lo: 0, hi: 0 });
+      assert.deepEqual(bootstrapRatio([], [], rnd, 10), { ratio: 0, lo: 0, hi: 0 });
+    });
+    it('rejects unpaired input and a bad iteration count', () => {
+      assert.throws(() => bootstrapRatio([1], [1, 2], Math.random), RangeError);
+      assert.throws(() => bootstrapRatio([1], [1], Math.random, 0), RangeError);
+    });
+  });
+
+  describe('shareByPosition and pooledShare', () => {
+    it('divides by the lists that reach each position', () => {
+      const s = shareByPosition([[1, 0, 1], [0, 0], [1]], 4);
+      assert.deepEqual(s.count, [3, 2, 1, 0]);
+      assert.deepEqual(s.share, [2 / 3, 0, 1, 0]);
+      // positions 0-1: (2 + 0) / (3 + 2); all: 3 / 6
+      close(pooledShare(s, 0, 2), 0.4);
+      close(pooledShare(s, 0, 4), 0.5);
+      assert.equal(pooledShare(s, 3, 4), 0);
+      assert.deepEqual(shareByPosition([[1, 1, 1]], 2), { share: [1, 1], count: [1, 1] });
+    });
+  });
+
+  it('countWhere counts matches among the first k', () => {
+    assert.equal(countWhere([1, 2, 3, 4, 5], (x) => x % 2 === 1, 3), 2);
+    assert.equal(countWhere([1, 2, 3, 4, 5], (x) => x % 2 === 1), 3);
+    assert.equal(countWhere(['a', 'b'], (x) => x === 'a', 10), 1);
+    assert.equal(countWhere([], () => true), 0);
+  });
+
+  describe('searchGrid', () => {
+    it('spans nprobe from 1 to nlist around the bundle default for IVF', () => {
+      assert.deepEqual(searchGrid({ factory: 'IVF1024,Flat', nprobe: 128 }).map((s) => s.nprobe), [1, 4, 16, 64, 128, 256, 1024]);
+      assert.deepEqual(searchGrid({ factory: 'IVF4096,Flat', nprobe: 512 }).map((s) => s.nprobe), [1, 4, 16, 64, 256, 512, 1024, 4096]);
+      assert.deepEqual(searchGrid({ factory: 'IVF64,Flat', nprobe: 8 }).map((s) => s.nprobe), [1, 4, 8, 16, 64]);
+    });
+    it('spans efSearch for HNSW and has one exact setting for Flat', () => {
+      assert.deepEqual(searchGrid({ factory: 'HNSW32', efSearch: 100 }).map((s) => s.efSearch), [16, 32, 64, 100, 128, 256, 512]);
+      assert.deepEqual(searchGrid({ factory: 'Flat' }), [{}]);
+      assert.equal(searchLabel({ nprobe: 4 }), 'nprobe 4');
+      assert.equal(searchLabel({ efSearch: 64 }), 'efSearch 64');
+      assert.equal(searchLabel({}), 'exact');
+    });
   });
 
   describe('svg and Pareto helpers', () => {

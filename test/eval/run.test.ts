@@ -1,14 +1,21 @@
 // The evaluator end to end on a tiny world: a real RankingService over gRPC,
 // every configuration requested, the report's structure, and the oracle list
-// scoring NDCG 1 through the same code path as the engine's lists.
+// scoring NDCG 1 through the same code path as the engine's lists. The world
+// has 20k items, so its index is IVF (512 lists): probing every list must
+// match the exact top K computed by the evaluator.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { writeReport } from '../../src/eval/report';
-import { DEFAULT_BUDGETS, DEFAULT_LAMBDAS, EvalReport, runEval } from '../../src/eval/run';
+import { DEFAULT_EPSILONS, DEFAULT_ROUTING_BUDGETS, EvalReport, runEval } from '../../src/eval/run';
 import { DEFAULT_WORLD } from '../../src/world/schema';
+
+// Fewer budgets and lambdas than the defaults keep the test short.
+const BUDGETS = [0, 0.05, 0.1, 0.2, 1];
+const LAMBDAS = [0.5, 0.9];
+const USERS = 8;
 
 describe('eval: end to end on a tiny world', function () {
   this.timeout(60_000);
@@ -19,13 +26,16 @@ describe('eval: end to end on a tiny world', function () {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'rank-eval-'));
     report = await runEval({
       root: path.join(root, 'world'),
-      world: { ...DEFAULT_WORLD, items: 3000, users: 100, dim: 16 },
-      users: 10,
+      world: { ...DEFAULT_WORLD, items: 20_000, users: 100, dim: 16 },
+      users: USERS,
       seed: 3,
       threads: 1,
-      budgets: DEFAULT_BUDGETS,
-      lambdas: DEFAULT_LAMBDAS,
+      budgets: BUDGETS,
+      lambdas: LAMBDAS,
       command: 'test',
+      search: [{ nprobe: 1 }, { nprobe: 64 }, { nprobe: 512 }],
+      reactivityUsers: 5,
+      bootstrapIters: 200,
     });
   });
 
@@ -40,18 +50,21 @@ describe('eval: end to end on a tiny world', function () {
   });
 
   it('samples both segments and the three surfaces', () => {
-    assert.equal(report.sample.users, 10);
+    assert.equal(report.sample.users, USERS);
     assert.ok((report.sample.segments.returning ?? 0) > 0 && (report.sample.segments.new ?? 0) > 0, JSON.stringify(report.sample.segments));
     assert.deepEqual(Object.keys(report.sample.surfaces).sort(), ['browse', 'home', 'search']);
-    assert.equal(report.world.items, 3000);
+    assert.equal(report.world.items, 20_000);
+    assert.equal(report.world.index.factory, 'IVF512,Flat');
   });
 
   it('has every configuration with metrics in range', () => {
     const names = ['random', 'popularity', 'two-tower', 'engine', 'engine+exploration', 'no-shortcuts', 'div-none'];
-    names.push(...DEFAULT_BUDGETS.map((b) => `hap-${b}`), ...DEFAULT_LAMBDAS.flatMap((l) => [`mmr-${l}`, `dpp-${l}`]));
+    names.push(...BUDGETS.map((b) => `hap-${b}`), ...LAMBDAS.flatMap((l) => [`mmr-${l}`, `dpp-${l}`]));
+    names.push(...DEFAULT_ROUTING_BUDGETS.map((b) => `hap-top-${b}`), 'ann-nprobe-1', 'ann-nprobe-64', 'ann-nprobe-512');
+    names.push(...DEFAULT_EPSILONS.map((e) => `explore-e${e}-k5`), 'explore-e0.1-k1', 'explore-e0.1-k10');
     assert.deepEqual(Object.keys(report.configs).sort(), names.sort());
     for (const c of Object.values(report.configs)) {
-      assert.equal(c.requests, 10, c.name);
+      assert.equal(c.requests, USERS, c.name);
       for (const v of [c.ndcg10, c.ndcg50, c.recall50]) assert.ok(v >= 0 && v <= 1 + 1e-9, `${c.name}: ${v}`);
       assert.ok(c.distinctCategories20 >= 1 && c.distinctCategories20 <= 20, c.name);
       assert.ok(c.maxBrandRun >= 1, c.name);
@@ -73,22 +86,104 @@ describe('eval: end to end on a tiny world', function () {
     assert.equal(h.engineNdcg50, report.configs.engine.ndcg50);
     assert.ok(Math.abs(h.vsPopularity - h.engineNdcg50 / h.popularityNdcg50) < 1e-12);
     assert.ok(Math.abs(h.vsNoShortcuts - h.engineNdcg50 / h.noShortcutsNdcg50) < 1e-12);
-    assert.deepEqual(report.hap.curve.map((c) => c.budget), DEFAULT_BUDGETS);
+    assert.deepEqual(report.hap.curve.map((c) => c.budget), BUDGETS);
     assert.ok(report.hap.ratioNdcg50At20vs100 !== null && report.hap.ratioPrerankMsAt20vs100 !== null);
-    assert.equal(report.diversity.points.length, 1 + 2 * DEFAULT_LAMBDAS.length);
+    assert.equal(report.diversity.points.length, 1 + 2 * LAMBDAS.length);
     assert.ok(report.diversity.points.some((p) => p.pareto));
     assert.ok(report.date && report.commit && report.command === 'test');
+  });
+
+  it('measures index search recall against the exact top K', () => {
+    const a = report.ann;
+    assert.equal(a.k, 1000);
+    assert.deepEqual(a.curve.map((p) => [p.label, p.isDefault]), [['nprobe 1', false], ['nprobe 64', true], ['nprobe 512', false]]);
+    assert.ok(a.usersMeasured > 0 && a.usersMeasured + a.coldUsersSkipped === USERS, JSON.stringify(a));
+    // The evaluator's user embedding reproduces the engine's light scores.
+    assert.ok(a.embeddingCheck.items > 0 && a.embeddingCheck.maxAbsDiff < 1e-4, JSON.stringify(a.embeddingCheck));
+    const [p1, p64, p512] = a.curve;
+    // Every list probed: the index's top K is the exact top K.
+    assert.ok(p512.recallAtK.mean > 0.999 && p512.recallAt50.mean > 0.999, `${p512.recallAtK.mean} ${p512.recallAt50.mean}`);
+    assert.ok(p1.recallAtK.mean < p64.recallAtK.mean && p64.recallAtK.mean <= p512.recallAtK.mean + 1e-9, a.curve.map((p) => p.recallAtK.mean).join(' '));
+    assert.equal(a.defaultRecallAtK, p64.recallAtK.mean);
+    assert.equal(a.targets.met, null); // the target is for the 1M world
+    // The default setting is the engine's own list; the others come from their engines.
+    assert.equal(report.configs['ann-nprobe-64'].ndcg50, report.configs.engine.ndcg50);
+    assert.equal(report.configs['ann-nprobe-1'].engine, 'search nprobe 1');
+    assert.ok(p1.ndcg50.mean < p512.ndcg50.mean, `NDCG@50 at nprobe 1 ${p1.ndcg50.mean}, at 512 ${p512.ndcg50.mean}`);
+  });
+
+  it('compares HAP routing with top-B routing at the same budgets', () => {
+    const rows = report.hap.routing.rows;
+    assert.deepEqual(rows.map((r) => r.budget), DEFAULT_ROUTING_BUDGETS);
+    for (const r of rows) {
+      assert.equal(r.uncertaintyNdcg50, report.configs[`hap-${r.budget}`].ndcg50);
+      assert.equal(r.topNdcg50, report.configs[`hap-top-${r.budget}`].ndcg50);
+      assert.ok(Math.abs(r.difference.mean - (r.uncertaintyNdcg50 - r.topNdcg50)) < 1e-9);
+      assert.ok(Math.abs(report.configs[`hap-top-${r.budget}`].strongFraction! - r.budget) < 0.01, `${r.budget}`);
+      assert.equal(report.configs[`hap-top-${r.budget}`].engine, 'top-routing');
+    }
+    assert.equal(report.hap.targets.beatsTopAt20, rows[2].difference.mean > 0);
+  });
+
+  it('measures exploration by position and novelty', () => {
+    const x = report.exploration;
+    assert.ok(x.catalogNewShare > 0.02 && x.catalogNewShare < 0.1, `${x.catalogNewShare}`);
+    const row = (e: number, k: number) => x.rows.find((r) => r.epsilon === e && r.start === k)!;
+    for (const r of x.rows) {
+      assert.equal(r.newByPosition.length, 50);
+      assert.ok(r.newByPosition.every((v) => v >= 0 && v <= 1));
+    }
+    // epsilon 0 places nothing by exploration; 0.2 places some, all of them new.
+    assert.equal(row(0, 5).explorationShare, 0);
+    assert.ok(row(0.2, 5).explorationShare > 0.05, `${row(0.2, 5).explorationShare}`);
+    assert.ok(row(0.2, 5).newShare >= row(0.2, 5).explorationShare - 1e-9);
+    assert.ok(row(0.2, 5).newShare > row(0, 5).newShare);
+  });
+
+  it('measures reactivity through RecordEvents', () => {
+    const r = report.reactivity;
+    assert.equal(r.users, 5);
+    assert.equal(r.eventsSent, 5 * (r.clicks + r.carts));
+    assert.equal(r.eventsAccepted, r.eventsSent);
+    assert.ok(r.after.mean > r.before.mean, `before ${r.before.mean}, after ${r.after.mean}`);
+    assert.ok(r.afterOtherItems.mean <= r.after.mean);
+  });
+
+  it('has intervals around the headline numbers', () => {
+    const c = report.headline.ci;
+    for (const i of [c.engineNdcg50, c.popularityNdcg50, c.noShortcutsNdcg50, c.twoTowerNdcg50]) {
+      assert.equal(i.n, USERS);
+      assert.ok(i.lo <= i.mean && i.mean <= i.hi && i.stderr > 0, JSON.stringify(i));
+    }
+    assert.equal(c.engineNdcg50.mean, report.headline.engineNdcg50);
+    assert.ok(c.vsPopularity.lo <= c.vsPopularity.hi && c.vsPopularity.lo > 0);
+    assert.ok(c.vsNoShortcuts.lo <= c.vsNoShortcuts.hi && c.vsNoShortcuts.lo > 0);
   });
 
   it('writes report.json, report.md and the SVG plots', async () => {
     const out = path.join(root, 'out');
     const files = await writeReport(report, out);
-    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['baselines.svg', 'diversity-pareto.svg', 'hap-budget.svg', 'report.json', 'report.md']);
+    assert.deepEqual(
+      files.map((f) => path.basename(f)).sort(),
+      ['ann-search.svg', 'baselines.svg', 'diversity-pareto.svg', 'exploration-position.svg', 'hap-budget.svg', 'report.json', 'report.md'],
+    );
     const json = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as EvalReport;
     assert.equal(json.headline.engineNdcg50, report.headline.engineNdcg50);
     const md = await fs.readFile(path.join(out, 'report.md'), 'utf8');
-    for (const s of ['## Headline', '## HAP heavy budget', '## Diversity trade-off', 'engine / popularity', 'engine / no-shortcuts']) assert.ok(md.includes(s), s);
-    for (const f of ['hap-budget.svg', 'diversity-pareto.svg', 'baselines.svg']) {
+    for (const s of [
+      '## Headline',
+      '## HAP heavy budget',
+      '### HAP routing vs top-B routing',
+      '## Index search (ANN) vs exact',
+      '## Diversity trade-off',
+      '## Exploration and novelty',
+      '## Reactivity',
+      'engine / popularity',
+      'engine / no-shortcuts',
+    ]) {
+      assert.ok(md.includes(s), s);
+    }
+    for (const f of ['hap-budget.svg', 'diversity-pareto.svg', 'baselines.svg', 'ann-search.svg', 'exploration-position.svg']) {
       const svg = await fs.readFile(path.join(out, f), 'utf8');
       assert.match(svg, /^<svg /);
       assert.ok(svg.trimEnd().endsWith('</svg>') && !svg.includes('NaN'), f);
