@@ -86,6 +86,10 @@ export class LiveCatalog {
   private readonly bitmaps = new Map<number, Uint8Array>();
   /** Rows created within the last window at load, plus every upserted row, newest first. */
   private byNewest: number[];
+  /** Bumped by every change of rows (upsert, delete): invalidates cached results. */
+  private changes = 0;
+  /** freshRows results per category (-1: all), valid for [from, until) on the request clock. */
+  private readonly freshCache = new Map<number, { changes: number; limit: number; from: number; until: number; rows: Int32Array }>();
 
   constructor(
     readonly bundle: Bundle,
@@ -145,19 +149,32 @@ export class LiveCatalog {
    * The newest alive items within the new-item window (the fresh source),
    * newest first, at most `limit`, optionally of one category. Walks a list
    * kept sorted by creation time, so the cost is bounded by what it returns
-   * plus the items it skips.
+   * plus the items it skips. The answer is cached until the catalog changes or
+   * the clock reaches the next moment it could differ (an included item ages
+   * out, or a skipped future-dated item becomes visible); do not modify it.
    */
   freshRows(now: number, limit: number, category?: number): Int32Array {
+    const key = category ?? -1;
+    const hit = this.freshCache.get(key);
+    if (hit && hit.changes === this.changes && hit.limit === limit && now >= hit.from && now < hit.until) return hit.rows;
     const out: number[] = [];
+    let until = Infinity;
     const { createdAt } = this.cols;
     for (const r of this.byNewest) {
       if (out.length >= limit) break;
       const t = createdAt[r];
       if (now - t >= this.newItemMs) break; // older from here on
-      if (t > now || !this.alive[r] || (category !== undefined && this.category[r] !== category)) continue;
+      if (t > now) {
+        until = Math.min(until, t);
+        continue;
+      }
+      if (!this.alive[r] || (category !== undefined && this.category[r] !== category)) continue;
       out.push(r);
+      until = Math.min(until, t + this.newItemMs);
     }
-    return Int32Array.from(out);
+    const rows = Int32Array.from(out);
+    this.freshCache.set(key, { changes: this.changes, limit, from: now, until, rows });
+    return rows;
   }
 
   /** Bitmap over rows of one category (bit r%8 of byte r/8) for filtered search; kept up to date. */
@@ -177,6 +194,7 @@ export class LiveCatalog {
    * columns and its vector in the index.
    */
   async upsert(items: readonly NewItem[]): Promise<{ inserted: number; updated: number }> {
+    this.changes++;
     for (const it of items) {
       if (it.embedding.length !== this.dim) throw new CatalogError('invalid', `item ${it.id}: embedding has ${it.embedding.length} values, the catalog's dim is ${this.dim}`);
     }
@@ -230,6 +248,7 @@ export class LiveCatalog {
   async delete(ids: readonly string[]): Promise<{ deleted: number; unknown: string[] }> {
     const rows: number[] = [];
     const unknown: string[] = [];
+    this.changes++;
     for (const id of ids) {
       const r = this.rowOf.get(id);
       if (r === undefined) {

@@ -81,6 +81,38 @@ describe('engine: live catalog and scoring pool', function () {
     assert.equal(cat.itemCount, bundle.items.n);
   });
 
+  it('freshRows answers from its cache only while the answer cannot have changed', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 10);
+    const now = Date.parse(bundle.manifest.referenceTime!);
+    // The same walk without a cache, for comparison.
+    const direct = (t: number, limit: number) => {
+      const all = Array.from({ length: cat.size }, (_, r) => r).filter((r) => cat.alive[r] === 1 && cat.isNew(r, t));
+      return all.sort((a, b) => cat.cols.createdAt[b] - cat.cols.createdAt[a] || 0).slice(0, limit);
+    };
+    const sameSet = (a: ArrayLike<number>, b: number[], what: string) => assert.deepEqual(Array.from(a).sort((x, y) => x - y), [...b].sort((x, y) => x - y), what);
+    const first = cat.freshRows(now, 40);
+    assert.ok(first.length > 0, 'the demo world has new items');
+    sameSet(first, direct(now, 40), 'at reference time');
+    assert.equal(cat.freshRows(now + 1, 40), first, 'an unchanged answer comes from the cache');
+    // Move the clock to the moment the oldest included item ages out.
+    const oldest = Math.min(...Array.from(first, (r) => cat.cols.createdAt[r]));
+    const later = oldest + cat.newItemMs;
+    const aged = cat.freshRows(later, 40);
+    sameSet(aged, direct(later, 40), 'after the oldest item aged out');
+    assert.ok(!Array.from(aged).some((r) => cat.cols.createdAt[r] === oldest), 'the aged item left the fresh source');
+    // A future-dated item appears when its time comes, even with the cache warm.
+    const emb = cat.cols.embeddings.slice(0, cat.dim);
+    await cat.upsert([item('soon', emb, later + 5000)]);
+    const soon = cat.rowOf.get('soon')!;
+    assert.ok(!Array.from(cat.freshRows(later, 40)).includes(soon), 'not before its creation time');
+    assert.ok(Array.from(cat.freshRows(later + 5000, 40)).includes(soon), 'there from its creation time on');
+    // Deleting invalidates too.
+    await cat.delete(['soon']);
+    assert.ok(!Array.from(cat.freshRows(later + 5000, 40)).includes(soon), 'gone after delete');
+    sameSet(cat.freshRows(later + 5000, 40), direct(later + 5000, 40), 'after the delete');
+  });
+
   it('refuses upserts past its capacity without changing anything', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 1);
