@@ -123,9 +123,8 @@ export function markdown(r: EvalReport): string {
   L.push(`| HAP NDCG@50 at budget 0.2 / at 1.0 | ${f3(r.hap.ratioNdcg50At20vs100)} | >= ${r.hap.targets.ndcgRatioAtLeast} | |`);
   L.push(`| HAP prerank ms at budget 0.2 / at 1.0 | ${f3(r.hap.ratioPrerankMsAt20vs100)} | <= ${r.hap.targets.timeRatioAtMost} | HAP target ${yes(r.hap.targets.met)} |`);
   const r20 = r.hap.routing.rows.find((x) => x.budget === 0.2);
-  L.push(
-    `| HAP - top-B routing NDCG@50 at budget 0.2 | ${r20 ? pm(r20.difference, 4) : '-'} | > 0 | ${yes(r.hap.targets.beatsTopAt20)}${r.hap.targets.beatsTopAt20Significant === false ? ' (interval includes 0)' : ''} |`,
-  );
+  const side = (d: Interval) => (d.lo > 0 ? 'interval above 0' : d.hi < 0 ? 'interval below 0: top-B routing is better' : 'interval includes 0');
+  L.push(`| HAP - top-B routing NDCG@50 at budget 0.2 | ${r20 ? pm(r20.difference, 4) : '-'} | > 0 | ${yes(r.hap.targets.beatsTopAt20)}${r20 ? ` (${side(r20.difference)})` : ''} |`);
   const a = r.ann.targets;
   L.push(
     `| ANN recall@${r.ann.k} vs exact at the default setting | ${f3(r.ann.defaultRecallAtK)} | >= ${a.recallAtLeast} on the ${a.onWorldItems / 1e6}M world | ${a.met === null ? `n/a (this world has ${a.thisWorldItems} items)` : yes(a.met)} |`,
