@@ -1,9 +1,20 @@
 // The Rank cascade in-process, no gRPC: one call at a time (or a few in
-// flight) against the engine on the demo world, so the engine's own cost per
-// call can be measured apart from transport and load generation.
+// flight) against the engine, so the engine's own cost per call can be
+// measured apart from transport and load generation.
 //
-//   node dist/bench/cascade.js [--calls 2000] [--concurrency 1] [--threads 2] [--out NAME]
-//        [--inline-max-flops N] [--profile FILE.cpuprofile]
+//   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
+//        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
+//        [--inline-max-flops N] [--out NAME] [--profile FILE.cpuprofile]
+//
+// Workloads (fixed, so numbers compare across commits):
+//   w1  the demo world (100k items), default request: home, 20 results;
+//   w2  the 1M-item world (d = 64; .data/bench-worlds/world-1000000, made by
+//       bench/bundle-load.js or on first use), K = 1000, M = 200, heavy budget
+//       20%, DCN-v2 ranker (3 cross, MLP 256-128, 4 heads), DPP N = 50;
+//   w3  re-rank mode on the demo world: 500 caller-supplied rows, N = 50.
+// Baselines: --scorer ort|ts runs the DCN-v2 models through ONNX Runtime or
+// plain TypeScript; --batching off gives every request its own worker batch;
+// --heavy-budget 1 sends all K candidates to the strong pre-ranker.
 //
 // Reports wall time per call (median/p99), CPU per call split into the main
 // thread and every other thread of the process (pool workers, libuv threads
@@ -22,10 +33,26 @@ import type { RankInput } from '../src/engine/request';
 import { createMetrics } from '../src/server/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
 import { ensureWorld } from '../src/world/cache';
-import { DEFAULT_WORLD } from '../src/world/schema';
+import type { ScorerBackend } from '../src/engine/scoring/protocol';
+import { mulberry32 } from '../src/util/random';
+import { DEFAULT_WORLD, WorldConfig } from '../src/world/schema';
 import { runMeta } from './loadgen/report';
 
 const ROOT = path.join(__dirname, '..', '..');
+
+type Workload = 'w1' | 'w2' | 'w3';
+
+export const WORKLOADS: Record<Workload, { world: { dir: string; config: WorldConfig }; numResults: number; rerank: number }> = {
+  w1: { world: { dir: path.join('.data', 'demo-world'), config: DEFAULT_WORLD }, numResults: 20, rerank: 0 },
+  w2: { world: { dir: path.join('.data', 'bench-worlds', 'world-1000000'), config: { ...DEFAULT_WORLD, items: 1_000_000, dim: 64 } }, numResults: 50, rerank: 0 },
+  w3: { world: { dir: path.join('.data', 'demo-world'), config: DEFAULT_WORLD }, numResults: 50, rerank: 500 },
+};
+
+/** A /proc/self/status field in KiB. */
+function vmKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
 const TICK_MS = 1000 / 100; // USER_HZ; Linux reports /proc CPU times in 1/100 s
 
 /** CPU ms of the main thread and of all other threads of this process. */
@@ -73,6 +100,10 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '1' },
       threads: { type: 'string', default: String(ENGINE_DEFAULTS.threads) },
       users: { type: 'string', default: '5000' },
+      workload: { type: 'string', default: 'w1' },
+      scorer: { type: 'string', default: 'native' },
+      batching: { type: 'string', default: 'on' },
+      'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       out: { type: 'string' },
       profile: { type: 'string' },
@@ -85,23 +116,48 @@ async function main(): Promise<void> {
   const users = Number(values.users);
   const inlineMaxFlops = Number(values['inline-max-flops']);
 
-  const paths = await ensureWorld(path.join(ROOT, '.data', 'demo-world'), DEFAULT_WORLD, (m) => console.error(m));
+  const workload = values.workload as Workload;
+  if (!(workload in WORKLOADS)) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
+  const scorer = values.scorer as ScorerBackend;
+  if (!['native', 'ort', 'ts'].includes(scorer)) throw new Error('--scorer must be native, ort or ts');
+  const batching = values.batching === 'on';
+  const heavyBudget = Number(values['heavy-budget']);
+  const spec = WORKLOADS[workload];
+
+  const world = spec.world;
+  const paths = await ensureWorld(path.join(ROOT, world.dir), world.config, (m) => console.error(m));
   const bundle = await loadBundle(paths.bundle);
   const metrics = createMetrics();
-  const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, inlineMaxFlops, clock: 'bundle', seedEvents: paths.events, metrics });
-  const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
-  const request = (i: number): RankInput => ({
-    requestId: `b${i}`,
-    userId: `user-${String(i % users).padStart(6, '0')}`,
-    surface: 'home',
-    device: 'mobile',
-    recentActions: [],
-    numResults: 20,
-    weights,
-    options: { ...DEFAULT_RANK, exclude: new Set(), seed: i + 1 },
-    debug: false,
-    deadline: Infinity,
+  const rssBeforeEngine = vmKb('VmRSS');
+  const engine = await Engine.create(bundle, {
+    ...ENGINE_DEFAULTS,
+    threads,
+    inlineMaxFlops,
+    scorer,
+    // Batching off: one request per worker batch.
+    maxBatchRows: batching ? ENGINE_DEFAULTS.maxBatchRows : 1,
+    clock: 'bundle',
+    seedEvents: paths.events,
+    metrics,
   });
+  const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
+  const n = bundle.items.n;
+  const request = (i: number): RankInput => {
+    const rng = mulberry32(i + 1);
+    return {
+      requestId: `b${i}`,
+      userId: `user-${String(i % users).padStart(6, '0')}`,
+      surface: 'home',
+      device: 'mobile',
+      recentActions: [],
+      candidateRows: spec.rerank > 0 ? Int32Array.from({ length: spec.rerank }, () => Math.floor(rng() * n)) : undefined,
+      numResults: spec.numResults,
+      weights,
+      options: { ...DEFAULT_RANK, heavyBudget, exclude: new Set(), seed: i + 1 },
+      debug: false,
+      deadline: Infinity,
+    };
+  };
 
   const run = async (n: number, offset: number, hist: hdr.Histogram | null): Promise<void> => {
     let next = 0;
@@ -137,6 +193,8 @@ async function main(): Promise<void> {
     session.disconnect();
   }
   const after = await stageMeans(metrics);
+  const rssAfter = vmKb('VmRSS');
+  const peakRss = vmKb('VmHWM');
   await engine.close();
 
   const stages = after.map((a) => {
@@ -147,7 +205,14 @@ async function main(): Promise<void> {
   });
   const result = {
     ...runMeta(ROOT, `node dist/bench/cascade.js ${process.argv.slice(2).join(' ')}`.trim(), 'none (in-process)'),
-    world: { items: bundle.items.n, dim: bundle.manifest.embeddingDim },
+    workload,
+    world: { items: bundle.items.n, dim: bundle.manifest.embeddingDim, dir: world.dir },
+    scorer,
+    batching,
+    heavyBudget,
+    numResults: spec.numResults,
+    rerank: spec.rerank,
+    memory: { rssBeforeEngineMiB: rssBeforeEngine / 1024, rssAfterMiB: rssAfter / 1024, peakRssMiB: peakRss / 1024 },
     calls,
     concurrency,
     threads,
@@ -158,11 +223,11 @@ async function main(): Promise<void> {
     stages,
   };
   const lines = [
-    `# Rank cascade in-process (demo world, ${bundle.items.n} items)`,
+    `# Rank cascade in-process: ${workload} (${bundle.items.n} items, d = ${bundle.manifest.embeddingDim})`,
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `Default request (home, 20 results, K = ${DEFAULT_RANK.retrievalK}, M = ${DEFAULT_RANK.prerankKeep}, HAP ${DEFAULT_RANK.heavyBudget * 100}%, ${DEFAULT_RANK.diversity}), ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport.`,
+    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

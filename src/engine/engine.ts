@@ -11,6 +11,7 @@ import type { EngineDeps, RankContext, Stage } from './context';
 import { emptyCandidates, recordTrail } from './context';
 import type { RankInput, RankOutput, StageReport } from './request';
 import { ScoringPool } from './scoring/pool';
+import type { ScorerBackend } from './scoring/protocol';
 import { defaultCascade } from './stages';
 import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from './state';
 import { ACTION_NAMES } from './types';
@@ -37,6 +38,8 @@ export interface EngineOptions {
    * the baseline HAP is compared with).
    */
   hapRouting?: 'uncertainty' | 'top';
+  /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
+  scorer?: ScorerBackend;
   /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
   clock: 'wall' | 'bundle';
   /** events.jsonl to seed user state from. */
@@ -46,7 +49,7 @@ export interface EngineOptions {
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -90,6 +93,7 @@ export class Engine {
       maxBatchRows: opts.maxBatchRows,
       maxQueuedRows: opts.maxQueuedRows,
       inlineMaxFlops: opts.inlineMaxFlops,
+      backend: opts.scorer,
     });
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);
     this.clockOffset = opts.clock === 'bundle' && Number.isFinite(ref) ? ref - Date.now() : 0;

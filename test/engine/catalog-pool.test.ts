@@ -158,6 +158,7 @@ describe('engine: live catalog and scoring pool', function () {
     const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 30 * perRow });
     const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
     try {
+      await pool.ready;
       const l = featureLayout(cat.dim);
       const now = Date.parse(bundle.manifest.referenceTime!);
       const user = Float32Array.from({ length: l.userDim }, (_, j) => Math.cos(j));
@@ -175,6 +176,32 @@ describe('engine: live catalog and scoring pool', function () {
     } finally {
       await pool.close();
       await viaWorker.close();
+    }
+  });
+
+  it('scores the same through the native, ONNX Runtime and TypeScript backends', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const l = featureLayout(cat.dim);
+    const now = Date.parse(bundle.manifest.referenceTime!);
+    const users = [0, 1].map((g) => Float32Array.from({ length: l.userDim }, (_, j) => Math.sin(3 * g + j)));
+    const rows = [Int32Array.from({ length: 17 }, (_, i) => (i * 5) % cat.size), Int32Array.from({ length: 9 }, (_, i) => (i * 13 + 2) % cat.size)];
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ['native', 'ort', 'ts'] as const) {
+      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, backend });
+      try {
+        // Two requests at once, so the second may share a batch with the first.
+        results[backend] = await Promise.all(users.map((u, g) => pool.score('ranker', u, rows[g], now)));
+      } finally {
+        await pool.close();
+      }
+    }
+    for (const other of ['ort', 'ts']) {
+      results.native.forEach((want, g) => {
+        const got = results[other][g];
+        assert.equal(got.length, want.length, `${other} request ${g} length`);
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `${other} request ${g} value ${i}: ${got[i]} vs ${want[i]}`);
+      });
     }
   });
 

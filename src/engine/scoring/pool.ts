@@ -14,7 +14,7 @@ import Piscina from 'piscina';
 import type { Bundle } from '../../bundle/loader';
 import { flattenWeights } from '../../native/dcn';
 import type { LiveCatalog } from '../catalog';
-import type { ModelName, ScoreTask, WorkerInit } from './protocol';
+import type { ModelName, ScoreTask, ScorerBackend, WorkerInit } from './protocol';
 import { flopsPerRow, Scorer } from './scorer';
 
 export class QueueFullError extends Error {
@@ -35,6 +35,8 @@ export interface PoolOptions {
   maxQueuedRows: number;
   /** Batches of at most this many FLOPs are scored inline (0: always in a worker). */
   inlineMaxFlops: number;
+  /** How the models run (default native; the others are benchmark baselines). */
+  backend?: ScorerBackend;
 }
 
 export interface BatchObserver {
@@ -60,7 +62,9 @@ export class ScoringPool {
   dropped = 0;
   private readonly heads: Record<ModelName, number>;
   private readonly flops: Record<ModelName, number>;
-  private readonly inline: Scorer | null;
+  /** The calling thread's scorer, once built (batches go to workers until then). */
+  private inline: Scorer | null = null;
+  private readonly inlineReady: Promise<void>;
   /** Rows scored on the calling thread (batches under inlineMaxFlops). */
   inlineRows = 0;
   onBatch: BatchObserver | null = null;
@@ -71,6 +75,7 @@ export class ScoringPool {
     private readonly opts: PoolOptions,
   ) {
     const init: WorkerInit = {
+      backend: opts.backend ?? 'native',
       dim: catalog.dim,
       newItemMs: catalog.newItemMs,
       embeddings: catalog.cols.embeddings,
@@ -84,7 +89,7 @@ export class ScoringPool {
     };
     this.heads = { ranker: bundle.ranker.shape.heads, preranker: bundle.preranker.shape.heads };
     this.flops = { ranker: flopsPerRow(bundle.ranker.shape), preranker: flopsPerRow(bundle.preranker.shape) };
-    this.inline = opts.inlineMaxFlops > 0 ? new Scorer(init) : null;
+    this.inlineReady = opts.inlineMaxFlops > 0 ? Scorer.create(init).then((sc) => void (this.inline = sc)) : Promise.resolve();
     this.pool = new Piscina({
       filename: path.join(__dirname, 'worker.js'),
       minThreads: opts.threads,
@@ -92,6 +97,11 @@ export class ScoringPool {
       idleTimeout: Infinity,
       workerData: init,
     });
+  }
+
+  /** Resolves once the calling thread's scorer is built (inline scoring starts then). */
+  get ready(): Promise<void> {
+    return this.inlineReady;
   }
 
   get threads(): number {
@@ -114,6 +124,7 @@ export class ScoringPool {
 
   /** Runs one tiny batch per worker so the first real requests are not slow. */
   async warm(user: Record<ModelName, Float32Array>, rows: Int32Array, now: number): Promise<void> {
+    await this.inlineReady;
     const jobs: Promise<Float32Array>[] = [];
     for (let i = 0; i < this.opts.threads; i++) {
       jobs.push(this.score('preranker', user.preranker, rows, now), this.score('ranker', user.ranker, rows, now));
@@ -130,7 +141,7 @@ export class ScoringPool {
         const out = this.inline.score(model, user, Int32Array.of(0, rows.length), rows, now);
         this.inlineRows += rows.length;
         this.onBatch?.(model, rows.length, 1, 0);
-        return Promise.resolve(out);
+        return out instanceof Float32Array ? Promise.resolve(out) : out;
       } catch (err) {
         return Promise.reject(err);
       }

@@ -10,7 +10,15 @@ export interface WorkerModel {
   tensors: Float32Array[];
 }
 
+/**
+ * How the DCN-v2 models run: the native addon (the engine's path), ONNX
+ * Runtime (onnxruntime-node, same weights as a graph) or plain TypeScript.
+ * The last two exist as baselines for the benchmark suite.
+ */
+export type ScorerBackend = 'native' | 'ort' | 'ts';
+
 export interface WorkerInit {
+  backend: ScorerBackend;
   dim: number;
   newItemMs: number;
   embeddings: Float32Array;

@@ -2,9 +2,13 @@
 // of x0 (layout user-item-v1) straight from the shared catalog columns and runs
 // one forward pass over all segments of a batch. Used by the pool's workers
 // and, for batches too small to be worth a thread hop, by the pool inline.
+import * as ort from 'onnxruntime-node';
+
 import { DcnModel, DcnShape, headInputDim } from '../../native/dcn';
 import type { DcnWeights } from '../../native/dcn';
-import type { ModelName, WorkerInit, WorkerModel } from './protocol';
+import { buildDcnOnnx } from '../../onnx/dcn-graph';
+import { dcnForwardReference } from '../../reference/dcn';
+import type { ModelName, ScorerBackend, WorkerInit, WorkerModel } from './protocol';
 
 /** Rebuilds named weights from the flat tensor list (flattenWeights order). */
 function unflatten(m: WorkerModel): DcnWeights {
@@ -35,15 +39,76 @@ export function flopsPerRow(s: DcnShape): number {
   return 2 * f;
 }
 
+/** One model's forward over segments: users[g] with item rows offsets[g]..offsets[g+1] of x. */
+interface Runner {
+  run(users: Float32Array, offsets: Int32Array, x: Float32Array): Float32Array | Promise<Float32Array>;
+}
+
+function nativeRunner(shape: DcnShape, w: DcnWeights): Runner {
+  const m = new DcnModel(shape, w);
+  return { run: (users, offsets, x) => m.forwardSegments(users, offsets, x) };
+}
+
+function tsRunner(shape: DcnShape, w: DcnWeights): Runner {
+  const di = shape.inputDim - shape.userDim;
+  const du = shape.userDim;
+  return {
+    run(users, offsets, x) {
+      const out = new Float32Array(offsets[offsets.length - 1] * shape.heads);
+      for (let g = 0; g + 1 < offsets.length; g++) {
+        const p = dcnForwardReference(shape, w, users.subarray(g * du, (g + 1) * du), x.subarray(offsets[g] * di, offsets[g + 1] * di));
+        out.set(p, offsets[g] * shape.heads);
+      }
+      return out;
+    },
+  };
+}
+
+/** ONNX Runtime on the x0 formulation (its fastest): every row gets its segment's user prefix. */
+async function ortRunner(shape: DcnShape, w: DcnWeights): Promise<Runner> {
+  const session = await ort.InferenceSession.create(buildDcnOnnx(shape, w, { input: 'x0' }), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  const D = shape.inputDim;
+  const du = shape.userDim;
+  const di = D - du;
+  return {
+    async run(users, offsets, x) {
+      const B = offsets[offsets.length - 1];
+      const x0 = new Float32Array(B * D);
+      for (let g = 0; g + 1 < offsets.length; g++) {
+        const u = users.subarray(g * du, (g + 1) * du);
+        for (let b = offsets[g]; b < offsets[g + 1]; b++) {
+          x0.set(u, b * D);
+          x0.set(x.subarray(b * di, (b + 1) * di), b * D + du);
+        }
+      }
+      const out = await session.run({ x0: new ort.Tensor('float32', x0, [B, D]) });
+      return out.probs.data as Float32Array;
+    },
+  };
+}
+
+async function runner(backend: ScorerBackend, m: WorkerModel): Promise<Runner> {
+  const w = unflatten(m);
+  if (backend === 'ort') return ortRunner(m.shape, w);
+  return backend === 'ts' ? tsRunner(m.shape, w) : nativeRunner(m.shape, w);
+}
+
 export class Scorer {
-  private readonly models: Record<ModelName, DcnModel>;
   private items = new Float32Array(0);
 
-  constructor(private readonly init: WorkerInit) {
-    this.models = {
-      ranker: new DcnModel(init.models.ranker.shape, unflatten(init.models.ranker)),
-      preranker: new DcnModel(init.models.preranker.shape, unflatten(init.models.preranker)),
-    };
+  private constructor(
+    private readonly init: WorkerInit,
+    private readonly models: Record<ModelName, Runner>,
+  ) {}
+
+  static async create(init: WorkerInit): Promise<Scorer> {
+    return new Scorer(init, { ranker: await runner(init.backend, init.models.ranker), preranker: await runner(init.backend, init.models.preranker) });
   }
 
   /** Item part of x0 for each row, into a reused buffer. */
@@ -68,11 +133,13 @@ export class Scorer {
     return out;
   }
 
-  /** Segment g = rows offsets[g]..offsets[g+1], scored with users[g]; rows x heads probabilities. */
-  score(model: ModelName, users: Float32Array, offsets: Int32Array, rows: Int32Array, now: number): Float32Array {
-    const m = this.models[model];
-    const { inputDim, userDim } = m.shape;
+  /**
+   * Segment g = rows offsets[g]..offsets[g+1], scored with users[g]; rows x
+   * heads probabilities. Synchronous for the native and TypeScript backends.
+   */
+  score(model: ModelName, users: Float32Array, offsets: Int32Array, rows: Int32Array, now: number): Float32Array | Promise<Float32Array> {
+    const { inputDim, userDim } = this.init.models[model].shape;
     const x = this.gather(rows, now, inputDim - userDim);
-    return m.forwardSegments(users, offsets, x);
+    return this.models[model].run(users, offsets, x);
   }
 }

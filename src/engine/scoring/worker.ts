@@ -7,9 +7,10 @@ import Piscina from 'piscina';
 import type { ScoreTask, WorkerInit } from './protocol';
 import { Scorer } from './scorer';
 
-const scorer = new Scorer(workerData as WorkerInit);
+const ready = Scorer.create(workerData as WorkerInit);
 
-export default function score(task: ScoreTask): Float32Array {
-  const out = scorer.score(task.model, task.users, task.offsets, task.rows, task.now);
+export default async function score(task: ScoreTask): Promise<Float32Array> {
+  const scorer = await ready;
+  const out = await scorer.score(task.model, task.users, task.offsets, task.rows, task.now);
   return Piscina.move(out) as unknown as Float32Array;
 }
