@@ -4,7 +4,7 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
-//        [--inline-max-flops N] [--out NAME] [--profile FILE.cpuprofile]
+//        [--nprobe N] [--inline-max-flops N] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
 //   w1  the demo world (100k items), default request: home, 20 results;
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       scorer: { type: 'string', default: 'native' },
       batching: { type: 'string', default: 'on' },
       'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
+      nprobe: { type: 'string' },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       out: { type: 'string' },
       profile: { type: 'string' },
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
     threads,
     inlineMaxFlops,
     scorer,
+    search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
     // Batching off: one request per worker batch.
     maxBatchRows: batching ? ENGINE_DEFAULTS.maxBatchRows : 1,
     clock: 'bundle',
@@ -210,6 +212,9 @@ async function main(): Promise<void> {
     scorer,
     batching,
     heavyBudget,
+    index: { ...bundle.manifest.index, nprobe: values.nprobe !== undefined ? Number(values.nprobe) : bundle.manifest.index.nprobe },
+    models: { ranker: bundle.ranker.shape, preranker: bundle.preranker.shape },
+    freshKeep: ENGINE_DEFAULTS.freshKeep,
     numResults: spec.numResults,
     rerank: spec.rerank,
     memory: { rssBeforeEngineMiB: rssBeforeEngine / 1024, rssAfterMiB: rssAfter / 1024, peakRssMiB: peakRss / 1024 },
