@@ -88,8 +88,13 @@ function packageRoot(): string {
   throw new Error(`cannot find the package root above ${__dirname}`);
 }
 
+/**
+ * The addon file: $RANK_NATIVE_ADDON when set (e.g. a sanitizer build, see
+ * scripts/native-sanitize.sh), else build/Release/ranking_native.node.
+ */
 function load(): NativeAddon {
-  const file = path.join(packageRoot(), 'build', 'Release', 'ranking_native.node');
+  const override = process.env.RANK_NATIVE_ADDON;
+  const file = override ? path.resolve(override) : path.join(packageRoot(), 'build', 'Release', 'ranking_native.node');
   try {
     return require(file) as NativeAddon;
   } catch (err) {
