@@ -77,7 +77,11 @@ export function select(c: Candidates, positions: Int32Array, heads = 0): Candida
   const out: Candidates = { rows, scores, provenance, strong };
   if (c.objectives && heads > 0) {
     const o = new Float32Array(n * heads);
-    for (let i = 0; i < n; i++) o.set(c.objectives.subarray(positions[i] * heads, (positions[i] + 1) * heads), i * heads);
+    const src = c.objectives;
+    for (let i = 0; i < n; i++) {
+      const from = positions[i] * heads;
+      for (let h = 0; h < heads; h++) o[i * heads + h] = src[from + h];
+    }
     out.objectives = o;
   }
   if (c.exploration) {

@@ -122,7 +122,8 @@ export class Scorer {
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k];
       const o = k * itemDim;
-      out.set(embeddings.subarray(r * d, (r + 1) * d), o);
+      const from = r * d;
+      for (let j = 0; j < d; j++) out[o + j] = embeddings[from + j];
       const lp = logPrice[r];
       out[o + d] = lp;
       out[o + d + 1] = lp;
