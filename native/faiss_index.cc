@@ -304,6 +304,53 @@ struct SearchArgs {
   Filter filter;
 };
 
+// One search on the calling thread; the caller holds st.mu (shared).
+void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
+               std::vector<float>& dist) {
+  omp_set_num_threads(a.threads);
+  const faiss::Index& index = *st.index;
+  labels.assign(a.nq * a.k, -1);
+  dist.assign(a.nq * a.k, 0.f);
+  if (a.nq == 0 || a.k == 0 || index.ntotal == 0) return;
+  SelectorChain chain;
+  const faiss::IDSelector* sel = chain.Build(a.filter, st);
+
+  faiss::SearchParametersHNSW hp;
+  faiss::SearchParametersIVF ip;
+  faiss::SearchParameters plain;
+  faiss::SearchParameters* params = &plain;
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&index)) {
+    hp.efSearch = a.efSearch > 0 ? a.efSearch : hnsw->hnsw.efSearch;
+    // efSearch below k would silently truncate the result list.
+    hp.efSearch = std::max<int>(hp.efSearch, int(a.k));
+    params = &hp;
+  } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
+    ip.nprobe = a.nprobe > 0 ? size_t(a.nprobe) : ivf->nprobe;
+    ip.nprobe = std::min(ip.nprobe, ivf->nlist);
+    params = &ip;
+  }
+  params->sel = const_cast<faiss::IDSelector*>(sel);
+  index.search(idx_t(a.nq), a.queries.data(), idx_t(a.k), dist.data(), labels.data(), params);
+  if (st.mapped) {
+    for (idx_t& l : labels)
+      if (l >= 0) l = st.labels[size_t(l)];
+  }
+}
+
+Napi::Object SearchResult(Napi::Env env, const std::vector<idx_t>& labels,
+                          const std::vector<float>& dist, size_t nq, size_t k) {
+  Napi::Object out = Napi::Object::New(env);
+  auto ids = Napi::BigInt64Array::New(env, labels.size());
+  std::copy(labels.begin(), labels.end(), ids.Data());
+  auto d = Napi::Float32Array::New(env, dist.size());
+  std::copy(dist.begin(), dist.end(), d.Data());
+  out.Set("ids", ids);
+  out.Set("distances", d);
+  out.Set("nq", Napi::Number::New(env, double(nq)));
+  out.Set("k", Napi::Number::New(env, double(k)));
+  return out;
+}
+
 class SearchWorker : public IndexWorker {
  public:
   SearchWorker(Napi::Env env, std::shared_ptr<IndexState> st, SearchArgs&& a)
@@ -311,49 +358,10 @@ class SearchWorker : public IndexWorker {
 
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(st_->mu);
-    omp_set_num_threads(a_.threads);
-    const faiss::Index& index = *st_->index;
-    labels_.assign(a_.nq * a_.k, -1);
-    dist_.assign(a_.nq * a_.k, 0.f);
-    if (a_.nq == 0 || a_.k == 0 || index.ntotal == 0) return;
-    SelectorChain chain;
-    const faiss::IDSelector* sel = chain.Build(a_.filter, *st_);
-
-    faiss::SearchParametersHNSW hp;
-    faiss::SearchParametersIVF ip;
-    faiss::SearchParameters plain;
-    faiss::SearchParameters* params = &plain;
-    if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&index)) {
-      hp.efSearch = a_.efSearch > 0 ? a_.efSearch : hnsw->hnsw.efSearch;
-      // efSearch below k would silently truncate the result list.
-      hp.efSearch = std::max<int>(hp.efSearch, int(a_.k));
-      params = &hp;
-    } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
-      ip.nprobe = a_.nprobe > 0 ? size_t(a_.nprobe) : ivf->nprobe;
-      ip.nprobe = std::min(ip.nprobe, ivf->nlist);
-      params = &ip;
-    }
-    params->sel = const_cast<faiss::IDSelector*>(sel);
-    index.search(idx_t(a_.nq), a_.queries.data(), idx_t(a_.k), dist_.data(), labels_.data(),
-                 params);
-    if (st_->mapped) {
-      for (idx_t& l : labels_)
-        if (l >= 0) l = st_->labels[size_t(l)];
-    }
+    RunSearch(*st_, a_, labels_, dist_);
   }
 
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object out = Napi::Object::New(env);
-    auto ids = Napi::BigInt64Array::New(env, labels_.size());
-    std::copy(labels_.begin(), labels_.end(), ids.Data());
-    auto dist = Napi::Float32Array::New(env, dist_.size());
-    std::copy(dist_.begin(), dist_.end(), dist.Data());
-    out.Set("ids", ids);
-    out.Set("distances", dist);
-    out.Set("nq", Napi::Number::New(env, double(a_.nq)));
-    out.Set("k", Napi::Number::New(env, double(a_.k)));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return SearchResult(env, labels_, dist_, a_.nq, a_.k); }
 
  private:
   SearchArgs a_;
@@ -420,6 +428,7 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
             InstanceMethod<&VectorIndex::Add>("add"),
             InstanceMethod<&VectorIndex::Remove>("remove"),
             InstanceMethod<&VectorIndex::Search>("search"),
+            InstanceMethod<&VectorIndex::SearchSync>("searchSync"),
             InstanceMethod<&VectorIndex::Write>("write"),
             InstanceAccessor<&VectorIndex::Dim>("dim"),
             InstanceAccessor<&VectorIndex::Ntotal>("ntotal"),
@@ -499,7 +508,7 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
   }
 
   // search(queries, k, efSearch, nprobe, allowIds|null, denyIds|null, allowBitmap|null, threads)
-  Napi::Value Search(const Napi::CallbackInfo& info) {
+  SearchArgs ParseSearch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     View<float> q = ArgArray<float>(info, 0, "queries");
     RANK_THROW_RANGE_IF(q.length % D() != 0, env, "queries length must be a multiple of dim");
@@ -520,10 +529,27 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
       a.filter.hasBitmap = true;
     }
     a.threads = Threads(info, 7);
-    auto* w = new SearchWorker(env, st_, std::move(a));
+    return a;
+  }
+
+  Napi::Value Search(const Napi::CallbackInfo& info) {
+    auto* w = new SearchWorker(info.Env(), st_, ParseSearch(info));
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
+  }
+
+  // searchSync(same arguments): the search on the calling thread, for small
+  // scans where a thread hop costs more than the search. Returns null, doing
+  // nothing, while a writer (train/add/remove) holds the index.
+  Napi::Value SearchSync(const Napi::CallbackInfo& info) {
+    SearchArgs a = ParseSearch(info);
+    std::shared_lock<std::shared_mutex> lock(st_->mu, std::try_to_lock);
+    if (!lock.owns_lock()) return info.Env().Null();
+    std::vector<idx_t> labels;
+    std::vector<float> dist;
+    RunSearch(*st_, a, labels, dist);
+    return SearchResult(info.Env(), labels, dist, a.nq, a.k);
   }
 
   Napi::Value Write(const Napi::CallbackInfo& info) {

@@ -30,6 +30,10 @@ export interface EngineDeps {
   hapRouting: 'uncertainty' | 'top';
   /** Scratch set over catalog rows (see RowMarks: synchronous use only). */
   marks: RowMarks;
+  /** Searches scanning at most this many floats run synchronously (see EngineOptions). */
+  syncSearchMaxFloats: number;
+  /** Share of the index one search scans (IVF), null when unknown (never synchronous). */
+  ivfScanFraction: number | null;
 }
 
 export interface RankContext {

@@ -24,6 +24,12 @@ export interface EngineOptions {
   maxQueuedRows: number;
   /** Scoring batches of at most this many FLOPs run inline instead of in a worker (0: never). */
   inlineMaxFlops: number;
+  /**
+   * IVF searches expected to scan at most this many floats run on the calling
+   * thread instead of a libuv thread (0: never); other index kinds always run
+   * off the event loop.
+   */
+  syncSearchMaxFloats: number;
   /** Extra catalog rows for UpsertItems. */
   catalogHeadroom: number;
   seenTtlMs: number;
@@ -56,6 +62,10 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   // ~50-100 us of DCN work on one core: the strong pre-ranker's pass over a
   // few hundred rows, not the ranker's.
   inlineMaxFlops: 4_000_000,
+  // ~1 M floats (4 MB) of inverted lists: ~0.1-0.3 ms of scanning, less than a
+  // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
+  // 100k x 32) scans ~0.4 M; a 1M x 64 catalog at nprobe 512 of 4096 ~8 M.
+  syncSearchMaxFloats: 1_000_000,
   catalogHeadroom: 0,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,
@@ -64,6 +74,14 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
 };
 
 export class DeadlineError extends Error {}
+
+/** Share of an IVF index's vectors one search scans (nprobe of nlist lists); null for other kinds. */
+export function ivfScanFraction(factory: string, nprobe: number | undefined): number | null {
+  const m = /^(?:[A-Za-z0-9]+,)*IVF(\d+)/.exec(factory);
+  if (!m) return null;
+  const nlist = Number(m[1]);
+  return nlist > 0 ? Math.min(1, (nprobe ?? 1) / nlist) : null;
+}
 
 export class Engine {
   readonly catalog: LiveCatalog;
@@ -113,6 +131,8 @@ export class Engine {
       efSearch: opts.search?.efSearch ?? bundle.manifest.index.efSearch,
       hapRouting: opts.hapRouting ?? 'uncertainty',
       marks: new RowMarks(this.catalog.capacity),
+      syncSearchMaxFloats: opts.syncSearchMaxFloats,
+      ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;

@@ -28,6 +28,16 @@ export interface RawVectorIndex {
     allowBitmap: Uint8Array | null,
     threads: number,
   ): Promise<RawSearchResult>;
+  searchSync(
+    queries: Float32Array,
+    k: number,
+    efSearch: number | null,
+    nprobe: number | null,
+    allowIds: BigInt64Array | null,
+    denyIds: BigInt64Array | null,
+    allowBitmap: Uint8Array | null,
+    threads: number,
+  ): RawSearchResult | null;
   write(path: string): Promise<void>;
 }
 

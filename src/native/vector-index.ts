@@ -94,8 +94,8 @@ export class VectorIndex {
     return this.raw.remove(toIds('ids', ids));
   }
 
-  /** Top-k search for one or many queries (queries is nq * dim floats). */
-  async search(queries: Float32Array, opts: SearchOptions): Promise<SearchResult> {
+  /** The checked arguments of the native search, in its order. */
+  private searchArgs(queries: Float32Array, opts: SearchOptions): Parameters<RawVectorIndex['search']> {
     checkF32('queries', queries);
     checkMultiple('queries', queries.length, this.dim);
     checkFinite('queries', queries);
@@ -108,7 +108,22 @@ export class VectorIndex {
       throw new NativeInputError('allowBitmap must be a Uint8Array');
     }
     const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
-    return this.raw.search(queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads);
+    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads];
+  }
+
+  /** Top-k search for one or many queries (queries is nq * dim floats), on a libuv thread. */
+  async search(queries: Float32Array, opts: SearchOptions): Promise<SearchResult> {
+    return this.raw.search(...this.searchArgs(queries, opts));
+  }
+
+  /**
+   * The same search on the calling thread: for scans small enough that a
+   * thread hop costs more than the search itself (keep it well under a
+   * millisecond: it blocks the event loop). Returns null without searching
+   * while a train/add/remove holds the index; use search() then.
+   */
+  searchSync(queries: Float32Array, opts: SearchOptions): SearchResult | null {
+    return this.raw.searchSync(...this.searchArgs(queries, opts));
   }
 
   async write(path: string): Promise<void> {

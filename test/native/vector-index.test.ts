@@ -145,6 +145,10 @@ describe('native VectorIndex (FAISS)', function () {
           for (const [qs, k] of [[queries, 10], [fewQueries, 10], [fewQueries, 1]] as const) {
             const got = await index.search(qs, { k, ...f.opts });
             assertSameAsExact(got, bruteForceSearch(data.base, data.ids, DIM, qs, k, metric, f.ref), data, qs, metric, f.name);
+            const sync = index.searchSync(qs, { k, ...f.opts });
+            assert.ok(sync !== null, 'no writer holds the index');
+            assert.deepEqual(Array.from(sync.ids), Array.from(got.ids), `searchSync ids, ${f.name}`);
+            assert.deepEqual(Array.from(sync.distances), Array.from(got.distances), `searchSync distances, ${f.name}`);
           }
         });
       }

@@ -43,13 +43,17 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
     for (const r of exclude) denyIds[j++] = BigInt(r);
     for (const r of catalog.tombstones) denyIds[j++] = BigInt(r);
   }
-  const hits = await catalog.index.search(ctx.userEmb!, {
+  const opts = {
     k,
     nprobe: ctx.deps.nprobe,
     efSearch: ctx.deps.efSearch,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
     denyIds,
-  });
+  };
+  // Small IVF scans run here: a hop to a libuv thread and back costs more.
+  const frac = ctx.deps.ivfScanFraction;
+  const small = frac !== null && frac * catalog.size * catalog.dim <= ctx.deps.syncSearchMaxFloats;
+  const hits = (small ? catalog.index.searchSync(ctx.userEmb!, opts) : null) ?? (await catalog.index.search(ctx.userEmb!, opts));
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
