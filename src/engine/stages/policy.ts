@@ -98,12 +98,19 @@ export function policyStage(cfg: PolicyConfig): Stage {
       const organicPos = exploring ? positionsWhere(c.rows.length, (i) => !isFresh(i)) : positionsWhere(c.rows.length, () => true);
       const organic = select(c, organicPos, ctx.input.weights.length);
       const picked = diversify(ctx, organic, N);
-      const used = new Set(picked);
-      const full = Int32Array.from([...picked, ...Array.from(topK(organic.scores, organic.rows.length)).filter((p) => !used.has(p))]);
-      const byRow = new Map<number, number>();
-      organic.rows.forEach((r, i) => byRow.set(r, i));
-      const brandOrdered = limitBrandRuns(Int32Array.from(full, (p) => organic.rows[p]), catalog.brand, o.brandRunLimit);
-      const order = Int32Array.from(brandOrdered.subarray(0, exploring ? brandOrdered.length : N), (r) => byRow.get(r)!);
+      const no = organic.rows.length;
+      const used = new Uint8Array(no);
+      const full = new Int32Array(no);
+      full.set(picked);
+      for (let i = 0; i < picked.length; i++) used[picked[i]] = 1;
+      let nf = picked.length;
+      const byScore = topK(organic.scores, no);
+      for (let i = 0; i < no; i++) if (used[byScore[i]] === 0) full[nf++] = byScore[i];
+      // The rule works on positions of `organic`, with each position's brand.
+      const brandAt = new Int32Array(no);
+      for (let i = 0; i < no; i++) brandAt[i] = catalog.brand[organic.rows[i]];
+      const brandOrdered = limitBrandRuns(full.subarray(0, nf), brandAt, o.brandRunLimit);
+      const order = brandOrdered.subarray(0, exploring ? brandOrdered.length : N);
       let page = select(organic, order, ctx.input.weights.length);
       page.exploration = new Uint8Array(page.rows.length);
 
