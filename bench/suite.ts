@@ -50,13 +50,15 @@ interface RunSpec {
 export function runSpecs(quick: boolean): RunSpec[] {
   const c = (n: number) => String(quick ? Math.max(50, Math.round(n / 10)) : n);
   return [
-    { name: 'w1', what: 'W1, native (the engine)', args: ['--workload', 'w1', '--calls', c(3000)] },
+    { name: 'w1', what: 'W1, the engine as configured by default', args: ['--workload', 'w1', '--calls', c(3000)] },
+    { name: 'w1-pool', what: 'W1, every scoring batch through the worker pool', args: ['--workload', 'w1', '--inline-max-flops', '0', '--calls', c(3000)] },
     { name: 'w1-ort', what: 'W1, DCN-v2 through onnxruntime-node', args: ['--workload', 'w1', '--scorer', 'ort', '--calls', c(2000)] },
     { name: 'w1-ts', what: 'W1, DCN-v2 in plain TypeScript', args: ['--workload', 'w1', '--scorer', 'ts', '--calls', c(150), '--warmup', '20'] },
     { name: 'w1-heavy-all', what: 'W1, strong pre-ranker on all K (heavy budget 100%)', args: ['--workload', 'w1', '--heavy-budget', '1', '--calls', c(2000)] },
-    { name: 'w1-c4', what: 'W1, 4 in flight, 2 workers, micro-batching on', args: ['--workload', 'w1', '--concurrency', '4', '--calls', c(3000)] },
-    { name: 'w1-c4-nobatch', what: 'W1, 4 in flight, 2 workers, micro-batching off', args: ['--workload', 'w1', '--concurrency', '4', '--batching', 'off', '--calls', c(3000)] },
-    { name: 'w1-c4-1worker', what: 'W1, 4 in flight, 1 worker', args: ['--workload', 'w1', '--concurrency', '4', '--threads', '1', '--calls', c(3000)] },
+    { name: 'w1-c4', what: 'W1, 4 in flight, default', args: ['--workload', 'w1', '--concurrency', '4', '--calls', c(3000)] },
+    { name: 'w1-c4-pool', what: 'W1, 4 in flight, pool (2 workers), micro-batching on', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--calls', c(3000)] },
+    { name: 'w1-c4-pool-nobatch', what: 'W1, 4 in flight, pool (2 workers), micro-batching off', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--batching', 'off', '--calls', c(3000)] },
+    { name: 'w1-c4-pool-1worker', what: 'W1, 4 in flight, pool with 1 worker', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--threads', '1', '--calls', c(3000)] },
     { name: 'w3', what: 'W3, re-rank 500 given rows, N = 50', args: ['--workload', 'w3', '--calls', c(3000)] },
     { name: 'w2', what: 'W2, 1M items, N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },
   ];

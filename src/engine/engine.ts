@@ -59,9 +59,12 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
-  // ~50-100 us of DCN work on one core: the strong pre-ranker's pass over a
-  // few hundred rows, not the ranker's.
-  inlineMaxFlops: 4_000_000,
+  // ~0.6 ms of sgemm on one core of a small VM: the demo world's ranker over
+  // 250 rows (~36 MFLOP) runs inline, a 1M-item world's (~65 MFLOP) in a
+  // worker. A worker round trip costs ~1 ms of CPU in all (bench/suite.js,
+  // w1 vs w1-inline), far more than such a pass; workers pay off for larger
+  // models and for spreading load over cores once the main thread saturates.
+  inlineMaxFlops: 40_000_000,
   // ~1 M floats (4 MB) of inverted lists: ~0.1-0.3 ms of scanning, less than a
   // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
   // 100k x 32) scans ~0.4 M; a 1M x 64 catalog at nprobe 512 of 4096 ~8 M.
