@@ -54,9 +54,12 @@ if [ "$valgrind" = 1 ]; then
   node -e '
     const text = require("fs").readFileSync(process.argv[1], "utf8");
     const blocks = text.split(/\n==\d+== \n/).map((b) => b.replace(/^==\d+== ?/gm, "").trim());
-    const head = (b) => b.split("\n")[0];
-    const isReport = (b) => /^(Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|Argument|.* bytes in .* blocks are (definitely|indirectly|possibly) lost)/.test(head(b));
-    const reports = blocks.filter(isReport);
+    const start = /^(Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|Argument|.* bytes in .* blocks are (definitely|indirectly|possibly) lost)/;
+    const reports = blocks
+      .map((b) => b.split("\n"))
+      .map((ls) => ls.slice(Math.max(0, ls.findIndex((l) => start.test(l)))))
+      .filter((ls) => start.test(ls[0]))
+      .map((ls) => ls.join("\n"));
     const ours = reports.filter((b) => /ranking_native\.node|native\/\w+\.(cc|h)/.test(b));
     console.log(`== memcheck: ${reports.length} error/leak reports in total, ${ours.length} with an addon frame`);
     for (const b of ours) console.log("\n" + b);
