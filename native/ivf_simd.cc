@@ -4,9 +4,13 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <typeinfo>
+#include <utility>
+#include <vector>
 
 #include "simd.h"
 
@@ -91,6 +95,144 @@ faiss::InvertedListScanner* SimdIVFFlat::get_InvertedListScanner(
     return new SimdFlatScanner<true>(d, store_pairs, sel);
   if (metric_type == faiss::METRIC_L2) return new SimdFlatScanner<false>(d, store_pairs, sel);
   return faiss::IndexIVFFlat::get_InvertedListScanner(store_pairs, sel);
+}
+
+namespace {
+
+// Top-k by collection: candidates better than the current threshold are
+// appended; when the buffer reaches 4k (at least 1024) entries it is cut to
+// the best k with nth_element and the threshold becomes the k-th value. Each
+// candidate costs a compare and sometimes an append, where a heap costs
+// log2(k) swaps per accepted candidate: with k = 1000 and a few thousand
+// acceptances per query the heap was most of the search time.
+template <bool IsIP>
+struct Collector {
+  struct Hit {
+    float v;
+    faiss::Index::idx_t id;
+  };
+  size_t k;
+  size_t cap;
+  float threshold;
+  std::vector<Hit> hits;
+
+  explicit Collector(size_t kk)
+      : k(kk), cap(std::max<size_t>(4 * kk, 1024)),
+        threshold(IsIP ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity()) {
+    hits.reserve(cap);
+  }
+
+  static bool Better(const Hit& a, const Hit& b) {
+    return IsIP ? (a.v > b.v || (a.v == b.v && a.id < b.id)) : (a.v < b.v || (a.v == b.v && a.id < b.id));
+  }
+
+  bool Passes(float v) const { return IsIP ? v > threshold : v < threshold; }
+
+  void Add(float v, faiss::Index::idx_t id) {
+    hits.push_back({v, id});
+    if (hits.size() >= cap) Compact();
+  }
+
+  void Compact() {
+    if (hits.size() <= k) return;
+    std::nth_element(hits.begin(), hits.begin() + (k - 1), hits.end(), Better);
+    hits.resize(k);
+    threshold = hits[k - 1].v;
+  }
+
+  // Best first into out[k], padded with -1 / the worst value.
+  void Finish(float* dis, faiss::Index::idx_t* ids) {
+    if (hits.size() > k) {
+      std::nth_element(hits.begin(), hits.begin() + (k - 1), hits.end(), Better);
+      hits.resize(k);
+    }
+    std::sort(hits.begin(), hits.end(), Better);
+    for (size_t i = 0; i < k; ++i) {
+      if (i < hits.size()) {
+        dis[i] = hits[i].v;
+        ids[i] = hits[i].id;
+      } else {
+        dis[i] = IsIP ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+        ids[i] = -1;
+      }
+    }
+  }
+};
+
+using idx_t = faiss::Index::idx_t;
+
+template <bool IsIP>
+size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t* keys, size_t nprobe,
+                    const faiss::IDSelector* sel, bool store_pairs, float* dis, idx_t* labels) {
+  Collector<IsIP> top(k);
+  constexpr size_t kBlock = 64;
+  float buf[kBlock];
+  size_t ndis = 0;
+  const size_t d = ix.d;
+  for (size_t j = 0; j < nprobe; ++j) {
+    const idx_t key = keys[j];
+    if (key < 0) continue;  // fewer lists than nprobe
+    const size_t n = ix.invlists->list_size(key);
+    if (n == 0) continue;
+    faiss::InvertedLists::ScopedCodes scodes(ix.invlists, key);
+    std::unique_ptr<faiss::InvertedLists::ScopedIds> sids;
+    const idx_t* ids = nullptr;
+    if (!store_pairs || sel) {
+      sids.reset(new faiss::InvertedLists::ScopedIds(ix.invlists, key));
+      ids = sids->get();
+    }
+    const float* base = reinterpret_cast<const float*>(scodes.get());
+    for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+      const size_t bn = std::min(kBlock, n - b0);
+      if (IsIP)
+        simd::DotRows(q, base + b0 * d, bn, d, buf);
+      else
+        simd::L2Rows(q, base + b0 * d, bn, d, buf);
+      for (size_t t = 0; t < bn; ++t) {
+        const float v = buf[t];
+        if (!top.Passes(v)) continue;
+        const size_t pos = b0 + t;
+        if (sel && !sel->is_member(ids[pos])) continue;
+        top.Add(v, store_pairs ? idx_t(faiss::lo_build(key, pos)) : ids[pos]);
+      }
+    }
+    ndis += n;
+  }
+  top.Finish(dis, labels);
+  return ndis;
+}
+
+}  // namespace
+
+void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t* assign,
+                                     const float* centroid_dis, float* distances, idx_t* labels,
+                                     bool store_pairs, const faiss::IVFSearchParameters* params,
+                                     faiss::IndexIVFStats* stats) const {
+  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
+  const size_t maxCodes = params ? params->max_codes : max_codes;
+  if (k < kCollectMinK || !known || maxCodes != 0) {
+    faiss::IndexIVFFlat::search_preassigned(n, x, k, assign, centroid_dis, distances, labels,
+                                            store_pairs, params, stats);
+    return;
+  }
+  const size_t np = params ? params->nprobe : nprobe;
+  const faiss::IDSelector* sel = params ? params->sel : nullptr;
+  size_t ndis = 0;
+#pragma omp parallel for if (n > 1) reduction(+ : ndis)
+  for (idx_t i = 0; i < n; ++i) {
+    const float* q = x + i * d;
+    const idx_t* keys = assign + i * np;
+    float* dis = distances + i * k;
+    idx_t* lab = labels + i * k;
+    ndis += metric_type == faiss::METRIC_INNER_PRODUCT
+                ? CollectQuery<true>(*this, q, size_t(k), keys, np, sel, store_pairs, dis, lab)
+                : CollectQuery<false>(*this, q, size_t(k), keys, np, sel, store_pairs, dis, lab);
+  }
+  if (stats) {
+    stats->nq += size_t(n);
+    stats->nlist += size_t(n) * np;
+    stats->ndis += ndis;
+  }
 }
 
 std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> index) {

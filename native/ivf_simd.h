@@ -14,6 +14,16 @@ struct SimdIVFFlat : faiss::IndexIVFFlat {
 
   faiss::InvertedListScanner* get_InvertedListScanner(
       bool store_pairs, const faiss::IDSelector* sel) const override;
+
+  // For large k (>= kCollectMinK) the lists are scanned into a candidate
+  // buffer above a running threshold, compacted with nth_element, instead of
+  // a k-element heap updated per candidate; smaller k uses FAISS's loop.
+  void search_preassigned(idx_t n, const float* x, idx_t k, const idx_t* assign,
+                          const float* centroid_dis, float* distances, idx_t* labels,
+                          bool store_pairs, const faiss::IVFSearchParameters* params = nullptr,
+                          faiss::IndexIVFStats* stats = nullptr) const override;
+
+  static constexpr idx_t kCollectMinK = 64;
 };
 
 // If `index` is a plain IndexIVFFlat, returns a SimdIVFFlat that replaces it
