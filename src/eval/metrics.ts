@@ -228,3 +228,59 @@ export function countWhere<T>(values: ArrayLike<T>, pred: (v: T) => boolean, k =
   for (let i = 0; i < Math.min(k, values.length); i++) if (pred(values[i])) c++;
   return c;
 }
+
+/**
+ * Share of the true top n that the candidate set holds (retrieval recall
+ * against the truth, where the candidate set is larger than the truth set):
+ *
+ *   recallOfTop = |set(trueTop[0..n)) ∩ set(candidates)| / |set(trueTop[0..n))|
+ *
+ * candidates: every retrieved row, in any order and of any length (all of
+ * them count, unlike recallAt, which cuts both lists at the same k);
+ * trueTop: rows in the oracle's order. Duplicates count once. An empty truth
+ * set (trueTop empty or n = 0) gives 0.
+ */
+export function recallOfTop(candidates: ArrayLike<number>, trueTop: ArrayLike<number>, n: number): number {
+  checkK(n);
+  const truth = new Set<number>();
+  for (let i = 0; i < Math.min(n, trueTop.length); i++) truth.add(trueTop[i]);
+  if (truth.size === 0) return 0;
+  const hit = new Set<number>();
+  for (let i = 0; i < candidates.length; i++) if (truth.has(candidates[i])) hit.add(candidates[i]);
+  return hit.size / truth.size;
+}
+
+/**
+ * Count and mean of the values of each group: values[i] belongs to
+ * groups[i]. Groups appear in the order of their first value; a group named
+ * in `order` but without values gets { n: 0, mean: 0 } (and comes first, in
+ * that order). Throws when the lengths differ.
+ */
+export function groupMeans(values: ArrayLike<number>, groups: ArrayLike<string>, order: string[] = []): Record<string, { n: number; mean: number }> {
+  if (values.length !== groups.length) throw new RangeError(`values and groups need equal lengths, got ${values.length} and ${groups.length}`);
+  const sums = new Map<string, { n: number; s: number }>(order.map((g) => [g, { n: 0, s: 0 }]));
+  for (let i = 0; i < values.length; i++) {
+    let a = sums.get(groups[i]);
+    if (!a) sums.set(groups[i], (a = { n: 0, s: 0 }));
+    a.n++;
+    a.s += values[i];
+  }
+  const out: Record<string, { n: number; mean: number }> = {};
+  for (const [g, a] of sums) out[g] = { n: a.n, mean: a.n > 0 ? a.s / a.n : 0 };
+  return out;
+}
+
+/**
+ * Column j of a row-major table with `stride` values per row:
+ * out[r] = table[r * stride + j] (one objective's true probabilities out of
+ * trueProbabilities' interleaved output). Throws unless 0 <= j < stride and
+ * the table's length is a multiple of stride.
+ */
+export function column(table: ArrayLike<number>, stride: number, j: number): Float32Array {
+  if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`stride must be a positive integer, got ${stride}`);
+  if (!Number.isInteger(j) || j < 0 || j >= stride) throw new RangeError(`column ${j} is outside 0..${stride - 1}`);
+  if (table.length % stride !== 0) throw new RangeError(`table length ${table.length} is not a multiple of ${stride}`);
+  const out = new Float32Array(table.length / stride);
+  for (let r = 0; r < out.length; r++) out[r] = table[r * stride + j];
+  return out;
+}

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 
 import {
   bootstrapRatio,
+  column,
   countWhere,
   dcgAt,
   distinctCount,
+  groupMeans,
   maxBrandRun,
   mean,
   meanInterval,
@@ -13,6 +15,7 @@ import {
   pairedDifference,
   pooledShare,
   recallAt,
+  recallOfTop,
   shareByPosition,
 } from '../../src/eval/metrics';
 import { paretoFront, searchGrid, searchLabel } from '../../src/eval/run';
@@ -91,6 +94,76 @@ describe('eval metrics', () => {
       assert.equal(recallAt([1, 2], [], 5), 0);
       assert.equal(recallAt([1, 2], [1, 2], 0), 0);
       assert.equal(recallAt([], [1, 2], 2), 0);
+    });
+  });
+
+  describe('recallOfTop', () => {
+    it('is the share of the true top n anywhere among the candidates', () => {
+      assert.equal(recallOfTop([5, 9, 1, 7], [1, 2, 3, 5], 4), 2 / 4); // {1,2,3,5} ∩ {5,9,1,7} = {1,5}
+      assert.equal(recallOfTop([5, 9, 1, 7], [1, 2, 3, 5], 2), 1 / 2); // {1,2}: 1 found
+      assert.equal(recallOfTop([5, 9, 1, 7], [1, 2, 3, 5], 1), 1); // {1}
+      assert.equal(recallOfTop([5, 9, 7], [1, 2, 3, 5], 3), 0); // {1,2,3}: none
+    });
+    it('counts a candidate at any position, unlike recallAt', () => {
+      // The true top 1 is the 6th candidate: found, while recallAt cuts the candidates at k = 1.
+      assert.equal(recallOfTop([10, 11, 12, 13, 14, 3], [3, 4], 1), 1);
+      assert.equal(recallAt([10, 11, 12, 13, 14, 3], [3, 4], 1), 0);
+    });
+    it('counts duplicates once and uses all of a truth shorter than n', () => {
+      assert.equal(recallOfTop([1, 1, 1], [1, 1, 2], 3), 1 / 2); // truth {1,2}
+      assert.equal(recallOfTop([2], [1, 2], 100), 1 / 2);
+    });
+    it('is 0 for an empty truth set, n = 0 or no candidates; rejects a bad n', () => {
+      assert.equal(recallOfTop([1, 2], [], 5), 0);
+      assert.equal(recallOfTop([1, 2], [1, 2], 0), 0);
+      assert.equal(recallOfTop([], [1, 2], 2), 0);
+      assert.throws(() => recallOfTop([1], [1], -1), RangeError);
+      assert.throws(() => recallOfTop([1], [1], 1.5), RangeError);
+    });
+  });
+
+  describe('groupMeans', () => {
+    it('counts and averages the values of each group, in first-seen order', () => {
+      const g = groupMeans([1, 2, 3, 4, 6], ['a', 'b', 'a', 'c', 'b']);
+      assert.deepEqual(Object.keys(g), ['a', 'b', 'c']);
+      assert.deepEqual(g, { a: { n: 2, mean: 2 }, b: { n: 2, mean: 4 }, c: { n: 1, mean: 4 } });
+    });
+    it('puts the named groups first and gives an empty one n 0, mean 0', () => {
+      const g = groupMeans([1, 2, 3], ['a', 'b', 'c'], ['c', 'z']);
+      assert.deepEqual(Object.keys(g), ['c', 'z', 'a', 'b']);
+      assert.deepEqual(g.z, { n: 0, mean: 0 });
+      assert.deepEqual(g.c, { n: 1, mean: 3 });
+      assert.deepEqual(groupMeans([], []), {});
+    });
+    it('rejects values and groups of different lengths', () => {
+      assert.throws(() => groupMeans([1, 2], ['a']), RangeError);
+    });
+  });
+
+  describe('column', () => {
+    it('takes one column of a row-major table', () => {
+      assert.deepEqual(Array.from(column([1, 2, 3, 4, 5, 6], 3, 0)), [1, 4]);
+      assert.deepEqual(Array.from(column([1, 2, 3, 4, 5, 6], 3, 2)), [3, 6]);
+      assert.deepEqual(Array.from(column([1, 2, 3, 4, 5, 6], 2, 1)), [2, 4, 6]);
+      assert.equal(column([], 4, 0).length, 0);
+    });
+    it('rejects a column outside the stride or a ragged table', () => {
+      assert.throws(() => column([1, 2, 3], 3, 3), RangeError);
+      assert.throws(() => column([1, 2, 3], 3, -1), RangeError);
+      assert.throws(() => column([1, 2, 3, 4, 5], 3, 0), RangeError);
+      assert.throws(() => column([1, 2], 0, 0), RangeError);
+    });
+    it('gives per-objective NDCG: a list can be ideal for one objective and not another', () => {
+      // 3 items x 2 objectives, interleaved as trueProbabilities writes them.
+      const probs = Float32Array.from([0.1, 0.8, 0.4, 0.2, 0.2, 0.1]);
+      const p0 = column(probs, 2, 0); // [0.1, 0.4, 0.2]
+      const p1 = column(probs, 2, 1); // [0.8, 0.2, 0.1]
+      const list = [0, 1];
+      // Objective 0: (0.1 + 0.4 / log2 3) / (0.4 + 0.2 / log2 3) = 0.6696718
+      close(ndcgAt(list.map((r) => p0[r]), p0, 2), (0.1 + 0.4 / L3) / (0.4 + 0.2 / L3), 1e-6);
+      close(ndcgAt(list.map((r) => p0[r]), p0, 2), 0.6696718, 1e-6);
+      // Objective 1: the list is its oracle's top 2.
+      close(ndcgAt(list.map((r) => p1[r]), p1, 2), 1, 1e-9);
     });
   });
 
