@@ -90,6 +90,7 @@ async function main(): Promise<void> {
       `${h.vsNoShortcuts.toFixed(3)}x no-shortcuts (${h.noShortcutsNdcg50.toFixed(3)}); ` +
       `HAP 0.2 vs 1.0: NDCG@50 ratio ${report.hap.ratioNdcg50At20vs100?.toFixed(3)}, prerank time ratio ${report.hap.ratioPrerankMsAt20vs100?.toFixed(3)}; ` +
       `ANN recall@${report.ann.k} at the default setting ${report.ann.defaultRecallAtK?.toFixed(4)}; ` +
+      `retrieval: ${report.retrieval.index.mean.toFixed(3)} of the true top ${report.retrieval.trueTopN} among the ${report.retrieval.k} candidates; ` +
       `reactivity: ${report.reactivity.before.mean.toFixed(2)} -> ${report.reactivity.after.mean.toFixed(2)} of the top 20 in the burst's category`,
   );
 }

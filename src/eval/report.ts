@@ -13,6 +13,8 @@ const yes = (b: boolean | null) => (b === null ? 'n/a' : b ? 'met' : 'NOT met');
 /** "0.652 ± 0.012" (the 95% interval's half-width). */
 const pm = (i: Interval, digits = 3) => `${i.mean.toFixed(digits)} ± ${((i.hi - i.lo) / 2).toFixed(digits)}`;
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+/** The engine and the main baselines: the rows of the breakdown tables. */
+const MAIN_CONFIGS = ['random', 'popularity', 'two-tower', 'engine', 'no-shortcuts'];
 
 export function hapPlot(r: EvalReport): string {
   return renderLinePlot({
@@ -62,6 +64,7 @@ export function annPlot(r: EvalReport): string {
     series: [
       { name: `recall@${r.ann.k} vs exact top ${r.ann.k}`, points: c.map((p) => ({ x: settingX(p), y: p.recallAtK.mean, label: `${p.label}${p.isDefault ? '*' : ''}` })) },
       { name: 'recall@50 vs exact top 50', points: c.map((p) => ({ x: settingX(p), y: p.recallAt50.mean })) },
+      { name: `share of the true top ${r.retrieval.trueTopN} in the ${r.ann.k}`, color: '#8c564b', points: c.map((p) => ({ x: settingX(p), y: p.truthRecall.mean })) },
       { name: 'final NDCG@50 (API)', points: c.map((p) => ({ x: settingX(p), y: p.ndcg50.mean, label: p.ndcg50.mean.toFixed(3) })) },
       { name: 'search ms', axis: 'right', dashed: true, points: c.map((p) => ({ x: settingX(p), y: p.searchMs })) },
     ],
@@ -129,6 +132,8 @@ export function markdown(r: EvalReport): string {
   L.push(
     `| ANN recall@${r.ann.k} vs exact at the default setting | ${f3(r.ann.defaultRecallAtK)} | >= ${a.recallAtLeast} on the ${a.onWorldItems / 1e6}M world | ${a.met === null ? `n/a (this world has ${a.thisWorldItems} items)` : yes(a.met)} |`,
   );
+  const rt = r.retrieval;
+  L.push(`| retrieval: share of the true top ${rt.trueTopN} among the K = ${rt.k} candidates (default index setting, warm users) | ${pm(rt.index)} | | |`);
   L.push('');
   L.push(
     `± = half-width of the 95% interval over requests (mean ± 1.96 stderr, ${ci.engineNdcg50.n} requests); ratios: paired percentile bootstrap over users (${ci.bootstrapIters} resamples).`,
@@ -142,20 +147,37 @@ export function markdown(r: EvalReport): string {
   L.push(
     `| oracle | ${f3(o.ndcg10)} | ${f3(o.ndcg50)} | ${f3(o.recall50)} | ${f2(o.distinctCategories20)} | ${f2(o.distinctBrands20)} | ${f2(o.maxBrandRun)} | ${f3(o.newShare)} | - | - | the top 50 by true utility (the reference of every NDCG) |`,
   );
-  for (const n of ['random', 'popularity', 'two-tower', 'engine', 'engine+exploration', 'no-shortcuts']) {
+  for (const n of [...MAIN_CONFIGS.slice(0, 4), 'engine+exploration', ...MAIN_CONFIGS.slice(4)]) {
     const c = r.configs[n];
     L.push(
       `| ${n} | ${pm(c.ndcg10Ci)} | ${pm(c.ndcg50Ci)} | ${f3(c.recall50)} | ${f2(c.distinctCategories20)} | ${f2(c.distinctBrands20)} | ${f2(c.maxBrandRun)} | ${f3(c.newShare)} | ${f2(c.prerankMs)} | ${f2(c.requestMs)} | ${c.description} |`,
     );
   }
   L.push('');
-  L.push('By segment (NDCG@50):');
+  L.push('By segment and by surface (NDCG@50; users in parentheses; each user is asked on one surface, the sample rotating through them):');
   L.push('');
   const segs = Object.keys(r.sample.segments);
-  L.push(`| configuration | ${segs.map((s) => `${s} (${r.sample.segments[s]})`).join(' | ')} |`);
-  L.push(`|---|${segs.map(() => '---').join('|')}|`);
-  for (const n of ['random', 'popularity', 'two-tower', 'engine', 'no-shortcuts']) {
-    L.push(`| ${n} | ${segs.map((s) => f3(r.configs[n].bySegment[s]?.ndcg50 ?? null)).join(' | ')} |`);
+  const surfs = Object.keys(r.sample.surfaces);
+  L.push(`| configuration | ${segs.map((s) => `${s} (${r.sample.segments[s]})`).join(' | ')} | ${surfs.map((s) => `${s} (${r.sample.surfaces[s]})`).join(' | ')} |`);
+  L.push(`|---|${[...segs, ...surfs].map(() => '---').join('|')}|`);
+  for (const n of MAIN_CONFIGS) {
+    const c = r.configs[n];
+    L.push(`| ${n} | ${segs.map((s) => f3(c.bySegment[s]?.ndcg50 ?? null)).join(' | ')} | ${surfs.map((s) => f3(c.bySurface[s]?.ndcg50 ?? null)).join(' | ')} |`);
+  }
+  L.push('');
+  L.push('### Per objective');
+  L.push('');
+  L.push(r.objectives.note + '.');
+  L.push(`Sanity check: each objective's oracle list scored against itself gets NDCG@50 ${f3(r.objectives.selfCheckNdcg50)}.`);
+  L.push('');
+  const objs = r.objectives.names;
+  L.push(`| configuration | weighted NDCG@10 / @50 | ${objs.map((o) => `${o} NDCG@10 / @50`).join(' | ')} |`);
+  L.push(`|---|---|${objs.map(() => '---').join('|')}|`);
+  const wo = r.objectives.weightedOracle;
+  L.push(`| oracle (weighted utility) | ${f3(o.ndcg10)} / ${f3(o.ndcg50)} | ${objs.map((x) => `${f3(wo[x].ndcg10)} / ${f3(wo[x].ndcg50)}`).join(' | ')} |`);
+  for (const n of MAIN_CONFIGS) {
+    const c = r.configs[n];
+    L.push(`| ${n} | ${f3(c.ndcg10)} / ${f3(c.ndcg50)} | ${objs.map((x) => `${f3(c.byObjective[x].ndcg10)} / ${f3(c.byObjective[x].ndcg50)}`).join(' | ')} |`);
   }
   L.push('');
   L.push('![NDCG@k of the engine and the baselines](baselines.svg)');
@@ -194,14 +216,33 @@ export function markdown(r: EvalReport): string {
     `Users measured: ${r.ann.usersMeasured} (${r.ann.coldUsersSkipped} cold skipped). Embedding check: the light scores of ${r.ann.embeddingCheck.items} returned items differ from <embedding, item> + bias term by at most ${r.ann.embeddingCheck.maxAbsDiff.toExponential(1)}.`,
   );
   L.push('');
-  L.push(`| setting | recall@${r.ann.k} | recall@50 | search ms (one query, in process) | NDCG@50 (API) | retrieval stage ms (API) |`);
-  L.push('|---|---|---|---|---|---|');
+  L.push(`| setting | recall@${r.ann.k} | recall@50 | share of the true top ${r.retrieval.trueTopN} | search ms (one query, in process) | NDCG@50 (API) | retrieval stage ms (API) |`);
+  L.push('|---|---|---|---|---|---|---|');
   for (const p of r.ann.curve) {
-    L.push(`| ${p.label}${p.isDefault ? ' (default)' : ''} | ${pm(p.recallAtK, 4)} | ${pm(p.recallAt50, 4)} | ${f2(p.searchMs)} | ${pm(p.ndcg50)} | ${f2(p.retrievalMs)} |`);
+    L.push(
+      `| ${p.label}${p.isDefault ? ' (default)' : ''} | ${pm(p.recallAtK, 4)} | ${pm(p.recallAt50, 4)} | ${pm(p.truthRecall)} | ${f2(p.searchMs)} | ${pm(p.ndcg50)} | ${f2(p.retrievalMs)} |`,
+    );
   }
   L.push('');
   L.push('![Index search recall and NDCG](ann-search.svg)');
   L.push('');
+  L.push('## Retrieval recall against the true top items');
+  L.push('');
+  L.push(rt.note + '.');
+  L.push('');
+  L.push(`| candidates | share of the true top ${rt.trueTopN} | users |`);
+  L.push('|---|---|---|');
+  L.push(`| index search, default setting, K = ${rt.k} (the engine's ANN candidates) | ${pm(rt.index)} | ${rt.warmUsers} warm |`);
+  L.push(`| the same plus the fresh source (up to ${rt.freshKeep} new items) | ${pm(rt.indexPlusFresh)} | ${rt.warmUsers} warm |`);
+  L.push(`| exact top ${rt.k} by inner product (a perfect index) | ${pm(rt.exact)} | ${rt.warmUsers} warm |`);
+  L.push(`| exact top ${rt.exactReference.k} by inner product (the no-shortcuts K) | ${pm(rt.exactReference.recall)} | ${rt.warmUsers} warm |`);
+  L.push(`| cold users: popular top ${rt.k} plus fresh picks | ${rt.coldPopularPlusFresh ? pm(rt.coldPopularPlusFresh) : '-'} | ${rt.coldUsers} cold |`);
+  L.push('');
+  const rs = Object.entries(rt.indexBySurface);
+  if (rs.length > 0) {
+    L.push(`Index search at the default setting by surface: ${rs.map(([k, v]) => `${k} ${f3(v.recall)} (${v.users} users)`).join(', ')}.`);
+    L.push('');
+  }
   L.push('## Diversity trade-off');
   L.push('');
   L.push(r.diversity.note + '.');

@@ -26,6 +26,14 @@
 //                scoreRows + topK), for the user embedding the engine computes
 //                (the bundle's user tower over the user's stored actions; the
 //                report checks it against the light scores the API returns).
+//   retrieval    the same index search at the default setting against the
+//                truth: of the user's true top TRUE_TOP_N items by true
+//                weighted utility, the share among the K candidates (also
+//                with the fresh source's picks added, as the engine does,
+//                and for the exact top K and top REFERENCE_K by inner
+//                product); cold users: the popular top K plus fresh picks.
+//   objectives   every list also scored per objective o of the bundle: the
+//                gain is the true P(o), the oracle ranks by P(o).
 //   HAP routing  an engine with hapRouting 'top' (the strong pre-ranker sees
 //                the top B by light score) beside the default 'uncertainty'.
 //   exploration  epsilon-greedy with several epsilons and start positions:
@@ -51,8 +59,10 @@ import { trueProbabilities, trueUtility } from '../world/truth';
 import { loadTruth } from '../world/truth-files';
 import {
   bootstrapRatio,
+  column,
   countWhere,
   distinctCount,
+  groupMeans,
   Interval,
   maxBrandRun,
   mean,
@@ -61,11 +71,16 @@ import {
   pairedDifference,
   pooledShare,
   recallAt,
+  recallOfTop,
   shareByPosition,
 } from './metrics';
 
 export const EVAL_SURFACES: Surface[] = ['home', 'browse', 'search'];
 export const NUM_RESULTS = 50;
+/** Retrieval recall against the truth: the share of the user's true top N (by true weighted utility) among the candidates. */
+export const TRUE_TOP_N = 100;
+/** K of the no-shortcuts reference (capped at the catalog size). */
+export const REFERENCE_K = 5000;
 
 export interface EvalConfig {
   /** World directory (generated there if absent or made with another configuration). */
@@ -169,6 +184,10 @@ export interface ConfigResult extends ListScores {
   /** Mean share of the list placed by exploration (the response's flag). */
   explorationShare: number | null;
   bySegment: Record<string, { users: number; ndcg10: number; ndcg50: number }>;
+  /** The same by surface (home / browse / search; the sample rotates through EVAL_SURFACES). */
+  bySurface: Record<string, { users: number; ndcg10: number; ndcg50: number }>;
+  /** Per objective o of the bundle: NDCG with gain P(o) against the oracle ranking by P(o). */
+  byObjective: Record<string, { ndcg10: number; ndcg50: number; ndcg50Ci: Interval }>;
 }
 
 export interface AnnPoint {
@@ -180,6 +199,8 @@ export interface AnnPoint {
   recallAtK: Interval;
   /** The same for the first 50 of each. */
   recallAt50: Interval;
+  /** Of the user's true top TRUE_TOP_N items (true weighted utility), the share among the K the index search returns. */
+  truthRecall: Interval;
   /** In-process index search time for one query, mean ms. */
   searchMs: number;
   /** Final list through the API with this setting (default knobs, exploration NONE). */
@@ -223,6 +244,35 @@ export interface EvalReport {
     newRecall50: number;
   };
   configs: Record<string, ConfigResult>;
+  objectives: {
+    note: string;
+    /** The bundle's objectives that the ground truth knows, in the bundle's order. */
+    names: string[];
+    /** The weighted-utility oracle's own list scored per objective (the ceiling of a list made for the weighted utility). */
+    weightedOracle: Record<string, { ndcg10: number; ndcg50: number }>;
+    /** Each objective's oracle list scored against itself, mean NDCG@50 over users and objectives: must be 1. */
+    selfCheckNdcg50: number;
+  };
+  retrieval: {
+    note: string;
+    trueTopN: number;
+    k: number;
+    freshKeep: number;
+    warmUsers: number;
+    coldUsers: number;
+    /** Warm users: the index search at the default setting (the engine's K ANN candidates). */
+    index: Interval;
+    /** The same plus the fresh source's picks (all the candidates the engine retrieves). */
+    indexPlusFresh: Interval;
+    /** The exact top K by inner product (a perfect index at the same K). */
+    exact: Interval;
+    /** The exact top K of the no-shortcuts reference. */
+    exactReference: { k: number; recall: Interval };
+    /** Cold users (zero embedding): the popular top K plus the fresh picks by bias (null: none sampled). */
+    coldPopularPlusFresh: Interval | null;
+    /** The index recall of warm users by surface (the truth depends on the surface; retrieval does not). */
+    indexBySurface: Record<string, { users: number; recall: number }>;
+  };
   headline: {
     engineNdcg50: number;
     popularityNdcg50: number;
@@ -414,6 +464,10 @@ export const POSITION_BUCKETS: [number, number][] = [
 interface Sample {
   scores: ListScores;
   segment: string;
+  surface: string;
+  /** NDCG@10 / @50 per objective (the order of report.objectives.names). */
+  objNdcg10: number[];
+  objNdcg50: number[];
   prerankMs: number | null;
   retrievalMs: number | null;
   requestMs: number | null;
@@ -556,7 +610,27 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     const segCount: Record<string, number> = {};
     const surfCount: Record<string, number> = {};
     const K = Math.min(DEFAULT_RANK.retrievalK, n);
-    const ann = grid.map(() => ({ recallK: [] as number[], recall50: [] as number[], ms: [] as number[] }));
+    const ann = grid.map(() => ({ recallK: [] as number[], recall50: [] as number[], truth: [] as number[], ms: [] as number[] }));
+    const defaultG = grid.findIndex((s) => isDefaultSetting(s));
+    const refK = Math.min(REFERENCE_K, n);
+    const topN = Math.min(TRUE_TOP_N, n);
+    const retr = { index: [] as number[], plusFresh: [] as number[], exact: [] as number[], exactRef: [] as number[], cold: [] as number[], surface: [] as string[] };
+    const popularK = Array.from(topK(bundle.bias, K));
+    // The fresh source as the retrieval stage builds it: the newest rows (up
+    // to freshPool) not already retrieved, the best freshKeep by <embedding,
+    // item> (by bias for a cold user).
+    const freshPicks = (found: number[], emb: Float32Array | null): number[] => {
+      const have = new Set(found);
+      const fresh = Int32Array.from(engine.catalog.freshRows(engine.now(), base.freshPool).filter((r) => !have.has(r) && engine.catalog.alive[r] === 1));
+      if (fresh.length === 0 || base.freshKeep <= 0) return [];
+      const s = emb === null ? Float32Array.from(fresh, (r) => bundle.bias[r]) : scoreRows(bundle.embeddings, dim, fresh, emb);
+      return Array.from(topK(s, base.freshKeep), (i) => fresh[i]);
+    };
+    // Per-objective scoring: the bundle's objectives the truth knows.
+    const objNames = bundle.manifest.objectives.filter((o) => (OBJECTIVES as readonly string[]).includes(o));
+    const objCols = objNames.map((o) => (OBJECTIVES as readonly string[]).indexOf(o));
+    const weightedOracleObj = { n10: [] as number[][], n50: [] as number[][] };
+    const objSelf: number[] = [];
     let coldUsers = 0;
     const embCheck = { items: 0, maxAbsDiff: 0 };
     const biasWeight = bundle.manifest.lightModel?.biasWeight ?? 0;
@@ -577,9 +651,24 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       surfCount[surface] = (surfCount[surface] ?? 0) + 1;
       const bw = bundle.manifest.defaultWeights[surface];
       const weights = Object.fromEntries(OBJECTIVES.map((o) => [o, bw[o] ?? 0])) as Record<Objective, number>;
-      const utility = trueUtility(trueProbabilities(truth.coefficients, truth.items, truth.users, u, allRows, { surface, device: info.device }), weights);
+      const probs = trueProbabilities(truth.coefficients, truth.items, truth.users, u, allRows, { surface, device: info.device });
+      const utility = trueUtility(probs, weights);
       const oracle = Array.from(topK(utility, NUM_RESULTS));
       const ideal = oracle.map((r) => utility[r]);
+      // Per objective: gains P(o), the ideal from the catalog's top by P(o).
+      const objTruth = objCols.map((j) => {
+        const p = column(probs, OBJECTIVES.length, j);
+        const top = Array.from(topK(p, NUM_RESULTS));
+        return { p, top, ideal: top.map((r) => p[r]) };
+      });
+      const objScores = (rows: number[]) => ({
+        objNdcg10: objTruth.map((t) => ndcgAt(rows.map((r) => t.p[r]), t.ideal, 10)),
+        objNdcg50: objTruth.map((t) => ndcgAt(rows.map((r) => t.p[r]), t.ideal, 50)),
+      });
+      const wo = objScores(oracle);
+      weightedOracleObj.n10.push(wo.objNdcg10);
+      weightedOracleObj.n50.push(wo.objNdcg50);
+      for (const t of objTruth) objSelf.push(ndcgAt(t.ideal, t.ideal, 50));
       const topNew = Array.from(topK(Float32Array.from(newRows, (r) => utility[r]), Math.min(NUM_RESULTS, newRows.length)), (p) => newRows[p]);
       const score = (rows: number[]): ListScores => {
         const gains = rows.map((r) => utility[r]);
@@ -613,6 +702,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
           out.push({
             scores: score(rows),
             segment: info.segment,
+            surface,
+            ...objScores(rows),
             prerankMs: null,
             retrievalMs: null,
             requestMs: null,
@@ -653,6 +744,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         out.push({
           scores: score(rows),
           segment: info.segment,
+          surface,
+          ...objScores(rows),
           prerankMs: pre ? pre.millis : null,
           retrievalMs: ret ? ret.millis : null,
           requestMs: ms,
@@ -666,8 +759,11 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       // embedding the engine computes (a cold user has none: popular items).
       const now = engine.now();
       const emb = (await tower.embed(engine.store.snapshot(info.id, now), engine.catalog, now)).embedding;
-      if (!emb.some((v) => v !== 0)) coldUsers++;
-      else {
+      const trueTop = Array.from(topK(utility, topN));
+      if (!emb.some((v) => v !== 0)) {
+        coldUsers++;
+        retr.cold.push(recallOfTop([...popularK, ...freshPicks(popularK, null)], trueTop, topN));
+      } else {
         if (engineResponse) {
           const checked = engineResponse.items.filter((it) => it.stage_scores.some((x) => x.stage === 'light'));
           const rows = Int32Array.from(checked, (it) => rowOf.get(it.item_id)!);
@@ -679,7 +775,9 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
           });
           embCheck.items += checked.length;
         }
-        const exact = Array.from(topK(scoreRows(bundle.embeddings, dim, allRows, emb), K));
+        const dots = scoreRows(bundle.embeddings, dim, allRows, emb);
+        const exact = Array.from(topK(dots, K));
+        let defaultGot: number[] | null = null;
         for (let g = 0; g < grid.length; g++) {
           const t = process.hrtime.bigint();
           const hits = await bundle.index.search(emb, { k: K, nprobe: grid[g].nprobe ?? idx.nprobe, efSearch: grid[g].efSearch ?? idx.efSearch });
@@ -687,7 +785,16 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
           const got = idsToRows(hits.ids);
           ann[g].recallK.push(recallAt(got, exact, K));
           ann[g].recall50.push(recallAt(got, exact, Math.min(50, K)));
+          ann[g].truth.push(recallOfTop(got, trueTop, topN));
+          if (g === defaultG) defaultGot = got;
         }
+        // Retrieval against the truth at the default setting (searched here when the grid lacks it).
+        defaultGot ??= idsToRows((await bundle.index.search(emb, { k: K, nprobe: idx.nprobe, efSearch: idx.efSearch })).ids);
+        retr.index.push(recallOfTop(defaultGot, trueTop, topN));
+        retr.plusFresh.push(recallOfTop([...defaultGot, ...freshPicks(defaultGot, emb)], trueTop, topN));
+        retr.exact.push(recallOfTop(exact, trueTop, topN));
+        retr.exactRef.push(recallOfTop(refK === K ? exact : topK(dots, refK), trueTop, topN));
+        retr.surface.push(surface);
       }
       if ((s + 1) % 25 === 0 || s + 1 === sampled.length) log(`${s + 1}/${sampled.length} users`);
     }
@@ -703,11 +810,19 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     const configs: Record<string, ConfigResult> = {};
     for (const spec of specs) {
       const xs = samples.get(spec.name)!;
-      const bySegment: ConfigResult['bySegment'] = {};
-      for (const seg of Object.keys(segCount)) {
-        const ys = xs.filter((x) => x.segment === seg);
-        bySegment[seg] = { users: ys.length, ndcg10: mean(ys.map((y) => y.scores.ndcg10)), ndcg50: mean(ys.map((y) => y.scores.ndcg50)) };
-      }
+      const breakdown = (key: (x: Sample) => string, order: string[]) => {
+        const g10 = groupMeans(xs.map((x) => x.scores.ndcg10), xs.map(key), order);
+        const g50 = groupMeans(xs.map((x) => x.scores.ndcg50), xs.map(key), order);
+        return Object.fromEntries(Object.keys(g10).map((k) => [k, { users: g10[k].n, ndcg10: g10[k].mean, ndcg50: g50[k].mean }]));
+      };
+      const bySegment: ConfigResult['bySegment'] = breakdown((x) => x.segment, Object.keys(segCount));
+      const bySurface: ConfigResult['bySurface'] = breakdown((x) => x.surface, EVAL_SURFACES.filter((v) => v in surfCount));
+      const byObjective: ConfigResult['byObjective'] = Object.fromEntries(
+        objNames.map((o, j) => [
+          o,
+          { ndcg10: mean(xs.map((x) => x.objNdcg10[j])), ndcg50: mean(xs.map((x) => x.objNdcg50[j])), ndcg50Ci: meanInterval(xs.map((x) => x.objNdcg50[j])) },
+        ]),
+      );
       configs[spec.name] = {
         name: spec.name,
         description: spec.description,
@@ -731,6 +846,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         strongFraction: agg(xs, (x) => x.strongFraction),
         explorationShare: agg(xs, (x) => x.explorationShare),
         bySegment,
+        bySurface,
+        byObjective,
       };
     }
     const perRequest = (name: string) => samples.get(name)!.map((x) => x.scores.ndcg50);
@@ -786,6 +903,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         isDefault: isDefaultSetting(s),
         recallAtK: meanInterval(ann[g].recallK),
         recallAt50: meanInterval(ann[g].recall50),
+        truthRecall: meanInterval(ann[g].truth),
         searchMs: mean(ann[g].ms),
         ndcg50: c.ndcg50Ci,
         retrievalMs: c.retrievalMs,
@@ -837,6 +955,37 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         newRecall50: mean(oracleScores.map((x) => x.newRecall50)),
       },
       configs,
+      objectives: {
+        note:
+          `per objective o of the bundle (${objNames.join(', ')}): NDCG with the true probability P(o) of each listed item as the gain, against the oracle ranking of all items by P(o) ` +
+          '(for the same user, surface and device); the weighted utility sum_o w_o P(o) stays the headline. Every configuration is scored; the weighted oracle row is the top 50 by weighted utility',
+        names: objNames,
+        weightedOracle: Object.fromEntries(
+          objNames.map((o, j) => [o, { ndcg10: mean(weightedOracleObj.n10.map((v) => v[j])), ndcg50: mean(weightedOracleObj.n50.map((v) => v[j])) }]),
+        ),
+        selfCheckNdcg50: mean(objSelf),
+      },
+      retrieval: {
+        note:
+          `of each user's true top ${topN} items (by true weighted utility for the request's surface and device), the share among the retrieved candidates. ` +
+          `Warm users: the K = ${K} rows of the index search at the bundle's default setting for the engine's user embedding (computed in the evaluator as for the ANN curve: the API does not return the candidates), ` +
+          `then with the fresh source's picks added (up to ${base.freshKeep} of the ${base.freshPool} newest rows, by <embedding, item>), as the retrieval stage does; ` +
+          `beside them the exact top ${K} and top ${refK} (the no-shortcuts K) by inner product. Cold users (zero embedding): the popular top ${K} plus fresh picks by bias`,
+        trueTopN: topN,
+        k: K,
+        freshKeep: base.freshKeep,
+        warmUsers: retr.index.length,
+        coldUsers,
+        index: meanInterval(retr.index),
+        indexPlusFresh: meanInterval(retr.plusFresh),
+        exact: meanInterval(retr.exact),
+        exactReference: { k: refK, recall: meanInterval(retr.exactRef) },
+        coldPopularPlusFresh: retr.cold.length > 0 ? meanInterval(retr.cold) : null,
+        indexBySurface: (() => {
+          const g = groupMeans(retr.index, retr.surface, EVAL_SURFACES.filter((v) => v in surfCount));
+          return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, { users: v.n, recall: v.mean }]));
+        })(),
+      },
       headline: {
         engineNdcg50: eng,
         popularityNdcg50: configs.popularity.ndcg50,

@@ -112,6 +112,68 @@ describe('eval: end to end on a tiny world', function () {
     assert.ok(p1.ndcg50.mean < p512.ndcg50.mean, `NDCG@50 at nprobe 1 ${p1.ndcg50.mean}, at 512 ${p512.ndcg50.mean}`);
   });
 
+  it('breaks NDCG down by segment and surface, consistently with the overall mean', () => {
+    for (const c of Object.values(report.configs)) {
+      assert.deepEqual(Object.keys(c.bySurface), ['home', 'browse', 'search'], c.name);
+      for (const by of [c.bySurface, c.bySegment]) {
+        const groups = Object.values(by);
+        assert.equal(groups.reduce((a, g) => a + g.users, 0), USERS, c.name);
+        for (const g of groups) assert.ok(g.ndcg50 >= 0 && g.ndcg50 <= 1 + 1e-9 && g.ndcg10 >= 0 && g.ndcg10 <= 1 + 1e-9, c.name);
+        // The user-weighted mean of the groups is the overall mean.
+        const w50 = groups.reduce((a, g) => a + g.users * g.ndcg50, 0) / USERS;
+        assert.ok(Math.abs(w50 - c.ndcg50) < 1e-9, `${c.name}: ${w50} vs ${c.ndcg50}`);
+      }
+      for (const [s, g] of Object.entries(c.bySurface)) assert.equal(g.users, report.sample.surfaces[s], `${c.name} ${s}`);
+    }
+  });
+
+  it('scores every list per objective against the oracle of that objective', () => {
+    const ob = report.objectives;
+    assert.deepEqual(ob.names, ['click', 'wishlist', 'cart', 'purchase']);
+    assert.ok(Math.abs(ob.selfCheckNdcg50 - 1) < 1e-6, `${ob.selfCheckNdcg50}`);
+    for (const o of ob.names) {
+      // The weighted oracle is good but not ideal on each objective.
+      assert.ok(ob.weightedOracle[o].ndcg50 > 0.5 && ob.weightedOracle[o].ndcg50 <= 1 + 1e-9, `${o}: ${ob.weightedOracle[o].ndcg50}`);
+    }
+    for (const c of Object.values(report.configs)) {
+      assert.deepEqual(Object.keys(c.byObjective), ob.names, c.name);
+      for (const o of ob.names) {
+        const v = c.byObjective[o];
+        assert.ok(v.ndcg10 >= 0 && v.ndcg10 <= 1 + 1e-9 && v.ndcg50 >= 0 && v.ndcg50 <= 1 + 1e-9, `${c.name} ${o}`);
+        assert.equal(v.ndcg50Ci.mean, v.ndcg50);
+      }
+    }
+    for (const o of ob.names) {
+      assert.ok(report.configs.engine.byObjective[o].ndcg50 > report.configs.random.byObjective[o].ndcg50, o);
+    }
+  });
+
+  it('measures retrieval recall against the true top items', () => {
+    const rt = report.retrieval;
+    const a = report.ann;
+    assert.equal(rt.k, 1000);
+    assert.equal(rt.trueTopN, 100);
+    assert.equal(rt.warmUsers, a.usersMeasured);
+    assert.equal(rt.coldUsers, a.coldUsersSkipped);
+    assert.equal(rt.exactReference.k, 5000);
+    for (const i of [rt.index, rt.indexPlusFresh, rt.exact, rt.exactReference.recall]) {
+      assert.equal(i.n, rt.warmUsers);
+      assert.ok(i.mean >= 0 && i.mean <= 1, JSON.stringify(i));
+    }
+    // Supersets hold at least as much of the truth.
+    assert.ok(rt.indexPlusFresh.mean >= rt.index.mean - 1e-12);
+    assert.ok(rt.exactReference.recall.mean >= rt.exact.mean - 1e-12);
+    // The ANN curve's default point is the same measurement; probing every list is exact.
+    const [p1, p64, p512] = a.curve;
+    assert.equal(p64.truthRecall.mean, rt.index.mean);
+    assert.ok(Math.abs(p512.truthRecall.mean - rt.exact.mean) < 0.01, `${p512.truthRecall.mean} vs ${rt.exact.mean}`);
+    assert.ok(p1.truthRecall.mean <= p512.truthRecall.mean + 1e-9);
+    // The top K by the two-tower score holds far more of the truth than K random rows would (K / items = 0.05).
+    assert.ok(rt.exact.mean > 0.1, `${rt.exact.mean}`);
+    assert.equal(rt.coldPopularPlusFresh === null, rt.coldUsers === 0);
+    assert.equal(Object.values(rt.indexBySurface).reduce((s, g) => s + g.users, 0), rt.warmUsers);
+  });
+
   it('compares HAP routing with top-B routing at the same budgets', () => {
     const rows = report.hap.routing.rows;
     assert.deepEqual(rows.map((r) => r.budget), DEFAULT_ROUTING_BUDGETS);
@@ -178,6 +240,9 @@ describe('eval: end to end on a tiny world', function () {
       '## Diversity trade-off',
       '## Exploration and novelty',
       '## Reactivity',
+      '### Per objective',
+      '## Retrieval recall against the true top items',
+      'By segment and by surface',
       'engine / popularity',
       'engine / no-shortcuts',
     ]) {
