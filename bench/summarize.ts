@@ -62,7 +62,9 @@ function suiteSection(s: Suite): string[] {
   ];
   const w1 = by.get('w1');
   const cmp: string[] = [];
-  if (w1 && by.get('w1-ort')) cmp.push(`- Scoring through onnxruntime-node instead of the native DCN-v2: total CPU ${f(total(by.get('w1-ort')), 0)} vs ${f(total(w1), 0)} µs per call (native ${f(total(by.get('w1-ort')) / total(w1))}x cheaper), p50 ${f(by.get('w1-ort')!.wallUs.p50 / 1000)} vs ${f(w1.wallUs.p50 / 1000)} ms.`);
+  const ortRun = by.get('w1-ort');
+  const rankMs = (r?: CascadeResult) => r?.stages.find((x) => x.stage === 'rank')?.meanMs;
+  if (w1 && ortRun) cmp.push(`- Scoring through onnxruntime-node instead of the native DCN-v2: total CPU ${f(total(ortRun), 0)} vs ${f(total(w1), 0)} µs per call (ORT / native = ${f(total(ortRun) / total(w1))}), rank stage ${f(rankMs(ortRun), 3)} vs ${f(rankMs(w1), 3)} ms, p50 ${f(ortRun.wallUs.p50 / 1000)} vs ${f(w1.wallUs.p50 / 1000)} ms.`);
   if (w1 && by.get('w1-ts')) cmp.push(`- Scoring in plain TypeScript (the rest of the cascade still native): total CPU ${f(total(by.get('w1-ts')), 0)} µs per call, ${f(total(by.get('w1-ts')) / total(w1), 1)}x the native engine.`);
   const pool = by.get('w1-pool');
   if (w1 && pool) cmp.push(`- Scoring inline (default: batches up to the inline FLOP bound run on the calling thread) vs every batch through the worker pool: total CPU ${f(total(w1), 0)} vs ${f(total(pool), 0)} µs per call (main thread ${f(w1.cpuUsPerCall.main, 0)} vs ${f(pool.cpuUsPerCall.main, 0)}), p50 ${f(w1.wallUs.p50 / 1000)} vs ${f(pool.wallUs.p50 / 1000)} ms.`);

@@ -53,6 +53,8 @@ async function main(): Promise<void> {
       ...ENGINE_DEFAULTS,
       threads: cfg.threads,
       maxBatchRows: cfg.maxBatchRows,
+      inlineMaxFlops: cfg.inlineMaxFlops,
+      syncSearchMaxFloats: cfg.syncSearchMaxFloats,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
       clock,

@@ -34,6 +34,8 @@ export interface EngineDeps {
   syncSearchMaxFloats: number;
   /** Share of the index one search scans (IVF), null when unknown (never synchronous). */
   ivfScanFraction: number | null;
+  /** True when scoring on the calling thread blocks nobody: one core, or no other Rank in flight. */
+  preferInline(): boolean;
 }
 
 export interface RankContext {

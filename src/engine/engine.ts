@@ -2,6 +2,8 @@
 // pool and user tower, and the cascade that ranks. The orchestrator runs the
 // stages in order, times each one, records metrics and, in debug mode, each
 // candidate's score per stage and why candidates were removed.
+import * as os from 'node:os';
+
 import type { Bundle } from '../bundle/loader';
 import { featureLayout } from '../features/layout';
 import { topK } from '../native';
@@ -22,7 +24,11 @@ export interface EngineOptions {
   threads: number;
   maxBatchRows: number;
   maxQueuedRows: number;
-  /** Scoring batches of at most this many FLOPs run inline instead of in a worker (0: never). */
+  /**
+   * Scoring batches of at most this many FLOPs run inline instead of in a
+   * worker while no other Rank is in flight (or on one core); up to 4 MFLOP
+   * always run inline (0: never inline).
+   */
   inlineMaxFlops: number;
   /**
    * IVF searches expected to scan at most this many floats run on the calling
@@ -60,10 +66,10 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
   // ~0.6 ms of sgemm on one core of a small VM: the demo world's ranker over
-  // 250 rows (~36 MFLOP) runs inline, a 1M-item world's (~65 MFLOP) in a
-  // worker. A worker round trip costs ~1 ms of CPU in all (bench/suite.js,
-  // w1 vs w1-inline), far more than such a pass; workers pay off for larger
-  // models and for spreading load over cores once the main thread saturates.
+  // 250 rows (~36 MFLOP) runs inline when the engine is otherwise idle, a
+  // 1M-item world's (~65 MFLOP) in a worker. A worker round trip costs ~1 ms
+  // of CPU in all (bench/suite.js, w1 vs w1-pool), more than such a pass;
+  // under concurrent load the workers spread scoring over the cores.
   inlineMaxFlops: 40_000_000,
   // ~1 M floats (4 MB) of inverted lists: ~0.1-0.3 ms of scanning, less than a
   // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
@@ -100,6 +106,8 @@ export class Engine {
   inflight = 0;
   /** Rank calls that stopped early because the caller went away. */
   cancelled = 0;
+  /** Cores this process may run on (its CPU affinity). */
+  private readonly cores = os.availableParallelism();
 
   private constructor(
     readonly bundle: Bundle,
@@ -136,6 +144,7 @@ export class Engine {
       marks: new RowMarks(this.catalog.capacity),
       syncSearchMaxFloats: opts.syncSearchMaxFloats,
       ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
+      preferInline: () => this.cores === 1 || this.inflight <= 1,
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;

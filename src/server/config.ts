@@ -18,6 +18,10 @@ export interface Config {
   threads: number;
   maxBatchRows: number;
   maxQueuedRows: number;
+  /** Scoring batches of at most this many FLOPs run on the main thread instead of a worker (0: never). */
+  inlineMaxFlops: number;
+  /** IVF searches scanning at most this many floats run on the main thread (0: never). */
+  syncSearchMaxFloats: number;
   /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
   catalogHeadroom: number;
@@ -53,6 +57,9 @@ export const DEFAULTS: Config = {
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
+  // The engine's defaults (ENGINE_DEFAULTS; a test keeps them equal).
+  inlineMaxFlops: 40_000_000,
+  syncSearchMaxFloats: 1_000_000,
   maxConcurrentRanks: 64,
   catalogHeadroom: 100_000,
   clock: 'wall',

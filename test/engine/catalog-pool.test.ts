@@ -179,6 +179,30 @@ describe('engine: live catalog and scoring pool', function () {
     }
   });
 
+  it('scores batches between the busy and the idle bound inline only when the caller prefers it', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const perRow = flopsPerRow(bundle.preranker.shape);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 100 * perRow, inlineBusyMaxFlops: 10 * perRow });
+    try {
+      await pool.ready;
+      const l = featureLayout(cat.dim);
+      const now = Date.parse(bundle.manifest.referenceTime!);
+      const user = new Float32Array(l.userDim);
+      const rows = (n: number) => Int32Array.from({ length: n }, (_, i) => (i * 3) % cat.size);
+      await pool.score('preranker', user, rows(10), now);
+      assert.equal(pool.inlineRows, 10, 'under the busy bound: always inline');
+      await pool.score('preranker', user, rows(50), now);
+      assert.equal(pool.inlineRows, 10, 'over the busy bound, not preferred: a worker');
+      await pool.score('preranker', user, rows(50), now, undefined, true);
+      assert.equal(pool.inlineRows, 60, 'preferred and under the idle bound: inline');
+      await pool.score('preranker', user, rows(101), now, undefined, true);
+      assert.equal(pool.inlineRows, 60, 'over the idle bound: a worker even when preferred');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('scores the same through the native, ONNX Runtime and TypeScript backends', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);

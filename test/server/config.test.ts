@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { ENGINE_DEFAULTS } from '../../src/engine/engine';
 import { DEFAULTS, loadConfig } from '../../src/server/config';
 
 describe('server config', () => {
@@ -23,6 +24,14 @@ describe('server config', () => {
     assert.equal(c.logLevel, 'debug');
     assert.equal(c.threads, 2);
     assert.equal(c.sample, true);
+  });
+
+  it('defaults the engine placement knobs to the engine defaults, and takes them from flags and environment', () => {
+    assert.equal(DEFAULTS.inlineMaxFlops, ENGINE_DEFAULTS.inlineMaxFlops);
+    assert.equal(DEFAULTS.syncSearchMaxFloats, ENGINE_DEFAULTS.syncSearchMaxFloats);
+    const c = loadConfig(['--inline-max-flops', '0'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
+    assert.equal(c.inlineMaxFlops, 0);
+    assert.equal(c.syncSearchMaxFloats, 0);
   });
 
   it('names the bad setting', async () => {

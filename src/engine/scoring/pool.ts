@@ -4,10 +4,13 @@
 // worker frees up: dynamic batching without a timer, so an idle engine adds
 // no latency and a busy one gets larger, more efficient batches. The queue is
 // bounded; past the bound, score() fails fast with QueueFullError.
-// A batch whose forward pass is cheaper than a thread hop (at most
-// inlineMaxFlops) is scored on the calling thread instead: a round trip to a
-// worker costs ~100-250 us of CPU on small VMs, far more than, say, the strong
-// pre-ranker's pass over 200 rows.
+// A batch whose forward pass is cheaper than a thread hop is scored on the
+// calling thread instead: a round trip to a worker costs ~1 ms of CPU in all on
+// small VMs, more than the strong pre-ranker's pass over 200 rows or the demo
+// ranker's over 250. Batches up to inlineBusyMaxFlops always run inline;
+// batches up to inlineMaxFlops run inline when the caller says nothing else
+// is waiting for the thread (score(..., preferInline)), so that under
+// concurrent load the workers spread the scoring over the cores.
 import * as path from 'node:path';
 import Piscina from 'piscina';
 
@@ -33,8 +36,10 @@ export interface PoolOptions {
   maxBatchRows: number;
   /** Most rows waiting for a worker before score() refuses work. */
   maxQueuedRows: number;
-  /** Batches of at most this many FLOPs are scored inline (0: always in a worker). */
+  /** Batches of at most this many FLOPs are scored inline when the caller prefers it (0: never). */
   inlineMaxFlops: number;
+  /** Batches of at most this many FLOPs are always scored inline (capped by inlineMaxFlops; default 4 MFLOP). */
+  inlineBusyMaxFlops?: number;
   /** How the models run (default native; the others are benchmark baselines). */
   backend?: ScorerBackend;
 }
@@ -132,10 +137,16 @@ export class ScoringPool {
     await Promise.all(jobs);
   }
 
-  /** Scores `rows` for one request; resolves to rows.length x heads probabilities. */
-  score(model: ModelName, user: Float32Array, rows: Int32Array, now: number, signal?: AbortSignal): Promise<Float32Array> {
+  /**
+   * Scores `rows` for one request; resolves to rows.length x heads
+   * probabilities. preferInline: the calling thread has nothing else to do
+   * (no other request in flight, or a single core), so batches up to
+   * inlineMaxFlops may run here.
+   */
+  score(model: ModelName, user: Float32Array, rows: Int32Array, now: number, signal?: AbortSignal, preferInline = false): Promise<Float32Array> {
     if (rows.length === 0) return Promise.resolve(new Float32Array(0));
-    if (this.inline && rows.length * this.flops[model] <= this.opts.inlineMaxFlops) {
+    const busyMax = Math.min(this.opts.inlineMaxFlops, this.opts.inlineBusyMaxFlops ?? 4_000_000);
+    if (this.inline && rows.length * this.flops[model] <= (preferInline ? this.opts.inlineMaxFlops : busyMax)) {
       if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
       try {
         const out = this.inline.score(model, user, Int32Array.of(0, rows.length), rows, now);
