@@ -50,6 +50,8 @@ export interface EngineOptions {
    * the baseline HAP is compared with).
    */
   hapRouting?: 'uncertainty' | 'top';
+  /** Requests running the cascade at once (default 2 x cores); the rest wait in arrival order. */
+  maxActiveRanks?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
   scorer?: ScorerBackend;
   /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
@@ -61,7 +63,7 @@ export interface EngineOptions {
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -108,12 +110,17 @@ export class Engine {
   cancelled = 0;
   /** Cores this process may run on (its CPU affinity). */
   private readonly cores = os.availableParallelism();
+  /** Requests running the cascade now, at most maxActive; the rest wait in `waiting`, in order. */
+  private active = 0;
+  readonly maxActive: number;
+  private readonly waiting: (() => void)[] = [];
 
   private constructor(
     readonly bundle: Bundle,
     private readonly opts: EngineOptions,
     tower: UserTower,
   ) {
+    this.maxActive = opts.maxActiveRanks ?? 2 * this.cores;
     this.catalog = new LiveCatalog(bundle, bundle.index, opts.catalogHeadroom);
     this.store = opts.store ?? new InMemoryUserStore({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     this.stats = new ItemStats(this.catalog.capacity);
@@ -144,7 +151,7 @@ export class Engine {
       marks: new RowMarks(this.catalog.capacity),
       syncSearchMaxFloats: opts.syncSearchMaxFloats,
       ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
-      preferInline: () => this.cores === 1 || this.inflight <= 1,
+      preferInline: () => this.cores === 1 || this.active <= 1,
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;
@@ -160,6 +167,11 @@ export class Engine {
     if (opts.seedEvents) await seedFromEvents(engine.store, engine.stats, opts.seedEvents, engine.catalog.rowOf, engine.now());
     await engine.warm();
     return engine;
+  }
+
+  /** Requests running the cascade now (the rest of `inflight` waits in order). */
+  get activeRanks(): number {
+    return this.active;
   }
 
   /** Milliseconds since the epoch on the engine's clock. */
@@ -220,10 +232,26 @@ export class Engine {
     return { input: steps.length > 0 ? { ...input, options: o } : input, steps, skipRank };
   }
 
+  /**
+   * Runs the cascade for one request. At most maxActiveRanks requests run at
+   * once; the others wait in arrival order. Most of a request's work runs on
+   * this thread, so letting every accepted request run would share the CPU
+   * among all of them: under overload each would take many times longer and
+   * all could miss their deadlines together. In order, the oldest finish, and
+   * one whose deadline passes while it waits stops before doing any work.
+   */
   async rank(request: RankInput): Promise<RankOutput> {
     this.inflight++;
     try {
-      return await this.runCascade(request);
+      if (this.active < this.maxActive) this.active++;
+      else await new Promise<void>((resolve) => this.waiting.push(resolve));
+      try {
+        return await this.runCascade(request);
+      } finally {
+        const next = this.waiting.shift();
+        if (next) next(); // the slot passes to the next in line
+        else this.active--;
+      }
     } finally {
       this.inflight--;
     }

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { Engine } from '../../src/engine/engine';
+import { DEFAULT_RANK } from '../../src/server/validate';
 import { createMetrics } from '../../src/server/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, World } from './harness';
@@ -61,6 +62,42 @@ describe('server hardening: deadlines and load shedding', function () {
     assert.equal(res.degraded, false);
     assert.deepEqual(res.degradations, []);
     assert.equal(res.items.length, 10);
+  });
+
+  it('runs at most maxActiveRanks cascades at once and serves the waiting ones in arrival order', async () => {
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1 });
+    try {
+      const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
+      const input = (i: number) => ({
+        requestId: `g${i}`,
+        userId: `user-${String(i).padStart(6, '0')}`,
+        surface: 'home',
+        device: 'mobile' as const,
+        recentActions: [],
+        numResults: 10,
+        weights,
+        options: { ...DEFAULT_RANK, exclude: new Set<number>(), seed: 1 },
+        debug: false,
+        deadline: Infinity,
+      });
+      let maxActive = 0;
+      let polling = true;
+      const poll = () => {
+        maxActive = Math.max(maxActive, gated.activeRanks);
+        if (polling) setImmediate(poll);
+      };
+      poll();
+      const done: number[] = [];
+      await Promise.all(Array.from({ length: 8 }, (_, i) => gated.rank(input(i)).then(() => done.push(i))));
+      polling = false;
+      assert.equal(gated.maxActive, 1);
+      assert.equal(maxActive, 1, 'one ran at a time');
+      assert.equal(gated.activeRanks, 0, 'the slot was given back');
+      assert.deepEqual(done, [0, 1, 2, 3, 4, 5, 6, 7], 'served in arrival order');
+    } finally {
+      await gated.close();
+    }
   });
 
   it('a cancelled call stops: the engine counts it and its queued work is dropped', async () => {
