@@ -9,6 +9,18 @@ export interface RawSearchResult {
   k: number;
 }
 
+/** search(queries, k, efSearch, nprobe, allowIds, denyIds, allowBitmap, threads) */
+export type RawSearchArgs = [
+  queries: Float32Array,
+  k: number,
+  efSearch: number | null,
+  nprobe: number | null,
+  allowIds: BigInt64Array | null,
+  denyIds: BigInt64Array | null,
+  allowBitmap: Uint8Array | null,
+  threads: number,
+];
+
 export interface RawVectorIndex {
   readonly dim: number;
   readonly ntotal: number;
@@ -18,26 +30,9 @@ export interface RawVectorIndex {
   train(x: Float32Array, threads?: number): Promise<void>;
   add(x: Float32Array, ids: BigInt64Array, threads?: number): Promise<void>;
   remove(ids: BigInt64Array): Promise<number>;
-  search(
-    queries: Float32Array,
-    k: number,
-    efSearch: number | null,
-    nprobe: number | null,
-    allowIds: BigInt64Array | null,
-    denyIds: BigInt64Array | null,
-    allowBitmap: Uint8Array | null,
-    threads: number,
-  ): Promise<RawSearchResult>;
-  searchSync(
-    queries: Float32Array,
-    k: number,
-    efSearch: number | null,
-    nprobe: number | null,
-    allowIds: BigInt64Array | null,
-    denyIds: BigInt64Array | null,
-    allowBitmap: Uint8Array | null,
-    threads: number,
-  ): RawSearchResult | null;
+  search(...args: RawSearchArgs): Promise<RawSearchResult>;
+  /** The same search on the calling thread; null while a writer holds the index. */
+  searchSync(...args: RawSearchArgs): RawSearchResult | null;
   write(path: string): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 // FAISS vector index: factory strings (Flat, HNSW32,Flat, IVF4096,Flat,
 // IVF4096,PQ16, ...), 64-bit ids, removal, filtered top-k search with per-call
 // efSearch / nprobe, and index files. Every operation runs off the event loop.
-import { native, RawVectorIndex } from './binding';
+import { native, RawSearchArgs, RawVectorIndex } from './binding';
 import { NativeInputError, checkF32, checkFinite, checkInt, checkMultiple, toIds } from './checks';
 
 export type Metric = 'ip' | 'l2';
@@ -95,7 +95,7 @@ export class VectorIndex {
   }
 
   /** The checked arguments of the native search, in its order. */
-  private searchArgs(queries: Float32Array, opts: SearchOptions): Parameters<RawVectorIndex['search']> {
+  private searchArgs(queries: Float32Array, opts: SearchOptions): RawSearchArgs {
     checkF32('queries', queries);
     checkMultiple('queries', queries.length, this.dim);
     checkFinite('queries', queries);

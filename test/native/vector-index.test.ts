@@ -503,6 +503,8 @@ describe('native VectorIndex (FAISS)', function () {
 
     it('search with queries that are not a multiple of dim, or bad arguments', () => {
       assert.throws(() => raw.search(new Float32Array(7), 1, null, null, null, null, null, 1), /queries length must be a multiple of dim/);
+      assert.throws(() => raw.searchSync(new Float32Array(7), 1, null, null, null, null, null, 1), /queries length must be a multiple of dim/);
+      assert.throws(() => raw.searchSync(new Float32Array(8), -1, null, null, null, null, null, 1), /k must be an integer/);
       assert.throws(() => raw.search(new Float32Array(8), -1, null, null, null, null, null, 1), /k must be an integer/);
       assert.throws(() => raw.search(new Float32Array(8), 1, -5, null, null, null, null, 1), /efSearch must be an integer/);
       assert.throws(() => raw.search(new Float32Array(8), 1, null, null, new Int32Array(1) as unknown as BigInt64Array, null, null, 1), /allowIds must be a BigInt64Array/);
