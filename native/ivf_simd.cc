@@ -17,6 +17,15 @@
 namespace rank {
 namespace {
 
+// Distances from q to rows [0, bn) of a block of flat codes.
+template <bool IsIP>
+inline void BlockDistances(const float* q, const float* rows, size_t bn, size_t d, float* out) {
+  if (IsIP)
+    simd::DotRows(q, rows, bn, d, out);
+  else
+    simd::L2Rows(q, rows, bn, d, out);
+}
+
 // Scans one inverted list in blocks: distances for a block of codes come from
 // the 4-row SIMD kernel, then the heap is updated. keep_max for inner product.
 template <bool IsIP>
@@ -46,10 +55,7 @@ struct SimdFlatScanner : faiss::InvertedListScanner {
     size_t updates = 0;
     for (size_t b0 = 0; b0 < n; b0 += kBlock) {
       const size_t bn = std::min(kBlock, n - b0);
-      if (IsIP)
-        simd::DotRows(query, base + b0 * d, bn, d, buf);
-      else
-        simd::L2Rows(query, base + b0 * d, bn, d, buf);
+      BlockDistances<IsIP>(query, base + b0 * d, bn, d, buf);
       for (size_t j = 0; j < bn; ++j) {
         const size_t pos = b0 + j;
         if (sel && !sel->is_member(ids[pos])) continue;
@@ -184,10 +190,7 @@ size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t
     const float* base = reinterpret_cast<const float*>(scodes.get());
     for (size_t b0 = 0; b0 < n; b0 += kBlock) {
       const size_t bn = std::min(kBlock, n - b0);
-      if (IsIP)
-        simd::DotRows(q, base + b0 * d, bn, d, buf);
-      else
-        simd::L2Rows(q, base + b0 * d, bn, d, buf);
+      BlockDistances<IsIP>(q, base + b0 * d, bn, d, buf);
       for (size_t t = 0; t < bn; ++t) {
         const float v = buf[t];
         if (!top.Passes(v)) continue;
