@@ -100,7 +100,7 @@ function suiteSection(s: Suite): string[] {
 interface Sweep {
   meta: Meta;
   saturation: number;
-  runs: { offeredRate: number; achievedRate: number; serverCpuUsPerRank: number; clientCpuUsPerCall: number; methods: Record<string, { p50: number; p99: number; p999?: number }> }[];
+  runs: { offeredRate: number; achievedRate: number; serverCpuUsPerRank: number; clientCpuUsPerCall: number; methods: Record<string, { latency: { p50: number; p99: number; p999?: number } }> }[];
 }
 
 function sweepSection(s: Sweep, name: string): string[] {
@@ -113,7 +113,7 @@ function sweepSection(s: Sweep, name: string): string[] {
     '|---:|---:|---:|---:|---:|---:|',
     ...s.runs.map((r) => {
       const m = r.methods.Rank ?? Object.values(r.methods)[0];
-      return `| ${f(r.offeredRate, 0)} | ${f(r.achievedRate, 1)} | ${f(m?.p50)} | ${f(m?.p99)} | ${f(r.serverCpuUsPerRank, 0)} | ${f(r.clientCpuUsPerCall, 0)} |`;
+      return `| ${f(r.offeredRate, 0)} | ${f(r.achievedRate, 1)} | ${f(m?.latency.p50)} | ${f(m?.latency.p99)} | ${f(r.serverCpuUsPerRank, 0)} | ${f(r.clientCpuUsPerCall, 0)} |`;
     }),
     '',
     `Saturation estimate (highest rate with p99 < 50 ms, ≥ 95% achieved, ≤ 0.1% errors): **${s.saturation} Rank/s**. Plot: [${name}.svg](bench/results/${name}.svg). Details: [${name}.md](bench/results/${name}.md).`,
@@ -183,6 +183,33 @@ function bundleSection(b: BundleRes): string[] {
   ];
 }
 
+/** The issue's targets against the latest results (reported, never asserted). */
+function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | null): string[] {
+  const by = new Map((suite?.runs ?? []).map((r) => [r.name, r.result]));
+  const total = (r?: CascadeResult) => (r ? r.cpuUsPerCall.main + r.cpuUsPerCall.others : NaN);
+  const rows: string[] = [];
+  const ivf = k?.faiss.find((x) => /IVF4096/.test(x.index) && /nprobe 64\b/.test(x.params));
+  if (ivf) rows.push(`| W2-size retrieval k = 1000 at recall@1000 ≥ 0.95 in ≤ 1 ms | ${f(ivf.timing.medianUs / 1000)} ms at recall ${f(ivf.recallAt1000, 3)} (${ivf.index}, ${ivf.params}, synthetic 1M x 64) | native-kernels |`);
+  const w1 = by.get('w1');
+  const ort = by.get('w1-ort');
+  const rank = (r?: CascadeResult) => r?.stages.find((x) => x.stage === 'rank')?.meanMs;
+  if (w1 && ort) rows.push(`| native DCN-v2 at least as fast as ONNX Runtime | rank stage ${f(rank(w1), 3)} vs ${f(rank(ort), 3)} ms in the cascade | suite w1 vs w1-ort |`);
+  const w2 = by.get('w2');
+  if (w2) rows.push(`| W2 CPU ≤ 1.0 ms per Rank | ${f(total(w2) / 1000)} ms in-process, without gRPC | suite w2 |`);
+  if (sweep) {
+    const best = sweep.runs.filter((r) => r.achievedRate >= 0.95 * r.offeredRate).reduce((a, r) => Math.max(a, r.achievedRate), 0);
+    const half = sweep.runs.reduce<(typeof sweep.runs)[number] | undefined>((a, r) => (!a || Math.abs(r.offeredRate - best / 2) < Math.abs(a.offeredRate - best / 2) ? r : a), undefined);
+    const m = half ? (half.methods.Rank ?? Object.values(half.methods)[0]) : undefined;
+    rows.push(`| ≥ 1000 Rank/s with the server on one core | highest rate served in full: ${f(best, 0)}/s | loadgen sweep |`);
+    if (half && m) rows.push(`| p99 ≤ 5 ms at 50% of saturation | p99 ${f(m.latency.p99)} ms at ${f(half.offeredRate, 0)}/s (client-side latency included) | loadgen sweep |`);
+  }
+  const two = by.get('w1-c4-pool');
+  const one = by.get('w1-c4-pool-1worker');
+  if (two && one) rows.push(`| 2 pool workers ≥ 1.7x 1 worker | ${f(two.callsPerSecond / one.callsPerSecond)}x (2 cores shared with the main thread) | suite w1-c4-pool vs -1worker |`);
+  if (rows.length === 0) return [];
+  return ['## Targets', '', '| target | measured | from |', '|---|---|---|', ...rows, ''];
+}
+
 export async function summarize(): Promise<string> {
   const lines = [
     '# Benchmarks',
@@ -203,14 +230,15 @@ export async function summarize(): Promise<string> {
     '',
   ];
   const suite = await read<Suite>('suite.json');
-  if (suite) lines.push(...suiteSection(suite));
   const sweep = await read<Sweep>('loadgen-sweep.json');
+  const k = await read<Kernels>('native-kernels.json');
+  lines.push(...targetsSection(suite, sweep, k));
+  if (suite) lines.push(...suiteSection(suite));
   if (sweep) lines.push(...sweepSection(sweep, 'loadgen-sweep'));
   for (const name of ['loadgen-soak', 'loadgen-soak-limit12']) {
     const soak = await read<Soak>(`${name}.json`);
     if (soak) lines.push(...soakSection(soak, name));
   }
-  const k = await read<Kernels>('native-kernels.json');
   if (k) lines.push(...kernelSection(k));
   const b = await read<BundleRes>('bundle.json');
   if (b) lines.push(...bundleSection(b));
