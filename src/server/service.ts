@@ -79,6 +79,10 @@ export class RankingService {
   private reloading = false;
   /** Events accepted since start, by item id, replayed into a reloaded bundle. */
   private journal: { userId: string; itemId: string; action: ActionCode; ts: number }[] = [];
+
+  private get journalMax(): number {
+    return this.opts.maxJournal ?? 2_000_000;
+  }
   grpcPort = 0;
   httpPort = 0;
 
@@ -271,9 +275,11 @@ export class RankingService {
     const engine = this.ready();
     const events = toEvents(req, engine.catalog, engine.now(), this.limits);
     const accepted = engine.recordEvents(events);
-    const max = this.opts.maxJournal ?? 2_000_000;
+    const max = this.journalMax;
     for (const e of events) this.journal.push({ userId: e.userId, itemId: engine.catalog.ids[e.row], action: e.action, ts: e.ts });
-    if (this.journal.length > max) this.journal = this.journal.slice(this.journal.length - max);
+    // Trimmed in chunks (at max + max/8), so the copy is amortised over many
+    // calls instead of costing a full copy on every call once the journal is full.
+    if (this.journal.length > max + Math.max(1, max >> 3)) this.journal = this.journal.slice(this.journal.length - max);
     return { accepted };
   }
 
@@ -378,7 +384,8 @@ export class RankingService {
     const t0 = Date.now();
     try {
       const next = await load(dir);
-      const events = this.journal
+      const recent = this.journal.length > this.journalMax ? this.journal.slice(this.journal.length - this.journalMax) : this.journal;
+      const events = recent
         .map((e) => ({ userId: e.userId, row: next.catalog.rowOf.get(e.itemId) ?? -1, action: e.action, ts: e.ts }))
         .filter((e) => e.row >= 0);
       if (events.length > 0) next.recordEvents(events);

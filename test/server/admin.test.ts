@@ -131,6 +131,30 @@ describe('server admin calls: auth, hot reload, graceful shutdown', function () 
     assert.ok(!(after.items as { item_id: string }[]).some((it) => it.item_id === top), 'the purchase recorded before the reload still pushes the item out');
   });
 
+  it('replays at most maxJournal of the most recent events into a reloaded bundle', async () => {
+    const s2 = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger, admin: { token: TOKEN }, bundleRoot: world.root, loadEngine, maxJournal: 10 });
+    await s2.start();
+    const engine = await loadEngine(world.paths.bundle);
+    s2.setEngine(engine);
+    const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
+    const c2 = new pkg.ranking.v1.RankingService(`127.0.0.1:${s2.grpcPort}`, grpc.credentials.createInsecure()) as unknown as Client;
+    try {
+      // 3 calls of 9 events: 27 recorded, past the trimming point (10 + 10/8).
+      for (let k = 0; k < 3; k++) {
+        const events = Array.from({ length: 9 }, (_, i) => ({ user_id: 'user-000042', item_id: engine.catalog.ids[k * 9 + i], type: 'ACTION_TYPE_CLICK' }));
+        const r = await call(c2, 'RecordEvents', { events });
+        assert.equal(Number(r.accepted), 9);
+      }
+      const res = await call(c2, 'ReloadBundle', { path: 'bundle' }, TOKEN);
+      assert.equal(Number(res.replayed_events), 10, 'the 10 most recent events');
+    } finally {
+      c2.close();
+      await s2.stop(1000);
+      await s2.current()?.close();
+      await engine.close().catch(() => undefined);
+    }
+  });
+
   it('stops gracefully: in-flight calls finish, health goes NOT_SERVING, new calls are refused', async () => {
     const engine = service.current()!;
     const inflight = Array.from({ length: 8 }, (_, i) => status(call(client, 'Rank', { user_id: `user-00010${i}`, num_results: 50, options: { retrieval_k: 3000 } })));
