@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       maxBatchRows: cfg.maxBatchRows,
       inlineMaxFlops: cfg.inlineMaxFlops,
       syncSearchMaxFloats: cfg.syncSearchMaxFloats,
+      maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
       clock,

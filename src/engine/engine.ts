@@ -52,6 +52,13 @@ export interface EngineOptions {
   hapRouting?: 'uncertainty' | 'top';
   /** Requests running the cascade at once (default 2 x cores); the rest wait in arrival order. */
   maxActiveRanks?: number;
+  /**
+   * A request that waited longer than this for a slot is refused
+   * (QueueWaitError) instead of run: the wait adapts to the real service
+   * rate, so accepted requests keep a bounded latency under overload.
+   * Default: no bound.
+   */
+  maxQueueWaitMs?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
   scorer?: ScorerBackend;
   /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
@@ -63,7 +70,7 @@ export interface EngineOptions {
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks' | 'maxQueueWaitMs'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -85,6 +92,14 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
 };
 
 export class DeadlineError extends Error {}
+
+/** A request waited longer than maxQueueWaitMs for a cascade slot: shed, no work done. */
+export class QueueWaitError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`waited ${Math.round(waitedMs)} ms for a cascade slot (limit reached: the engine is overloaded)`);
+    this.name = 'QueueWaitError';
+  }
+}
 
 /** Share of an IVF index's vectors one search scans (nprobe of nlist lists); null for other kinds. */
 export function ivfScanFraction(factory: string, nprobe: number | undefined): number | null {
@@ -169,6 +184,9 @@ export class Engine {
     return engine;
   }
 
+  /** Requests refused because they waited longer than maxQueueWaitMs. */
+  shedWaiting = 0;
+
   /** Requests running the cascade now (the rest of `inflight` waits in order). */
   get activeRanks(): number {
     return this.active;
@@ -244,17 +262,31 @@ export class Engine {
     this.inflight++;
     try {
       if (this.active < this.maxActive) this.active++;
-      else await new Promise<void>((resolve) => this.waiting.push(resolve));
+      else {
+        const t0 = Date.now();
+        await new Promise<void>((resolve) => this.waiting.push(resolve));
+        const waited = Date.now() - t0;
+        if (waited > (this.opts.maxQueueWaitMs ?? Infinity)) {
+          this.shedWaiting++;
+          this.release();
+          throw new QueueWaitError(waited);
+        }
+      }
       try {
         return await this.runCascade(request);
       } finally {
-        const next = this.waiting.shift();
-        if (next) next(); // the slot passes to the next in line
-        else this.active--;
+        this.release();
       }
     } finally {
       this.inflight--;
     }
+  }
+
+  /** Gives a cascade slot to the next request in line, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
   }
 
   private async runCascade(request: RankInput): Promise<RankOutput> {

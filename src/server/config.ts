@@ -24,6 +24,8 @@ export interface Config {
   syncSearchMaxFloats: number;
   /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
+  /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
+  maxQueueWaitMs: number;
   catalogHeadroom: number;
   clock: 'wall' | 'bundle';
   logLevel: string;
@@ -61,6 +63,7 @@ export const DEFAULTS: Config = {
   inlineMaxFlops: 40_000_000,
   syncSearchMaxFloats: 1_000_000,
   maxConcurrentRanks: 64,
+  maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
   clock: 'wall',
   logLevel: 'info',

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { BundleError } from '../bundle/manifest';
 import { CatalogError } from '../engine/catalog';
-import { DeadlineError } from '../engine/engine';
+import { DeadlineError, QueueWaitError } from '../engine/engine';
 import { QueueFullError } from '../engine/scoring/pool';
 
 export const ERRORS = {
@@ -56,6 +56,7 @@ export function toStatus(err: unknown): StatusReply {
   let e: ServiceError;
   if (err instanceof ServiceError) e = err;
   else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
+  else if (err instanceof QueueWaitError) e = new ServiceError('OVERLOADED', err.message, 50);
   else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);
   else if (err instanceof DeadlineError) e = new ServiceError('DEADLINE', err.message);
   else if (err instanceof BundleError) e = new ServiceError('INVALID_FIELD', `invalid bundle: ${err.message}`);

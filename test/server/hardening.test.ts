@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
 import { loadBundle } from '../../src/bundle/loader';
-import { Engine } from '../../src/engine/engine';
+import { Engine, QueueWaitError } from '../../src/engine/engine';
+import { toStatus } from '../../src/server/errors';
 import { DEFAULT_RANK } from '../../src/server/validate';
 import { createMetrics } from '../../src/server/metrics';
 import { RankingService } from '../../src/server/service';
@@ -95,6 +96,38 @@ describe('server hardening: deadlines and load shedding', function () {
       assert.equal(maxActive, 1, 'one ran at a time');
       assert.equal(gated.activeRanks, 0, 'the slot was given back');
       assert.deepEqual(done, [0, 1, 2, 3, 4, 5, 6, 7], 'served in arrival order');
+    } finally {
+      await gated.close();
+    }
+  });
+
+  it('refuses requests that waited longer than maxQueueWaitMs for a slot, without losing the slot', async () => {
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 1 });
+    try {
+      const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
+      const input = (i: number) => ({
+        requestId: `w${i}`,
+        userId: `user-${String(i).padStart(6, '0')}`,
+        surface: 'home',
+        device: 'mobile' as const,
+        recentActions: [],
+        numResults: 10,
+        weights,
+        options: { ...DEFAULT_RANK, exclude: new Set<number>(), seed: 1 },
+        debug: false,
+        deadline: Infinity,
+      });
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => gated.rank(input(i))));
+      assert.equal(results[0].status, 'fulfilled', 'the first runs at once');
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.ok(refused.length >= 1, 'later ones waited more than 1 ms behind a whole cascade');
+      for (const r of refused) assert.ok((r as PromiseRejectedResult).reason instanceof QueueWaitError, String((r as PromiseRejectedResult).reason));
+      assert.equal(gated.shedWaiting, refused.length);
+      assert.equal(gated.activeRanks, 0, 'every slot was given back');
+      const again = await gated.rank(input(7));
+      assert.equal(again.items.length, 10, 'the engine still serves');
+      assert.equal(toStatus(new QueueWaitError(5)).code, grpc.status.RESOURCE_EXHAUSTED);
     } finally {
       await gated.close();
     }
