@@ -233,16 +233,7 @@ export interface EvalReport {
   numResults: number;
   defaults: typeof DEFAULT_RANK;
   /** The oracle list scored by the same code: must be 1. */
-  oracleCheck: {
-    ndcg10: number;
-    ndcg50: number;
-    recall50: number;
-    distinctCategories20: number;
-    distinctBrands20: number;
-    maxBrandRun: number;
-    newShare: number;
-    newRecall50: number;
-  };
+  oracleCheck: Omit<ListScores, 'length'>;
   configs: Record<string, ConfigResult>;
   objectives: {
     note: string;

@@ -2,13 +2,30 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
-import { loadBundle } from '../../src/bundle/loader';
+import { Bundle, loadBundle } from '../../src/bundle/loader';
+import type { RankInput } from '../../src/engine/request';
 import { Engine, QueueWaitError } from '../../src/engine/engine';
 import { toStatus } from '../../src/server/errors';
 import { DEFAULT_RANK } from '../../src/server/validate';
 import { createMetrics } from '../../src/server/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, World } from './harness';
+
+/** An engine request for user i on the home surface, 10 results, default options. */
+function rankInput(bundle: Bundle, requestId: string, i: number): RankInput {
+  return {
+    requestId,
+    userId: `user-${String(i).padStart(6, '0')}`,
+    surface: 'home',
+    device: 'mobile',
+    recentActions: [],
+    numResults: 10,
+    weights: Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0),
+    options: { ...DEFAULT_RANK, exclude: new Set<number>(), seed: 1 },
+    debug: false,
+    deadline: Infinity,
+  };
+}
 
 describe('server hardening: deadlines and load shedding', function () {
   this.timeout(120_000);
@@ -69,19 +86,7 @@ describe('server hardening: deadlines and load shedding', function () {
     const bundle = await loadBundle(world.paths.bundle, { progress: false });
     const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1 });
     try {
-      const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
-      const input = (i: number) => ({
-        requestId: `g${i}`,
-        userId: `user-${String(i).padStart(6, '0')}`,
-        surface: 'home',
-        device: 'mobile' as const,
-        recentActions: [],
-        numResults: 10,
-        weights,
-        options: { ...DEFAULT_RANK, exclude: new Set<number>(), seed: 1 },
-        debug: false,
-        deadline: Infinity,
-      });
+      const input = (i: number) => rankInput(bundle, `g${i}`, i);
       let maxActive = 0;
       let polling = true;
       const poll = () => {
@@ -105,19 +110,7 @@ describe('server hardening: deadlines and load shedding', function () {
     const bundle = await loadBundle(world.paths.bundle, { progress: false });
     const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 1 });
     try {
-      const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
-      const input = (i: number) => ({
-        requestId: `w${i}`,
-        userId: `user-${String(i).padStart(6, '0')}`,
-        surface: 'home',
-        device: 'mobile' as const,
-        recentActions: [],
-        numResults: 10,
-        weights,
-        options: { ...DEFAULT_RANK, exclude: new Set<number>(), seed: 1 },
-        debug: false,
-        deadline: Infinity,
-      });
+      const input = (i: number) => rankInput(bundle, `w${i}`, i);
       const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => gated.rank(input(i))));
       assert.equal(results[0].status, 'fulfilled', 'the first runs at once');
       const refused = results.filter((r) => r.status === 'rejected');
