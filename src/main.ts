@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     adminClientNames: cfg.adminClientNames,
     bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),
     loadEngine,
+    maxJournal: cfg.maxJournal,
     credentials: tls
       ? grpc.ServerCredentials.createSsl(
           cfg.tlsCa ? readFileSync(cfg.tlsCa) : null,

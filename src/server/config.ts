@@ -27,6 +27,8 @@ export interface Config {
   /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
+  /** Most recorded events kept in memory for replay into a reloaded bundle. */
+  maxJournal: number;
   clock: 'wall' | 'bundle';
   logLevel: string;
   /** Bearer token for admin calls (UpsertItems, DeleteItems, ReloadBundle); empty: admin calls are refused. */
@@ -65,6 +67,7 @@ export const DEFAULTS: Config = {
   maxConcurrentRanks: 64,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
+  maxJournal: 2_000_000,
   clock: 'wall',
   logLevel: 'info',
   adminToken: '',
