@@ -9,6 +9,7 @@ import pino from 'pino';
 import { loadBundle } from './bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
 import { loadConfig } from './server/config';
+import { EventLog, LoggedEvent } from './server/event-log';
 import { createMetrics } from './server/metrics';
 import { loadProto, RankingService } from './server/service';
 import { ensureWorld } from './world/cache';
@@ -63,6 +64,26 @@ async function main(): Promise<void> {
       metrics,
     });
   };
+  let eventLog: EventLog | undefined;
+  let recovered: LoggedEvent[] = [];
+  if (cfg.eventLog) {
+    const t = Date.now();
+    const opened = await EventLog.open({
+      dir: path.resolve(cfg.eventLog),
+      maxEvents: Math.max(1, cfg.maxJournal),
+      sync: cfg.eventLogSync,
+      onWrite: (seconds, n) => {
+        metrics.eventLogWrite.observe(seconds);
+        metrics.eventLogEvents.inc(n);
+      },
+      onError: (err) => log.error({ err }, 'event log segment rotation failed; appending to the current segment'),
+    });
+    eventLog = opened.log;
+    recovered = opened.recovered.events;
+    const { skippedLines, truncatedBytes, segments } = opened.recovered;
+    log.info({ dir: cfg.eventLog, events: recovered.length, segments, skippedLines, truncatedBytes, sync: cfg.eventLogSync, ms: Date.now() - t }, 'event log opened');
+    if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'event log: skipped unreadable lines / cut a torn last line');
+  }
   const tls = cfg.tlsCert && cfg.tlsKey;
   const service = new RankingService({
     host: cfg.host,
@@ -74,6 +95,7 @@ async function main(): Promise<void> {
     bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),
     loadEngine,
     maxJournal: cfg.maxJournal,
+    eventLog,
     credentials: tls
       ? grpc.ServerCredentials.createSsl(
           cfg.tlsCa ? readFileSync(cfg.tlsCa) : null,
@@ -94,6 +116,11 @@ async function main(): Promise<void> {
   }
   const t0 = Date.now();
   let engine = await loadEngine(bundleDir);
+  if (recovered.length > 0) {
+    const applied = service.restoreEvents(engine, recovered);
+    log.info({ read: recovered.length, applied }, 'recorded events restored from the event log');
+    recovered = [];
+  }
   service.setEngine(engine);
   log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, ms: Date.now() - t0 }, 'SERVING');
 
@@ -112,6 +139,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'draining');
     await service.stop();
+    await eventLog?.close();
     engine = service.current() ?? engine;
     await engine.close();
     log.info('stopped');

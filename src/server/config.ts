@@ -27,8 +27,16 @@ export interface Config {
   /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
-  /** Most recorded events kept in memory for replay into a reloaded bundle. */
+  /** Most recorded events kept in memory for replay into a reloaded bundle (and kept by the event log). */
   maxJournal: number;
+  /**
+   * Directory of the durable event log; empty: recorded events live in
+   * memory only and are lost on restart. With it, RecordEvents acknowledges
+   * only events written to the log, and startup applies what the log holds.
+   */
+  eventLog: string;
+  /** 'data': fdatasync each group commit before acknowledging (survives power loss); 'none': write() only (survives a process crash). */
+  eventLogSync: 'data' | 'none';
   clock: 'wall' | 'bundle';
   logLevel: string;
   /** Bearer token for admin calls (UpsertItems, DeleteItems, ReloadBundle); empty: admin calls are refused. */
@@ -68,6 +76,8 @@ export const DEFAULTS: Config = {
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
   maxJournal: 2_000_000,
+  eventLog: '',
+  eventLogSync: 'data',
   clock: 'wall',
   logLevel: 'info',
   adminToken: '',
@@ -93,6 +103,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (typeof d === 'boolean') return v === true || v === 'true' || v === '1';
   if (Array.isArray(d)) return nameList(key, v, source);
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
+  if (key === 'eventLogSync' && v !== 'data' && v !== 'none') throw new Error(`${source}: eventLogSync must be "data" or "none"`);
   return String(v);
 }
 

@@ -104,6 +104,12 @@ export interface Metrics {
   readonly poolQueueDepth: Gauge<never>;
   /** `events_ingested_total{action}`. */
   readonly eventsIngested: Counter<'action'>;
+  /** `event_log_write_seconds`: one group-commit write (+ fdatasync) of the durable event log. */
+  readonly eventLogWrite: Histogram<never>;
+  /** `event_log_events_total`: events made durable in the event log. */
+  readonly eventLogEvents: Counter<never>;
+  /** `events_replayed_total`: events read back from the event log and applied at startup. */
+  readonly eventsReplayed: Counter<never>;
   /** `catalog_items`: live items in the catalog. */
   readonly catalogItems: Gauge<never>;
   /** `bundle_info{name, version}` = 1 for the loaded bundle only (use `setBundle`). */
@@ -239,6 +245,22 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['action'] as const,
     registers,
   });
+  const eventLogWrite = new Histogram<never>({
+    name: n('event_log_write_seconds'),
+    help: 'Duration of one group-commit write (and fdatasync) of the durable event log, in seconds.',
+    buckets: [...LATENCY_BUCKETS],
+    registers,
+  });
+  const eventLogEvents = new Counter<never>({
+    name: n('event_log_events_total'),
+    help: 'Events made durable in the event log.',
+    registers,
+  });
+  const eventsReplayed = new Counter<never>({
+    name: n('events_replayed_total'),
+    help: 'Events read back from the event log and applied at startup.',
+    registers,
+  });
   const catalogItems = new Gauge<never>({
     name: n('catalog_items'),
     help: 'Live items in the catalog.',
@@ -275,6 +297,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     poolUtilization,
     poolQueueDepth,
     eventsIngested,
+    eventLogWrite,
+    eventLogEvents,
+    eventsReplayed,
     catalogItems,
     bundleInfo,
     degraded,

@@ -13,10 +13,11 @@ import type { Logger } from 'pino';
 
 import type { Engine } from '../engine/engine';
 import type { RankOutput } from '../engine/request';
-import { ActionCode, PROVENANCE } from '../engine/types';
+import { PROVENANCE } from '../engine/types';
 import { grpcToHttpStatus, startHttpServer, HttpServerHandle } from './http';
 import { grpcStatusName, Metrics } from './metrics';
 import { invalid, ServiceError, toStatus } from './errors';
+import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
 export const SERVICE_NAME = 'ranking.v1.RankingService';
@@ -51,6 +52,12 @@ export interface ServiceOptions {
   loadEngine?: (dir: string) => Promise<Engine>;
   /** Most recorded events kept for replay into a reloaded bundle. */
   maxJournal?: number;
+  /**
+   * Durable log of recorded events: RecordEvents acknowledges only events
+   * written to it (and synced, per its sync setting), and restoreEvents()
+   * applies what it held at startup. Without it, events live in memory only.
+   */
+  eventLog?: EventLog;
   /** Server credentials (TLS / mutual TLS); insecure when absent. */
   credentials?: grpc.ServerCredentials;
   metrics: Metrics;
@@ -77,8 +84,8 @@ export class RankingService {
   private readonly defaults: RankDefaults;
   private ranking = 0;
   private reloading = false;
-  /** Events accepted since start, by item id, replayed into a reloaded bundle. */
-  private journal: { userId: string; itemId: string; action: ActionCode; ts: number }[] = [];
+  /** Events accepted since start (and restored from the event log), by item id, replayed into a reloaded bundle. */
+  private journal: LoggedEvent[] = [];
 
   private get journalMax(): number {
     return this.opts.maxJournal ?? 2_000_000;
@@ -272,15 +279,60 @@ export class RankingService {
   }
 
   private async recordEvents(req: unknown): Promise<object> {
-    const engine = this.ready();
-    const events = toEvents(req, engine.catalog, engine.now(), this.limits);
+    let engine = this.ready();
+    let events = toEvents(req, engine.catalog, engine.now(), this.limits);
+    const logged: LoggedEvent[] = events.map((e) => ({ userId: e.userId, itemId: engine.catalog.ids[e.row], action: e.action, ts: e.ts }));
+    const log = this.opts.eventLog;
+    if (log) {
+      try {
+        await log.append(logged);
+      } catch (err) {
+        if (err instanceof EventLogFullError || err instanceof EventLogClosedError) throw err;
+        throw new ServiceError('EVENT_LOG', `events were not recorded: the event log write failed (${err instanceof Error ? err.message : String(err)})`, 100);
+      }
+      // The bundle (on reload) or the catalog may have changed during the
+      // write: apply to the engine serving now, by item id. An item deleted
+      // meanwhile drops its event here, as it would on replay.
+      engine = this.engine ?? engine;
+      events = [];
+      for (const e of logged) {
+        const row = engine.catalog.rowOf.get(e.itemId);
+        if (row !== undefined) events.push({ userId: e.userId, row, action: e.action, ts: e.ts });
+      }
+    }
     const accepted = engine.recordEvents(events);
+    this.remember(logged);
+    return { accepted };
+  }
+
+  /** Appends to the in-memory journal, trimming it to maxJournal. */
+  private remember(events: readonly LoggedEvent[]): void {
     const max = this.journalMax;
-    for (const e of events) this.journal.push({ userId: e.userId, itemId: engine.catalog.ids[e.row], action: e.action, ts: e.ts });
+    for (const e of events) this.journal.push(e);
     // Trimmed in chunks (at max + max/8), so the copy is amortised over many
     // calls instead of costing a full copy on every call once the journal is full.
     if (this.journal.length > max + Math.max(1, max >> 3)) this.journal = this.journal.slice(this.journal.length - max);
-    return { accepted };
+  }
+
+  /**
+   * Applies events read back from the event log to `engine` (before it
+   * serves) and keeps them in the journal for later reloads. Events of items
+   * the bundle does not have are skipped. Returns the events applied.
+   */
+  restoreEvents(engine: Engine, events: readonly LoggedEvent[]): number {
+    let applied = 0;
+    const CHUNK = 10_000;
+    for (let i = 0; i < events.length; i += CHUNK) {
+      const batch = [];
+      for (const e of events.slice(i, i + CHUNK)) {
+        const row = engine.catalog.rowOf.get(e.itemId);
+        if (row !== undefined) batch.push({ userId: e.userId, row, action: e.action, ts: e.ts });
+      }
+      applied += engine.recordEvents(batch);
+    }
+    this.remember(events);
+    this.opts.metrics.eventsReplayed.inc(applied);
+    return applied;
   }
 
   /**
