@@ -53,10 +53,13 @@ export interface EngineOptions {
   /** Requests running the cascade at once (default 2 x cores); the rest wait in arrival order. */
   maxActiveRanks?: number;
   /**
-   * A request that waited longer than this for a slot is refused
-   * (QueueWaitError) instead of run: the wait adapts to the real service
-   * rate, so accepted requests keep a bounded latency under overload.
-   * Default: no bound.
+   * Bound on the wait for a cascade slot, applied twice: a request whose
+   * expected wait (requests ahead of it x the recent slot hold time /
+   * maxActiveRanks, Little's law) exceeds it is refused on arrival, and one
+   * that still waited longer than it is refused when its turn comes; both
+   * with QueueWaitError, before any work. The queue's length limit follows
+   * the measured service rate, so accepted requests keep a bounded latency
+   * under overload and the excess is refused at once. Default: no bound.
    */
   maxQueueWaitMs?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
@@ -95,8 +98,16 @@ export class DeadlineError extends Error {}
 
 /** A request waited longer than maxQueueWaitMs for a cascade slot: shed, no work done. */
 export class QueueWaitError extends Error {
-  constructor(readonly waitedMs: number) {
-    super(`waited ${Math.round(waitedMs)} ms for a cascade slot (limit reached: the engine is overloaded)`);
+  constructor(
+    readonly waitedMs: number,
+    /** Set when refused on arrival: the wait that was predicted. */
+    readonly expectedMs?: number,
+  ) {
+    super(
+      expectedMs === undefined
+        ? `waited ${Math.round(waitedMs)} ms for a cascade slot (limit reached: the engine is overloaded)`
+        : `the expected wait for a cascade slot is ${Math.round(expectedMs)} ms, over the limit (the engine is overloaded)`,
+    );
     this.name = 'QueueWaitError';
   }
 }
@@ -184,8 +195,23 @@ export class Engine {
     return engine;
   }
 
-  /** Requests refused because they waited longer than maxQueueWaitMs. */
+  /** Requests refused by maxQueueWaitMs (on arrival or after waiting). */
   shedWaiting = 0;
+  /** The part of shedWaiting refused on arrival, from the predicted wait. */
+  shedOnArrival = 0;
+  /** Recent time a request holds a cascade slot, ms (exponentially weighted; 0 until measured). */
+  private slotMs = 0;
+
+  /** Requests waiting for a cascade slot now. */
+  get waitingRanks(): number {
+    return this.waiting.length;
+  }
+
+  /** The wait a request arriving now is predicted to have, ms (0 when a slot is free). */
+  expectedWaitMs(): number {
+    if (this.active < this.maxActive) return 0;
+    return ((this.waiting.length + 1) * this.slotMs) / this.maxActive;
+  }
 
   /** Requests running the cascade now (the rest of `inflight` waits in order). */
   get activeRanks(): number {
@@ -259,6 +285,15 @@ export class Engine {
    * one whose deadline passes while it waits stops before doing any work.
    */
   async rank(request: RankInput): Promise<RankOutput> {
+    const maxWait = this.opts.maxQueueWaitMs ?? Infinity;
+    if (this.active >= this.maxActive) {
+      const expected = this.expectedWaitMs();
+      if (expected > maxWait) {
+        this.shedWaiting++;
+        this.shedOnArrival++;
+        throw new QueueWaitError(0, expected);
+      }
+    }
     this.inflight++;
     try {
       if (this.active < this.maxActive) this.active++;
@@ -266,15 +301,18 @@ export class Engine {
         const t0 = Date.now();
         await new Promise<void>((resolve) => this.waiting.push(resolve));
         const waited = Date.now() - t0;
-        if (waited > (this.opts.maxQueueWaitMs ?? Infinity)) {
+        if (waited > maxWait) {
           this.shedWaiting++;
           this.release();
           throw new QueueWaitError(waited);
         }
       }
+      const t0 = performance.now();
       try {
         return await this.runCascade(request);
       } finally {
+        const held = performance.now() - t0;
+        this.slotMs = this.slotMs === 0 ? held : 0.9 * this.slotMs + 0.1 * held;
         this.release();
       }
     } finally {

@@ -126,6 +126,36 @@ describe('server hardening: deadlines and load shedding', function () {
     }
   });
 
+  it('refuses on arrival, before any wait, requests whose predicted wait exceeds maxQueueWaitMs', async () => {
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 200 });
+    try {
+      const input = (i: number) => rankInput(bundle, `a${i}`, i);
+      assert.equal(gated.expectedWaitMs(), 0, 'a free slot: no wait');
+      for (let i = 0; i < 3; i++) await gated.rank(input(i)); // measures the slot hold time
+      const order: string[] = [];
+      const calls = Array.from({ length: 400 }, (_, i) =>
+        gated.rank(input(10 + i)).then(
+          () => order.push(`ok${i}`),
+          (err: unknown) => order.push(err instanceof QueueWaitError && err.expectedMs !== undefined ? `arrival${i}` : `other${i}`),
+        ),
+      );
+      assert.ok(gated.waitingRanks < 399, `${gated.waitingRanks} queued: the excess was not queued`);
+      assert.ok(gated.expectedWaitMs() > 0);
+      await Promise.all(calls);
+      const refused = order.filter((o) => o.startsWith('arrival'));
+      assert.ok(refused.length >= 1, 'some were refused on arrival');
+      assert.equal(gated.shedOnArrival, refused.length);
+      const firstOk = order.findIndex((o) => o.startsWith('ok'));
+      assert.ok(firstOk >= refused.length, 'every arrival refusal came before the first cascade finished');
+      assert.ok(order.filter((o) => o.startsWith('ok')).length >= 2, 'the first and the queued ones ran');
+      assert.equal(gated.activeRanks, 0, 'every slot was given back');
+      assert.equal(toStatus(new QueueWaitError(0, 300)).code, grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      await gated.close();
+    }
+  });
+
   it('a cancelled call stops: the engine counts it and its queued work is dropped', async () => {
     const raw = new grpc.Client(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
     const methods = (await import('../../src/server/service')).loadProto()['ranking.v1.RankingService'] as unknown as Record<string, grpc.MethodDefinition<object, object>>;
