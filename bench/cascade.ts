@@ -4,7 +4,7 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
-//        [--nprobe N] [--inline-max-flops N] [--out NAME] [--profile FILE.cpuprofile]
+//        [--nprobe N] [--inline-max-flops N] [--events-every N] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
 //   w1  the demo world (100k items), default request: home, 20 results;
@@ -15,6 +15,9 @@
 // Baselines: --scorer ort|ts runs the DCN-v2 models through ONNX Runtime or
 // plain TypeScript; --batching off gives every request its own worker batch;
 // --heavy-budget 1 sends all K candidates to the strong pre-ranker.
+// Mixed traffic: --events-every 6 makes every sixth call a RecordEvents of
+// one click (engine.recordEvents) instead of a Rank: one per five Rank calls.
+// CPU per call is then per Rank call, the events' share included.
 //
 // Reports wall time per call (median/p99), CPU per call split into the main
 // thread and every other thread of the process (pool workers, libuv threads
@@ -30,6 +33,7 @@ import * as hdr from 'hdr-histogram-js';
 import { loadBundle } from '../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
 import type { RankInput } from '../src/engine/request';
+import { ACTION } from '../src/engine/types';
 import { createMetrics } from '../src/server/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
 import { ensureWorld } from '../src/world/cache';
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
       'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
       nprobe: { type: 'string' },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
+      'events-every': { type: 'string', default: '0' },
       out: { type: 'string' },
       profile: { type: 'string' },
     },
@@ -116,6 +121,9 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const users = Number(values.users);
   const inlineMaxFlops = Number(values['inline-max-flops']);
+  const eventsEvery = Number(values['events-every']);
+  if (!Number.isInteger(eventsEvery) || eventsEvery === 1 || eventsEvery < 0) throw new Error('--events-every must be 0 (off) or an integer >= 2');
+  const isEvent = (i: number): boolean => eventsEvery > 0 && i % eventsEvery === eventsEvery - 1;
 
   const workload = values.workload as Workload;
   if (!(workload in WORKLOADS)) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
@@ -166,6 +174,11 @@ async function main(): Promise<void> {
     const lane = async (): Promise<void> => {
       while (next < n) {
         const i = offset + next++;
+        if (isEvent(i)) {
+          const rng = mulberry32(i + 7);
+          engine.recordEvents([{ userId: `user-${String(i % users).padStart(6, '0')}`, row: Math.floor(rng() * bundle.items.n), action: ACTION.click, ts: engine.now() }]);
+          continue;
+        }
         const t0 = process.hrtime.bigint();
         await engine.rank(request(i));
         hist?.recordValue(Number(process.hrtime.bigint() - t0) / 1000);
@@ -194,6 +207,8 @@ async function main(): Promise<void> {
     await fs.writeFile(values.profile, JSON.stringify(profile));
     session.disconnect();
   }
+  let rankCalls = 0;
+  for (let i = warmup; i < warmup + calls; i++) if (!isEvent(i)) rankCalls++;
   const after = await stageMeans(metrics);
   const rssAfter = vmKb('VmRSS');
   const peakRss = vmKb('VmHWM');
@@ -222,9 +237,11 @@ async function main(): Promise<void> {
     concurrency,
     threads,
     inlineMaxFlops,
-    callsPerSecond: calls / wallS,
+    eventsEvery,
+    rankCalls,
+    callsPerSecond: rankCalls / wallS,
     wallUs: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), max: hist.maxValue },
-    cpuUsPerCall: { main: ((cpu1.main - cpu0.main) * 1000) / calls, others: ((cpu1.others - cpu0.others) * 1000) / calls },
+    cpuUsPerCall: { main: ((cpu1.main - cpu0.main) * 1000) / rankCalls, others: ((cpu1.others - cpu0.others) * 1000) / rankCalls },
     stages,
   };
   const lines = [
@@ -232,7 +249,7 @@ async function main(): Promise<void> {
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${calls} calls after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
+    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

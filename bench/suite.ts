@@ -61,6 +61,7 @@ export function runSpecs(quick: boolean): RunSpec[] {
     { name: 'w1-c4-pool-1worker', what: 'W1, 4 in flight, pool with 1 worker', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--threads', '1', '--calls', c(3000)] },
     { name: 'w3', what: 'W3, re-rank 500 given rows, N = 50', args: ['--workload', 'w3', '--calls', c(3000)] },
     { name: 'w2', what: 'W2, 1M items, N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },
+    { name: 'w2-mixed', what: 'W2 mixed: one RecordEvents call (one click) per five Rank calls', args: ['--workload', 'w2', '--events-every', '6', '--calls', c(1800)], needs1m: true },
   ];
 }
 
