@@ -1,5 +1,6 @@
 #include "ivf_simd.h"
 
+#include <faiss/IndexFlat.h>
 #include <faiss/invlists/DirectMap.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
@@ -120,6 +121,7 @@ struct Collector {
   size_t k;
   size_t cap;
   float threshold;
+  bool primed = false;
   std::vector<Hit> hits;
 
   explicit Collector(size_t kk)
@@ -136,7 +138,18 @@ struct Collector {
 
   void Add(float v, faiss::Index::idx_t id) {
     hits.push_back({v, id});
-    if (hits.size() >= cap) Compact();
+    if (hits.size() == k && !primed) Prime();
+    else if (hits.size() >= cap) Compact();
+  }
+
+  // The first k hits: the k-th best of everything is at least as good as
+  // the worst of them, so that is a valid threshold at the cost of one pass,
+  // long before the first compaction would set one.
+  void Prime() {
+    primed = true;
+    float worst = hits[0].v;
+    for (const Hit& h : hits) worst = IsIP ? std::min(worst, h.v) : std::max(worst, h.v);
+    threshold = worst;
   }
 
   void Compact() {
@@ -191,7 +204,11 @@ size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t
     for (size_t b0 = 0; b0 < n; b0 += kBlock) {
       const size_t bn = std::min(kBlock, n - b0);
       BlockDistances<IsIP>(q, base + b0 * d, bn, d, buf);
-      for (size_t t = 0; t < bn; ++t) {
+      // Most distances miss the threshold once it is set: find the few that
+      // pass with one vector compare per 8, then re-check each against the
+      // threshold as it tightens.
+      for (uint64_t m = simd::PassMask(buf, bn, top.threshold, IsIP); m != 0; m &= m - 1) {
+        const size_t t = size_t(__builtin_ctzll(m));
         const float v = buf[t];
         if (!top.Passes(v)) continue;
         const size_t pos = b0 + t;
@@ -206,6 +223,48 @@ size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t
 }
 
 }  // namespace
+
+void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+                         const faiss::SearchParameters* params_in) const {
+  const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
+  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(quantizer);
+  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
+  if (n != 1 || k <= 0 || !flat || !known || flat->metric_type != metric_type || flat->ntotal != idx_t(nlist) ||
+      (params_in && !params) || (params && params->quantizer_params)) {
+    faiss::IndexIVFFlat::search(n, x, k, distances, labels, params_in);
+    return;
+  }
+  const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
+  const size_t np = std::max<size_t>(1, std::min<size_t>(params ? params->nprobe : nprobe, nlist));
+  thread_local std::vector<float> cd;
+  thread_local std::vector<idx_t> order;
+  cd.resize(nlist);
+  order.resize(nlist);
+  if (ip)
+    simd::DotRows(x, flat->get_xb(), nlist, d, cd.data());
+  else
+    simd::L2Rows(x, flat->get_xb(), nlist, d, cd.data());
+  for (size_t i = 0; i < nlist; ++i) order[i] = idx_t(i);
+  const float* dist = cd.data();
+  // Best first, ties by list number; NaN (a NaN query) sorts last.
+  auto better = [dist, ip](idx_t a, idx_t b) {
+    const float va = dist[a], vb = dist[b];
+    if (va == vb || (va != va && vb != vb)) return a < b;
+    if (va != va) return false;
+    if (vb != vb) return true;
+    return ip ? va > vb : va < vb;
+  };
+  if (np < nlist) std::nth_element(order.begin(), order.begin() + (np - 1), order.end(), better);
+  std::sort(order.begin(), order.begin() + np, better);
+  thread_local std::vector<float> coarse;
+  coarse.resize(np);
+  for (size_t i = 0; i < np; ++i) coarse[i] = dist[order[i]];
+  faiss::SearchParametersIVF local;  // nprobe as clamped above: `order` holds exactly np lists
+  local.nprobe = np;
+  local.max_codes = params ? params->max_codes : max_codes;
+  local.sel = params ? params->sel : nullptr;
+  search_preassigned(1, x, k, order.data(), coarse.data(), distances, labels, false, &local, nullptr);
+}
 
 void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t* assign,
                                      const float* centroid_dis, float* distances, idx_t* labels,

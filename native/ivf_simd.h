@@ -23,6 +23,12 @@ struct SimdIVFFlat : faiss::IndexIVFFlat {
                           bool store_pairs, const faiss::IVFSearchParameters* params = nullptr,
                           faiss::IndexIVFStats* stats = nullptr) const override;
 
+  // One query with a flat (IP or L2) coarse quantizer: the coarse step runs
+  // on the addon's SIMD kernels too (the system libfaiss's flat search is
+  // scalar), then search_preassigned. Anything else takes FAISS's path.
+  void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+              const faiss::SearchParameters* params = nullptr) const override;
+
   static constexpr idx_t kCollectMinK = 64;
 };
 

@@ -87,30 +87,46 @@ __attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b,
   return s;
 }
 
-// Four rows at a time share the query loads; rowAt(r) gives row r's data.
+// Eight per-row accumulators -> one vector of their eight horizontal sums.
+// Three rounds of pairwise adds (hadd, hadd, then the two 128-bit halves)
+// replace eight separate horizontal sums: for short rows (d = 32, 64) the
+// reductions cost as much as the multiply-adds otherwise.
+__attribute__((target("avx2,fma"))) inline __m256 HSum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4,
+                                                         __m256 a5, __m256 a6, __m256 a7) {
+  const __m256 t0 = _mm256_hadd_ps(a0, a1);
+  const __m256 t1 = _mm256_hadd_ps(a2, a3);
+  const __m256 t2 = _mm256_hadd_ps(a4, a5);
+  const __m256 t3 = _mm256_hadd_ps(a6, a7);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1);  // rows 0-3: low half | high half
+  const __m256 u1 = _mm256_hadd_ps(t2, t3);  // rows 4-7
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Eight rows at a time share the query loads and one reduction; rowAt(r)
+// gives row r's data. Rows of a length that is not a multiple of 8, and the
+// last n % 8 rows, take the one-row path.
 template <typename RowAt>
-__attribute__((target("avx2,fma"))) inline void Dot4Avx2(const float* q, RowAt rowAt, size_t n, size_t d,
+__attribute__((target("avx2,fma"))) inline void Dot8Avx2(const float* q, RowAt rowAt, size_t n, size_t d,
                                                           float* out) {
   size_t r = 0;
   if ((d & 7) == 0) {
-    for (; r + 4 <= n; r += 4) {
-      const float* b0 = rowAt(r);
-      const float* b1 = rowAt(r + 1);
-      const float* b2 = rowAt(r + 2);
-      const float* b3 = rowAt(r + 3);
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-      __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (; r + 8 <= n; r += 8) {
+      const float* b[8];
+      for (int j = 0; j < 8; ++j) b[j] = rowAt(r + j);
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+      __m256 a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps();
       for (size_t i = 0; i < d; i += 8) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b0 + i), a0);
-        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b1 + i), a1);
-        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b2 + i), a2);
-        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b3 + i), a3);
+        const __m256 qv = _mm256_loadu_ps(q + i);
+        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[0] + i), a0);
+        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[1] + i), a1);
+        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[2] + i), a2);
+        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[3] + i), a3);
+        a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[4] + i), a4);
+        a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[5] + i), a5);
+        a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[6] + i), a6);
+        a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[7] + i), a7);
       }
-      out[r] = HSum(a0);
-      out[r + 1] = HSum(a1);
-      out[r + 2] = HSum(a2);
-      out[r + 3] = HSum(a3);
+      _mm256_storeu_ps(out + r, HSum8(a0, a1, a2, a3, a4, a5, a6, a7));
     }
   }
   for (; r < n; ++r) out[r] = DotAvx2(q, rowAt(r), d);
@@ -118,35 +134,25 @@ __attribute__((target("avx2,fma"))) inline void Dot4Avx2(const float* q, RowAt r
 
 __attribute__((target("avx2,fma"))) void DotRowsAvx2(const float* q, const float* base, size_t n,
                                                      size_t d, float* out) {
-  Dot4Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
+  Dot8Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
 }
 
 __attribute__((target("avx2,fma"))) void L2RowsAvx2(const float* q, const float* base, size_t n,
                                                     size_t d, float* out) {
   size_t r = 0;
   if ((d & 7) == 0) {
-    for (; r + 4 <= n; r += 4) {
-      const float* b0 = base + r * d;
-      const float* b1 = b0 + d;
-      const float* b2 = b1 + d;
-      const float* b3 = b2 + d;
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-      __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (; r + 8 <= n; r += 8) {
+      const float* b = base + r * d;
+      __m256 a[8];
+      for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_ps();
       for (size_t i = 0; i < d; i += 8) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        __m256 t0 = _mm256_sub_ps(qv, _mm256_loadu_ps(b0 + i));
-        __m256 t1 = _mm256_sub_ps(qv, _mm256_loadu_ps(b1 + i));
-        __m256 t2 = _mm256_sub_ps(qv, _mm256_loadu_ps(b2 + i));
-        __m256 t3 = _mm256_sub_ps(qv, _mm256_loadu_ps(b3 + i));
-        a0 = _mm256_fmadd_ps(t0, t0, a0);
-        a1 = _mm256_fmadd_ps(t1, t1, a1);
-        a2 = _mm256_fmadd_ps(t2, t2, a2);
-        a3 = _mm256_fmadd_ps(t3, t3, a3);
+        const __m256 qv = _mm256_loadu_ps(q + i);
+        for (int j = 0; j < 8; ++j) {
+          const __m256 t = _mm256_sub_ps(qv, _mm256_loadu_ps(b + j * d + i));
+          a[j] = _mm256_fmadd_ps(t, t, a[j]);
+        }
       }
-      out[r] = HSum(a0);
-      out[r + 1] = HSum(a1);
-      out[r + 2] = HSum(a2);
-      out[r + 3] = HSum(a3);
+      _mm256_storeu_ps(out + r, HSum8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
     }
   }
   for (; r < n; ++r) out[r] = L2Avx2(q, base + r * d, d);
@@ -155,7 +161,7 @@ __attribute__((target("avx2,fma"))) void L2RowsAvx2(const float* q, const float*
 // Gathered rows, four at a time (the light score over candidate rows).
 __attribute__((target("avx2,fma"))) void DotGatherAvx2(const float* q, const float* base, const int32_t* rows,
                                                        size_t n, size_t d, float* out) {
-  Dot4Avx2(q, [base, rows, d](size_t r) { return base + size_t(rows[r]) * d; }, n, d, out);
+  Dot8Avx2(q, [base, rows, d](size_t r) { return base + size_t(rows[r]) * d; }, n, d, out);
 }
 
 void DotGatherScalar(const float* q, const float* base, const int32_t* rows, size_t n, size_t d, float* out) {
@@ -166,12 +172,34 @@ using DotFn = float (*)(const float*, const float*, size_t);
 using GatherFn = void (*)(const float*, const float*, const int32_t*, size_t, size_t, float*);
 using RowsFn = void (*)(const float*, const float*, size_t, size_t, float*);
 
+uint64_t PassMaskScalar(const float* v, size_t n, float t, bool greater) {
+  uint64_t m = 0;
+  for (size_t i = 0; i < n; ++i) m |= uint64_t(greater ? v[i] > t : v[i] < t) << i;
+  return m;
+}
+
+__attribute__((target("avx2,fma"))) uint64_t PassMaskAvx2(const float* v, size_t n, float t, bool greater) {
+  const __m256 tv = _mm256_set1_ps(t);
+  uint64_t m = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(v + i);
+    const __m256 c = greater ? _mm256_cmp_ps(x, tv, _CMP_GT_OQ) : _mm256_cmp_ps(x, tv, _CMP_LT_OQ);
+    m |= uint64_t(unsigned(_mm256_movemask_ps(c))) << i;
+  }
+  for (; i < n; ++i) m |= uint64_t(greater ? v[i] > t : v[i] < t) << i;
+  return m;
+}
+
+using MaskFn = uint64_t (*)(const float*, size_t, float, bool);
+
 struct Dispatch {
   DotFn dot;
   DotFn l2;
   RowsFn dotRows;
   RowsFn l2Rows;
   GatherFn dotGather;
+  MaskFn passMask;
   const char* level;
 };
 
@@ -185,8 +213,8 @@ void L2RowsScalar(const float* q, const float* base, size_t n, size_t d, float* 
 Dispatch Pick() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {DotAvx2, L2Avx2, DotRowsAvx2, L2RowsAvx2, DotGatherAvx2, "avx2"};
-  return {DotScalar, L2Scalar, DotRowsScalar, L2RowsScalar, DotGatherScalar, "scalar"};
+    return {DotAvx2, L2Avx2, DotRowsAvx2, L2RowsAvx2, DotGatherAvx2, PassMaskAvx2, "avx2"};
+  return {DotScalar, L2Scalar, DotRowsScalar, L2RowsScalar, DotGatherScalar, PassMaskScalar, "scalar"};
 }
 
 const Dispatch& D() {
@@ -208,6 +236,7 @@ void DotGather(const float* q, const float* base, const int32_t* rows, size_t n,
                float* out) {
   D().dotGather(q, base, rows, n, d, out);
 }
+uint64_t PassMask(const float* v, size_t n, float t, bool greater) { return D().passMask(v, n, t, greater); }
 const char* Level() { return D().level; }
 
 }  // namespace simd

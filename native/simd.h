@@ -20,6 +20,10 @@ void L2Rows(const float* q, const float* base, size_t n, size_t d, float* out);
 void DotGather(const float* q, const float* base, const int32_t* rows, size_t n, size_t d,
                float* out);
 
+// Bit i set where v[i] > t (greater) or v[i] < t (!greater), for n <= 64;
+// NaN never passes.
+uint64_t PassMask(const float* v, size_t n, float t, bool greater);
+
 // "avx2" or "scalar": what the dispatcher picked on this CPU.
 const char* Level();
 

@@ -219,6 +219,31 @@ describe('native VectorIndex (FAISS)', function () {
         const got = await small.search(queries, { k: 10, nprobe: 16, allowBitmap: bitmap });
         assertSameAsExact(got, bruteForceSearch(smallData.base, smallIds, DIM, queries, 10, metric, { bitmap }), smallData, queries, metric, 'bitmap');
       });
+
+      it(`IVF16,Flat one query at a time (the addon's coarse step) equals the batch path (FAISS's), ${metric}`, async () => {
+        const index = VectorIndex.create(DIM, 'IVF16,Flat', metric);
+        await index.train(data.base);
+        await index.add(data.base, data.ids);
+        const nq = queries.length / DIM;
+        for (const f of filtersFor(data, mulberry32(46))) {
+          for (const [nprobe, k] of [[1, 10], [4, 10], [4, 200], [16, 64], [99, 10]]) {
+            const batch = await index.search(queries, { k, nprobe, ...f.opts });
+            for (let q = 0; q < nq; q++) {
+              const one = queries.subarray(q * DIM, (q + 1) * DIM);
+              const single = q % 2 === 0 ? await index.search(one, { k, nprobe, ...f.opts }) : index.searchSync(one, { k, nprobe, ...f.opts })!;
+              const label = `${f.name}, nprobe ${nprobe}, k ${k}, query ${q}`;
+              assert.deepEqual(Array.from(single.ids), Array.from(batch.ids.subarray(q * k, (q + 1) * k)), label);
+              for (let j = 0; j < k; j++) {
+                const [a, b] = [single.distances[j], batch.distances[q * k + j]];
+                assert.ok(a === b || Math.abs(a - b) <= 1e-4 * (1 + Math.abs(b)), `${label}: distance ${j} ${a} vs ${b}`); // padding: equal infinities
+              }
+            }
+          }
+        }
+        // nprobe = nlist, one query at a time: exact.
+        const one = queries.subarray(0, DIM);
+        assertSameAsExact(index.searchSync(one, { k: 50, nprobe: 16 })!, bruteForceSearch(data.base, data.ids, DIM, one, 50, metric), data, one, metric, 'single, nprobe = nlist');
+      });
     }
   });
 
