@@ -142,6 +142,60 @@ function soakSection(s: Soak, file: string): string[] {
   ];
 }
 
+interface MemSoak {
+  meta: Meta;
+  calls: number;
+  concurrency: number;
+  users: number;
+  wallS: number;
+  callsPerS: number;
+  statuses: Record<string, number>;
+  eventsAcknowledged: number;
+  eventsApplied: number;
+  rssSlopeKiBPer100kCalls: number;
+  heapSlopeKiBPer100kCalls: number;
+  checkpoints: { calls: number; t: number; rssMiB: number; heapUsedMiB: number; externalMiB: number }[];
+}
+
+function memSoakSection(m: MemSoak): string[] {
+  return [
+    `## Memory over ${m.calls} calls ([loadgen-memsoak.md](bench/results/loadgen-memsoak.md))`,
+    '',
+    origin(m.meta),
+    '',
+    `Closed loop, ${m.concurrency} in flight, one RecordEvents per five Rank calls, ${m.users} users in rotation; ${f(m.wallS / 60, 1)} min at ${f(m.callsPerS, 0)} calls/s. Statuses: ${Object.entries(m.statuses)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}. Events acknowledged ${m.eventsAcknowledged}, applied ${m.eventsApplied}.`,
+    '',
+    '| calls | RSS MiB | V8 heap used MiB | external MiB |',
+    '|---:|---:|---:|---:|',
+    ...m.checkpoints.map((c) => `| ${c.calls} | ${f(c.rssMiB, 1)} | ${f(c.heapUsedMiB, 1)} | ${f(c.externalMiB, 1)} |`),
+    '',
+    `RSS slope over the second half: ${f(m.rssSlopeKiBPer100kCalls, 0)} KiB per 100k calls (V8 heap used: ${f(m.heapSlopeKiBPer100kCalls, 0)} KiB per 100k calls).`,
+    '',
+  ];
+}
+
+interface EventLogRes {
+  meta: Meta;
+  dir: string;
+  seconds: number;
+  rows: { sync: string; concurrency: number; appendsPerS: number; p50Ms: number; p99Ms: number; eventsPerWrite: number }[];
+}
+
+function eventLogSection(e: EventLogRes): string[] {
+  return [
+    '## Durable event log: append cost ([event-log.md](bench/results/event-log.md))',
+    '',
+    origin(e.meta),
+    '',
+    '| sync | appends in flight | appends/s | p50 ms | p99 ms | events per write |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...e.rows.map((r) => `| ${r.sync} | ${r.concurrency} | ${f(r.appendsPerS, 0)} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} | ${f(r.eventsPerWrite, 1)} |`),
+    '',
+  ];
+}
+
 interface Kernels {
   meta: Meta;
   rows: { kernel: string; case: string; timing: { medianUs: number; p99Us: number }; gflops?: number; note?: string }[];
@@ -223,6 +277,8 @@ export async function summarize(): Promise<string> {
     'node dist/bench/suite.js                     # in-process cascade, baselines, stage floors (~10 min)',
     'node dist/bench/loadgen/sweep.js --rates 50,100,150,200,250,300 --duration 10 --warmup 3 --out sweep',
     'node dist/bench/loadgen/soak.js --saturation 220 --minutes 10 --out soak',
+    'node dist/bench/loadgen/memsoak.js --calls 1000000   # memory over a million calls (~1 h)',
+    'node dist/bench/event-log.js --dir .data              # durable event log append cost',
     'npm run bench:native                         # kernels',
     'node dist/bench/bundle-load.js --sizes 100000,1000000',
     'node dist/bench/summarize.js',
@@ -239,6 +295,10 @@ export async function summarize(): Promise<string> {
     const soak = await read<Soak>(`${name}.json`);
     if (soak) lines.push(...soakSection(soak, name));
   }
+  const mem = await read<MemSoak>('loadgen-memsoak.json');
+  if (mem) lines.push(...memSoakSection(mem));
+  const ev = await read<EventLogRes>('event-log.json');
+  if (ev) lines.push(...eventLogSection(ev));
   if (k) lines.push(...kernelSection(k));
   const b = await read<BundleRes>('bundle.json');
   if (b) lines.push(...bundleSection(b));
