@@ -151,7 +151,7 @@ export async function benchFaiss(o: FaissOptions, log: (s: string) => void): Pro
     await ivf.add(x, seq(0, o.n), o.threads);
     const buildS = secondsSince(t0);
     log(`  ${factory}: train on ${nTrain} ${trainS.toFixed(1)} s, build ${buildS.toFixed(1)} s, kind ${ivf.kind}`);
-    for (const nprobe of [64, 128]) {
+    for (const nprobe of [64, 80, 96, 128]) {
       const { timing, results } = await perQuery(ivf, queries, o.timedQueries, { nprobe });
       const row: FaissRow = {
         index: factory,
