@@ -52,8 +52,9 @@ describe('bench: suite floors and run list', () => {
     const specs = runSpecs(false);
     const names = specs.map((s) => s.name);
     assert.equal(new Set(names).size, names.length, 'unique result names');
-    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-nobatch', 'w1-c4-pool-1worker', 'w2', 'w3']) assert.ok(names.includes(n), n);
-    assert.deepEqual(specs.filter((s) => s.needs1m).map((s) => s.name), ['w2']);
+    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-nobatch', 'w1-c4-pool-1worker', 'w2', 'w2-mixed', 'w3']) assert.ok(names.includes(n), n);
+    assert.deepEqual(specs.filter((s) => s.needs1m).map((s) => s.name), ['w2', 'w2-mixed']);
+    assert.deepEqual(specs.find((s) => s.name === 'w2-mixed')!.args.slice(2, 4), ['--events-every', '6'], 'one RecordEvents per five Rank calls');
     const quick = runSpecs(true).find((s) => s.name === 'w1')!;
     assert.deepEqual(quick.args.slice(-2), ['--calls', '300'], 'quick mode runs a tenth of the calls');
   });
