@@ -291,7 +291,7 @@ export async function summarize(): Promise<string> {
   lines.push(...targetsSection(suite, sweep, k));
   if (suite) lines.push(...suiteSection(suite));
   if (sweep) lines.push(...sweepSection(sweep, 'loadgen-sweep'));
-  for (const name of ['loadgen-soak', 'loadgen-soak-limit12']) {
+  for (const name of ['loadgen-soak', 'loadgen-soak-limit12', 'loadgen-soak-wait50']) {
     const soak = await read<Soak>(`${name}.json`);
     if (soak) lines.push(...soakSection(soak, name));
   }

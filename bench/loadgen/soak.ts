@@ -5,7 +5,8 @@
 // acknowledged by RecordEvents vs events applied (the server's
 // events_ingested_total): they must be equal.
 //
-//   node dist/bench/loadgen/soak.js --saturation 200 [--minutes 10] [--max-concurrent-ranks N] [--out soak]
+//   node dist/bench/loadgen/soak.js --saturation 200 [--minutes 10] [--max-concurrent-ranks N]
+//        [--server-arg=--flag --server-arg=value ...] [--out soak]
 import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       'http-port': { type: 'string', default: '8171' },
       out: { type: 'string', default: 'soak' },
       'max-concurrent-ranks': { type: 'string' },
+      'server-arg': { type: 'string', multiple: true },
     },
   });
   const saturation = Number(values.saturation);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   const grpcPort = Number(values['grpc-port']);
   const httpPort = Number(values['http-port']);
   const pin = hasTaskset();
-  const extra = values['max-concurrent-ranks'] ? ['--max-concurrent-ranks', values['max-concurrent-ranks']] : [];
+  const extra = [...(values['max-concurrent-ranks'] ? ['--max-concurrent-ranks', values['max-concurrent-ranks']] : []), ...(values['server-arg'] ?? [])];
   const server = await startServer(ROOT, grpcPort, httpPort, pin, extra);
   const phases: Phase[] = [];
   try {
