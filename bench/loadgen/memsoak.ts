@@ -12,14 +12,14 @@
 // Writes bench/results/loadgen-<out>.{json,md}: the samples, RSS at call
 // checkpoints and the least-squares RSS slope over the second half of the
 // run (KiB per 100k calls).
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 
 import { loadProto } from '../../src/server/service';
 import { runMeta } from './report';
-import { startServer } from './server';
+import { metricSum, rssMiB, startServer } from './server';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
@@ -37,19 +37,6 @@ type RankingClient = grpc.Client & {
   Rank(req: object, opts: grpc.CallOptions, cb: UnaryCb): void;
   RecordEvents(req: object, opts: grpc.CallOptions, cb: UnaryCb): void;
 };
-
-function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** Sums a metric's samples in the Prometheus text format (all label sets). */
-export function metricSum(text: string, name: string): number {
-  let total = 0;
-  const re = new RegExp(`^${name}(?:\\{[^}]*\\})? ([-+\\d.eE]+)$`, 'gm');
-  for (const m of text.matchAll(re)) total += Number(m[1]);
-  return total;
-}
 
 /** Least-squares slope of y over x. */
 export function slope(xs: readonly number[], ys: readonly number[]): number {

@@ -1,7 +1,23 @@
 // Starts the ranking server (dist/src/main.js) as a child process for a
-// benchmark, optionally pinned to CPU 0, and waits for GET /healthz = 200.
+// benchmark, optionally pinned to CPU 0, and waits for GET /healthz = 200;
+// reads its RSS and its Prometheus metrics.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
+/** A process's resident set size (VmRSS), MiB. */
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Sums a metric's samples in the Prometheus text format (all label sets). */
+export function metricSum(text: string, name: string): number {
+  let total = 0;
+  const re = new RegExp(`^${name}(?:\\{[^}]*\\})? ([-+\\d.eE]+)$`, 'gm');
+  for (const m of text.matchAll(re)) total += Number(m[1]);
+  return total;
+}
 
 export function hasTaskset(): boolean {
   try {

@@ -7,26 +7,18 @@
 //
 //   node dist/bench/loadgen/soak.js --saturation 200 [--minutes 10] [--max-concurrent-ranks N]
 //        [--server-arg=--flag --server-arg=value ...] [--out soak]
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_LOAD, LoadResult, runLoad } from './client';
 import { runMeta } from './report';
-import { hasTaskset, startServer } from './server';
+import { hasTaskset, metricSum, rssMiB, startServer } from './server';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
-function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 async function eventsApplied(httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  let total = 0;
-  for (const m of text.matchAll(/^ranking_events_ingested_total\{[^}]*\} (\d+(?:\.\d+)?(?:e\+\d+)?)$/gm)) total += Number(m[1]);
-  return total;
+  return metricSum(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), 'ranking_events_ingested_total');
 }
 
 interface Phase {
