@@ -586,6 +586,7 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
   Napi::Value Kind(const Napi::CallbackInfo& info) {
     const faiss::Index* i = st_->index.get();
     const char* k = dynamic_cast<const SimdIVFFlat*>(i)          ? "ivf-flat-simd"
+                    : dynamic_cast<const SimdIVFSQ*>(i)         ? "ivf-sq-simd"
                     : dynamic_cast<const faiss::IndexIVF*>(i)   ? "ivf"
                     : dynamic_cast<const faiss::IndexHNSW*>(i)  ? "hnsw"
                     : dynamic_cast<const faiss::IndexFlat*>(i)  ? "flat"

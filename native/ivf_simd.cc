@@ -159,7 +159,7 @@ struct Collector {
     threshold = hits[k - 1].v;
   }
 
-  // Best first into out[k], padded with -1 / the worst value.
+  // Best first into out[k], padded with -1 ids.
   void Finish(float* dis, faiss::Index::idx_t* ids) {
     if (hits.size() > k) {
       std::nth_element(hits.begin(), hits.begin() + (k - 1), hits.end(), Better);
@@ -171,7 +171,8 @@ struct Collector {
         dis[i] = hits[i].v;
         ids[i] = hits[i].id;
       } else {
-        dis[i] = IsIP ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+        // As FAISS's heaps pad: the largest finite float, -1 ids.
+        dis[i] = IsIP ? std::numeric_limits<float>::lowest() : std::numeric_limits<float>::max();
         ids[i] = -1;
       }
     }
@@ -180,14 +181,120 @@ struct Collector {
 
 using idx_t = faiss::Index::idx_t;
 
+// How one inverted list's codes turn into distances, block by block.
+// Flat codes: float rows, compared with the query as it is.
 template <bool IsIP>
-size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t* keys, size_t nprobe,
-                    const faiss::IDSelector* sel, bool store_pairs, float* dis, idx_t* labels) {
+struct FlatCodes {
+  const float* q;
+  size_t d;
+  void SetList(idx_t, float) {}
+  void Block(const uint8_t* codes, size_t b0, size_t bn, float* out) const {
+    BlockDistances<IsIP>(q, reinterpret_cast<const float*>(codes) + b0 * d, bn, d, out);
+  }
+};
+
+// QT_fp16 codes of an IndexIVFScalarQuantizer: half-precision rows. By
+// residual (FAISS's default), a code is x - centroid, so as in FAISS's own
+// scanners the inner product adds the query's coarse score <q, centroid>,
+// and L2 compares q - centroid with the code.
+template <bool IsIP>
+struct F16Codes {
+  const faiss::IndexIVFScalarQuantizer& ix;
+  const float* q;
+  size_t d;
+  std::vector<float> shifted;
+  const float* lq = nullptr;
+  float offset = 0;
+
+  F16Codes(const faiss::IndexIVFScalarQuantizer& index, const float* query)
+      : ix(index), q(query), d(size_t(index.d)), shifted(index.by_residual && !IsIP ? d : 0), lq(query) {}
+
+  void SetList(idx_t key, float coarse) {
+    if (!ix.by_residual) return;
+    if (IsIP) {
+      offset = coarse;
+    } else {
+      ix.quantizer->compute_residual(q, shifted.data(), key);
+      lq = shifted.data();
+    }
+  }
+  void Block(const uint8_t* codes, size_t b0, size_t bn, float* out) const {
+    const uint16_t* rows = reinterpret_cast<const uint16_t*>(codes) + b0 * d;
+    if (IsIP)
+      simd::DotRowsF16(lq, rows, bn, d, out);
+    else
+      simd::L2RowsF16(lq, rows, bn, d, out);
+    if (offset != 0)
+      for (size_t j = 0; j < bn; ++j) out[j] += offset;
+  }
+};
+
+// 8-bit codes (QT_8bit, "SQ8": a range per dimension): FAISS reconstructs x_i = vmin_i + (c_i + 0.5) / 255 * vdiff_i. The inner
+// product is then a constant plus sum_i w_i c_i with w_i = q_i vdiff_i / 255,
+// so the kernel multiplies the bytes directly; L2 is sum_i (a_i - s_i c_i)^2
+// with s_i = vdiff_i / 255 and a_i = q_i - vmin_i - s_i / 2. By residual,
+// q is shifted by the list's centroid first (L2), or the coarse score added
+// (IP), as for fp16.
+template <bool IsIP>
+struct U8Codes {
+  const faiss::IndexIVFScalarQuantizer& ix;
+  const float* q;
+  size_t d;
+  std::vector<float> vmin, step;  // per dimension
+  std::vector<float> w;           // IP: q_i * step_i; L2: a_i for the current list
+  std::vector<float> shifted;
+  float base = 0;                 // IP: sum_i q_i (vmin_i + step_i / 2)
+  float offset = 0;
+
+  U8Codes(const faiss::IndexIVFScalarQuantizer& index, const float* query)
+      : ix(index), q(query), d(size_t(index.d)), vmin(d), step(d), w(d), shifted(d) {
+    const std::vector<float>& tr = ix.sq.trained;  // vmin[d], then vdiff[d]
+    for (size_t i = 0; i < d; ++i) {
+      vmin[i] = tr[i];
+      step[i] = tr[d + i] / 255.0f;
+    }
+    if (IsIP) {
+      for (size_t i = 0; i < d; ++i) {
+        w[i] = q[i] * step[i];
+        base += q[i] * (vmin[i] + 0.5f * step[i]);
+      }
+      offset = base;
+    } else {
+      SetShift(q);
+    }
+  }
+
+  void SetShift(const float* lq) {
+    for (size_t i = 0; i < d; ++i) w[i] = lq[i] - vmin[i] - 0.5f * step[i];
+  }
+
+  void SetList(idx_t key, float coarse) {
+    if (!ix.by_residual) return;
+    if (IsIP) {
+      offset = base + coarse;
+    } else {
+      ix.quantizer->compute_residual(q, shifted.data(), key);
+      SetShift(shifted.data());
+    }
+  }
+  void Block(const uint8_t* codes, size_t b0, size_t bn, float* out) const {
+    const uint8_t* rows = codes + b0 * d;
+    if (IsIP) {
+      simd::DotRowsU8(w.data(), rows, bn, d, out);
+      for (size_t j = 0; j < bn; ++j) out[j] += offset;
+    } else {
+      simd::L2RowsU8(w.data(), step.data(), rows, bn, d, out);
+    }
+  }
+};
+
+template <bool IsIP, class Codes>
+size_t CollectQuery(const faiss::IndexIVF& ix, Codes& codes, size_t k, const idx_t* keys, const float* coarse,
+                    size_t nprobe, const faiss::IDSelector* sel, bool store_pairs, float* dis, idx_t* labels) {
   Collector<IsIP> top(k);
   constexpr size_t kBlock = 64;
   float buf[kBlock];
   size_t ndis = 0;
-  const size_t d = ix.d;
   for (size_t j = 0; j < nprobe; ++j) {
     const idx_t key = keys[j];
     if (key < 0) continue;  // fewer lists than nprobe
@@ -200,10 +307,11 @@ size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t
       sids.reset(new faiss::InvertedLists::ScopedIds(ix.invlists, key));
       ids = sids->get();
     }
-    const float* base = reinterpret_cast<const float*>(scodes.get());
+    codes.SetList(key, coarse[j]);
+    const uint8_t* base = scodes.get();
     for (size_t b0 = 0; b0 < n; b0 += kBlock) {
       const size_t bn = std::min(kBlock, n - b0);
-      BlockDistances<IsIP>(q, base + b0 * d, bn, d, buf);
+      codes.Block(base, b0, bn, buf);
       // Most distances miss the threshold once it is set: find the few that
       // pass with one vector compare per 8, then re-check each against the
       // threshold as it tightens.
@@ -222,20 +330,23 @@ size_t CollectQuery(const SimdIVFFlat& ix, const float* q, size_t k, const idx_t
   return ndis;
 }
 
-}  // namespace
-
-void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
-                         const faiss::SearchParameters* params_in) const {
+// One query with a flat (IP or L2) coarse quantizer: the coarse step on the
+// addon's SIMD kernels (the system libfaiss's flat search is scalar), then
+// the index's search_preassigned. False where that does not apply: the
+// caller takes FAISS's path.
+bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+               const faiss::SearchParameters* params_in) {
   const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
-  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(quantizer);
-  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
-  if (n != 1 || k <= 0 || !flat || !known || flat->metric_type != metric_type || flat->ntotal != idx_t(nlist) ||
+  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(ix.quantizer);
+  const bool known = ix.metric_type == faiss::METRIC_INNER_PRODUCT || ix.metric_type == faiss::METRIC_L2;
+  if (n != 1 || k <= 0 || !flat || !known || flat->metric_type != ix.metric_type || flat->ntotal != idx_t(ix.nlist) ||
       (params_in && !params) || (params && params->quantizer_params)) {
-    faiss::IndexIVFFlat::search(n, x, k, distances, labels, params_in);
-    return;
+    return false;
   }
-  const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
-  const size_t np = std::max<size_t>(1, std::min<size_t>(params ? params->nprobe : nprobe, nlist));
+  const size_t nlist = ix.nlist;
+  const size_t d = size_t(ix.d);
+  const bool ip = ix.metric_type == faiss::METRIC_INNER_PRODUCT;
+  const size_t np = std::max<size_t>(1, std::min<size_t>(params ? params->nprobe : ix.nprobe, nlist));
   thread_local std::vector<float> cd;
   thread_local std::vector<idx_t> order;
   cd.resize(nlist);
@@ -261,9 +372,40 @@ void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx
   for (size_t i = 0; i < np; ++i) coarse[i] = dist[order[i]];
   faiss::SearchParametersIVF local;  // nprobe as clamped above: `order` holds exactly np lists
   local.nprobe = np;
-  local.max_codes = params ? params->max_codes : max_codes;
+  local.max_codes = params ? params->max_codes : ix.max_codes;
   local.sel = params ? params->sel : nullptr;
-  search_preassigned(1, x, k, order.data(), coarse.data(), distances, labels, false, &local, nullptr);
+  ix.search_preassigned(1, x, k, order.data(), coarse.data(), distances, labels, false, &local, nullptr);
+  return true;
+}
+
+// search_preassigned over queries [0, n) with the collector; makeCodes(q)
+// gives the codes reader for query q (per query: it may hold a shifted copy).
+template <bool IsIP, class MakeCodes>
+void CollectAll(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, const idx_t* assign,
+                const float* centroid_dis, float* distances, idx_t* labels, bool store_pairs,
+                const faiss::IVFSearchParameters* params, faiss::IndexIVFStats* stats, MakeCodes makeCodes) {
+  const size_t np = params ? params->nprobe : ix.nprobe;
+  const faiss::IDSelector* sel = params ? params->sel : nullptr;
+  size_t ndis = 0;
+#pragma omp parallel for if (n > 1) reduction(+ : ndis)
+  for (idx_t i = 0; i < n; ++i) {
+    auto codes = makeCodes(x + i * ix.d);
+    ndis += CollectQuery<IsIP>(ix, codes, size_t(k), assign + i * np, centroid_dis + i * np, np, sel, store_pairs,
+                               distances + i * k, labels + i * k);
+  }
+  if (stats) {
+    stats->nq += size_t(n);
+    stats->nlist += size_t(n) * np;
+    stats->ndis += ndis;
+  }
+}
+
+}  // namespace
+
+void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+                         const faiss::SearchParameters* params_in) const {
+  if (!SearchOne(*this, n, x, k, distances, labels, params_in))
+    faiss::IndexIVFFlat::search(n, x, k, distances, labels, params_in);
 }
 
 void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t* assign,
@@ -277,23 +419,80 @@ void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx
                                             store_pairs, params, stats);
     return;
   }
-  const size_t np = params ? params->nprobe : nprobe;
-  const faiss::IDSelector* sel = params ? params->sel : nullptr;
-  size_t ndis = 0;
-#pragma omp parallel for if (n > 1) reduction(+ : ndis)
-  for (idx_t i = 0; i < n; ++i) {
-    const float* q = x + i * d;
-    const idx_t* keys = assign + i * np;
-    float* dis = distances + i * k;
-    idx_t* lab = labels + i * k;
-    ndis += metric_type == faiss::METRIC_INNER_PRODUCT
-                ? CollectQuery<true>(*this, q, size_t(k), keys, np, sel, store_pairs, dis, lab)
-                : CollectQuery<false>(*this, q, size_t(k), keys, np, sel, store_pairs, dis, lab);
+  const size_t dd = size_t(d);
+  if (metric_type == faiss::METRIC_INNER_PRODUCT)
+    CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                     [dd](const float* q) { return FlatCodes<true>{q, dd}; });
+  else
+    CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                      [dd](const float* q) { return FlatCodes<false>{q, dd}; });
+}
+
+SimdIVFSQ::SimdIVFSQ(faiss::IndexIVFScalarQuantizer* src)
+    : faiss::IndexIVFScalarQuantizer(src->quantizer, src->d, src->nlist, src->sq.qtype, src->metric_type,
+                                     src->by_residual) {
+  own_fields = src->own_fields;
+  src->own_fields = false;
+  replace_invlists(src->invlists, src->own_invlists);
+  src->own_invlists = false;
+  src->invlists = nullptr;
+  sq = src->sq;
+  code_size = src->code_size;
+  ntotal = src->ntotal;
+  is_trained = src->is_trained;
+  nprobe = src->nprobe;
+  max_codes = src->max_codes;
+  parallel_mode = src->parallel_mode;
+  metric_arg = src->metric_arg;
+  verbose = src->verbose;
+  direct_map = src->direct_map;
+  quantizer_trains_alone = src->quantizer_trains_alone;
+  cp = src->cp;
+}
+
+void SimdIVFSQ::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+                           const faiss::SearchParameters* params_in) const {
+  if (!SearchOne(*this, n, x, k, distances, labels, params_in))
+    faiss::IndexIVFScalarQuantizer::search(n, x, k, distances, labels, params_in);
+}
+
+bool SimdIVFSQ::Supports(const faiss::IndexIVFScalarQuantizer& ix) {
+  const size_t d = size_t(ix.d);
+  switch (ix.sq.qtype) {
+    case faiss::ScalarQuantizer::QT_fp16:
+      return ix.code_size == 2 * d;
+    case faiss::ScalarQuantizer::QT_8bit:
+      return ix.code_size == d && (!ix.is_trained || ix.sq.trained.size() == 2 * d);
+    default:
+      return false;
   }
-  if (stats) {
-    stats->nq += size_t(n);
-    stats->nlist += size_t(n) * np;
-    stats->ndis += ndis;
+}
+
+void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t* assign,
+                                   const float* centroid_dis, float* distances, idx_t* labels,
+                                   bool store_pairs, const faiss::IVFSearchParameters* params,
+                                   faiss::IndexIVFStats* stats) const {
+  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
+  const size_t maxCodes = params ? params->max_codes : max_codes;
+  if (k <= 0 || !known || maxCodes != 0 || !is_trained || !Supports(*this)) {
+    faiss::IndexIVFScalarQuantizer::search_preassigned(n, x, k, assign, centroid_dis, distances, labels,
+                                                       store_pairs, params, stats);
+    return;
+  }
+  const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
+  if (sq.qtype == faiss::ScalarQuantizer::QT_fp16) {
+    if (ip)
+      CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                       [this](const float* q) { return F16Codes<true>(*this, q); });
+    else
+      CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                        [this](const float* q) { return F16Codes<false>(*this, q); });
+  } else if (ip) {
+    CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                     [this](const float* q) { return U8Codes<true>(*this, q); });
+  } else {
+    CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                      [this](const float* q) { return U8Codes<false>(*this, q); });
   }
 }
 
@@ -301,10 +500,15 @@ std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> inde
   // RANK_FAISS_SCANNER=faiss keeps FAISS's own scanner (for before/after benchmarks).
   const char* pick = std::getenv("RANK_FAISS_SCANNER");
   if (pick != nullptr && std::string(pick) == "faiss") return index;
-  auto* ivf = dynamic_cast<faiss::IndexIVFFlat*>(index.get());
-  // Only the exact base type: IVFFlatDedup and other subclasses keep their own scanners.
-  if (ivf == nullptr || typeid(*ivf) != typeid(faiss::IndexIVFFlat)) return index;
-  return std::unique_ptr<faiss::Index>(new SimdIVFFlat(ivf));
+  // Only the exact base types: IVFFlatDedup and other subclasses keep their own scanners.
+  faiss::Index* raw = index.get();
+  if (raw != nullptr && typeid(*raw) == typeid(faiss::IndexIVFFlat))
+    return std::unique_ptr<faiss::Index>(new SimdIVFFlat(static_cast<faiss::IndexIVFFlat*>(raw)));
+  if (raw != nullptr && typeid(*raw) == typeid(faiss::IndexIVFScalarQuantizer)) {
+    auto* sq = static_cast<faiss::IndexIVFScalarQuantizer*>(raw);
+    if (SimdIVFSQ::Supports(*sq)) return std::unique_ptr<faiss::Index>(new SimdIVFSQ(sq));
+  }
+  return index;
 }
 
 }  // namespace rank

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <faiss/utils/fp16.h>
+
 #include "common.h"
 
 namespace rank {
@@ -41,7 +43,7 @@ float L2Scalar(const float* a, const float* b, size_t d) {
   return (s0 + s1) + (s2 + s3);
 }
 
-__attribute__((target("avx2,fma"))) inline float HSum(__m256 v) {
+__attribute__((target("avx2,fma,f16c"))) inline float HSum(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v);
   __m128 hi = _mm256_extractf128_ps(v, 1);
   lo = _mm_add_ps(lo, hi);
@@ -52,7 +54,7 @@ __attribute__((target("avx2,fma"))) inline float HSum(__m256 v) {
   return _mm_cvtss_f32(sums);
 }
 
-__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, size_t d) {
+__attribute__((target("avx2,fma,f16c"))) float DotAvx2(const float* a, const float* b, size_t d) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= d; i += 16) {
@@ -66,7 +68,7 @@ __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b
   return s;
 }
 
-__attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b, size_t d) {
+__attribute__((target("avx2,fma,f16c"))) float L2Avx2(const float* a, const float* b, size_t d) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= d; i += 16) {
@@ -91,7 +93,7 @@ __attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b,
 // Three rounds of pairwise adds (hadd, hadd, then the two 128-bit halves)
 // replace eight separate horizontal sums: for short rows (d = 32, 64) the
 // reductions cost as much as the multiply-adds otherwise.
-__attribute__((target("avx2,fma"))) inline __m256 HSum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4,
+__attribute__((target("avx2,fma,f16c"))) inline __m256 HSum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4,
                                                          __m256 a5, __m256 a6, __m256 a7) {
   const __m256 t0 = _mm256_hadd_ps(a0, a1);
   const __m256 t1 = _mm256_hadd_ps(a2, a3);
@@ -102,64 +104,209 @@ __attribute__((target("avx2,fma"))) inline __m256 HSum8(__m256 a0, __m256 a1, __
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
+// Eight values of a row from i on, as floats: plain loads, or half
+// precision (IEEE binary16, FAISS's QT_fp16 codes) widened with F16C.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline __m256 Load8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+__attribute__((target("avx2,fma,f16c"))) float DotU8Avx2(const float* a, const uint8_t* b, size_t d) {
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Load8(b + i), acc);
+  float s = HSum(acc);
+  for (; i < d; ++i) s += a[i] * float(b[i]);
+  return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) float DotF16Avx2(const float* a, const uint16_t* b, size_t d) {
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Load8(b + i), acc);
+  float s = HSum(acc);
+  for (; i < d; ++i) s += a[i] * faiss::decode_fp16(b[i]);
+  return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) float L2F16Avx2(const float* a, const uint16_t* b, size_t d) {
+  __m256 acc = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    const __m256 t = _mm256_sub_ps(_mm256_loadu_ps(a + i), Load8(b + i));
+    acc = _mm256_fmadd_ps(t, t, acc);
+  }
+  float s = HSum(acc);
+  for (; i < d; ++i) {
+    const float t = a[i] - faiss::decode_fp16(b[i]);
+    s += t * t;
+  }
+  return s;
+}
+
+inline float DotOne(const float* q, const float* b, size_t d) { return DotAvx2(q, b, d); }
+inline float DotOne(const float* q, const uint16_t* b, size_t d) { return DotF16Avx2(q, b, d); }
+inline float DotOne(const float* q, const uint8_t* b, size_t d) { return DotU8Avx2(q, b, d); }
+
 // Eight rows at a time share the query loads and one reduction; rowAt(r)
-// gives row r's data. Rows of a length that is not a multiple of 8, and the
-// last n % 8 rows, take the one-row path.
+// gives row r's data (float or half). Rows of a length that is not a
+// multiple of 8, and the last n % 8 rows, take the one-row path.
 template <typename RowAt>
-__attribute__((target("avx2,fma"))) inline void Dot8Avx2(const float* q, RowAt rowAt, size_t n, size_t d,
-                                                          float* out) {
+__attribute__((target("avx2,fma,f16c"))) inline void Dot8Avx2(const float* q, RowAt rowAt, size_t n, size_t d,
+                                                               float* out) {
   size_t r = 0;
   if ((d & 7) == 0) {
     for (; r + 8 <= n; r += 8) {
-      const float* b[8];
+      decltype(rowAt(0)) b[8];
       for (int j = 0; j < 8; ++j) b[j] = rowAt(r + j);
       __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
       __m256 a4 = _mm256_setzero_ps(), a5 = _mm256_setzero_ps(), a6 = _mm256_setzero_ps(), a7 = _mm256_setzero_ps();
       for (size_t i = 0; i < d; i += 8) {
         const __m256 qv = _mm256_loadu_ps(q + i);
-        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[0] + i), a0);
-        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[1] + i), a1);
-        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[2] + i), a2);
-        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[3] + i), a3);
-        a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[4] + i), a4);
-        a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[5] + i), a5);
-        a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[6] + i), a6);
-        a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(b[7] + i), a7);
+        a0 = _mm256_fmadd_ps(qv, Load8(b[0] + i), a0);
+        a1 = _mm256_fmadd_ps(qv, Load8(b[1] + i), a1);
+        a2 = _mm256_fmadd_ps(qv, Load8(b[2] + i), a2);
+        a3 = _mm256_fmadd_ps(qv, Load8(b[3] + i), a3);
+        a4 = _mm256_fmadd_ps(qv, Load8(b[4] + i), a4);
+        a5 = _mm256_fmadd_ps(qv, Load8(b[5] + i), a5);
+        a6 = _mm256_fmadd_ps(qv, Load8(b[6] + i), a6);
+        a7 = _mm256_fmadd_ps(qv, Load8(b[7] + i), a7);
       }
       _mm256_storeu_ps(out + r, HSum8(a0, a1, a2, a3, a4, a5, a6, a7));
     }
   }
-  for (; r < n; ++r) out[r] = DotAvx2(q, rowAt(r), d);
+  for (; r < n; ++r) out[r] = DotOne(q, rowAt(r), d);
 }
 
-__attribute__((target("avx2,fma"))) void DotRowsAvx2(const float* q, const float* base, size_t n,
+__attribute__((target("avx2,fma,f16c"))) void DotRowsAvx2(const float* q, const float* base, size_t n,
                                                      size_t d, float* out) {
   Dot8Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
 }
 
-__attribute__((target("avx2,fma"))) void L2RowsAvx2(const float* q, const float* base, size_t n,
-                                                    size_t d, float* out) {
+inline float L2One(const float* q, const float* b, size_t d) { return L2Avx2(q, b, d); }
+inline float L2One(const float* q, const uint16_t* b, size_t d) { return L2F16Avx2(q, b, d); }
+
+template <typename T>
+__attribute__((target("avx2,fma,f16c"))) inline void L2RowsT(const float* q, const T* base, size_t n, size_t d,
+                                                              float* out) {
   size_t r = 0;
   if ((d & 7) == 0) {
     for (; r + 8 <= n; r += 8) {
-      const float* b = base + r * d;
+      const T* b = base + r * d;
       __m256 a[8];
       for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_ps();
       for (size_t i = 0; i < d; i += 8) {
         const __m256 qv = _mm256_loadu_ps(q + i);
         for (int j = 0; j < 8; ++j) {
-          const __m256 t = _mm256_sub_ps(qv, _mm256_loadu_ps(b + j * d + i));
+          const __m256 t = _mm256_sub_ps(qv, Load8(b + j * d + i));
           a[j] = _mm256_fmadd_ps(t, t, a[j]);
         }
       }
       _mm256_storeu_ps(out + r, HSum8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]));
     }
   }
-  for (; r < n; ++r) out[r] = L2Avx2(q, base + r * d, d);
+  for (; r < n; ++r) out[r] = L2One(q, base + r * d, d);
+}
+
+__attribute__((target("avx2,fma,f16c"))) void L2RowsAvx2(const float* q, const float* base, size_t n, size_t d,
+                                                         float* out) {
+  L2RowsT(q, base, n, d, out);
+}
+
+__attribute__((target("avx2,fma,f16c"))) void DotRowsF16Avx2(const float* q, const uint16_t* base, size_t n,
+                                                             size_t d, float* out) {
+  Dot8Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
+}
+
+__attribute__((target("avx2,fma,f16c"))) void L2RowsF16Avx2(const float* q, const uint16_t* base, size_t n,
+                                                            size_t d, float* out) {
+  L2RowsT(q, base, n, d, out);
+}
+
+__attribute__((target("avx2,fma,f16c"))) void DotRowsU8Avx2(const float* q, const uint8_t* base, size_t n,
+                                                            size_t d, float* out) {
+  Dot8Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
+}
+
+// sum_i (a_i - s_i * c_i)^2 over rows of byte codes c, eight rows at a time.
+__attribute__((target("avx2,fma,f16c"))) void L2RowsU8Avx2(const float* a, const float* s, const uint8_t* base,
+                                                           size_t n, size_t d, float* out) {
+  size_t r = 0;
+  if ((d & 7) == 0) {
+    for (; r + 8 <= n; r += 8) {
+      const uint8_t* b = base + r * d;
+      __m256 acc[8];
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+      for (size_t i = 0; i < d; i += 8) {
+        const __m256 av = _mm256_loadu_ps(a + i);
+        const __m256 sv = _mm256_loadu_ps(s + i);
+        for (int j = 0; j < 8; ++j) {
+          const __m256 t = _mm256_fnmadd_ps(sv, Load8(b + j * d + i), av);
+          acc[j] = _mm256_fmadd_ps(t, t, acc[j]);
+        }
+      }
+      _mm256_storeu_ps(out + r, HSum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]));
+    }
+  }
+  for (; r < n; ++r) {
+    const uint8_t* b = base + r * d;
+    float t2 = 0;
+    for (size_t i = 0; i < d; ++i) {
+      const float t = a[i] - s[i] * float(b[i]);
+      t2 += t * t;
+    }
+    out[r] = t2;
+  }
+}
+
+void DotRowsU8Scalar(const float* q, const uint8_t* base, size_t n, size_t d, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    const uint8_t* b = base + r * d;
+    float s = 0;
+    for (size_t i = 0; i < d; ++i) s += q[i] * float(b[i]);
+    out[r] = s;
+  }
+}
+
+void L2RowsU8Scalar(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    const uint8_t* b = base + r * d;
+    float t2 = 0;
+    for (size_t i = 0; i < d; ++i) {
+      const float t = a[i] - s[i] * float(b[i]);
+      t2 += t * t;
+    }
+    out[r] = t2;
+  }
+}
+
+void DotRowsF16Scalar(const float* q, const uint16_t* base, size_t n, size_t d, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    const uint16_t* b = base + r * d;
+    float s = 0;
+    for (size_t i = 0; i < d; ++i) s += q[i] * faiss::decode_fp16(b[i]);
+    out[r] = s;
+  }
+}
+
+void L2RowsF16Scalar(const float* q, const uint16_t* base, size_t n, size_t d, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    const uint16_t* b = base + r * d;
+    float s = 0;
+    for (size_t i = 0; i < d; ++i) {
+      const float t = q[i] - faiss::decode_fp16(b[i]);
+      s += t * t;
+    }
+    out[r] = s;
+  }
 }
 
 // Gathered rows, four at a time (the light score over candidate rows).
-__attribute__((target("avx2,fma"))) void DotGatherAvx2(const float* q, const float* base, const int32_t* rows,
+__attribute__((target("avx2,fma,f16c"))) void DotGatherAvx2(const float* q, const float* base, const int32_t* rows,
                                                        size_t n, size_t d, float* out) {
   Dot8Avx2(q, [base, rows, d](size_t r) { return base + size_t(rows[r]) * d; }, n, d, out);
 }
@@ -178,7 +325,7 @@ uint64_t PassMaskScalar(const float* v, size_t n, float t, bool greater) {
   return m;
 }
 
-__attribute__((target("avx2,fma"))) uint64_t PassMaskAvx2(const float* v, size_t n, float t, bool greater) {
+__attribute__((target("avx2,fma,f16c"))) uint64_t PassMaskAvx2(const float* v, size_t n, float t, bool greater) {
   const __m256 tv = _mm256_set1_ps(t);
   uint64_t m = 0;
   size_t i = 0;
@@ -192,6 +339,9 @@ __attribute__((target("avx2,fma"))) uint64_t PassMaskAvx2(const float* v, size_t
 }
 
 using MaskFn = uint64_t (*)(const float*, size_t, float, bool);
+using RowsF16Fn = void (*)(const float*, const uint16_t*, size_t, size_t, float*);
+using RowsU8Fn = void (*)(const float*, const uint8_t*, size_t, size_t, float*);
+using L2RowsU8Fn = void (*)(const float*, const float*, const uint8_t*, size_t, size_t, float*);
 
 struct Dispatch {
   DotFn dot;
@@ -200,6 +350,10 @@ struct Dispatch {
   RowsFn l2Rows;
   GatherFn dotGather;
   MaskFn passMask;
+  RowsF16Fn dotRowsF16;
+  RowsF16Fn l2RowsF16;
+  RowsU8Fn dotRowsU8;
+  L2RowsU8Fn l2RowsU8;
   const char* level;
 };
 
@@ -212,9 +366,14 @@ void L2RowsScalar(const float* q, const float* base, size_t n, size_t d, float* 
 
 Dispatch Pick() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {DotAvx2, L2Avx2, DotRowsAvx2, L2RowsAvx2, DotGatherAvx2, PassMaskAvx2, "avx2"};
-  return {DotScalar, L2Scalar, DotRowsScalar, L2RowsScalar, DotGatherScalar, PassMaskScalar, "scalar"};
+  // F16C (half-precision loads) came before AVX2 on every x86 line; checked anyway.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return {DotAvx2,      L2Avx2,         DotRowsAvx2,      L2RowsAvx2,     DotGatherAvx2,
+            PassMaskAvx2, DotRowsF16Avx2, L2RowsF16Avx2,    DotRowsU8Avx2,  L2RowsU8Avx2,
+            "avx2"};
+  return {DotScalar,      L2Scalar,         DotRowsScalar,      L2RowsScalar,      DotGatherScalar,
+          PassMaskScalar, DotRowsF16Scalar, L2RowsF16Scalar,    DotRowsU8Scalar,   L2RowsU8Scalar,
+          "scalar"};
 }
 
 const Dispatch& D() {
@@ -237,6 +396,18 @@ void DotGather(const float* q, const float* base, const int32_t* rows, size_t n,
   D().dotGather(q, base, rows, n, d, out);
 }
 uint64_t PassMask(const float* v, size_t n, float t, bool greater) { return D().passMask(v, n, t, greater); }
+void DotRowsF16(const float* q, const uint16_t* base, size_t n, size_t d, float* out) {
+  D().dotRowsF16(q, base, n, d, out);
+}
+void L2RowsF16(const float* q, const uint16_t* base, size_t n, size_t d, float* out) {
+  D().l2RowsF16(q, base, n, d, out);
+}
+void DotRowsU8(const float* q, const uint8_t* base, size_t n, size_t d, float* out) {
+  D().dotRowsU8(q, base, n, d, out);
+}
+void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out) {
+  D().l2RowsU8(a, s, base, n, d, out);
+}
 const char* Level() { return D().level; }
 
 }  // namespace simd

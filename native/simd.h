@@ -20,6 +20,16 @@ void L2Rows(const float* q, const float* base, size_t n, size_t d, float* out);
 void DotGather(const float* q, const float* base, const int32_t* rows, size_t n, size_t d,
                float* out);
 
+// The same over rows of half-precision floats (IEEE binary16, the codes of
+// FAISS's QT_fp16 scalar quantizer), widened to float as they are read.
+void DotRowsF16(const float* q, const uint16_t* base, size_t n, size_t d, float* out);
+void L2RowsF16(const float* q, const uint16_t* base, size_t n, size_t d, float* out);
+
+// Over rows of byte codes c (FAISS's 8-bit scalar quantizer), as floats:
+// out[r] = sum_i q_i c_i, and out[r] = sum_i (a_i - s_i c_i)^2.
+void DotRowsU8(const float* q, const uint8_t* base, size_t n, size_t d, float* out);
+void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out);
+
 // Bit i set where v[i] > t (greater) or v[i] < t (!greater), for n <= 64;
 // NaN never passes.
 uint64_t PassMask(const float* v, size_t n, float t, bool greater);

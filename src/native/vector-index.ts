@@ -64,7 +64,7 @@ export class VectorIndex {
   get metric(): Metric {
     return this.raw.metric;
   }
-  /** 'flat' | 'hnsw' | 'ivf' | 'ivf-flat-simd' | 'other'. */
+  /** 'flat' | 'hnsw' | 'ivf' | 'ivf-flat-simd' | 'ivf-sq-simd' | 'other'. */
   get kind(): string {
     return this.raw.kind;
   }

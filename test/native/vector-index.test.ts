@@ -244,6 +244,64 @@ describe('native VectorIndex (FAISS)', function () {
         const one = queries.subarray(0, DIM);
         assertSameAsExact(index.searchSync(one, { k: 50, nprobe: 16 })!, bruteForceSearch(data.base, data.ids, DIM, one, 50, metric), data, one, metric, 'single, nprobe = nlist');
       });
+
+      // Scalar-quantizer codes are residuals of the list centroid ("IVF16,SQ..."
+      // keeps FAISS's default, by_residual on); d = 20 exercises the one-row
+      // tail of the 8-wide kernels, d = 32 the blocks.
+      for (const [sq, dim] of [['SQfp16', 32], ['SQfp16', 20], ['SQ8', 32], ['SQ8', 20]] as const) {
+        it(`IVF16,${sq} (d ${dim}) gives what FAISS's own scanner gives, ${metric}`, async function () {
+          this.timeout(60_000);
+          const rng = mulberry32(dim + (metric === 'ip' ? 1 : 2));
+          const base = normalArray(rng, N * dim);
+          const qs = normalArray(rng, 12 * dim);
+          const index = VectorIndex.create(dim, `IVF16,${sq}`, metric);
+          await index.train(base);
+          await index.add(base, data.ids);
+          assert.equal(index.kind, 'ivf-sq-simd');
+          const file = tmpPath(`${sq}-${dim}-${metric}`);
+          await index.write(file);
+          const back = await VectorIndex.read(file);
+          assert.equal(back.kind, 'ivf-sq-simd', 'read back with the SIMD scanner');
+          const prev = process.env.RANK_FAISS_SCANNER;
+          process.env.RANK_FAISS_SCANNER = 'faiss';
+          let faiss: VectorIndex;
+          try {
+            faiss = await VectorIndex.read(file);
+          } finally {
+            if (prev === undefined) delete process.env.RANK_FAISS_SCANNER;
+            else process.env.RANK_FAISS_SCANNER = prev;
+          }
+          assert.equal(faiss.kind, 'ivf', "FAISS's scanner as the reference");
+          const nq = qs.length / dim;
+          for (const f of filtersFor(data, mulberry32(48))) {
+            for (const [nprobe, k] of [[1, 10], [4, 10], [4, 200], [16, 64], [99, 1]]) {
+              const want = await faiss.search(qs, { k, nprobe, ...f.opts });
+              const batch = await back.search(qs, { k, nprobe, ...f.opts });
+              for (let q = 0; q < nq; q++) {
+                const one = qs.subarray(q * dim, (q + 1) * dim);
+                const single = q % 2 === 0 ? await back.search(one, { k, nprobe, ...f.opts }) : back.searchSync(one, { k, nprobe, ...f.opts })!;
+                for (const [got, off, how] of [[batch, q * k, 'batch'], [single, 0, 'single']] as const) {
+                  const label = `${f.name}, nprobe ${nprobe}, k ${k}, query ${q}, ${how}`;
+                  assert.deepEqual(Array.from(got.ids.subarray(off, off + k)), Array.from(want.ids.subarray(q * k, (q + 1) * k)), label);
+                  for (let j = 0; j < k; j++) {
+                    const [a, b] = [got.distances[off + j], want.distances[q * k + j]];
+                    assert.ok(a === b || Math.abs(a - b) <= 1e-4 * (1 + Math.abs(b)), `${label}: distance ${j} ${a} vs ${b}`);
+                  }
+                }
+              }
+            }
+          }
+          // Every list: nearly exact against the float vectors (code rounding only).
+          const exact = bruteForceSearch(base, data.ids, dim, qs, 50, metric);
+          const got = await back.search(qs, { k: 50, nprobe: 16 });
+          let hits = 0;
+          for (let q = 0; q < nq; q++) {
+            const truth = new Set(exact.ids.subarray(q * 50, (q + 1) * 50));
+            for (const id of got.ids.subarray(q * 50, (q + 1) * 50)) if (truth.has(id)) hits++;
+          }
+          assert.ok(hits / (50 * nq) >= (sq === 'SQ8' ? 0.9 : 0.98), `recall@50 at nprobe = nlist: ${hits / (50 * nq)}`);
+        });
+      }
     }
   });
 
@@ -281,6 +339,7 @@ describe('native VectorIndex (FAISS)', function () {
       ['Flat', 'flat'],
       ['HNSW16,Flat', 'hnsw'],
       ['IVF16,Flat', 'ivf-flat-simd'],
+      ['IVF16,SQ8', 'ivf-sq-simd'],
       ['IVF16,PQ8np', 'ivf'], // np: no polysemous training (minutes of simulated annealing on 2 cores),
     ];
     for (const [factory, kind] of kinds) {
