@@ -4,13 +4,16 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
-//        [--nprobe N] [--inline-max-flops N] [--events-every N] [--out NAME] [--profile FILE.cpuprofile]
+//        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
 //   w1  the demo world (100k items), default request: home, 20 results;
 //   w2  the 1M-item world (d = 64; .data/bench-worlds/world-1000000, made by
 //       bench/bundle-load.js or on first use), K = 1000, M = 200, heavy budget
-//       20%, DCN-v2 ranker (3 cross, MLP 256-128, 4 heads), DPP N = 50;
+//       20%, DCN-v2 ranker (3 cross, MLP 256-128, 4 heads), DPP N = 50; its
+//       index IVF4096,SQfp16 at nprobe 192 (recall@1000 0.95 vs exact; built
+//       once next to the world); --factory world searches the world's own
+//       IVF4096,Flat at nprobe 512 instead, --factory F another index;
 //   w3  re-rank mode on the demo world: 500 caller-supplied rows, N = 50.
 // Baselines: --scorer ort|ts runs the DCN-v2 models through ONNX Runtime or
 // plain TypeScript; --batching off gives every request its own worker batch;
@@ -40,17 +43,48 @@ import { ensureWorld } from '../src/world/cache';
 import type { ScorerBackend } from '../src/engine/scoring/protocol';
 import { mulberry32 } from '../src/util/random';
 import { DEFAULT_WORLD, WorldConfig } from '../src/world/schema';
+import { ensureIndexVariant } from './index-variant';
 import { runMeta } from './loadgen/report';
 
 const ROOT = path.join(__dirname, '..', '..');
 
 type Workload = 'w1' | 'w2' | 'w3';
 
-export const WORKLOADS: Record<Workload, { world: { dir: string; config: WorldConfig }; numResults: number; rerank: number }> = {
+export interface WorkloadSpec {
+  world: { dir: string; config: WorldConfig };
+  /** The index the workload searches, when not the world's own (see bench/index-variant.ts). */
+  index?: { factory: string; nprobe: number };
+  numResults: number;
+  rerank: number;
+}
+
+export const WORKLOADS: Record<Workload, WorkloadSpec> = {
   w1: { world: { dir: path.join('.data', 'demo-world'), config: DEFAULT_WORLD }, numResults: 20, rerank: 0 },
-  w2: { world: { dir: path.join('.data', 'bench-worlds', 'world-1000000'), config: { ...DEFAULT_WORLD, items: 1_000_000, dim: 64 } }, numResults: 50, rerank: 0 },
+  // W2 searches the world's embeddings through IVF4096,SQfp16 at nprobe 192:
+  // the smallest setting with recall@1000 >= 0.95 against exact search on
+  // the world's own user queries (bench/retrieval.js: 0.954, where SQ8 needs
+  // nprobe 224). The world's bundle itself has IVF4096,Flat at nprobe 512
+  // (--factory world; the W2 of commits up to d5c8923).
+  w2: {
+    world: { dir: path.join('.data', 'bench-worlds', 'world-1000000'), config: { ...DEFAULT_WORLD, items: 1_000_000, dim: 64 } },
+    index: { factory: 'IVF4096,SQfp16', nprobe: 192 },
+    numResults: 50,
+    rerank: 0,
+  },
   w3: { world: { dir: path.join('.data', 'demo-world'), config: DEFAULT_WORLD }, numResults: 50, rerank: 500 },
 };
+
+/**
+ * The bundle a workload searches: the world's own, or (spec.index, or
+ * --factory F) a variant of it with another index. --factory world forces
+ * the world's own.
+ */
+export async function workloadBundle(spec: WorkloadSpec, worldBundle: string, factory?: string): Promise<string> {
+  if (factory === 'world') return worldBundle;
+  const idx = factory !== undefined ? { factory, nprobe: undefined } : spec.index;
+  if (!idx) return worldBundle;
+  return ensureIndexVariant(path.join(ROOT, spec.world.dir), worldBundle, idx.factory, idx.nprobe, (m) => console.error(m));
+}
 
 /** A /proc/self/status field in KiB. */
 function vmKb(field: string): number {
@@ -109,6 +143,8 @@ async function main(): Promise<void> {
       batching: { type: 'string', default: 'on' },
       'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
       nprobe: { type: 'string' },
+      factory: { type: 'string' },
+      'sync-search-max-floats': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxFloats) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       'events-every': { type: 'string', default: '0' },
       out: { type: 'string' },
@@ -135,13 +171,14 @@ async function main(): Promise<void> {
 
   const world = spec.world;
   const paths = await ensureWorld(path.join(ROOT, world.dir), world.config, (m) => console.error(m));
-  const bundle = await loadBundle(paths.bundle);
+  const bundle = await loadBundle(await workloadBundle(spec, paths.bundle, values.factory));
   const metrics = createMetrics();
   const rssBeforeEngine = vmKb('VmRSS');
   const engine = await Engine.create(bundle, {
     ...ENGINE_DEFAULTS,
     threads,
     inlineMaxFlops,
+    syncSearchMaxFloats: Number(values['sync-search-max-floats']),
     scorer,
     search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
     // Batching off: one request per worker batch.

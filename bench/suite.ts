@@ -60,9 +60,17 @@ export function runSpecs(quick: boolean): RunSpec[] {
     { name: 'w1-c4-pool-nobatch', what: 'W1, 4 in flight, pool (2 workers), micro-batching off', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--batching', 'off', '--calls', c(3000)] },
     { name: 'w1-c4-pool-1worker', what: 'W1, 4 in flight, pool with 1 worker', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--threads', '1', '--calls', c(3000)] },
     { name: 'w3', what: 'W3, re-rank 500 given rows, N = 50', args: ['--workload', 'w3', '--calls', c(3000)] },
-    { name: 'w2', what: 'W2, 1M items, N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },
+    { name: 'w2', what: 'W2, 1M items (IVF4096,SQfp16, nprobe 192), N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },
+    { name: 'w2-flat512', what: "W2 on the world's own IVF4096,Flat at nprobe 512 (the W2 of commits up to d5c8923)", args: ['--workload', 'w2', '--factory', 'world', '--calls', c(1000)], needs1m: true },
     { name: 'w2-mixed', what: 'W2 mixed: one RecordEvents call (one click) per five Rank calls', args: ['--workload', 'w2', '--events-every', '6', '--calls', c(1800)], needs1m: true },
   ];
+}
+
+/** Bytes per vector component an index stores: 2 for SQfp16, 1 for SQ8, 4 (float) otherwise. */
+export function codeBytesPerDim(factory: string): number {
+  if (/(^|,)SQfp16(,|$)/.test(factory)) return 2;
+  if (/(^|,)SQ8(,|$)/.test(factory)) return 1;
+  return 4;
 }
 
 /** Lower bound of each stage's time on this machine, ms (see the suite's markdown for the model). */
@@ -76,7 +84,8 @@ export function stageFloors(r: CascadeResult, lim: MachineLimits): Record<string
   if (r.rerank === 0) {
     const nlist = Number(/IVF(\d+)/.exec(r.index.factory)?.[1] ?? NaN);
     const scanned = Number.isFinite(nlist) ? ((r.index.nprobe ?? 1) / nlist) * r.world.items : r.world.items;
-    out.retrieval = (((scanned + (nlist || 0)) * d * 4) / bw) * 1e3;
+    // The scanned codes at their stored size, plus the float centroids.
+    out.retrieval = (((scanned * codeBytesPerDim(r.index.factory) + (nlist || 0) * 4) * d) / bw) * 1e3;
   }
   out.prerank = ((K * d * 4) / bw + (r.heavyBudget * K * flopsPerRow(r.models.preranker)) / flops) * 1e3;
   out.rank = (((M + (r.rerank === 0 ? r.freshKeep : 0)) * flopsPerRow(r.models.ranker)) / flops) * 1e3;

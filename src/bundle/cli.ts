@@ -1,17 +1,16 @@
-// bundle validate DIR | bundle info DIR | bundle build-index DIR [--factory F] [--metric ip|l2] [--threads N]
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
+// bundle validate DIR | bundle info DIR | bundle build-index DIR [--factory F] [--metric ip|l2] [--nprobe N] [--threads N]
 import { parseArgs } from 'node:util';
 
-import { buildIndex } from './index-builder';
-import { INDEX_FILE, loadBundle } from './loader';
-import { fileEntry, readManifest, writeManifest } from './manifest';
-import { readNpyFloat32 } from './npy';
+import { rebuildBundleIndex } from './index-builder';
+import { loadBundle } from './loader';
+import { readManifest } from './manifest';
 
 const USAGE = `usage:
   bundle validate DIR                    check every file, checksum, shape and weight
   bundle info DIR                        counts, dims, sizes, versions
-  bundle build-index DIR [--factory "IVF4096,Flat"] [--metric ip|l2] [--threads N]`;
+  bundle build-index DIR [--factory "IVF4096,SQ8"] [--metric ip|l2] [--nprobe N] [--threads N]
+                                         rebuild the index from the embeddings; --nprobe sets
+                                         the manifest's default search setting for IVF`;
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -44,31 +43,11 @@ async function info(dir: string): Promise<void> {
   console.log(JSON.stringify(out, null, 2));
 }
 
-async function rebuildIndex(dir: string, factory: string | undefined, metric: string | undefined, threads: number): Promise<void> {
-  const m = await readManifest(dir);
-  const f = factory ?? m.index.factory;
-  const met = metric ?? m.index.metric;
-  if (met !== 'ip' && met !== 'l2') throw new Error('--metric must be ip or l2');
-  const emb = await readNpyFloat32(path.join(dir, 'item_embeddings.npy'));
-  if (emb.shape[0] !== m.itemCount || emb.shape[1] !== m.embeddingDim) {
-    throw new Error(`item_embeddings.npy has shape (${emb.shape.join(', ')}), manifest says (${m.itemCount}, ${m.embeddingDim})`);
-  }
-  const t0 = Date.now();
-  const index = await buildIndex(emb.data, m.embeddingDim, { factory: f, metric: met, progress: true, threads });
-  const file = path.join(dir, INDEX_FILE);
-  await index.write(`${file}.tmp`);
-  await fs.rename(`${file}.tmp`, file);
-  m.files[INDEX_FILE] = await fileEntry(file);
-  m.index = { ...m.index, factory: f, metric: met };
-  await writeManifest(dir, m);
-  console.log(`wrote ${file}: ${f} (${met}), ${index.ntotal} vectors in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-}
-
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { factory: { type: 'string' }, metric: { type: 'string' }, threads: { type: 'string' } },
+    options: { factory: { type: 'string' }, metric: { type: 'string' }, nprobe: { type: 'string' }, threads: { type: 'string' } },
   });
   const [cmd, dir] = positionals;
   if (!cmd || !dir) throw new Error(USAGE);
@@ -77,8 +56,16 @@ async function main(argv: string[]): Promise<void> {
       return validate(dir);
     case 'info':
       return info(dir);
-    case 'build-index':
-      return rebuildIndex(dir, values.factory, values.metric, Number(values.threads ?? 2));
+    case 'build-index': {
+      const metric = values.metric;
+      if (metric !== undefined && metric !== 'ip' && metric !== 'l2') throw new Error('--metric must be ip or l2');
+      const nprobe = values.nprobe === undefined ? undefined : Number(values.nprobe);
+      if (nprobe !== undefined && !(Number.isInteger(nprobe) && nprobe >= 1)) throw new Error('--nprobe must be an integer >= 1');
+      const t0 = Date.now();
+      const r = await rebuildBundleIndex(dir, { factory: values.factory, metric, nprobe, threads: Number(values.threads ?? 2), progress: true });
+      console.log(`wrote ${r.file}: ${r.factory} (${r.metric}), ${r.ntotal} vectors in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      return;
+    }
     default:
       throw new Error(`unknown command "${cmd}"\n${USAGE}`);
   }

@@ -1,8 +1,13 @@
 // Builds a bundle's FAISS index from its embeddings, with a progress bar:
 // train on a sample, then add in chunks (each chunk runs off the event loop).
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 
 import { Metric, VectorIndex } from '../native';
+import { INDEX_FILE } from './loader';
+import { fileEntry, readManifest, writeManifest } from './manifest';
+import { readNpyFloat32 } from './npy';
 
 export interface BuildIndexOptions {
   factory: string;
@@ -57,4 +62,37 @@ export async function buildIndex(embeddings: Float32Array, dim: number, opts: Bu
   }
   bar?.stop();
   return index;
+}
+
+export interface RebuildOptions {
+  /** FAISS factory string (default: the manifest's). */
+  factory?: string;
+  metric?: Metric;
+  /** The manifest's default IVF nprobe (default: kept as it is). */
+  nprobe?: number;
+  threads?: number;
+  progress?: boolean;
+}
+
+/**
+ * Rebuilds a bundle's index from its item_embeddings.npy and records it in
+ * the manifest (factory, metric, nprobe, checksum). The new file replaces the
+ * old one by rename, so a hard-linked copy of a bundle keeps its original.
+ */
+export async function rebuildBundleIndex(dir: string, opts: RebuildOptions = {}): Promise<{ file: string; factory: string; metric: Metric; ntotal: number }> {
+  const m = await readManifest(dir);
+  const factory = opts.factory ?? m.index.factory;
+  const metric = opts.metric ?? m.index.metric;
+  const emb = await readNpyFloat32(path.join(dir, 'item_embeddings.npy'));
+  if (emb.shape[0] !== m.itemCount || emb.shape[1] !== m.embeddingDim) {
+    throw new Error(`item_embeddings.npy has shape (${emb.shape.join(', ')}), manifest says (${m.itemCount}, ${m.embeddingDim})`);
+  }
+  const index = await buildIndex(emb.data, m.embeddingDim, { factory, metric, progress: opts.progress, threads: opts.threads ?? 2 });
+  const file = path.join(dir, INDEX_FILE);
+  await index.write(`${file}.tmp`);
+  await fs.rename(`${file}.tmp`, file);
+  m.files[INDEX_FILE] = await fileEntry(file);
+  m.index = { ...m.index, factory, metric, ...(opts.nprobe !== undefined ? { nprobe: opts.nprobe } : {}) };
+  await writeManifest(dir, m);
+  return { file, factory, metric, ntotal: index.ntotal };
 }

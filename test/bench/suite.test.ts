@@ -42,6 +42,16 @@ describe('bench: suite floors and run list', () => {
     assert.ok(Math.abs(fl.policy - 0.0032) < 1e-9, `policy ${fl.policy}`);
   });
 
+  it('counts scanned codes at their stored size: SQfp16 2 bytes, SQ8 1 byte per component', () => {
+    const limits = { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 };
+    // (12500 x 32 x 2 B + 1024 x 32 x 4 B) at 1e10 B/s = 0.0931072 ms
+    const fp16 = stageFloors({ ...base, index: { factory: 'IVF1024,SQfp16', nprobe: 128 } }, limits);
+    assert.ok(Math.abs(fp16.retrieval - 0.0931072) < 1e-9, `SQfp16 ${fp16.retrieval}`);
+    // (12500 x 32 x 1 B + 1024 x 32 x 4 B) at 1e10 B/s = 0.0531072 ms
+    const sq8 = stageFloors({ ...base, index: { factory: 'IVF1024,SQ8', nprobe: 128 } }, limits);
+    assert.ok(Math.abs(sq8.retrieval - 0.0531072) < 1e-9, `SQ8 ${sq8.retrieval}`);
+  });
+
   it('has no retrieval floor in re-rank mode, and pre-ranks the given rows', () => {
     const fl = stageFloors({ ...base, rerank: 500 }, { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 });
     assert.equal(fl.retrieval, undefined);
@@ -52,8 +62,9 @@ describe('bench: suite floors and run list', () => {
     const specs = runSpecs(false);
     const names = specs.map((s) => s.name);
     assert.equal(new Set(names).size, names.length, 'unique result names');
-    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-nobatch', 'w1-c4-pool-1worker', 'w2', 'w2-mixed', 'w3']) assert.ok(names.includes(n), n);
-    assert.deepEqual(specs.filter((s) => s.needs1m).map((s) => s.name), ['w2', 'w2-mixed']);
+    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-nobatch', 'w1-c4-pool-1worker', 'w2', 'w2-flat512', 'w2-mixed', 'w3']) assert.ok(names.includes(n), n);
+    assert.deepEqual(specs.filter((s) => s.needs1m).map((s) => s.name), ['w2', 'w2-flat512', 'w2-mixed']);
+    assert.deepEqual(specs.find((s) => s.name === 'w2-flat512')!.args.slice(2, 4), ['--factory', 'world'], "the world's own index");
     assert.deepEqual(specs.find((s) => s.name === 'w2-mixed')!.args.slice(2, 4), ['--events-every', '6'], 'one RecordEvents per five Rank calls');
     const quick = runSpecs(true).find((s) => s.name === 'w1')!;
     assert.deepEqual(quick.args.slice(-2), ['--calls', '300'], 'quick mode runs a tenth of the calls');

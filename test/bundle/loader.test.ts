@@ -517,6 +517,20 @@ describe('bundle/loader', function () {
       await assert.rejects(fs.access(path.join(b, `${INDEX_FILE}.tmp`)));
     });
 
+    it('build-index --factory IVF16,SQfp16 --nprobe 5: the SIMD scalar-quantizer index, and the manifest\'s nprobe', async () => {
+      const b = await brokenCopy(async () => undefined);
+      const r = await cli('build-index', b, '--factory', 'IVF16,SQfp16', '--nprobe', '5');
+      assert.equal(r.code, 0, r.stderr);
+      const info = JSON.parse((await cli('info', b)).stdout) as { index: { factory: string; nprobe?: number } };
+      assert.deepEqual([info.index.factory, info.index.nprobe], ['IVF16,SQfp16', 5]);
+      const loaded = await loadBundle(b, { buildIndex: false });
+      assert.equal(loaded.index.kind, 'ivf-sq-simd');
+      assert.equal(loaded.index.ntotal, cfg.items);
+      const bad = await cli('build-index', b, '--nprobe', '0');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /--nprobe must be an integer >= 1/);
+    });
+
     it('exits non-zero with the usage on an unknown command or a missing directory', async () => {
       const r = await cli('frobnicate', good);
       assert.notEqual(r.code, 0);
