@@ -66,13 +66,34 @@ export function emptyCandidates(): Candidates {
   return { rows: new Int32Array(0), scores: new Float32Array(0), provenance: new Uint8Array(0), strong: new Uint8Array(0) };
 }
 
+/**
+ * Empty parallel arrays for n candidates, carved out of one ArrayBuffer:
+ * rows, scores and (heads > 0) objectives, then the byte flags. A request
+ * makes a dozen candidate sets; one buffer each instead of five or six keeps
+ * V8's young-generation sweep of ArrayBuffers (most of a scavenge's pause
+ * here) short. The views must not be transferred to another thread.
+ */
+export function allocCandidates(n: number, heads = 0, exploration = false): Candidates {
+  const words = 2 * n + n * heads;
+  const buf = new ArrayBuffer(4 * words + n * (exploration ? 3 : 2));
+  const bytes = 4 * words;
+  const out: Candidates = {
+    rows: new Int32Array(buf, 0, n),
+    scores: new Float32Array(buf, 4 * n, n),
+    provenance: new Uint8Array(buf, bytes, n),
+    strong: new Uint8Array(buf, bytes + n, n),
+  };
+  if (heads > 0) out.objectives = new Float32Array(buf, 8 * n, n * heads);
+  if (exploration) out.exploration = new Uint8Array(buf, bytes + 2 * n, n);
+  return out;
+}
+
 /** Candidates at the given positions of `c` (all parallel arrays). */
 export function select(c: Candidates, positions: Int32Array, heads = 0): Candidates {
   const n = positions.length;
-  const rows = new Int32Array(n);
-  const scores = new Float32Array(n);
-  const provenance = new Uint8Array(n);
-  const strong = new Uint8Array(n);
+  const withObjectives = c.objectives !== undefined && heads > 0;
+  const out = allocCandidates(n, withObjectives ? heads : 0, c.exploration !== undefined);
+  const { rows, scores, provenance, strong } = out;
   for (let i = 0; i < n; i++) {
     const p = positions[i];
     rows[i] = c.rows[p];
@@ -80,20 +101,17 @@ export function select(c: Candidates, positions: Int32Array, heads = 0): Candida
     provenance[i] = c.provenance[p];
     strong[i] = c.strong[p];
   }
-  const out: Candidates = { rows, scores, provenance, strong };
-  if (c.objectives && heads > 0) {
-    const o = new Float32Array(n * heads);
-    const src = c.objectives;
+  if (withObjectives) {
+    const o = out.objectives!;
+    const src = c.objectives!;
     for (let i = 0; i < n; i++) {
       const from = positions[i] * heads;
       for (let h = 0; h < heads; h++) o[i * heads + h] = src[from + h];
     }
-    out.objectives = o;
   }
   if (c.exploration) {
-    const e = new Uint8Array(n);
+    const e = out.exploration!;
     for (let i = 0; i < n; i++) e[i] = c.exploration[positions[i]];
-    out.exploration = e;
   }
   return out;
 }

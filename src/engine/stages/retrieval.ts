@@ -6,14 +6,25 @@
 import * as os from 'node:os';
 
 import { scoreRows, topK } from '../../native';
+import { allocCandidates } from '../context';
 import type { RankContext, Stage } from '../context';
 import type { Candidates } from '../types';
 import { PROVENANCE } from '../types';
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
-function build(rows: Int32Array, provenance: Uint8Array): Candidates {
-  return { rows, scores: new Float32Array(rows.length), provenance, strong: new Uint8Array(rows.length) };
+/** Candidates for the concatenated row lists (copied), each list with its provenance. */
+function build(rowsFrom: ArrayLike<number>[], provenance: number[]): Candidates {
+  let n = 0;
+  for (const r of rowsFrom) n += r.length;
+  const c = allocCandidates(n);
+  let at = 0;
+  rowsFrom.forEach((r, i) => {
+    c.rows.set(r, at);
+    c.provenance.fill(provenance[i], at, at + r.length);
+    at += r.length;
+  });
+  return c;
 }
 
 function usable(ctx: RankContext, row: number): boolean {
@@ -79,7 +90,7 @@ export const retrievalStage: Stage = {
     if (input.candidateRows) {
       const rows = input.candidateRows.filter((r) => usable(ctx, r));
       ctx.note = `re-rank mode: ${rows.length} provided`;
-      return build(rows, new Uint8Array(rows.length).fill(PROVENANCE.provided));
+      return build([rows], [PROVENANCE.provided]);
     }
     const K = input.options.retrievalK;
     const cold = !ctx.userEmb!.some((v) => v !== 0);
@@ -102,12 +113,7 @@ export const retrievalStage: Stage = {
       picks = topK(s, deps.freshKeep);
       for (let i = 0; i < picks.length; i++) picks[i] = fresh[picks[i]];
     }
-    const rows = new Int32Array(found.length + picks.length);
-    rows.set(found);
-    rows.set(picks, found.length);
-    const provenance = new Uint8Array(rows.length).fill(PROVENANCE.retrieved);
-    provenance.fill(PROVENANCE.fresh, found.length);
     ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;
-    return build(rows, provenance);
+    return build([found, picks], [PROVENANCE.retrieved, PROVENANCE.fresh]);
   },
 };
