@@ -179,20 +179,23 @@ export class RankingService {
       const t0 = process.hrtime.bigint();
       // One structured log line per call (debug level), keyed by the request id.
       const requestId = (call.metadata.get('x-request-id')[0] as string | undefined) ?? randomUUID();
-      const log = this.opts.logger.child({ method, requestId });
+      // The child logger is made only when a line is written: pino serializes
+      // its bindings when the child is created, a cost on every call otherwise.
+      const log = () => this.opts.logger.child({ method, requestId });
+      const debug = this.opts.logger.isLevelEnabled('debug');
       fn(call.request, call, requestId).then(
         (res) => {
           const secs = Number(process.hrtime.bigint() - t0) / 1e9;
           this.opts.metrics.observeRequest(method, grpc.status.OK, secs);
-          log.debug({ code: 'OK', ms: secs * 1000 }, 'call');
+          if (debug) log().debug({ code: 'OK', ms: secs * 1000 }, 'call');
           callback(null, res);
         },
         (err: unknown) => {
           const s = toStatus(err);
           const secs = Number(process.hrtime.bigint() - t0) / 1e9;
           this.opts.metrics.observeRequest(method, s.code, secs);
-          if (s.code === grpc.status.INTERNAL) log.error({ err }, 'internal error');
-          else log.debug({ code: grpc.status[s.code], ms: secs * 1000, details: s.details }, 'call');
+          if (s.code === grpc.status.INTERNAL) log().error({ err }, 'internal error');
+          else if (debug) log().debug({ code: grpc.status[s.code], ms: secs * 1000, details: s.details }, 'call');
           callback({ code: s.code, details: s.details, metadata: s.metadata });
         },
       );

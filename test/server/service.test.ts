@@ -3,9 +3,10 @@
 // gateway). Status codes are compared by name (grpc.status[...]).
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
 
 import { createMetrics } from '../../src/server/metrics';
-import { SERVICE_NAME } from '../../src/server/service';
+import { RankingService, SERVICE_NAME } from '../../src/server/service';
 import {
   expectStatus,
   Harness,
@@ -183,6 +184,37 @@ describe('server/service (end to end over gRPC)', function () {
       md.set('x-request-id', 'req-e2e-42');
       const res = await client.rank(base(freshUser(), { num_results: 2 }), {}, md);
       assert.equal(res.request_id, 'req-e2e-42');
+    });
+
+    it('logs one debug line per call with the method, request id and status (and none above debug level)', async () => {
+      const lines: { method?: string; requestId?: string; code?: string; details?: string }[] = [];
+      const stream = { write: (l: string) => void lines.push(JSON.parse(l)) };
+      const metrics = createMetrics({ defaultMetrics: false });
+      for (const level of ['debug', 'info'] as const) {
+        lines.length = 0;
+        const svc = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: pino({ level }, stream) });
+        await svc.start();
+        svc.setEngine(h.engine);
+        const c = new RankingClient(`127.0.0.1:${svc.grpcPort}`);
+        try {
+          const md = new grpc.Metadata();
+          md.set('x-request-id', `log-${level}`);
+          await c.rank(base(freshUser(), { num_results: 2 }), {}, md);
+          await expectStatus(c.rank({ ...base(freshUser()), num_results: -1 }), grpc.status.INVALID_ARGUMENT, /num_results/);
+        } finally {
+          c.close();
+          await svc.stop(1000);
+        }
+        const calls = lines.filter((l) => l.method === 'Rank');
+        if (level === 'info') {
+          assert.equal(calls.length, 0, 'no per-call lines at info');
+          continue;
+        }
+        assert.equal(calls.length, 2, JSON.stringify(lines));
+        assert.deepEqual([calls[0].requestId, calls[0].code], ['log-debug', 'OK']);
+        assert.equal(calls[1].code, 'INVALID_ARGUMENT');
+        assert.match(calls[1].details ?? '', /num_results/);
+      }
     });
 
     it('serves a cold (unknown) user from the popular items', async () => {
