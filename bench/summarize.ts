@@ -246,6 +246,50 @@ function retrievalSection(r: RetrievalRes & Meta): string[] {
   ];
 }
 
+interface PoolScaling extends Meta {
+  workload: string;
+  rowsPerBatch: number;
+  runs: { threads: number; batchesPerSecond: number; rowsPerSecond: number; cpuMsPerBatch: { main: number; others: number } }[];
+  speedup: number;
+}
+
+function poolSection(p: PoolScaling): string[] {
+  return [
+    `## Scoring pool: 1 worker vs 2 ([pool-scaling.md](bench/results/pool-scaling.md))`,
+    '',
+    origin(p),
+    '',
+    `The ${p.workload} ranker on batches of ${p.rowsPerBatch} rows, kept queued from a main thread that does nothing else; runs alternate 1, 2, 1, 2 workers.`,
+    '',
+    '| workers | batches/s | main-thread CPU ms/batch | worker + other CPU ms/batch |',
+    '|---:|---:|---:|---:|',
+    ...p.runs.map((r) => `| ${r.threads} | ${f(r.batchesPerSecond, 0)} | ${f(r.cpuMsPerBatch.main, 3)} | ${f(r.cpuMsPerBatch.others, 3)} |`),
+    '',
+    `2 workers / 1 worker (best of each): **${f(p.speedup)}x**.`,
+    '',
+  ];
+}
+
+interface FloorRes extends Meta {
+  seconds: number;
+  rows: { target: string; inFlight: number; callsPerSecond: number; rttMs: { p50: number; p99: number }; serverCpuUs: number; clientCpuUs: number }[];
+}
+
+function floorSection(r: FloorRes): string[] {
+  return [
+    '## Transport floor: what a gRPC call costs before ranking ([loadgen-floor.md](bench/results/loadgen-floor.md))',
+    '',
+    origin(r),
+    '',
+    'Closed loop, calls kept in flight. "bare grpc-js": a server with only the proto, answering INVALID_ARGUMENT at once; "rejected": the ranking server refusing an empty user_id; "Rank": the default request on the demo world.',
+    '',
+    '| target | in flight | calls/s | RTT p50 ms | RTT p99 ms | server CPU µs/call | client CPU µs/call |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...r.rows.map((x) => `| ${x.target} | ${x.inFlight} | ${f(x.callsPerSecond, 0)} | ${f(x.rttMs.p50)} | ${f(x.rttMs.p99)} | ${f(x.serverCpuUs, 0)} | ${f(x.clientCpuUs, 0)} |`),
+    '',
+  ];
+}
+
 interface BundleRes {
   meta: Meta;
   results: { items: number; dim: number; generateS: number; loadS: number; index: string; peakRss: number; peakOverRaw: number }[];
@@ -265,7 +309,7 @@ function bundleSection(b: BundleRes): string[] {
 }
 
 /** The issue's targets against the latest results (reported, never asserted). */
-function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | null, retr: RetrievalRes | null): string[] {
+function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | null, retr: RetrievalRes | null, floor: FloorRes | null, pool: PoolScaling | null): string[] {
   const by = new Map((suite?.runs ?? []).map((r) => [r.name, r.result]));
   const total = (r?: CascadeResult) => (r ? r.cpuUsPerCall.main + r.cpuUsPerCall.others : NaN);
   const rows: string[] = [];
@@ -289,9 +333,15 @@ function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | n
     rows.push(`| ≥ 1000 Rank/s with the server on one core | highest rate served in full: ${f(best, 0)}/s | loadgen sweep |`);
     if (half && m) rows.push(`| p99 ≤ 5 ms at 50% of saturation | p99 ${f(m.latency.p99)} ms at ${f(half.offeredRate, 0)}/s (client-side latency included) | loadgen sweep |`);
   }
+  const bare1 = floor?.rows.find((x) => /bare/.test(x.target) && x.inFlight === 1);
+  const bareMax = floor?.rows.filter((x) => /bare/.test(x.target)).sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0];
+  if (bare1 && bareMax) {
+    rows.push(`| (context) the transport alone | a call that does nothing: RTT p50 ${f(bare1.rttMs.p50)} ms, p99 ${f(bare1.rttMs.p99)} ms one at a time; ${f(bareMax.serverCpuUs, 0)} µs server CPU per call at best (${bareMax.inFlight} in flight) | loadgen floor |`);
+  }
   const two = by.get('w1-c4-pool');
   const one = by.get('w1-c4-pool-1worker');
-  if (two && one) rows.push(`| 2 pool workers ≥ 1.7x 1 worker | ${f(two.callsPerSecond / one.callsPerSecond)}x (2 cores shared with the main thread) | suite w1-c4-pool vs -1worker |`);
+  if (pool) rows.push(`| 2 pool workers ≥ 1.7x 1 worker | ${f(pool.speedup)}x for the pool alone (${pool.workload} ranker, ${pool.rowsPerBatch}-row batches) | pool-scaling |`);
+  if (two && one) rows.push(`| (context) workers inside the cascade | ${f(two.callsPerSecond / one.callsPerSecond)}x (2 cores shared with the main thread, the busiest thread) | suite w1-c4-pool vs -1worker |`);
   if (rows.length === 0) return [];
   return ['## Targets', '', '| target | measured | from |', '|---|---|---|', ...rows, ''];
 }
@@ -309,6 +359,8 @@ export async function summarize(): Promise<string> {
     'node dist/bench/suite.js                     # in-process cascade, baselines, stage floors (~10 min)',
     'node dist/bench/retrieval.js --out retrieval-w2   # W2 recall@1000 vs time by index and nprobe (~3 min)',
     'node dist/bench/loadgen/sweep.js --rates 50,100,150,200,250,300 --duration 10 --warmup 3 --out sweep',
+    'node dist/bench/loadgen/floor.js --out floor  # gRPC transport floor: bare grpc-js vs the server',
+    'node dist/bench/pool-scaling.js --out pool-scaling   # scoring pool, 1 worker vs 2',
     'node dist/bench/loadgen/soak.js --saturation 220 --minutes 10 --out soak',
     'node dist/bench/loadgen/memsoak.js --calls 1000000   # memory over a million calls (~1 h)',
     'node dist/bench/event-log.js --dir .data              # durable event log append cost',
@@ -322,10 +374,14 @@ export async function summarize(): Promise<string> {
   const sweep = await read<Sweep>('loadgen-sweep.json');
   const k = await read<Kernels>('native-kernels.json');
   const retr = await read<RetrievalRes & Meta>('retrieval-w2.json');
-  lines.push(...targetsSection(suite, sweep, k, retr));
+  const floor = await read<FloorRes>('loadgen-floor.json');
+  const pool = await read<PoolScaling>('pool-scaling.json');
+  lines.push(...targetsSection(suite, sweep, k, retr, floor, pool));
   if (suite) lines.push(...suiteSection(suite));
   if (retr) lines.push(...retrievalSection(retr));
+  if (pool) lines.push(...poolSection(pool));
   if (sweep) lines.push(...sweepSection(sweep, 'loadgen-sweep'));
+  if (floor) lines.push(...floorSection(floor));
   for (const name of ['loadgen-soak', 'loadgen-soak-limit12', 'loadgen-soak-wait50']) {
     const soak = await read<Soak>(`${name}.json`);
     if (soak) lines.push(...soakSection(soak, name));
