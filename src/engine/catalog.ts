@@ -89,7 +89,7 @@ export class LiveCatalog {
   /** Bumped by every change of rows (upsert, delete): invalidates cached results. */
   private changes = 0;
   /** freshRows results per category (-1: all), valid for [from, until) on the request clock. */
-  private readonly freshCache = new Map<number, { changes: number; limit: number; from: number; until: number; rows: Int32Array }>();
+  private readonly freshCache = new Map<number, { changes: number; limit: number; from: number; until: number; rows: Int32Array; emb?: Float32Array }>();
 
   constructor(
     readonly bundle: Bundle,
@@ -175,6 +175,24 @@ export class LiveCatalog {
     const rows = Int32Array.from(out);
     this.freshCache.set(key, { changes: this.changes, limit, from: now, until, rows });
     return rows;
+  }
+
+  /**
+   * freshRows() with those rows' embeddings packed one after another
+   * (rows.length x dim), cached with them: scoring the fresh source then
+   * streams one block instead of gathering rows spread over the catalog.
+   */
+  freshBlock(now: number, limit: number, category?: number): { rows: Int32Array; emb: Float32Array } {
+    const rows = this.freshRows(now, limit, category);
+    const hit = this.freshCache.get(category ?? -1)!;
+    if (!hit.emb) {
+      const d = this.dim;
+      const emb = new Float32Array(rows.length * d);
+      const src = this.cols.embeddings;
+      for (let i = 0; i < rows.length; i++) emb.set(src.subarray(rows[i] * d, (rows[i] + 1) * d), i * d);
+      hit.emb = emb;
+    }
+    return { rows, emb: hit.emb };
   }
 
   /** Bitmap over rows of one category (bit r%8 of byte r/8) for filtered search; kept up to date. */

@@ -113,6 +113,28 @@ describe('engine: live catalog and scoring pool', function () {
     sameSet(cat.freshRows(later + 5000, 40), direct(later + 5000, 40), 'after the delete');
   });
 
+  it('freshBlock packs the fresh rows\' embeddings in order, and follows an upsert that changes one', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 10);
+    const d = cat.dim;
+    const now = Date.parse(bundle.manifest.referenceTime!);
+    const check = (what: string) => {
+      const { rows, emb } = cat.freshBlock(now, 40);
+      assert.deepEqual(rows, cat.freshRows(now, 40), `${what}: the same rows as freshRows`);
+      assert.equal(emb.length, rows.length * d);
+      rows.forEach((r, i) => assert.deepEqual(Array.from(emb.subarray(i * d, (i + 1) * d)), Array.from(cat.cols.embeddings.subarray(r * d, (r + 1) * d)), `${what}: row ${r}`));
+      return { rows, emb };
+    };
+    const first = check('at reference time');
+    assert.equal(cat.freshBlock(now, 40).emb, first.emb, 'cached while nothing changes');
+    const r0 = first.rows[0];
+    const id = bundle.items.ids[r0];
+    const moved = new Float32Array(d).fill(0.5);
+    await cat.upsert([item(id, moved, cat.cols.createdAt[r0])]);
+    const after = check('after the upsert');
+    assert.deepEqual(Array.from(after.emb.subarray(after.rows.indexOf(r0) * d, (after.rows.indexOf(r0) + 1) * d)), Array.from(moved));
+  });
+
   it('refuses upserts past its capacity without changing anything', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 1);

@@ -27,6 +27,35 @@ function build(rowsFrom: ArrayLike<number>[], provenance: number[]): Candidates 
   return c;
 }
 
+/**
+ * The `keep` rows with the best scores among those `accept` takes, best
+ * first, ties by position: the same as filtering first and taking the top,
+ * but the filter only runs on the best few (2 x keep + 16 by score, or all
+ * of them when those hold too few accepted rows).
+ */
+export function pickBest(rows: Int32Array, scores: Float32Array, keep: number, accept: (row: number) => boolean): Int32Array {
+  const n = rows.length;
+  const out = new Int32Array(Math.min(keep, n));
+  let got = 0;
+  for (const k of n > 2 * keep + 16 ? [2 * keep + 16, n] : [n]) {
+    got = 0;
+    const order = topK(scores, k);
+    for (let i = 0; i < order.length && got < keep; i++) {
+      const r = rows[order[i]];
+      if (accept(r)) out[got++] = r;
+    }
+    if (got === out.length || k === n) break;
+  }
+  return out.subarray(0, got);
+}
+
+let identity = new Int32Array(0);
+/** 0, 1, ..., n - 1 (shared; read-only). */
+function identityRows(n: number): Int32Array {
+  if (identity.length < n) identity = Int32Array.from({ length: Math.max(n, 2 * identity.length) }, (_, i) => i);
+  return identity.subarray(0, n);
+}
+
 function usable(ctx: RankContext, row: number): boolean {
   return ctx.deps.catalog.alive[row] === 1 && !ctx.input.options.exclude.has(row);
 }
@@ -95,23 +124,19 @@ export const retrievalStage: Stage = {
     const K = input.options.retrievalK;
     const cold = !ctx.userEmb!.some((v) => v !== 0);
     const found = cold ? popularRows(ctx, K) : await annRows(ctx, K);
-    // Fresh source: newest items, best light score first, not already retrieved.
+    // Fresh source: newest items, best light score first, not already
+    // retrieved. All of the newest are scored (one streamed block), then the
+    // best are taken in score order, skipping retrieved and excluded rows:
+    // the same picks as filtering first, with the usual tie order (position).
     const { marks } = deps;
     marks.clear();
     for (let i = 0; i < found.length; i++) marks.add(found[i]);
-    const newest = deps.catalog.freshRows(ctx.now, deps.freshPool, input.category);
-    const fr = new Int32Array(newest.length);
-    let nf = 0;
-    for (let i = 0; i < newest.length; i++) {
-      const r = newest[i];
-      if (!marks.has(r) && usable(ctx, r)) fr[nf++] = r;
-    }
+    const fresh = deps.catalog.freshBlock(ctx.now, deps.freshPool, input.category);
+    const nf = fresh.rows.length;
     let picks: Int32Array = new Int32Array(0);
     if (nf > 0 && deps.freshKeep > 0) {
-      const fresh = fr.subarray(0, nf);
-      const s = cold ? Float32Array.from(fresh, (r) => deps.catalog.cols.bias[r]) : scoreRows(deps.catalog.cols.embeddings, deps.catalog.dim, fresh, ctx.userEmb!);
-      picks = topK(s, deps.freshKeep);
-      for (let i = 0; i < picks.length; i++) picks[i] = fresh[picks[i]];
+      const s = cold ? Float32Array.from(fresh.rows, (r) => deps.catalog.cols.bias[r]) : scoreRows(fresh.emb, deps.catalog.dim, identityRows(nf), ctx.userEmb!);
+      picks = pickBest(fresh.rows, s, deps.freshKeep, (r) => !marks.has(r) && usable(ctx, r));
     }
     ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;
     return build([found, picks], [PROVENANCE.retrieved, PROVENANCE.fresh]);
