@@ -77,23 +77,33 @@ struct SimdFlatScanner : faiss::InvertedListScanner {
 
 }  // namespace
 
-SimdIVFFlat::SimdIVFFlat(faiss::IndexIVFFlat* src)
-    : faiss::IndexIVFFlat(src->quantizer, src->d, src->nlist, src->metric_type) {
-  own_fields = src->own_fields;
+namespace {
+
+// Moves `src`'s quantizer, inverted lists and IVF settings into `dst`, a
+// freshly constructed index of the same kind; `src` is left empty.
+void TakeOverIVF(faiss::IndexIVF& dst, faiss::IndexIVF* src) {
+  dst.own_fields = src->own_fields;
   src->own_fields = false;
-  replace_invlists(src->invlists, src->own_invlists);
+  dst.replace_invlists(src->invlists, src->own_invlists);
   src->own_invlists = false;
   src->invlists = nullptr;
-  ntotal = src->ntotal;
-  is_trained = src->is_trained;
-  nprobe = src->nprobe;
-  max_codes = src->max_codes;
-  parallel_mode = src->parallel_mode;
-  metric_arg = src->metric_arg;
-  verbose = src->verbose;
-  direct_map = src->direct_map;
-  quantizer_trains_alone = src->quantizer_trains_alone;
-  cp = src->cp;
+  dst.ntotal = src->ntotal;
+  dst.is_trained = src->is_trained;
+  dst.nprobe = src->nprobe;
+  dst.max_codes = src->max_codes;
+  dst.parallel_mode = src->parallel_mode;
+  dst.metric_arg = src->metric_arg;
+  dst.verbose = src->verbose;
+  dst.direct_map = src->direct_map;
+  dst.quantizer_trains_alone = src->quantizer_trains_alone;
+  dst.cp = src->cp;
+}
+
+}  // namespace
+
+SimdIVFFlat::SimdIVFFlat(faiss::IndexIVFFlat* src)
+    : faiss::IndexIVFFlat(src->quantizer, src->d, src->nlist, src->metric_type) {
+  TakeOverIVF(*this, src);
 }
 
 faiss::InvertedListScanner* SimdIVFFlat::get_InvertedListScanner(
@@ -431,23 +441,9 @@ void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx
 SimdIVFSQ::SimdIVFSQ(faiss::IndexIVFScalarQuantizer* src)
     : faiss::IndexIVFScalarQuantizer(src->quantizer, src->d, src->nlist, src->sq.qtype, src->metric_type,
                                      src->by_residual) {
-  own_fields = src->own_fields;
-  src->own_fields = false;
-  replace_invlists(src->invlists, src->own_invlists);
-  src->own_invlists = false;
-  src->invlists = nullptr;
   sq = src->sq;
   code_size = src->code_size;
-  ntotal = src->ntotal;
-  is_trained = src->is_trained;
-  nprobe = src->nprobe;
-  max_codes = src->max_codes;
-  parallel_mode = src->parallel_mode;
-  metric_arg = src->metric_arg;
-  verbose = src->verbose;
-  direct_map = src->direct_map;
-  quantizer_trains_alone = src->quantizer_trains_alone;
-  cp = src->cp;
+  TakeOverIVF(*this, src);
 }
 
 void SimdIVFSQ::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,

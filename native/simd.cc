@@ -232,6 +232,18 @@ __attribute__((target("avx2,fma,f16c"))) void DotRowsU8Avx2(const float* q, cons
   Dot8Avx2(q, [base, d](size_t r) { return base + r * d; }, n, d, out);
 }
 
+void L2RowsU8Scalar(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    const uint8_t* b = base + r * d;
+    float t2 = 0;
+    for (size_t i = 0; i < d; ++i) {
+      const float t = a[i] - s[i] * float(b[i]);
+      t2 += t * t;
+    }
+    out[r] = t2;
+  }
+}
+
 // sum_i (a_i - s_i * c_i)^2 over rows of byte codes c, eight rows at a time.
 __attribute__((target("avx2,fma,f16c"))) void L2RowsU8Avx2(const float* a, const float* s, const uint8_t* base,
                                                            size_t n, size_t d, float* out) {
@@ -252,15 +264,7 @@ __attribute__((target("avx2,fma,f16c"))) void L2RowsU8Avx2(const float* a, const
       _mm256_storeu_ps(out + r, HSum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]));
     }
   }
-  for (; r < n; ++r) {
-    const uint8_t* b = base + r * d;
-    float t2 = 0;
-    for (size_t i = 0; i < d; ++i) {
-      const float t = a[i] - s[i] * float(b[i]);
-      t2 += t * t;
-    }
-    out[r] = t2;
-  }
+  L2RowsU8Scalar(a, s, base + r * d, n - r, d, out + r);  // the last n % 8 rows, or every row when d % 8 != 0
 }
 
 void DotRowsU8Scalar(const float* q, const uint8_t* base, size_t n, size_t d, float* out) {
@@ -269,18 +273,6 @@ void DotRowsU8Scalar(const float* q, const uint8_t* base, size_t n, size_t d, fl
     float s = 0;
     for (size_t i = 0; i < d; ++i) s += q[i] * float(b[i]);
     out[r] = s;
-  }
-}
-
-void L2RowsU8Scalar(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out) {
-  for (size_t r = 0; r < n; ++r) {
-    const uint8_t* b = base + r * d;
-    float t2 = 0;
-    for (size_t i = 0; i < d; ++i) {
-      const float t = a[i] - s[i] * float(b[i]);
-      t2 += t * t;
-    }
-    out[r] = t2;
   }
 }
 

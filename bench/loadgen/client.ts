@@ -109,7 +109,8 @@ export interface LoadResult {
   serverCpuUtil?: number;
 }
 
-function clockTicks(): number {
+/** Clock ticks per second of /proc CPU times (getconf CLK_TCK; 100 when unknown). */
+export function clockTicks(): number {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {

@@ -18,6 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 
 import { loadProto } from '../../src/server/service';
+import { clockTicks } from './client';
 import { runMeta } from './report';
 import { parseProcStatCpuUs } from './schedule';
 import { hasTaskset, startServer } from './server';
@@ -36,14 +37,6 @@ interface Row {
   serverCpuUs: number;
   clientCpuUs: number;
   errors: Record<string, number>;
-}
-
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
 }
 
 async function startNullServer(pin: boolean): Promise<ChildProcess> {
