@@ -28,7 +28,7 @@ inline void BlockDistances(const float* q, const float* rows, size_t bn, size_t 
 }
 
 // Scans one inverted list in blocks: distances for a block of codes come from
-// the 4-row SIMD kernel, then the heap is updated. keep_max for inner product.
+// the 8-row SIMD kernel, then the heap is updated. keep_max for inner product.
 template <bool IsIP>
 struct SimdFlatScanner : faiss::InvertedListScanner {
   size_t d;
@@ -239,8 +239,9 @@ struct F16Codes {
   }
 };
 
-// 8-bit codes (QT_8bit, "SQ8": a range per dimension): FAISS reconstructs x_i = vmin_i + (c_i + 0.5) / 255 * vdiff_i. The inner
-// product is then a constant plus sum_i w_i c_i with w_i = q_i vdiff_i / 255,
+// 8-bit codes (QT_8bit, "SQ8": a range per dimension): FAISS reconstructs
+// x_i = vmin_i + (c_i + 0.5) / 255 * vdiff_i. The inner product is then a
+// constant plus sum_i w_i c_i with w_i = q_i vdiff_i / 255,
 // so the kernel multiplies the bytes directly; L2 is sum_i (a_i - s_i c_i)^2
 // with s_i = vdiff_i / 255 and a_i = q_i - vmin_i - s_i / 2. By residual,
 // q is shifted by the list's centroid first (L2), or the coarse score added

@@ -297,7 +297,7 @@ void L2RowsF16Scalar(const float* q, const uint16_t* base, size_t n, size_t d, f
   }
 }
 
-// Gathered rows, four at a time (the light score over candidate rows).
+// Gathered rows, eight at a time (the light score over candidate rows).
 __attribute__((target("avx2,fma,f16c"))) void DotGatherAvx2(const float* q, const float* base, const int32_t* rows,
                                                        size_t n, size_t d, float* out) {
   Dot8Avx2(q, [base, rows, d](size_t r) { return base + size_t(rows[r]) * d; }, n, d, out);
