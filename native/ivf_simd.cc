@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -341,6 +342,10 @@ size_t CollectQuery(const faiss::IndexIVF& ix, Codes& codes, size_t k, const idx
   return ndis;
 }
 
+bool KnownMetric(const faiss::IndexIVF& ix) {
+  return ix.metric_type == faiss::METRIC_INNER_PRODUCT || ix.metric_type == faiss::METRIC_L2;
+}
+
 // One query with a flat (IP or L2) coarse quantizer: the coarse step on the
 // addon's SIMD kernels (the system libfaiss's flat search is scalar), then
 // the index's search_preassigned. False where that does not apply: the
@@ -349,8 +354,7 @@ bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, floa
                const faiss::SearchParameters* params_in) {
   const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
   const auto* flat = dynamic_cast<const faiss::IndexFlat*>(ix.quantizer);
-  const bool known = ix.metric_type == faiss::METRIC_INNER_PRODUCT || ix.metric_type == faiss::METRIC_L2;
-  if (n != 1 || k <= 0 || !flat || !known || flat->metric_type != ix.metric_type || flat->ntotal != idx_t(ix.nlist) ||
+  if (n != 1 || k <= 0 || !flat || !KnownMetric(ix) || flat->metric_type != ix.metric_type || flat->ntotal != idx_t(ix.nlist) ||
       (params_in && !params) || (params && params->quantizer_params)) {
     return false;
   }
@@ -411,6 +415,24 @@ void CollectAll(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, con
   }
 }
 
+// CollectAll for the index's metric: makeCodes(is_ip, q), with is_ip a
+// std::true_type for inner product and std::false_type for L2. False (doing
+// nothing) where the collector does not apply: the caller takes FAISS's path.
+template <class MakeCodes>
+bool CollectForMetric(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, const idx_t* assign,
+                      const float* centroid_dis, float* distances, idx_t* labels, bool store_pairs,
+                      const faiss::IVFSearchParameters* params, faiss::IndexIVFStats* stats, MakeCodes makeCodes) {
+  const size_t maxCodes = params ? params->max_codes : ix.max_codes;
+  if (k <= 0 || !KnownMetric(ix) || maxCodes != 0) return false;
+  if (ix.metric_type == faiss::METRIC_INNER_PRODUCT)
+    CollectAll<true>(ix, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                     [&](const float* q) { return makeCodes(std::true_type{}, q); });
+  else
+    CollectAll<false>(ix, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                      [&](const float* q) { return makeCodes(std::false_type{}, q); });
+  return true;
+}
+
 }  // namespace
 
 void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
@@ -423,20 +445,12 @@ void SimdIVFFlat::search_preassigned(idx_t n, const float* x, idx_t k, const idx
                                      const float* centroid_dis, float* distances, idx_t* labels,
                                      bool store_pairs, const faiss::IVFSearchParameters* params,
                                      faiss::IndexIVFStats* stats) const {
-  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
-  const size_t maxCodes = params ? params->max_codes : max_codes;
-  if (k < kCollectMinK || !known || maxCodes != 0) {
-    faiss::IndexIVFFlat::search_preassigned(n, x, k, assign, centroid_dis, distances, labels,
-                                            store_pairs, params, stats);
-    return;
-  }
   const size_t dd = size_t(d);
-  if (metric_type == faiss::METRIC_INNER_PRODUCT)
-    CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                     [dd](const float* q) { return FlatCodes<true>{q, dd}; });
-  else
-    CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                      [dd](const float* q) { return FlatCodes<false>{q, dd}; });
+  auto codes = [dd](auto ip, const float* q) { return FlatCodes<decltype(ip)::value>{q, dd}; };
+  if (k < kCollectMinK ||
+      !CollectForMetric(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats, codes))
+    faiss::IndexIVFFlat::search_preassigned(n, x, k, assign, centroid_dis, distances, labels, store_pairs, params,
+                                            stats);
 }
 
 SimdIVFSQ::SimdIVFSQ(faiss::IndexIVFScalarQuantizer* src)
@@ -448,7 +462,7 @@ SimdIVFSQ::SimdIVFSQ(faiss::IndexIVFScalarQuantizer* src)
 }
 
 void SimdIVFSQ::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
-                           const faiss::SearchParameters* params_in) const {
+                       const faiss::SearchParameters* params_in) const {
   if (!SearchOne(*this, n, x, k, distances, labels, params_in))
     faiss::IndexIVFScalarQuantizer::search(n, x, k, distances, labels, params_in);
 }
@@ -469,28 +483,18 @@ void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t
                                    const float* centroid_dis, float* distances, idx_t* labels,
                                    bool store_pairs, const faiss::IVFSearchParameters* params,
                                    faiss::IndexIVFStats* stats) const {
-  const bool known = metric_type == faiss::METRIC_INNER_PRODUCT || metric_type == faiss::METRIC_L2;
-  const size_t maxCodes = params ? params->max_codes : max_codes;
-  if (k <= 0 || !known || maxCodes != 0 || !is_trained || !Supports(*this)) {
-    faiss::IndexIVFScalarQuantizer::search_preassigned(n, x, k, assign, centroid_dis, distances, labels,
-                                                       store_pairs, params, stats);
-    return;
-  }
-  const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
-  if (sq.qtype == faiss::ScalarQuantizer::QT_fp16) {
-    if (ip)
-      CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                       [this](const float* q) { return F16Codes<true>(*this, q); });
+  bool done = false;
+  if (is_trained && Supports(*this)) {
+    if (sq.qtype == faiss::ScalarQuantizer::QT_fp16)
+      done = CollectForMetric(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                              [this](auto ip, const float* q) { return F16Codes<decltype(ip)::value>(*this, q); });
     else
-      CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                        [this](const float* q) { return F16Codes<false>(*this, q); });
-  } else if (ip) {
-    CollectAll<true>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                     [this](const float* q) { return U8Codes<true>(*this, q); });
-  } else {
-    CollectAll<false>(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
-                      [this](const float* q) { return U8Codes<false>(*this, q); });
+      done = CollectForMetric(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
+                              [this](auto ip, const float* q) { return U8Codes<decltype(ip)::value>(*this, q); });
   }
+  if (!done)
+    faiss::IndexIVFScalarQuantizer::search_preassigned(n, x, k, assign, centroid_dis, distances, labels, store_pairs,
+                                                       params, stats);
 }
 
 std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> index) {
