@@ -9,6 +9,8 @@
         "native/dcn.cc",
         "native/hap.cc",
         "native/diversity.cc",
+        "native/features.cc",
+        "native/memory.cc",
         "native/simd.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -17,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHap(env, exports);
   InitDiversity(env, exports);
   InitSimdInfo(env, exports);
+  InitFeatures(env, exports);
+  InitMemory(env, exports);
   return exports;
 }
 

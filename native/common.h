@@ -47,6 +47,8 @@ template <>
 inline napi_typedarray_type TypedArrayTypeOf<int64_t>() { return napi_bigint64_array; }
 template <>
 inline napi_typedarray_type TypedArrayTypeOf<uint8_t>() { return napi_uint8_array; }
+template <>
+inline napi_typedarray_type TypedArrayTypeOf<double>() { return napi_float64_array; }
 
 inline const char* TypedArrayName(napi_typedarray_type t) {
   switch (t) {
@@ -54,6 +56,7 @@ inline const char* TypedArrayName(napi_typedarray_type t) {
     case napi_int32_array: return "Int32Array";
     case napi_bigint64_array: return "BigInt64Array";
     case napi_uint8_array: return "Uint8Array";
+    case napi_float64_array: return "Float64Array";
     default: return "typed array";
   }
 }
@@ -117,5 +120,7 @@ void InitDcn(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitHap(Napi::Env env, Napi::Object exports);
 void InitDiversity(Napi::Env env, Napi::Object exports);
 void InitSimdInfo(Napi::Env env, Napi::Object exports);
+void InitFeatures(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace rank

@@ -192,6 +192,20 @@ int GetInt(Napi::Object o, const char* key, int lo, int hi, int dflt, bool requi
   return int(d);
 }
 
+// Throws a RangeError naming the first NaN or infinite value, as
+// `name[i] is not finite (NaN)`. One pass without early exit first: the
+// common case, all finite, then costs a few microseconds per batch.
+void CheckFinite(Napi::Env env, const char* name, const float* v, size_t n) {
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) finite &= std::isfinite(v[i]);
+  if (finite) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) continue;
+    const char* what = std::isnan(v[i]) ? "NaN" : v[i] > 0 ? "Infinity" : "-Infinity";
+    throw Napi::RangeError::New(env, std::string(name) + "[" + std::to_string(i) + "] is not finite (" + what + ")");
+  }
+}
+
 class DcnModel : public Napi::ObjectWrap<DcnModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -360,6 +374,8 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
       RANK_THROW_RANGE_IF(users.length != size_t(s.userDim), env,
                           "user length must equal shape.userDim (" + std::to_string(s.userDim) + ")");
     }
+    CheckFinite(env, segmented ? "users" : "user", users.data, users.length);
+    CheckFinite(env, "items", items.data, items.length);
     const size_t outArg = itemsArg + 1;
     Napi::Float32Array out;
     if (HasArg(info, outArg)) {

@@ -5,6 +5,7 @@
 // row stays dead, and the index never returns it again.
 import type { Bundle } from '../bundle/loader';
 import { VectorIndex } from '../native';
+import { adviseHugePages } from '../native/memory';
 
 const DAY_MS = 86_400_000;
 
@@ -37,8 +38,11 @@ export class CatalogError extends Error {
   }
 }
 
+/** A fresh shared Float32Array, advised onto huge pages before it is filled (see native/memory). */
 function sharedF32(n: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n);
+  const a = new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n);
+  adviseHugePages(a);
+  return a;
 }
 
 /** A dictionary of strings to dense codes. */
@@ -109,6 +113,7 @@ export class LiveCatalog {
     const bias = sharedF32(cap);
     bias.set(bundle.bias);
     const createdAt = new Float64Array(new SharedArrayBuffer(Math.max(1, cap) * 8));
+    adviseHugePages(createdAt);
     createdAt.set(bundle.items.createdAt);
     this.cols = { dim: this.dim, capacity: cap, embeddings, logPrice, bias, createdAt };
     const int = () => new Int32Array(new SharedArrayBuffer(Math.max(1, cap) * 4));

@@ -80,6 +80,18 @@ export interface NativeAddon {
   ): Int32Array;
   scoreRows(emb: Float32Array, dim: number, rows: Int32Array, query: Float32Array): Float32Array;
   dedupe(emb: Float32Array, dim: number, rows: Int32Array, contentHash: Int32Array, threshold: number): Uint8Array;
+  gatherItemFeatures(
+    emb: Float32Array,
+    dim: number,
+    logPrice: Float32Array,
+    createdAt: Float64Array,
+    bias: Float32Array,
+    rows: Int32Array,
+    now: number,
+    newItemMs: number,
+    out: Float32Array,
+  ): Float32Array;
+  adviseHugePages(array: ArrayBufferView, collapse: boolean): number;
   simdLevel: string;
 }
 

@@ -7,6 +7,8 @@ export { topK, hapRoute, hapMerge } from './hap';
 export type { HapMerged } from './hap';
 export { mmr, dpp, scoreRows, duplicateFlags } from './diversity';
 export type { CandidateSet } from './diversity';
+export { gatherItemFeatures } from './features';
+export type { ItemFeatureColumns } from './features';
 export { NativeInputError } from './checks';
 import { native } from './binding';
 /** SIMD level picked at load for the addon's own kernels: 'avx2' or 'scalar'. */

@@ -40,5 +40,8 @@ describe('native DCN-v2 forwardSegments (cross-request batching)', () => {
     assert.throws(() => model.forwardSegments(users, Int32Array.from([0, 3, 2]), new Float32Array(2 * di)), /non-decreasing/);
     assert.throws(() => model.forwardSegments(new Float32Array(3), Int32Array.from([0, 2, 4]), items), /users has 3 values/);
     assert.throws(() => model.forwardSegments(users, new Int32Array(0), items), NativeInputError);
+    // Non-finite values are found natively, first offending index named.
+    assert.throws(() => model.forwardSegments(users, Int32Array.from([0, 2, 4]), Float32Array.from(items).fill(NaN, 5, 7)), /items\[5\] is not finite \(NaN\)/);
+    assert.throws(() => model.forwardSegments(Float32Array.from(users).fill(-Infinity, 3, 4), Int32Array.from([0, 2, 4]), items), /users\[3\] is not finite \(-Infinity\)/);
   });
 });

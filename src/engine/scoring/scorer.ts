@@ -1,10 +1,11 @@
-// Scores candidate rows with the bundle's DCN-v2 models: builds the item part
-// of x0 (layout user-item-v1) straight from the shared catalog columns and runs
+// Scores candidate rows with the bundle's DCN-v2 models: gathers the item part
+// of x0 (layout user-item-v1) natively from the shared catalog columns and runs
 // one forward pass over all segments of a batch. Used by the pool's workers
 // and, for batches too small to be worth a thread hop, by the pool inline.
 import * as ort from 'onnxruntime-node';
 
 import { DcnModel, DcnShape, headInputDim } from '../../native/dcn';
+import { gatherItemFeatures } from '../../native/features';
 import type { DcnWeights } from '../../native/dcn';
 import { buildDcnOnnx } from '../../onnx/dcn-graph';
 import { dcnForwardReference } from '../../reference/dcn';
@@ -111,27 +112,13 @@ export class Scorer {
     return new Scorer(init, { ranker: await runner(init.backend, init.models.ranker), preranker: await runner(init.backend, init.models.preranker) });
   }
 
-  /** Item part of x0 for each row, into a reused buffer. */
+  /** Item part of x0 for each row (native gather from the shared catalog), into a reused buffer. */
   private gather(rows: Int32Array, now: number, itemDim: number): Float32Array {
-    const init = this.init;
-    const d = init.dim;
+    const cols = this.init;
+    if (itemDim !== cols.dim + 4) throw new Error(`the model's item part has ${itemDim} features; layout user-item-v1 has dim + 4 = ${cols.dim + 4}`);
     const need = rows.length * itemDim;
     if (this.items.length < need) this.items = new Float32Array(need * 2);
-    const out = this.items.subarray(0, need);
-    const { embeddings, logPrice, bias, createdAt } = init;
-    for (let k = 0; k < rows.length; k++) {
-      const r = rows[k];
-      const o = k * itemDim;
-      const from = r * d;
-      for (let j = 0; j < d; j++) out[o + j] = embeddings[from + j];
-      const lp = logPrice[r];
-      out[o + d] = lp;
-      out[o + d + 1] = lp;
-      const t = createdAt[r];
-      out[o + d + 2] = t <= now && now - t < init.newItemMs ? 1 : 0;
-      out[o + d + 3] = bias[r];
-    }
-    return out;
+    return gatherItemFeatures(cols, rows, now, cols.newItemMs, this.items.subarray(0, need));
   }
 
   /**
