@@ -45,6 +45,8 @@ interface RunSpec {
   what: string;
   args: string[];
   needs1m?: boolean;
+  /** Extra environment for the run. */
+  env?: Record<string, string>;
 }
 
 export function runSpecs(quick: boolean): RunSpec[] {
@@ -62,6 +64,7 @@ export function runSpecs(quick: boolean): RunSpec[] {
     { name: 'w3', what: 'W3, re-rank 500 given rows, N = 50', args: ['--workload', 'w3', '--calls', c(3000)] },
     { name: 'w2', what: 'W2, 1M items (IVF4096,SQfp16, nprobe 192), N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },
     { name: 'w2-flat512', what: "W2 on the world's own IVF4096,Flat at nprobe 512 (the W2 of commits up to d5c8923)", args: ['--workload', 'w2', '--factory', 'world', '--calls', c(1000)], needs1m: true },
+    { name: 'w2-4k-pages', what: 'W2 with the catalog columns on 4 KiB pages (RANK_HUGE_PAGES=0; the default advises huge pages)', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true, env: { RANK_HUGE_PAGES: '0' } },
     { name: 'w2-mixed', what: 'W2 mixed: one RecordEvents call (one click) per five Rank calls', args: ['--workload', 'w2', '--events-every', '6', '--calls', c(1800)], needs1m: true },
   ];
 }
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
   for (const spec of runSpecs(quick)) {
     if (spec.needs1m && (values['skip-1m'] || (!have1m && quick))) continue;
     process.stderr.write(`${spec.name}: ${spec.what}...\n`);
-    execFileSync(process.execPath, [path.join(__dirname, 'cascade.js'), ...spec.args, '--out', spec.name], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [path.join(__dirname, 'cascade.js'), ...spec.args, '--out', spec.name], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...spec.env } });
     const result = JSON.parse(await fs.readFile(path.join(RESULTS, `cascade-${spec.name}.json`), 'utf8')) as CascadeResult;
     runs.push({ name: spec.name, what: spec.what, result, floors: stageFloors(result, limits) });
   }
