@@ -2,7 +2,7 @@
 // natively from the catalog's columns: the rows are scattered over memory,
 // and the native gather requests the next rows while it copies one.
 import { native } from './binding';
-import { NativeInputError, checkF32, checkI32, checkInt, checkMultiple, checkNumber } from './checks';
+import { NativeInputError, checkF32, checkI32, checkInt, checkMultiple, checkNumber, checkRows } from './checks';
 
 /** The catalog columns the item features come from (one value per row; embeddings rows x dim). */
 export interface ItemFeatureColumns {
@@ -23,11 +23,11 @@ export interface ItemFeatureColumns {
 export function gatherItemFeatures(cols: ItemFeatureColumns, rows: Int32Array, now: number, newItemMs: number, out?: Float32Array): Float32Array {
   const dim = checkInt('dim', cols.dim, 1, 65536);
   checkF32('embeddings', cols.embeddings);
-  checkMultiple('embeddings', cols.embeddings.length, dim);
+  const nrows = checkMultiple('embeddings', cols.embeddings.length, dim);
   checkF32('logPrice', cols.logPrice);
   checkF32('bias', cols.bias);
   if (!(cols.createdAt instanceof Float64Array)) throw new NativeInputError('createdAt must be a Float64Array');
-  checkI32('rows', rows);
+  checkRows('rows', checkI32('rows', rows), nrows);
   checkNumber('now', now);
   checkNumber('newItemMs', newItemMs);
   const need = rows.length * (dim + 4);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { featureLayout, gatherItemFeatures as layoutGather } from '../../src/features/layout';
 import { native } from '../../src/native/binding';
 import { adviseHugePages } from '../../src/native/memory';
+import { NativeInputError } from '../../src/native/checks';
 import { gatherItemFeatures, ItemFeatureColumns } from '../../src/native/features';
 import { mulberry32 } from '../../src/util/random';
 
@@ -54,8 +55,8 @@ describe('native item-feature gather (user-item-v1)', () => {
 
   it('rejects rows outside the catalog, short outputs and wrong types; names the field', () => {
     const c = columns(20, 4, 4, now);
-    assert.throws(() => gatherItemFeatures(c, Int32Array.of(3, 20), now, newItemMs), /rows\[1\] = 20 is outside the catalog \[0, 20\)/);
-    assert.throws(() => gatherItemFeatures(c, Int32Array.of(-1), now, newItemMs), /rows\[0\] = -1/);
+    assert.throws(() => gatherItemFeatures(c, Int32Array.of(3, 20), now, newItemMs), /rows\[1\] = 20 is out of range \[0, 20\)/);
+    assert.throws(() => gatherItemFeatures(c, Int32Array.of(-1), now, newItemMs), NativeInputError);
     assert.throws(() => gatherItemFeatures(c, Int32Array.of(1, 2), now, newItemMs, new Float32Array(15)), /out must hold at least 16 values/);
     assert.throws(() => gatherItemFeatures({ ...c, createdAt: new Float32Array(20) as unknown as Float64Array }, Int32Array.of(1), now, newItemMs), /createdAt must be a Float64Array/);
     assert.throws(() => gatherItemFeatures({ ...c, bias: new Float32Array(19) }, Int32Array.of(1), now, newItemMs), /must have a value for every embedding row/);
