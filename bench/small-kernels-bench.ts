@@ -1,6 +1,7 @@
-// MMR, DPP, HAP route/merge, topK and scoreRows through the typed wrappers
+// MMR, DPP, the policy's duplicate test, HAP route/merge, topK and scoreRows through the typed wrappers
 // (their input checks included: that is what a request pays).
 import { dpp, hapMerge, hapRoute, mmr, scoreRows, topK } from '../src/native';
+import { duplicateFlags } from '../src/native/diversity';
 import { Rng, TimeOptions, timeSync } from './bench-util';
 import type { Row } from './report';
 
@@ -48,6 +49,18 @@ export function benchSmallKernels(quick: boolean, log: (s: string) => void): Row
       target: dppTarget > 0 ? { maxMedianUs: dppTarget, pass: td.medianUs <= dppTarget } : undefined,
     });
   }
+
+  // The policy's duplicate test over the candidates competing for a page
+  // (max(3N, 100) organic + fresh: 200 for W2), no duplicates among them.
+  const hashes = Int32Array.from({ length: catalogRows }, (_, i) => i);
+  const dupRows = rng.sample(catalogRows, 200);
+  add({
+    group: 'diversity',
+    kernel: 'duplicateFlags',
+    case: `200 rows, ${cat}`,
+    timing: timeSync(() => duplicateFlags(emb, DIM, dupRows, hashes, 0.995), opt),
+    note: 'cosine ≥ 0.995 or same content hash',
+  });
 
   // HAP: K = 1000 light scores, keep M = 200, strong-model budget B = 200.
   const K = 1000;

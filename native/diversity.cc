@@ -14,7 +14,6 @@
 
 #include <cmath>
 #include <limits>
-#include <unordered_set>
 #include <vector>
 
 #include "common.h"
@@ -223,9 +222,18 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
 // dedupe(emb, dim, rows, contentHash: Int32Array[catalog rows], threshold)
 //   -> Uint8Array per candidate: 0 kept, 1 same content hash as a kept one,
 //      2 cosine >= threshold with a kept one (zero vectors never match).
-// Candidates are walked in the given order and compared with kept ones only;
-// kept rows are normalised into a contiguous buffer so each test is one
-// DotRows pass over it.
+// Candidates are walked in the given order and compared with kept ones only.
+// The candidate rows are first read once, in order, with the rows a few places
+// ahead requested from memory (they lie scattered over a large catalog), and
+// normalised into a contiguous buffer. For the embedding test the kept vectors'
+// first P = min(d, 8) coordinates are also stored dim-major: for unit vectors
+// ||x - y||^2 = 2 - 2 cos(x, y), and the distance over P coordinates is a lower
+// bound of it, so a kept vector whose partial distance exceeds 2 (1 - threshold)
+// (plus a margin for rounding) cannot match. Only the others, usually none,
+// get the full dot product. Content hashes go to an open-addressing table.
+constexpr size_t kDedupePrefix = 8;
+constexpr size_t kDedupeAhead = 8;
+
 Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const MatrixRows m = ReadMatrixRows(info, 0);
@@ -237,39 +245,96 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   const size_t n = rows.length;
   auto out = Napi::Uint8Array::New(env, n);
   uint8_t* flag = out.Data();
-  thread_local std::vector<float> kept, sims, tmp;
-  kept.resize(n * d);
-  sims.resize(n);
-  tmp.resize(d);
-  std::unordered_set<int32_t> hashes;
-  hashes.reserve(n * 2);
-  size_t nk = 0;
-  const bool useEmb = threshold <= 1.0;
+  if (n == 0) return out;
+
+  thread_local std::vector<float> unit, cols, part;
+  thread_local std::vector<int32_t> hashOf, slots;
+  thread_local std::vector<uint8_t> zeroOf, used;
+  thread_local std::vector<size_t> kept;
+  unit.resize(n * d);
+  hashOf.resize(n);
+  zeroOf.resize(n);
+  const size_t rowBytes = d * sizeof(float);
   for (size_t i = 0; i < n; ++i) {
+    if (i + kDedupeAhead < n) {
+      const size_t ahead = size_t(rows.data[i + kDedupeAhead]);
+      const char* p = reinterpret_cast<const char*>(m.base + ahead * d);
+      for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+      __builtin_prefetch(hash.data + ahead, 0, 3);
+    }
     const size_t r = size_t(rows.data[i]);
-    const int32_t h = hash.data[r];
-    if (hashes.count(h)) {
+    hashOf[i] = hash.data[r];
+    const float* x = m.base + r * d;
+    const float nrm = std::sqrt(simd::Dot(x, x, d));
+    const bool zero = !(nrm > 0.f) || !std::isfinite(nrm);
+    zeroOf[i] = zero ? 1 : 0;
+    float* u = unit.data() + i * d;
+    for (size_t j = 0; j < d; ++j) u[j] = zero ? 0.f : x[j] / nrm;
+  }
+
+  size_t cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  slots.resize(cap);
+  used.assign(cap, 0);
+  int32_t* slot0 = slots.data();
+  uint8_t* used0 = used.data();
+  const auto slotOf = [=](int32_t h) {
+    size_t s = (uint32_t(h) * 2654435761u) & (cap - 1);
+    while (used0[s] && slot0[s] != h) s = (s + 1) & (cap - 1);
+    return s;
+  };
+
+  const bool useEmb = threshold <= 1.0;
+  // With threshold <= 0 a kept zero vector (cosine 0) matches, which the
+  // distance identity does not cover: compare with every kept vector then.
+  const bool prefilter = useEmb && threshold > 0.0;
+  const size_t P = std::min(d, kDedupePrefix);
+  const size_t stride = (n + 15) & ~size_t(15);
+  if (prefilter) {
+    cols.resize(P * stride);
+    part.resize(stride);
+  }
+  // Candidates whose partial distance is below this may match (strictly below:
+  // the margin covers the rounding of unit norms and of the sums).
+  const float bound = float(2.0 * (1.0 - threshold) + 1e-3);
+  const float* U = unit.data();
+  float* C = cols.data();
+  float* part0 = part.data();
+  kept.resize(n);
+  size_t* K = kept.data();
+  const int32_t* H = hashOf.data();
+  const uint8_t* Z = zeroOf.data();
+  size_t nk = 0;
+  const auto matches = [&](const float* u, size_t k) { return double(simd::Dot(u, U + K[k] * d, d)) >= threshold; };
+  for (size_t i = 0; i < n; ++i) {
+    const size_t slot = slotOf(H[i]);
+    if (used0[slot]) {
       flag[i] = 1;
       continue;
     }
-    const float* x = m.base + r * d;
-    const float nrm = std::sqrt(simd::Dot(x, x, d));
-    float* dst = kept.data() + nk * d;
-    bool zero = !(nrm > 0.f) || !std::isfinite(nrm);
-    for (size_t j = 0; j < d; ++j) tmp[j] = zero ? 0.f : x[j] / nrm;
-    if (useEmb && !zero && nk > 0) {
-      simd::DotRows(tmp.data(), kept.data(), nk, d, sims.data());
+    const float* u = U + i * d;
+    if (useEmb && !Z[i] && nk > 0) {
       bool dup = false;
-      for (size_t k = 0; k < nk && !dup; ++k) dup = double(sims[k]) >= threshold;
+      if (prefilter) {
+        simd::L2Cols(u, C, stride, P, nk, part0);
+        for (size_t b = 0; b < nk && !dup; b += 64) {
+          uint64_t maybe = simd::PassMask(part0 + b, std::min<size_t>(64, nk - b), bound, false);
+          for (; maybe != 0 && !dup; maybe &= maybe - 1) dup = matches(u, b + size_t(__builtin_ctzll(maybe)));
+        }
+      } else {
+        for (size_t k = 0; k < nk && !dup; ++k) dup = matches(u, k);
+      }
       if (dup) {
         flag[i] = 2;
         continue;
       }
     }
     flag[i] = 0;
-    hashes.insert(h);
-    std::copy(tmp.begin(), tmp.end(), dst);
-    ++nk;
+    used0[slot] = 1;
+    slot0[slot] = H[i];
+    if (prefilter)
+      for (size_t j = 0; j < P; ++j) C[j * stride + nk] = u[j];
+    K[nk++] = i;
   }
   return out;
 }

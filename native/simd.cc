@@ -330,7 +330,47 @@ __attribute__((target("avx2,fma,f16c"))) uint64_t PassMaskAvx2(const float* v, s
   return m;
 }
 
+void L2ColsScalar(const float* x, const float* cols, size_t stride, size_t p, size_t n, float* out) {
+  for (size_t k = 0; k < n; ++k) out[k] = 0.f;
+  for (size_t j = 0; j < p; ++j) {
+    const float xj = x[j];
+    const float* c = cols + j * stride;
+    for (size_t k = 0; k < n; ++k) {
+      const float t = xj - c[k];
+      out[k] += t * t;
+    }
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void L2ColsAvx2(const float* x, const float* cols, size_t stride, size_t p,
+                                                         size_t n, float* out) {
+  size_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (size_t j = 0; j < p; ++j) {
+      const __m256 xj = _mm256_set1_ps(x[j]);
+      const float* c = cols + j * stride + k;
+      const __m256 t0 = _mm256_sub_ps(xj, _mm256_loadu_ps(c));
+      const __m256 t1 = _mm256_sub_ps(xj, _mm256_loadu_ps(c + 8));
+      a0 = _mm256_fmadd_ps(t0, t0, a0);
+      a1 = _mm256_fmadd_ps(t1, t1, a1);
+    }
+    _mm256_storeu_ps(out + k, a0);
+    _mm256_storeu_ps(out + k + 8, a1);
+  }
+  for (; k + 8 <= n; k += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (size_t j = 0; j < p; ++j) {
+      const __m256 t = _mm256_sub_ps(_mm256_set1_ps(x[j]), _mm256_loadu_ps(cols + j * stride + k));
+      a = _mm256_fmadd_ps(t, t, a);
+    }
+    _mm256_storeu_ps(out + k, a);
+  }
+  if (k < n) L2ColsScalar(x, cols + k, stride, p, n - k, out + k);
+}
+
 using MaskFn = uint64_t (*)(const float*, size_t, float, bool);
+using ColsFn = void (*)(const float*, const float*, size_t, size_t, size_t, float*);
 using RowsF16Fn = void (*)(const float*, const uint16_t*, size_t, size_t, float*);
 using RowsU8Fn = void (*)(const float*, const uint8_t*, size_t, size_t, float*);
 using L2RowsU8Fn = void (*)(const float*, const float*, const uint8_t*, size_t, size_t, float*);
@@ -346,6 +386,7 @@ struct Dispatch {
   RowsF16Fn l2RowsF16;
   RowsU8Fn dotRowsU8;
   L2RowsU8Fn l2RowsU8;
+  ColsFn l2Cols;
   const char* level;
 };
 
@@ -362,10 +403,10 @@ Dispatch Pick() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     return {DotAvx2,      L2Avx2,         DotRowsAvx2,      L2RowsAvx2,     DotGatherAvx2,
             PassMaskAvx2, DotRowsF16Avx2, L2RowsF16Avx2,    DotRowsU8Avx2,  L2RowsU8Avx2,
-            "avx2"};
+            L2ColsAvx2,   "avx2"};
   return {DotScalar,      L2Scalar,         DotRowsScalar,      L2RowsScalar,      DotGatherScalar,
           PassMaskScalar, DotRowsF16Scalar, L2RowsF16Scalar,    DotRowsU8Scalar,   L2RowsU8Scalar,
-          "scalar"};
+          L2ColsScalar,   "scalar"};
 }
 
 const Dispatch& D() {
@@ -399,6 +440,9 @@ void DotRowsU8(const float* q, const uint8_t* base, size_t n, size_t d, float* o
 }
 void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out) {
   D().l2RowsU8(a, s, base, n, d, out);
+}
+void L2Cols(const float* x, const float* cols, size_t stride, size_t p, size_t n, float* out) {
+  D().l2Cols(x, cols, stride, p, n, out);
 }
 const char* Level() { return D().level; }
 

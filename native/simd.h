@@ -30,6 +30,11 @@ void L2RowsF16(const float* q, const uint16_t* base, size_t n, size_t d, float* 
 void DotRowsU8(const float* q, const uint8_t* base, size_t n, size_t d, float* out);
 void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, size_t d, float* out);
 
+// out[k] = sum_{j<p} (x[j] - cols[j * stride + k])^2 for k in [0, n): the
+// distance over the first p coordinates to n vectors stored dim-major (a
+// column per vector), computed 8 vectors at a time without horizontal sums.
+void L2Cols(const float* x, const float* cols, size_t stride, size_t p, size_t n, float* out);
+
 // Bit i set where v[i] > t (greater) or v[i] < t (!greater), for n <= 64;
 // NaN never passes.
 uint64_t PassMask(const float* v, size_t n, float t, bool greater);

@@ -111,6 +111,54 @@ describe('policy: dedupe', () => {
     assert.ok(nearSeen > 20 && contentSeen > 20, `the data exercises both rules (${nearSeen}, ${contentSeen})`);
   });
 
+  it('matches the plain reference at d = 64 and 40 over many kept vectors, at several thresholds', () => {
+    // Copies at a controlled cosine with their base (never within 2e-3 of a
+    // threshold), so the coordinate-prefix bound has to let exactly the true
+    // near-duplicates through to the full comparison.
+    const rng = mulberry32(29);
+    const thresholds = [0.995, 0.98, 0.9, 0.6];
+    let near = 0;
+    for (const dim of [64, 40]) {
+      for (let trial = 0; trial < 6; trial++) {
+        const thr = thresholds[trial % thresholds.length];
+        const base = 150;
+        const copies = 120;
+        const n = base + copies;
+        const embeddings = normalArray(rng, n * dim);
+        const contentHash = Int32Array.from({ length: n }, (_, i) => i);
+        for (let c = base; c < n; c++) {
+          const src = Math.floor(rng() * base);
+          let cos = thr + (rng() < 0.5 ? 1 : -1) * (0.002 + 0.05 * rng());
+          cos = Math.min(cos, 0.99999);
+          const b = embeddings.subarray(src * dim, (src + 1) * dim);
+          const w = normalArray(rng, dim);
+          // w orthogonal to b, both unit: copy = cos * b + sin * w, then scaled.
+          const bb = Math.hypot(...b);
+          const wb = w.reduce((a, x, i) => a + x * b[i], 0) / (bb * bb);
+          for (let i = 0; i < dim; i++) w[i] -= wb * b[i];
+          const ww = Math.hypot(...w);
+          const scale = 0.3 + 2 * rng();
+          for (let i = 0; i < dim; i++) embeddings[c * dim + i] = scale * (cos * (b[i] / bb) + Math.sqrt(1 - cos * cos) * (w[i] / ww));
+        }
+        const rows = permutation(rng, n).slice(0, 130 + Math.floor(rng() * 140));
+        const got = dedupe(rows, contentHash, embeddings, dim, thr);
+        const want = reference(rows, contentHash, embeddings, dim, thr);
+        assert.deepEqual(Array.from(got.keep), want.kept, `dim ${dim} trial ${trial}`);
+        assert.deepEqual(got.reasons, want.reasons, `dim ${dim} trial ${trial}`);
+        near += want.removed.length;
+      }
+    }
+    assert.ok(near > 100, `the data has near-duplicates (${near})`);
+  });
+
+  it('at a threshold <= 0 a kept zero vector (cosine 0) matches later candidates', () => {
+    const { embeddings, contentHash } = planar([0, 0, 2, 3], [0, 1, 1, 1]);
+    // cos(0, 2) = -0.42 >= -0.5; cos(0, 3) = -0.99 < -0.5 but row 1 is already a match of the zero row.
+    const out = dedupe(Int32Array.of(0, 1, 2, 3), contentHash, embeddings, 2, -0.5);
+    assert.deepEqual(Array.from(out.keep), [0]);
+    assert.deepEqual(Array.from(dedupe(Int32Array.of(1, 2, 3), contentHash, embeddings, 2, -0.5).keep), [0, 2]);
+  });
+
   it('handles an empty candidate list and rejects bad inputs', () => {
     const { embeddings, contentHash } = planar([0, 1]);
     const empty = dedupe(new Int32Array(0), contentHash, embeddings, 2);
