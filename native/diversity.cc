@@ -63,6 +63,9 @@ Candidates ReadCandidates(const Napi::CallbackInfo& info) {
   return c;
 }
 
+// Rows requested this many places ahead while candidate rows are read.
+constexpr size_t kAhead = 8;
+
 // Copies the K candidate rows, L2-normalised (zero rows stay zero), into a
 // contiguous per-thread buffer so the similarity kernels stream them.
 const float* NormalizedRows(const Candidates& c, std::vector<float>& buf, std::vector<uint8_t>& zero) {
@@ -70,6 +73,11 @@ const float* NormalizedRows(const Candidates& c, std::vector<float>& buf, std::v
   buf.resize(K * d);
   zero.assign(K, 0);
   for (size_t i = 0; i < K; ++i) {
+    if (i + kAhead < K) {
+      // Candidate rows lie scattered over a large catalog: request them early.
+      const char* p = reinterpret_cast<const char*>(c.base + size_t(c.idx.data[i + kAhead]) * d);
+      for (size_t o = 0; o < d * sizeof(float); o += 64) __builtin_prefetch(p + o, 0, 3);
+    }
     const float* src = c.base + size_t(c.idx.data[i]) * d;
     float* dst = buf.data() + i * d;
     const float nrm = std::sqrt(simd::Dot(src, src, d));
@@ -94,34 +102,44 @@ Napi::Int32Array Result(Napi::Env env, const std::vector<int32_t>& picked) {
 // baseline) and picked at load time by the dynamic linker.
 #define RANK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
-// MMR over K normalised rows x; writes the picks into `picked`.
+// MMR over K normalised rows x; writes the picks into `picked`. score[i]
+// holds lambda rel_i - mu maxSim_i, -inf once taken, so each step is one
+// vectorised argmax (ties to the lowest index), one DotRows pass and one
+// update pass.
+// maxSim = first ? sim : max(maxSim, sim); score = lam rel - mu maxSim + pen,
+// where pen is 0, or -inf once taken (score is otherwise finite: rel is finite
+// and |maxSim| <= 1). Written as plain arithmetic so that the loops vectorise.
+RANK_CLONES void UpdateMmr(const float* __restrict rel, const float* __restrict sim, float* __restrict maxSim,
+                           const float* __restrict pen, float* __restrict score, size_t K, float lam, float mu,
+                           bool first) {
+  if (first)
+    for (size_t i = 0; i < K; ++i) maxSim[i] = sim[i];
+  else
+    for (size_t i = 0; i < K; ++i) maxSim[i] = maxSim[i] < sim[i] ? sim[i] : maxSim[i];
+  for (size_t i = 0; i < K; ++i) score[i] = lam * rel[i] - mu * maxSim[i] + pen[i];
+}
+
 RANK_CLONES void MmrLoop(const float* x, const uint8_t* zero, const float* rel, size_t K, size_t d,
-                         size_t N, float lam, float mu, float* maxSim, float* sim, uint8_t* taken,
+                         size_t N, float lam, float mu, float* maxSim, float* sim, float* pen, float* score,
                          std::vector<int32_t>& picked) {
+  const float gone = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < K; ++i) {
     maxSim[i] = 0.f;  // no penalty before the first pick
-    taken[i] = 0;
+    pen[i] = 0.f;
+    score[i] = lam * rel[i] - mu * maxSim[i];
   }
   for (size_t step = 0; step < N; ++step) {
-    size_t best = K;
-    float bestScore = -std::numeric_limits<float>::infinity();
-    for (size_t i = 0; i < K; ++i) {
-      const float s = taken[i] ? -std::numeric_limits<float>::infinity() : lam * rel[i] - mu * maxSim[i];
-      if (s > bestScore || (best == K && !taken[i])) {
-        best = i;
-        bestScore = s;
-      }
-    }
-    taken[best] = 1;
+    const size_t best = simd::ArgMax(score, K);
+    if (best == K) break;
+    score[best] = gone;
+    pen[best] = gone;
     picked.push_back(int32_t(best));
     if (step + 1 == N) break;
-    simd::DotRows(x + best * d, x, K, d, sim);
     if (zero[best]) continue;  // cosine 0 with everything: no update
-    for (size_t i = 0; i < K; ++i) {
-      const float s = zero[i] ? 0.f : sim[i];
-      // After the first pick the penalty is the max over picks, which may be negative.
-      maxSim[i] = step == 0 ? s : std::max(maxSim[i], s);
-    }
+    // A zero row's similarity is exactly 0 (its normalised row is zero).
+    simd::DotRows(x + best * d, x, K, d, sim);
+    // After the first pick the penalty is the max over picks, which may be negative.
+    UpdateMmr(rel, sim, maxSim, pen, score, K, lam, mu, step == 0);
   }
 }
 
@@ -133,58 +151,60 @@ Napi::Value Mmr(const Napi::CallbackInfo& info) {
   const double lambda = ArgNumber(info, 5, "lambda");
   RANK_THROW_RANGE_IF(lambda < 0 || lambda > 1, env, "lambda must be in [0, 1]");
   const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
-  thread_local std::vector<float> buf, maxSim, sim;
-  thread_local std::vector<uint8_t> zero, taken;
+  thread_local std::vector<float> buf, maxSim, sim, pen, score;
+  thread_local std::vector<uint8_t> zero;
   const float* x = NormalizedRows(c, buf, zero);
   maxSim.resize(K);
   sim.resize(K);
-  taken.resize(K);
+  score.resize(K);
+  pen.resize(K);
   std::vector<int32_t> picked;
   picked.reserve(N);
   MmrLoop(x, zero.data(), c.rel.data, K, d, N, float(lambda), float(1.0 - lambda), maxSim.data(),
-          sim.data(), taken.data(), picked);
+          sim.data(), pen.data(), score.data(), picked);
   return Result(env, picked);
 }
 
-// Greedy MAP loop. The Cholesky coordinates are stored column-major
-// (cc[t * K + i] = c_i[t]), so each step's update
-// e_i = (L_ji - <c_j, c_i>) / d_j is a few contiguous axpy passes over all
-// candidates, which vectorise.
-RANK_CLONES void DppLoop(const float* x, const uint8_t* zero, const float* q, size_t K, size_t d,
-                         size_t N, double eps, float* d2, float* cc, float* e, uint8_t* taken,
+// Greedy MAP loop. The Cholesky coordinates are stored column-major with a
+// padded stride (cc[t * S + i] = c_i[t], S = K rounded up to kDppBlock), so
+// each step's update e_i = (L_ji - <c_j, c_i>) / d_j runs over blocks of
+// kDppBlock candidates, keeping a block of e in registers while it subtracts
+// all t earlier coordinates. Taken candidates get d2 = -inf, so the argmax
+// needs no second test (ties go to the lowest index, as before).
+constexpr size_t kDppBlock = 32;
+
+RANK_CLONES void DppLoop(const float* x, const uint8_t* zero, const float* q, const float* qz, size_t K, size_t S, size_t d,
+                         size_t N, double eps, float* d2, float* cc, float* e, float* cj,
                          std::vector<int32_t>& picked) {
-  for (size_t i = 0; i < K; ++i) taken[i] = 0;
+  const float taken = -std::numeric_limits<float>::infinity();
+  for (size_t i = K; i < S; ++i) e[i] = 0.f;
   for (size_t t = 0; t < N; ++t) {
-    size_t j = K;
-    float best = 0.f;
-    for (size_t i = 0; i < K; ++i)
-      if (!taken[i] && (j == K || d2[i] > best)) {
-        j = i;
-        best = d2[i];
-      }
-    if (j == K || !(double(best) >= eps) || best <= 0.f) break;
-    taken[j] = 1;
+    const size_t j = simd::ArgMax(d2, K);
+    if (j == K) break;
+    const float best = d2[j];
+    if (!(double(best) >= eps) || best <= 0.f) break;
+    d2[j] = taken;
     picked.push_back(int32_t(j));
     if (t + 1 == N) break;
     const float inv = 1.0f / std::sqrt(best), qj = q[j];
-    // e = L_j. = q_j q_i s_ji, then subtract <c_j, c_i> one coordinate at a time.
+    // e = L_j. = q_j q_i s_ji, then subtract <c_j, c_i>.
     simd::DotRows(x + j * d, x, K, d, e);
-    if (zero[j]) {
-      for (size_t i = 0; i < K; ++i) e[i] = 0.f;
-    } else {
-      for (size_t i = 0; i < K; ++i) e[i] = zero[i] ? 0.f : qj * q[i] * e[i];
+    // qz_i = q_i, or 0 for a zero row (cosine 0 with everything).
+    const float qjz = zero[j] ? 0.f : qj;
+    for (size_t i = 0; i < K; ++i) e[i] = qjz * qz[i] * e[i];
+    for (size_t s = 0; s < t; ++s) cj[s] = cc[s * S + j];
+    float* out = cc + t * S;
+    for (size_t i0 = 0; i0 < S; i0 += kDppBlock) {
+      float acc[kDppBlock];
+      for (size_t u = 0; u < kDppBlock; ++u) acc[u] = e[i0 + u];
+      for (size_t s = 0; s < t; ++s) {
+        const float c = cj[s];
+        const float* col = cc + s * S + i0;
+        for (size_t u = 0; u < kDppBlock; ++u) acc[u] -= c * col[u];
+      }
+      for (size_t u = 0; u < kDppBlock; ++u) out[i0 + u] = acc[u] * inv;
     }
-    for (size_t s = 0; s < t; ++s) {
-      const float* col = cc + s * K;
-      const float cjs = col[j];
-      for (size_t i = 0; i < K; ++i) e[i] -= cjs * col[i];
-    }
-    float* out = cc + t * K;
-    for (size_t i = 0; i < K; ++i) {
-      const float ei = e[i] * inv;
-      out[i] = ei;
-      d2[i] -= ei * ei;
-    }
+    for (size_t i = 0; i < K; ++i) d2[i] -= out[i] * out[i];
   }
 }
 
@@ -200,22 +220,25 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
   const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
   std::vector<int32_t> picked;
   if (N == 0) return Result(env, picked);
-  thread_local std::vector<float> buf, q, d2, cc, e;
-  thread_local std::vector<uint8_t> zero, taken;
+  thread_local std::vector<float> buf, q, qz, d2, cc, e, cj;
+  thread_local std::vector<uint8_t> zero;
   const float* x = NormalizedRows(c, buf, zero);
   float maxRel = c.rel.data[0];
   for (size_t i = 1; i < K; ++i) maxRel = std::max(maxRel, c.rel.data[i]);
   q.resize(K);
+  qz.resize(K);
   d2.resize(K);
   for (size_t i = 0; i < K; ++i) {
     q[i] = float(std::exp(alpha * double(c.rel.data[i] - maxRel)));
     d2[i] = q[i] * q[i];  // L_ii: s_ii = 1
   }
-  cc.resize(K * N);
-  e.resize(K);
-  taken.resize(K);
+  const size_t S = (K + kDppBlock - 1) / kDppBlock * kDppBlock;
+  cc.resize(S * N);
+  e.resize(S);
+  cj.resize(N);
   picked.reserve(N);
-  DppLoop(x, zero.data(), q.data(), K, d, N, eps, d2.data(), cc.data(), e.data(), taken.data(), picked);
+  for (size_t i = 0; i < K; ++i) qz[i] = zero[i] ? 0.f : q[i];
+  DppLoop(x, zero.data(), q.data(), qz.data(), K, S, d, N, eps, d2.data(), cc.data(), e.data(), cj.data(), picked);
   return Result(env, picked);
 }
 
@@ -232,7 +255,6 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
 // (plus a margin for rounding) cannot match. Only the others, usually none,
 // get the full dot product. Content hashes go to an open-addressing table.
 constexpr size_t kDedupePrefix = 8;
-constexpr size_t kDedupeAhead = 8;
 
 Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -256,8 +278,8 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   zeroOf.resize(n);
   const size_t rowBytes = d * sizeof(float);
   for (size_t i = 0; i < n; ++i) {
-    if (i + kDedupeAhead < n) {
-      const size_t ahead = size_t(rows.data[i + kDedupeAhead]);
+    if (i + kAhead < n) {
+      const size_t ahead = size_t(rows.data[i + kAhead]);
       const char* p = reinterpret_cast<const char*>(m.base + ahead * d);
       for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(p + o, 0, 3);
       __builtin_prefetch(hash.data + ahead, 0, 3);

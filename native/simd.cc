@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <limits>
 
 #include <faiss/utils/fp16.h>
 
@@ -369,7 +370,46 @@ __attribute__((target("avx2,fma,f16c"))) void L2ColsAvx2(const float* x, const f
   if (k < n) L2ColsScalar(x, cols + k, stride, p, n - k, out + k);
 }
 
+size_t ArgMaxScalar(const float* v, size_t n) {
+  size_t j = n;
+  float best = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < n; ++i)
+    if (v[i] > best) {
+      best = v[i];
+      j = i;
+    }
+  return j;
+}
+
+__attribute__((target("avx2,fma,f16c"))) size_t ArgMaxAvx2(const float* v, size_t n) {
+  if (n < 16) return ArgMaxScalar(v, n);
+  // max_ps(x, m) returns m when x is NaN, so NaNs never become the maximum.
+  __m256 m0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity()), m1 = m0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(v + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(v + i + 8), m1);
+  }
+  m0 = _mm256_max_ps(m0, m1);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  float best = _mm_cvtss_f32(h);
+  for (size_t r = i; r < n; ++r)
+    if (v[r] > best) best = v[r];
+  if (!(best > -std::numeric_limits<float>::infinity())) return n;
+  const __m256 b = _mm256_set1_ps(best);
+  for (size_t k = 0; k + 8 <= n; k += 8) {
+    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v + k), b, _CMP_EQ_OQ));
+    if (mask != 0) return k + size_t(__builtin_ctz(unsigned(mask)));
+  }
+  for (size_t k = n & ~size_t(7); k < n; ++k)
+    if (v[k] == best) return k;
+  return n;
+}
+
 using MaskFn = uint64_t (*)(const float*, size_t, float, bool);
+using ArgMaxFn = size_t (*)(const float*, size_t);
 using ColsFn = void (*)(const float*, const float*, size_t, size_t, size_t, float*);
 using RowsF16Fn = void (*)(const float*, const uint16_t*, size_t, size_t, float*);
 using RowsU8Fn = void (*)(const float*, const uint8_t*, size_t, size_t, float*);
@@ -387,6 +427,7 @@ struct Dispatch {
   RowsU8Fn dotRowsU8;
   L2RowsU8Fn l2RowsU8;
   ColsFn l2Cols;
+  ArgMaxFn argMax;
   const char* level;
 };
 
@@ -403,10 +444,10 @@ Dispatch Pick() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     return {DotAvx2,      L2Avx2,         DotRowsAvx2,      L2RowsAvx2,     DotGatherAvx2,
             PassMaskAvx2, DotRowsF16Avx2, L2RowsF16Avx2,    DotRowsU8Avx2,  L2RowsU8Avx2,
-            L2ColsAvx2,   "avx2"};
+            L2ColsAvx2,   ArgMaxAvx2,     "avx2"};
   return {DotScalar,      L2Scalar,         DotRowsScalar,      L2RowsScalar,      DotGatherScalar,
           PassMaskScalar, DotRowsF16Scalar, L2RowsF16Scalar,    DotRowsU8Scalar,   L2RowsU8Scalar,
-          L2ColsScalar,   "scalar"};
+          L2ColsScalar,   ArgMaxScalar,     "scalar"};
 }
 
 const Dispatch& D() {
@@ -444,6 +485,7 @@ void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, siz
 void L2Cols(const float* x, const float* cols, size_t stride, size_t p, size_t n, float* out) {
   D().l2Cols(x, cols, stride, p, n, out);
 }
+size_t ArgMax(const float* v, size_t n) { return D().argMax(v, n); }
 const char* Level() { return D().level; }
 
 }  // namespace simd

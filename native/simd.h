@@ -35,6 +35,9 @@ void L2RowsU8(const float* a, const float* s, const uint8_t* base, size_t n, siz
 // column per vector), computed 8 vectors at a time without horizontal sums.
 void L2Cols(const float* x, const float* cols, size_t stride, size_t p, size_t n, float* out);
 
+// The first index of the largest v[i] above -inf (NaN ignored); n when none.
+size_t ArgMax(const float* v, size_t n);
+
 // Bit i set where v[i] > t (greater) or v[i] < t (!greater), for n <= 64;
 // NaN never passes.
 uint64_t PassMask(const float* v, size_t n, float t, bool greater);
