@@ -43,8 +43,15 @@ function checkSource(name: string, s: ScoredRows): void {
 
 /** Positions of `s` by rel descending (ties: input order), first occurrence of each row only. */
 function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number>): Int32Array {
-  const idx = Int32Array.from({ length: s.rows.length }, (_, i) => i);
-  idx.sort((a, b) => s.rel[b] - s.rel[a] || a - b);
+  const n = s.rows.length;
+  const idx = new Int32Array(n);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    idx[i] = i;
+    if (i > 0 && !(s.rel[i] <= s.rel[i - 1])) sorted = false;
+  }
+  // Callers often pass lists in rank order already (the organic page).
+  if (!sorted) idx.sort((a, b) => s.rel[b] - s.rel[a] || a - b);
   const seen = new Set<number>(exclude);
   let m = 0;
   for (let t = 0; t < idx.length; t++) {
