@@ -361,8 +361,11 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// scoreRows(emb, dim, rows, query[dim]) -> Float32Array[K] of <query, emb[row]>:
-// the two-tower light score, or an exact search over a small allowed set.
+// scoreRows(emb, dim, rows, query[dim], bias?: Float32Array[catalog rows], biasWeight?)
+//   -> Float32Array[K] of <query, emb[row]> (+ biasWeight * bias[row]): the
+// two-tower light score, or an exact search over a small allowed set. The
+// bias term is added in double precision and rounded once, with the entries
+// requested a few rows ahead (they are scattered over the catalog).
 Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const MatrixRows m = ReadMatrixRows(info, 0);
@@ -371,7 +374,18 @@ Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   View<float> q = ArgArray<float>(info, 3, "query");
   RANK_THROW_RANGE_IF(q.length != d, env, "query length must equal dim");
   auto out = Napi::Float32Array::New(env, rows.length);
-  simd::DotGather(q.data, m.base, rows.data, rows.length, d, out.Data());
+  float* o = out.Data();
+  simd::DotGather(q.data, m.base, rows.data, rows.length, d, o);
+  if (HasArg(info, 4)) {
+    View<float> bias = ArgArray<float>(info, 4, "bias");
+    RANK_THROW_RANGE_IF(bias.length < m.rows, env, "bias must have one value per embedding row");
+    const double w = ArgNumber(info, 5, "biasWeight");
+    constexpr size_t kBiasAhead = 16;
+    for (size_t i = 0; i < rows.length; ++i) {
+      if (i + kBiasAhead < rows.length) __builtin_prefetch(bias.data + rows.data[i + kBiasAhead], 0, 3);
+      o[i] = float(double(o[i]) + w * double(bias.data[rows.data[i]]));
+    }
+  }
   return out;
 }
 

@@ -78,7 +78,7 @@ export interface NativeAddon {
     alpha: number,
     epsilon: number,
   ): Int32Array;
-  scoreRows(emb: Float32Array, dim: number, rows: Int32Array, query: Float32Array): Float32Array;
+  scoreRows(emb: Float32Array, dim: number, rows: Int32Array, query: Float32Array, bias?: Float32Array, biasWeight?: number): Float32Array;
   dedupe(emb: Float32Array, dim: number, rows: Int32Array, contentHash: Int32Array, threshold: number): Uint8Array;
   gatherItemFeatures(
     emb: Float32Array,

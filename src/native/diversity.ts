@@ -49,15 +49,27 @@ export function dpp(c: CandidateSet, n: number, alpha: number, epsilon = 1e-6): 
 
 /**
  * Inner product of `query` with each candidate row: the two-tower light score,
- * or an exact search over a small allowed set (pair it with topK).
+ * or an exact search over a small allowed set (pair it with topK). With
+ * `bias`, adds bias.weight * bias.values[row] to each (in double precision,
+ * rounded once: as `s[i] += weight * values[rows[i]]` on a Float32Array).
  */
-export function scoreRows(embeddings: Float32Array, dim: number, rows: Int32Array, query: Float32Array): Float32Array {
+export function scoreRows(
+  embeddings: Float32Array,
+  dim: number,
+  rows: Int32Array,
+  query: Float32Array,
+  bias?: { values: Float32Array; weight: number },
+): Float32Array {
   checkF32('embeddings', embeddings);
   checkInt('dim', dim, 1, 65536);
   const nrows = checkMultiple('embeddings', embeddings.length, dim);
   checkRows('rows', checkI32('rows', rows), nrows);
   checkFinite('query', checkF32('query', query, dim));
-  return native.scoreRows(embeddings, dim, rows, query);
+  if (bias === undefined) return native.scoreRows(embeddings, dim, rows, query);
+  checkF32('bias.values', bias.values);
+  if (bias.values.length < nrows) throw new NativeInputError(`bias.values has ${bias.values.length} values, embeddings ${nrows} rows`);
+  checkNumber('bias.weight', bias.weight);
+  return native.scoreRows(embeddings, dim, rows, query, bias.values, bias.weight);
 }
 
 /**

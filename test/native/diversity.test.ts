@@ -68,6 +68,22 @@ describe('native diversity kernels', () => {
       assert.equal(scoreRows(new Float32Array(8), 4, new Int32Array(0), new Float32Array(4)).length, 0);
     });
 
+    it('adds weight x bias[row] exactly as a Float32Array += in JavaScript does', () => {
+      const rng = mulberry32(23);
+      const dim = 64;
+      const emb = normalArray(rng, 300 * dim);
+      const bias = normalArray(rng, 300);
+      const rows = Int32Array.from({ length: 257 }, () => randomInt(rng, 0, 300));
+      const q = normalArray(rng, dim);
+      for (const weight of [0.37, -2, 0]) {
+        const want = scoreRows(emb, dim, rows, q);
+        for (let i = 0; i < rows.length; i++) want[i] += weight * bias[rows[i]];
+        assert.deepEqual(list(scoreRows(emb, dim, rows, q, { values: bias, weight })), list(want), `weight ${weight}`);
+      }
+      assert.throws(() => scoreRows(emb, dim, rows, q, { values: bias.subarray(0, 299), weight: 1 }), /bias.values has 299 values, embeddings 300 rows/);
+      assert.throws(() => scoreRows(emb, dim, rows, q, { values: bias, weight: NaN }), /bias.weight/);
+    });
+
     it('reads catalog embeddings from a SharedArrayBuffer in place (as CandidateSet documents)', () => {
       const rng = mulberry32(22);
       const emb = new Float32Array(new SharedArrayBuffer(4 * 10 * 16));
@@ -265,6 +281,8 @@ describe('native diversity kernels', () => {
       assert.throws(() => native.scoreRows(c.embeddings, 4, c.rows, new Float32Array(5)), /query length must equal dim/);
       assert.throws(() => native.scoreRows(c.embeddings, 4, Int32Array.of(1 << 30), new Float32Array(4)), /rows\[0\] is out of range/);
       assert.throws(() => native.scoreRows(c.embeddings, 4, new Float32Array(2) as unknown as Int32Array, new Float32Array(4)), /rows must be a Int32Array/);
+      assert.throws(() => native.scoreRows(c.embeddings, 4, c.rows, new Float32Array(4), new Float32Array(11), 1), /bias must have one value per embedding row/);
+      assert.throws(() => native.scoreRows(c.embeddings, 4, c.rows, new Float32Array(4), new Float32Array(12), Infinity), /biasWeight must be finite/);
     });
   });
 });

@@ -11,13 +11,8 @@ import { PROVENANCE } from '../types';
 
 export function lightScores(ctx: RankContext, rows: Int32Array): Float32Array {
   const { catalog, bundle } = ctx.deps;
-  const s = scoreRows(catalog.cols.embeddings, catalog.dim, rows, ctx.userEmb!);
   const w = bundle.manifest.lightModel?.biasWeight ?? 0;
-  if (w !== 0) {
-    const bias = catalog.cols.bias;
-    for (let i = 0; i < rows.length; i++) s[i] += w * bias[rows[i]];
-  }
-  return s;
+  return scoreRows(catalog.cols.embeddings, catalog.dim, rows, ctx.userEmb!, w !== 0 ? { values: catalog.cols.bias, weight: w } : undefined);
 }
 
 export const prerankStage: Stage = {
