@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -302,7 +303,56 @@ struct SearchArgs {
   int nprobe = 0;    // 0: index default
   int threads = 1;
   Filter filter;
+  // Post-filter of each query's k results: ids whose byte in `alive` is not 1
+  // (or past its end) are dropped, and with `unique` repeated ids too (the
+  // first, best, stays). The bytes are read in place, possibly on another
+  // thread while JavaScript writes them: the caller keeps the buffer alive
+  // (aliveRef) and checks afterwards whether it changed meanwhile.
+  const uint8_t* alive = nullptr;
+  size_t aliveLen = 0;
+  bool unique = false;
+  Napi::ObjectReference aliveRef;
 };
+
+// Applies SearchArgs' post-filter: kept results move up in order, and the end
+// is filled with id -1 and the metric's "no result" distance, as FAISS does.
+void PostFilter(const SearchArgs& a, bool innerProduct, std::vector<idx_t>& labels,
+                std::vector<float>& dist) {
+  if (a.alive == nullptr && !a.unique) return;
+  const float none = innerProduct ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
+  thread_local std::vector<idx_t> table;
+  size_t cap = 16;
+  while (cap < 2 * a.k) cap <<= 1;
+  constexpr size_t kAhead = 16;
+  for (size_t q = 0; q < a.nq; ++q) {
+    idx_t* L = labels.data() + q * a.k;
+    float* D = dist.data() + q * a.k;
+    if (a.unique) table.assign(cap, -1);
+    size_t w = 0;
+    for (size_t i = 0; i < a.k; ++i) {
+      const idx_t id = L[i];
+      if (id < 0) break;  // FAISS puts missing results at the end
+      if (a.alive != nullptr) {
+        if (i + kAhead < a.k && L[i + kAhead] >= 0 && size_t(L[i + kAhead]) < a.aliveLen)
+          __builtin_prefetch(a.alive + L[i + kAhead], 0, 3);
+        if (size_t(id) >= a.aliveLen || __atomic_load_n(a.alive + id, __ATOMIC_RELAXED) != 1) continue;
+      }
+      if (a.unique) {
+        size_t h = (uint64_t(id) * 0x9E3779B97F4A7C15ull) >> 40 & (cap - 1);
+        while (table[h] >= 0 && table[h] != id) h = (h + 1) & (cap - 1);
+        if (table[h] == id) continue;
+        table[h] = id;
+      }
+      L[w] = id;
+      D[w] = D[i];
+      ++w;
+    }
+    for (size_t i = w; i < a.k && L[i] != -1; ++i) {
+      L[i] = -1;
+      D[i] = none;
+    }
+  }
+}
 
 // One search on the calling thread; the caller holds st.mu (shared).
 void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
@@ -335,6 +385,7 @@ void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
     for (idx_t& l : labels)
       if (l >= 0) l = st.labels[size_t(l)];
   }
+  PostFilter(a, index.metric_type == faiss::METRIC_INNER_PRODUCT, labels, dist);
 }
 
 Napi::Object SearchResult(Napi::Env env, const std::vector<idx_t>& labels,
@@ -507,7 +558,8 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     return p;
   }
 
-  // search(queries, k, efSearch, nprobe, allowIds|null, denyIds|null, allowBitmap|null, threads)
+  // search(queries, k, efSearch, nprobe, allowIds|null, denyIds|null, allowBitmap|null, threads,
+  //        alive|null, unique)
   SearchArgs ParseSearch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     View<float> q = ArgArray<float>(info, 0, "queries");
@@ -529,6 +581,13 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
       a.filter.hasBitmap = true;
     }
     a.threads = Threads(info, 7);
+    if (HasArg(info, 8)) {
+      View<uint8_t> alive = ArgArray<uint8_t>(info, 8, "alive");
+      a.alive = alive.data;
+      a.aliveLen = alive.length;
+      a.aliveRef = Napi::Persistent(info[8].As<Napi::Object>());
+    }
+    a.unique = HasArg(info, 9) && info[9].ToBoolean().Value();
     return a;
   }
 

@@ -88,6 +88,15 @@ export class LiveCatalog {
   readonly newItemMs: number;
   private readonly canRemove: boolean;
   private readonly bitmaps = new Map<number, Uint8Array>();
+  /**
+   * Counts changes of rows (upsert, delete). Every write to `alive` happens
+   * synchronously right after a bump, so a result checked against `alive`
+   * while this stayed the same is still right.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Rows created within the last window at load, plus every upserted row, newest first. */
   private byNewest: number[];
   /** Bumped by every change of rows (upsert, delete): invalidates cached results. */

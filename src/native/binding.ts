@@ -19,6 +19,8 @@ export type RawSearchArgs = [
   denyIds: BigInt64Array | null,
   allowBitmap: Uint8Array | null,
   threads: number,
+  alive?: Uint8Array | null,
+  unique?: boolean,
 ];
 
 export interface RawVectorIndex {

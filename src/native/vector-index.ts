@@ -22,6 +22,16 @@ export interface SearchOptions {
   denyIds?: Ids;
   /** OpenMP threads for this call; 1 (the default) when concurrency comes from parallel calls. */
   threads?: number;
+  /**
+   * Post-filter of the k results: an id whose byte here is not 1 (or that is
+   * past the end) is dropped, the rest move up in order and -1 fills the end,
+   * so fewer than k may remain. Read in place during the search, which may run
+   * on another thread: if the caller changes it meanwhile, it must check the
+   * results again itself (LiveCatalog counts its changes for this).
+   */
+  alive?: Uint8Array;
+  /** Drops repeated ids (the best stays), like `alive` after the search: an HNSW index keeps an updated item's old vector. */
+  unique?: boolean;
 }
 
 export interface SearchResult {
@@ -108,7 +118,9 @@ export class VectorIndex {
       throw new NativeInputError('allowBitmap must be a Uint8Array');
     }
     const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
-    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads];
+    if (opts.alive !== undefined && !(opts.alive instanceof Uint8Array)) throw new NativeInputError('alive must be a Uint8Array');
+    if (opts.unique !== undefined && typeof opts.unique !== 'boolean') throw new NativeInputError('unique must be a boolean');
+    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads, opts.alive ?? null, opts.unique ?? false];
   }
 
   /** Top-k search for one or many queries (queries is nq * dim floats), on a libuv thread. */

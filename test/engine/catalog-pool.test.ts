@@ -4,6 +4,9 @@ import * as path from 'node:path';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
+import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
+import type { RankInput } from '../../src/engine/request';
+import { DEFAULT_RANK } from '../../src/server/validate';
 import { QueueFullError, ScoringPool } from '../../src/engine/scoring/pool';
 import { flopsPerRow } from '../../src/engine/scoring/scorer';
 import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
@@ -79,6 +82,49 @@ describe('engine: live catalog and scoring pool', function () {
     assert.ok(!Array.from(after.ids).includes(BigInt(row2)), 'deleted rows never come back');
     assert.ok(!Array.from(cat.freshRows(now, 100)).includes(row2));
     assert.equal(cat.itemCount, bundle.items.n);
+  });
+
+  it('never returns a row deleted while its search ran (the search filters by alive rows; a change meanwhile is checked again)', async () => {
+    const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, clock: 'bundle', syncSearchMaxFloats: 0, freshKeep: 0, seedEvents: path.join(root, 'events.jsonl') });
+    try {
+      const weights = Float32Array.from(bundle.manifest.objectives, () => 1);
+      const request = (userId: string): RankInput => ({
+        requestId: 'r',
+        userId,
+        surface: 'home',
+        device: 'mobile',
+        recentActions: [],
+        numResults: 20,
+        weights,
+        options: { ...DEFAULT_RANK, exploration: 'none', exclude: new Set(), seed: 1 },
+        debug: false,
+        deadline: Infinity,
+      });
+      const userId = 'user-000003';
+      const before = (await engine.rank(request(userId))).items.map((it) => it.row);
+      assert.equal(before.length, 20);
+      // Delete the top five after the native search has filtered, before the stage reads its result.
+      const gone = before.slice(0, 5);
+      const index = engine.catalog.index;
+      const search = index.search.bind(index);
+      let deletion: Promise<unknown> | null = null;
+      index.search = async (q, o) => {
+        const hits = await search(q, o);
+        deletion ??= engine.catalog.delete(gone.map((r) => engine.catalog.ids[r]));
+        return hits;
+      };
+      const after = (await engine.rank(request(userId))).items.map((it) => it.row);
+      await deletion;
+      assert.ok(deletion !== null, 'the search ran');
+      for (const r of gone) assert.ok(!after.includes(r), `deleted row ${r} was returned`);
+      assert.equal(after.length, 20);
+      // The next search filters the deleted rows itself.
+      index.search = search;
+      const third = (await engine.rank(request(userId))).items.map((it) => it.row);
+      for (const r of gone) assert.ok(!third.includes(r));
+    } finally {
+      await engine.close();
+    }
   });
 
   it('freshRows answers from its cache only while the answer cannot have changed', async () => {

@@ -171,6 +171,47 @@ describe('native VectorIndex (FAISS)', function () {
         }
       });
 
+      it('post-filters by alive bytes and repeated ids, moving the rest up and padding with -1n', async () => {
+        const r = mulberry32(metric === 'ip' ? 45 : 46);
+        // Shorter than the id range on purpose (ids past its end are dropped); a 2 counts as not alive.
+        const alive = Uint8Array.from({ length: 3 * N }, () => (r() < 0.6 ? 1 : r() < 0.5 ? 0 : 2));
+        const twice = VectorIndex.create(DIM, 'Flat', metric);
+        await twice.add(smallData.base, smallIds);
+        await twice.add(smallData.base.subarray(0, 40 * DIM), smallIds.subarray(0, 40)); // repeated ids
+        const none = metric === 'ip' ? -3.4028234663852886e38 : 3.4028234663852886e38;
+        for (const opts of [{ alive }, { unique: true }, { alive, unique: true }] as Partial<SearchOptions>[]) {
+          for (const k of [1, 10, 60]) {
+            const all = await twice.search(queries, { k });
+            const got = await twice.search(queries, { k, ...opts });
+            const sync = twice.searchSync(queries, { k, ...opts });
+            assert.ok(sync !== null);
+            assert.deepEqual(Array.from(sync.ids), Array.from(got.ids));
+            assert.deepEqual(Array.from(sync.distances), Array.from(got.distances));
+            for (let q = 0; q < 25; q++) {
+              const ids: bigint[] = [];
+              const dist: number[] = [];
+              for (let i = q * k; i < (q + 1) * k; i++) {
+                const id = all.ids[i];
+                if (id < 0n) break;
+                if (opts.alive && !(id < BigInt(alive.length) && alive[Number(id)] === 1)) continue;
+                if (opts.unique && ids.includes(id)) continue;
+                ids.push(id);
+                dist.push(all.distances[i]);
+              }
+              while (ids.length < k) {
+                ids.push(-1n);
+                dist.push(none);
+              }
+              const what = `${Object.keys(opts).join('+')}, k ${k}, query ${q}`;
+              assert.deepEqual(Array.from(got.ids.subarray(q * k, (q + 1) * k)), ids, what);
+              assert.deepEqual(Array.from(got.distances.subarray(q * k, (q + 1) * k)), dist, what);
+            }
+          }
+        }
+        assert.throws(() => twice.searchSync(queries, { k: 1, alive: [1] as unknown as Uint8Array }), /alive must be a Uint8Array/);
+        assert.throws(() => twice.searchSync(queries, { k: 1, unique: 1 as unknown as boolean }), /unique must be a boolean/);
+      });
+
       it('returns only -1n when the filter excludes everything', async () => {
         for (const opts of [{ allowIds: [] }, { denyIds: data.ids }, { allowIds: [12345n, 67890n] }, { allowBitmap: new Uint8Array(0) }] as Partial<SearchOptions>[]) {
           const r = await index.search(fewQueries, { k: 5, ...opts });

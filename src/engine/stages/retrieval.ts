@@ -83,17 +83,24 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
     for (const r of exclude) denyIds[j++] = BigInt(r);
     for (const r of catalog.tombstones) denyIds[j++] = BigInt(r);
   }
+  // The search itself drops deleted rows and repeated ids (an HNSW index keeps
+  // an updated item's old vector too), off the event loop. If the catalog
+  // changed while it ran, the rows are checked again here.
   const opts = {
     k,
     nprobe: ctx.deps.nprobe,
     efSearch: ctx.deps.efSearch,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
     denyIds,
+    alive: catalog.alive,
+    unique: true,
   };
+  const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
   const frac = ctx.deps.ivfScanFraction;
   const small = frac !== null && frac * catalog.size * catalog.dim <= ctx.deps.syncSearchMaxFloats;
   const hits = (small ? catalog.index.searchSync(ctx.userEmb!, opts) : null) ?? (await catalog.index.search(ctx.userEmb!, opts));
+  const settled = catalog.version === version;
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
@@ -101,7 +108,16 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
   const alive = catalog.alive;
   const checkExclude = exclude.size > 0;
   let n = 0;
-  marks.clear(); // an HNSW index keeps an updated item's old vector too
+  if (settled && LITTLE_ENDIAN) {
+    for (let i = 0; i < hits.ids.length; i++) {
+      const r = words[2 * i];
+      if (r < 0) break;
+      if (checkExclude && exclude.has(r)) continue;
+      out[n++] = r;
+    }
+    return out.subarray(0, n);
+  }
+  marks.clear();
   for (let i = 0; i < hits.ids.length; i++) {
     const r = LITTLE_ENDIAN ? words[2 * i] : Number(hits.ids[i]);
     if (r < 0) break;
