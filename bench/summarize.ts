@@ -121,6 +121,8 @@ function sweepSection(s: Sweep, name: string): string[] {
     '',
     `Saturation estimate (highest rate with p99 < 50 ms, ≥ 95% achieved, ≤ 0.1% errors): **${s.saturation} Rank/s**. Plot: [${name}.svg](bench/results/${name}.svg). Details: [${name}.md](bench/results/${name}.md).`,
     '',
+    'One 10-second window per rate: on this shared machine the p99 at a given rate moves by 2-3x from one run to the next (and the estimate above with it), while server CPU per Rank moves by about 10%. Compare commits by server CPU per Rank and by the highest rate served in full.',
+    '',
     `![p50 and p99 vs offered rate](bench/results/${name}.svg)`,
     '',
   ];
