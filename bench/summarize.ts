@@ -128,6 +128,34 @@ function sweepSection(s: Sweep, name: string): string[] {
   ];
 }
 
+interface AbRes {
+  meta: Meta & { a: { commit: string }; b: { commit: string } };
+  workload: string;
+  pairs: number;
+  calls: number;
+  rows: { metric: string; medianA: number; medianB: number; ratio: number }[];
+}
+
+async function abSection(files: string[]): Promise<string[]> {
+  const out = [
+    '## Before/after pairs',
+    '',
+    'Two builds of the cascade in interleaved pairs (A B, B A, ...), medians over the pairs (`bench/ab.js`): changes under about 10% of a whole-cascade figure are within this machine\'s noise even so; the stage that changed is the figure to read.',
+    '',
+  ];
+  for (const name of files) {
+    const r = await read<AbRes>(name);
+    if (!r) continue;
+    const md = name.replace(/\.json$/, '.md');
+    out.push(`### ${r.workload}: \`${r.meta.a.commit}\` (A) vs \`${r.meta.b.commit}\` (B) ([${md}](bench/results/${md}))`, '', origin(r.meta), '');
+    out.push('| metric | A median | B median | B / A |', '|---|---:|---:|---:|');
+    const d = (metric: string) => (metric.endsWith(' ms') ? 3 : 0);
+    for (const row of r.rows) out.push(`| ${row.metric} | ${f(row.medianA, d(row.metric))} | ${f(row.medianB, d(row.metric))} | ${f(row.ratio)} |`);
+    out.push('');
+  }
+  return out;
+}
+
 interface Soak {
   meta: Meta;
   saturation: number;
@@ -372,6 +400,7 @@ export async function summarize(): Promise<string> {
     'node dist/bench/loadgen/sweep.js --rates 50,100,150,200,250,300 --duration 10 --warmup 3 --out sweep',
     'node dist/bench/loadgen/floor.js --out floor  # gRPC transport floor: bare grpc-js vs the server',
     'node dist/bench/pool-scaling.js --out pool-scaling   # scoring pool, 1 worker vs 2',
+    'node dist/bench/ab.js --a ../old-checkout --workload w2 --out w2   # before/after: interleaved pairs of two builds',
     'node dist/bench/loadgen/soak.js --saturation 220 --minutes 10 --out soak',
     'node dist/bench/loadgen/memsoak.js --calls 1000000   # memory over a million calls (~1 h)',
     'node dist/bench/event-log.js --dir .data              # durable event log append cost',
@@ -401,6 +430,8 @@ export async function summarize(): Promise<string> {
   if (mem) lines.push(...memSoakSection(mem));
   const ev = await read<EventLogRes>('event-log.json');
   if (ev) lines.push(...eventLogSection(ev));
+  const ab = (await fs.readdir(RESULTS)).filter((n) => /^ab-[\w.-]+\.json$/.test(n)).sort();
+  if (ab.length > 0) lines.push(...(await abSection(ab)));
   if (k) lines.push(...kernelSection(k));
   const b = await read<BundleRes>('bundle.json');
   if (b) lines.push(...bundleSection(b));
