@@ -68,7 +68,7 @@ constexpr size_t kAhead = 8;
 
 // Copies the K candidate rows, L2-normalised (zero rows stay zero), into a
 // contiguous per-thread buffer so the similarity kernels stream them.
-const float* NormalizedRows(const Candidates& c, std::vector<float>& buf, std::vector<uint8_t>& zero) {
+const float* NormalizedRows(const MatrixRows& c, std::vector<float>& buf, std::vector<uint8_t>& zero) {
   const size_t K = c.idx.length, d = c.d;
   buf.resize(K * d);
   zero.assign(K, 0);
@@ -173,7 +173,7 @@ Napi::Value Mmr(const Napi::CallbackInfo& info) {
 // needs no second test (ties go to the lowest index, as before).
 constexpr size_t kDppBlock = 32;
 
-RANK_CLONES void DppLoop(const float* x, const uint8_t* zero, const float* q, const float* qz, size_t K, size_t S, size_t d,
+RANK_CLONES void DppLoop(const float* x, const float* qz, size_t K, size_t S, size_t d,
                          size_t N, double eps, float* d2, float* cc, float* e, float* cj,
                          std::vector<int32_t>& picked) {
   const float taken = -std::numeric_limits<float>::infinity();
@@ -186,12 +186,11 @@ RANK_CLONES void DppLoop(const float* x, const uint8_t* zero, const float* q, co
     d2[j] = taken;
     picked.push_back(int32_t(j));
     if (t + 1 == N) break;
-    const float inv = 1.0f / std::sqrt(best), qj = q[j];
+    const float inv = 1.0f / std::sqrt(best);
     // e = L_j. = q_j q_i s_ji, then subtract <c_j, c_i>.
     simd::DotRows(x + j * d, x, K, d, e);
     // qz_i = q_i, or 0 for a zero row (cosine 0 with everything).
-    const float qjz = zero[j] ? 0.f : qj;
-    for (size_t i = 0; i < K; ++i) e[i] = qjz * qz[i] * e[i];
+    for (size_t i = 0; i < K; ++i) e[i] = qz[j] * qz[i] * e[i];
     for (size_t s = 0; s < t; ++s) cj[s] = cc[s * S + j];
     float* out = cc + t * S;
     for (size_t i0 = 0; i0 < S; i0 += kDppBlock) {
@@ -238,7 +237,7 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
   cj.resize(N);
   picked.reserve(N);
   for (size_t i = 0; i < K; ++i) qz[i] = zero[i] ? 0.f : q[i];
-  DppLoop(x, zero.data(), q.data(), qz.data(), K, S, d, N, eps, d2.data(), cc.data(), e.data(), cj.data(), picked);
+  DppLoop(x, qz.data(), K, S, d, N, eps, d2.data(), cc.data(), e.data(), cj.data(), picked);
   return Result(env, picked);
 }
 
@@ -246,9 +245,8 @@ Napi::Value Dpp(const Napi::CallbackInfo& info) {
 //   -> Uint8Array per candidate: 0 kept, 1 same content hash as a kept one,
 //      2 cosine >= threshold with a kept one (zero vectors never match).
 // Candidates are walked in the given order and compared with kept ones only.
-// The candidate rows are first read once, in order, with the rows a few places
-// ahead requested from memory (they lie scattered over a large catalog), and
-// normalised into a contiguous buffer. For the embedding test the kept vectors'
+// The candidate rows are first normalised into a contiguous buffer
+// (NormalizedRows, as for MMR and DPP). For the embedding test the kept vectors'
 // first P = min(d, 8) coordinates are also stored dim-major: for unit vectors
 // ||x - y||^2 = 2 - 2 cos(x, y), and the distance over P coordinates is a lower
 // bound of it, so a kept vector whose partial distance exceeds 2 (1 - threshold)
@@ -273,25 +271,11 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   thread_local std::vector<int32_t> hashOf, slots;
   thread_local std::vector<uint8_t> zeroOf, used;
   thread_local std::vector<size_t> kept;
-  unit.resize(n * d);
+  const float* U = NormalizedRows(m, unit, zeroOf);
   hashOf.resize(n);
-  zeroOf.resize(n);
-  const size_t rowBytes = d * sizeof(float);
   for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const size_t ahead = size_t(rows.data[i + kAhead]);
-      const char* p = reinterpret_cast<const char*>(m.base + ahead * d);
-      for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(p + o, 0, 3);
-      __builtin_prefetch(hash.data + ahead, 0, 3);
-    }
-    const size_t r = size_t(rows.data[i]);
-    hashOf[i] = hash.data[r];
-    const float* x = m.base + r * d;
-    const float nrm = std::sqrt(simd::Dot(x, x, d));
-    const bool zero = !(nrm > 0.f) || !std::isfinite(nrm);
-    zeroOf[i] = zero ? 1 : 0;
-    float* u = unit.data() + i * d;
-    for (size_t j = 0; j < d; ++j) u[j] = zero ? 0.f : x[j] / nrm;
+    if (i + kAhead < n) __builtin_prefetch(hash.data + rows.data[i + kAhead], 0, 3);
+    hashOf[i] = hash.data[rows.data[i]];
   }
 
   size_t cap = 16;
@@ -319,7 +303,6 @@ Napi::Value Dedupe(const Napi::CallbackInfo& info) {
   // Candidates whose partial distance is below this may match (strictly below:
   // the margin covers the rounding of unit norms and of the sums).
   const float bound = float(2.0 * (1.0 - threshold) + 1e-3);
-  const float* U = unit.data();
   float* C = cols.data();
   float* part0 = part.data();
   kept.resize(n);
