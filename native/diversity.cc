@@ -102,44 +102,57 @@ Napi::Int32Array Result(Napi::Env env, const std::vector<int32_t>& picked) {
 // baseline) and picked at load time by the dynamic linker.
 #define RANK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
-// MMR over K normalised rows x; writes the picks into `picked`. score[i]
-// holds lambda rel_i - mu maxSim_i, -inf once taken, so each step is one
-// vectorised argmax (ties to the lowest index), one DotRows pass and one
-// update pass.
-// maxSim = first ? sim : max(maxSim, sim); score = lam rel - mu maxSim + pen,
-// where pen is 0, or -inf once taken (score is otherwise finite: rel is finite
-// and |maxSim| <= 1). Written as plain arithmetic so that the loops vectorise.
-RANK_CLONES void UpdateMmr(const float* __restrict rel, const float* __restrict sim, float* __restrict maxSim,
-                           const float* __restrict pen, float* __restrict score, size_t K, float lam, float mu,
-                           bool first) {
-  if (first)
-    for (size_t i = 0; i < K; ++i) maxSim[i] = sim[i];
-  else
-    for (size_t i = 0; i < K; ++i) maxSim[i] = maxSim[i] < sim[i] ? sim[i] : maxSim[i];
-  for (size_t i = 0; i < K; ++i) score[i] = lam * rel[i] - mu * maxSim[i] + pen[i];
-}
-
+// MMR over K normalised rows x; writes the picks into `picked`.
+// score[i] = lambda rel_i - mu maxSim_i (-inf once taken); the pick is the
+// argmax, ties to the lowest index. After the first pick (which sets maxSim
+// to its similarity, possibly negative) maxSim only grows, so a score
+// computed against some of the picks is an upper bound of the current one.
+// So the scores are brought up to date lazily: the candidate with the best
+// bound is compared with the picks it has not seen yet, and is picked once
+// its score is current and still the best. The argmax returns the lowest
+// index among equal bounds, so ties go as in the eager loop. A zero row
+// (cosine 0 with everything) as a pick changes nothing.
 RANK_CLONES void MmrLoop(const float* x, const uint8_t* zero, const float* rel, size_t K, size_t d,
-                         size_t N, float lam, float mu, float* maxSim, float* sim, float* pen, float* score,
-                         std::vector<int32_t>& picked) {
+                         size_t N, float lam, float mu, float* maxSim, float* sim, float* score,
+                         uint32_t* seen, float* pickedX, std::vector<int32_t>& picked) {
   const float gone = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < K; ++i) {
     maxSim[i] = 0.f;  // no penalty before the first pick
-    pen[i] = 0.f;
     score[i] = lam * rel[i] - mu * maxSim[i];
+    seen[i] = 0;
   }
-  for (size_t step = 0; step < N; ++step) {
+  // The non-zero picks' rows, contiguous: a stale candidate is compared with
+  // the ones it has not seen in one DotRows pass. seen[i] counts them.
+  uint32_t nz = 0;
+  while (picked.size() < N) {
     const size_t best = simd::ArgMax(score, K);
     if (best == K) break;
+    if (seen[best] < nz) {
+      const uint32_t from = seen[best];
+      simd::DotRows(x + best * d, pickedX + size_t(from) * d, nz - from, d, sim);
+      float m = maxSim[best];
+      for (uint32_t p = 0; p < nz - from; ++p) m = std::max(m, sim[p]);
+      maxSim[best] = m;
+      score[best] = lam * rel[best] - mu * m;
+      seen[best] = nz;
+      continue;
+    }
+    const bool first = picked.empty();
     score[best] = gone;
-    pen[best] = gone;
     picked.push_back(int32_t(best));
-    if (step + 1 == N) break;
-    if (zero[best]) continue;  // cosine 0 with everything: no update
-    // A zero row's similarity is exactly 0 (its normalised row is zero).
-    simd::DotRows(x + best * d, x, K, d, sim);
-    // After the first pick the penalty is the max over picks, which may be negative.
-    UpdateMmr(rel, sim, maxSim, pen, score, K, lam, mu, step == 0);
+    if (zero[best] || picked.size() == N) continue;
+    std::copy(x + best * d, x + (best + 1) * d, pickedX + size_t(nz) * d);
+    ++nz;
+    if (first) {
+      // The first pick sets every penalty (it may lower one below 0) and so
+      // may raise scores: bring all up to date before going lazy.
+      simd::DotRows(x + best * d, x, K, d, sim);
+      for (size_t i = 0; i < K; ++i) {
+        maxSim[i] = sim[i];
+        if (score[i] != gone) score[i] = lam * rel[i] - mu * maxSim[i];
+        seen[i] = 1;
+      }
+    }
   }
 }
 
@@ -151,17 +164,20 @@ Napi::Value Mmr(const Napi::CallbackInfo& info) {
   const double lambda = ArgNumber(info, 5, "lambda");
   RANK_THROW_RANGE_IF(lambda < 0 || lambda > 1, env, "lambda must be in [0, 1]");
   const size_t K = c.idx.length, N = std::min(n, K), d = c.d;
-  thread_local std::vector<float> buf, maxSim, sim, pen, score;
+  thread_local std::vector<float> buf, maxSim, sim, score;
   thread_local std::vector<uint8_t> zero;
+  thread_local std::vector<uint32_t> seen;
+  thread_local std::vector<float> pickedX;
   const float* x = NormalizedRows(c, buf, zero);
   maxSim.resize(K);
   sim.resize(K);
   score.resize(K);
-  pen.resize(K);
+  seen.resize(K);
+  pickedX.resize(N * d);
   std::vector<int32_t> picked;
   picked.reserve(N);
   MmrLoop(x, zero.data(), c.rel.data, K, d, N, float(lambda), float(1.0 - lambda), maxSim.data(),
-          sim.data(), pen.data(), score.data(), picked);
+          sim.data(), score.data(), seen.data(), pickedX.data(), picked);
   return Result(env, picked);
 }
 

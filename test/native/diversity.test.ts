@@ -114,6 +114,22 @@ describe('native diversity kernels', () => {
       assert.equal(checked, 40, 'enough inputs without near-ties');
     });
 
+    it('picks the same sequence as the reference on larger candidate sets (scores brought up to date lazily)', () => {
+      const rng = mulberry32(26);
+      let checked = 0;
+      for (let tries = 0; checked < 12 && tries < 200; tries++) {
+        const K = randomInt(rng, 100, 400);
+        const c = randomCandidates(rng, K, randomInt(rng, 8, 64));
+        const n = randomInt(rng, 10, 80);
+        const lambda = [0.3, 0.5, 0.7, 0.9][tries % 4];
+        const want = mmrReference(c, n, lambda);
+        if (!mmrIsClear(c, lambda, want)) continue;
+        assert.deepEqual(list(mmr(c, n, lambda)), list(want), `try ${tries}: K ${K} n ${n} lambda ${lambda}`);
+        checked++;
+      }
+      assert.equal(checked, 12, 'enough inputs without near-ties');
+    });
+
     it('returns min(n, K) distinct positions', () => {
       const c = randomCandidates(mulberry32(24), 12, 8);
       const all = mmr(c, 50, 0.5);
