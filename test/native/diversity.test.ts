@@ -98,36 +98,29 @@ describe('native diversity kernels', () => {
   });
 
   describe('MMR', () => {
-    it('picks the same sequence as the reference on random inputs', () => {
-      const rng = mulberry32(23);
+    /** Random sets (sizes drawn in [lo, hi)) until `count` have no near-ties; each must match the reference. */
+    const matchesReference = (seed: number, count: number, maxTries: number, K: [number, number], dim: [number, number], n: [number, number], lambdas: number[]) => {
+      const rng = mulberry32(seed);
       let checked = 0;
-      for (let tries = 0; checked < 40 && tries < 400; tries++) {
-        const K = randomInt(rng, 1, 31);
-        const c = randomCandidates(rng, K, randomInt(rng, 2, 24));
-        const n = randomInt(rng, 0, 12);
-        const lambda = [0, 0.3, 0.5, 0.7, 1][tries % 5];
-        const want = mmrReference(c, n, lambda);
+      for (let tries = 0; checked < count && tries < maxTries; tries++) {
+        const k = randomInt(rng, K[0], K[1]);
+        const c = randomCandidates(rng, k, randomInt(rng, dim[0], dim[1]));
+        const picks = randomInt(rng, n[0], n[1]);
+        const lambda = lambdas[tries % lambdas.length];
+        const want = mmrReference(c, picks, lambda);
         if (!mmrIsClear(c, lambda, want)) continue;
-        assert.deepEqual(list(mmr(c, n, lambda)), list(want), `try ${tries}: K ${K} n ${n} lambda ${lambda}`);
+        assert.deepEqual(list(mmr(c, picks, lambda)), list(want), `try ${tries}: K ${k} n ${picks} lambda ${lambda}`);
         checked++;
       }
-      assert.equal(checked, 40, 'enough inputs without near-ties');
+      assert.equal(checked, count, 'enough inputs without near-ties');
+    };
+
+    it('picks the same sequence as the reference on random inputs', () => {
+      matchesReference(23, 40, 400, [1, 31], [2, 24], [0, 12], [0, 0.3, 0.5, 0.7, 1]);
     });
 
     it('picks the same sequence as the reference on larger candidate sets (scores brought up to date lazily)', () => {
-      const rng = mulberry32(26);
-      let checked = 0;
-      for (let tries = 0; checked < 12 && tries < 200; tries++) {
-        const K = randomInt(rng, 100, 400);
-        const c = randomCandidates(rng, K, randomInt(rng, 8, 64));
-        const n = randomInt(rng, 10, 80);
-        const lambda = [0.3, 0.5, 0.7, 0.9][tries % 4];
-        const want = mmrReference(c, n, lambda);
-        if (!mmrIsClear(c, lambda, want)) continue;
-        assert.deepEqual(list(mmr(c, n, lambda)), list(want), `try ${tries}: K ${K} n ${n} lambda ${lambda}`);
-        checked++;
-      }
-      assert.equal(checked, 12, 'enough inputs without near-ties');
+      matchesReference(26, 12, 200, [100, 400], [8, 64], [10, 80], [0.3, 0.5, 0.7, 0.9]);
     });
 
     it('returns min(n, K) distinct positions', () => {
