@@ -146,6 +146,7 @@ async function main(): Promise<void> {
       factory: { type: 'string' },
       'sync-search-max-floats': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxFloats) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
+      'inline-max-slices': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxSlices) },
       'events-every': { type: 'string', default: '0' },
       out: { type: 'string' },
       profile: { type: 'string' },
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const users = Number(values.users);
   const inlineMaxFlops = Number(values['inline-max-flops']);
+  const inlineMaxSlices = Number(values['inline-max-slices']);
   const eventsEvery = Number(values['events-every']);
   if (!Number.isInteger(eventsEvery) || eventsEvery === 1 || eventsEvery < 0) throw new Error('--events-every must be 0 (off) or an integer >= 2');
   const isEvent = (i: number): boolean => eventsEvery > 0 && i % eventsEvery === eventsEvery - 1;
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
     ...ENGINE_DEFAULTS,
     threads,
     inlineMaxFlops,
+    inlineMaxSlices,
     syncSearchMaxFloats: Number(values['sync-search-max-floats']),
     scorer,
     search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
@@ -274,6 +277,7 @@ async function main(): Promise<void> {
     concurrency,
     threads,
     inlineMaxFlops,
+    inlineMaxSlices,
     eventsEvery,
     rankCalls,
     callsPerSecond: rankCalls / wallS,
@@ -286,7 +290,7 @@ async function main(): Promise<void> {
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline, no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
+    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline (up to ${inlineMaxSlices} such slices while idle), no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       threads: cfg.threads,
       maxBatchRows: cfg.maxBatchRows,
       inlineMaxFlops: cfg.inlineMaxFlops,
+      inlineMaxSlices: cfg.inlineMaxSlices,
       syncSearchMaxFloats: cfg.syncSearchMaxFloats,
       maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
       maxQueuedRows: cfg.maxQueuedRows,

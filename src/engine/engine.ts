@@ -31,6 +31,12 @@ export interface EngineOptions {
    */
   inlineMaxFlops: number;
   /**
+   * While no other Rank is in flight (or on one core), a larger batch runs
+   * inline too, in up to this many slices of at most inlineMaxFlops with the
+   * event loop served between them (1: such batches go to a worker).
+   */
+  inlineMaxSlices: number;
+  /**
    * IVF searches expected to scan at most this many floats run on the calling
    * thread instead of a libuv thread (0: never); other index kinds always run
    * off the event loop.
@@ -83,6 +89,10 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   // of CPU in all (bench/suite.js, w1 vs w1-pool), more than such a pass;
   // under concurrent load the workers spread scoring over the cores.
   inlineMaxFlops: 40_000_000,
+  // A 1M-item world's ranker over 250 rows (~65 MFLOP) runs inline in two
+  // slices when the engine is otherwise idle: the round trip it saves costs
+  // more than the forward pass (bench/results/ab-slices.md).
+  inlineMaxSlices: 4,
   // ~1 M floats (4 MB) of inverted lists: ~0.1-0.3 ms of scanning, less than a
   // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
   // 100k x 32) scans ~0.4 M; a 1M x 64 catalog at nprobe 512 of 4096 ~8 M.
@@ -155,6 +165,7 @@ export class Engine {
       maxBatchRows: opts.maxBatchRows,
       maxQueuedRows: opts.maxQueuedRows,
       inlineMaxFlops: opts.inlineMaxFlops,
+      inlineMaxSlices: opts.inlineMaxSlices,
       backend: opts.scorer,
     });
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);

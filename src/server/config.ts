@@ -20,6 +20,8 @@ export interface Config {
   maxQueuedRows: number;
   /** Scoring batches of at most this many FLOPs run on the main thread instead of a worker (0: never). */
   inlineMaxFlops: number;
+  /** A larger batch runs on the main thread, in up to this many slices of inlineMaxFlops, while no other Rank is in flight (0 or 1: never). */
+  inlineMaxSlices: number;
   /** IVF searches scanning at most this many floats run on the main thread (0: never). */
   syncSearchMaxFloats: number;
   /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
@@ -71,6 +73,7 @@ export const DEFAULTS: Config = {
   maxQueuedRows: 200_000,
   // The engine's defaults (ENGINE_DEFAULTS; a test keeps them equal).
   inlineMaxFlops: 40_000_000,
+  inlineMaxSlices: 4,
   syncSearchMaxFloats: 1_000_000,
   maxConcurrentRanks: 64,
   maxQueueWaitMs: 250,

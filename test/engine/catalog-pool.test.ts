@@ -251,7 +251,7 @@ describe('engine: live catalog and scoring pool', function () {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     const perRow = flopsPerRow(bundle.preranker.shape);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 100 * perRow, inlineBusyMaxFlops: 10 * perRow });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 100 * perRow, inlineBusyMaxFlops: 10 * perRow, inlineMaxSlices: 1 });
     try {
       await pool.ready;
       const l = featureLayout(cat.dim);
@@ -268,6 +268,41 @@ describe('engine: live catalog and scoring pool', function () {
       assert.equal(pool.inlineRows, 60, 'over the idle bound: a worker even when preferred');
     } finally {
       await pool.close();
+    }
+  });
+
+  it('scores a preferred batch over the idle bound inline in slices, serving the event loop between them', async () => {
+    const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+    const cat = new LiveCatalog(bundle, index, 0);
+    const perRow = flopsPerRow(bundle.ranker.shape);
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 40 * perRow, inlineMaxSlices: 3 });
+    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
+    try {
+      await pool.ready;
+      const l = featureLayout(cat.dim);
+      const now = Date.parse(bundle.manifest.referenceTime!);
+      const user = Float32Array.from({ length: l.userDim }, (_, j) => Math.sin(0.3 * j));
+      const rows = (n: number) => Int32Array.from({ length: n }, (_, i) => (i * 17 + 5) % cat.size);
+      const order: string[] = [];
+      pool.onBatch = (_m, n) => order.push(`slice ${n}`);
+      setImmediate(() => order.push('loop'));
+      const sliced = await pool.score('ranker', user, rows(100), now, undefined, true);
+      assert.deepEqual(order, ['slice 33', 'loop', 'slice 33', 'slice 34'], 'equal slices under the bound, the event loop served after the first');
+      assert.equal(pool.inlineRows, 100);
+      const remote = await viaWorker.score('ranker', user, rows(100), now);
+      assert.equal(sliced.length, remote.length);
+      for (let i = 0; i < remote.length; i++) assert.ok(Math.abs(sliced[i] - remote[i]) < 1e-5, `value ${i}: ${sliced[i]} vs ${remote[i]}`);
+      await pool.score('ranker', user, rows(100), now);
+      assert.equal(pool.inlineRows, 100, 'not preferred: a worker');
+      await pool.score('ranker', user, rows(121), now, undefined, true);
+      assert.equal(pool.inlineRows, 100, 'more than 3 slices: a worker');
+      const ctl = new AbortController();
+      pool.onBatch = () => ctl.abort(new Error('caller left mid-batch'));
+      await assert.rejects(pool.score('ranker', user, rows(100), now, ctl.signal, true), /caller left mid-batch/);
+      assert.equal(pool.inlineRows, 133, 'no slice runs after the caller left');
+    } finally {
+      await pool.close();
+      await viaWorker.close();
     }
   });
 

@@ -28,6 +28,7 @@ describe('server config', () => {
 
   it('defaults the engine placement knobs to the engine defaults, and takes them from flags and environment', () => {
     assert.equal(DEFAULTS.inlineMaxFlops, ENGINE_DEFAULTS.inlineMaxFlops);
+    assert.equal(DEFAULTS.inlineMaxSlices, ENGINE_DEFAULTS.inlineMaxSlices);
     assert.equal(DEFAULTS.syncSearchMaxFloats, ENGINE_DEFAULTS.syncSearchMaxFloats);
     const c = loadConfig(['--inline-max-flops', '0'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
     assert.equal(c.inlineMaxFlops, 0);

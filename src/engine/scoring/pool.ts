@@ -10,7 +10,11 @@
 // ranker's over 250. Batches up to inlineBusyMaxFlops always run inline;
 // batches up to inlineMaxFlops run inline when the caller says nothing else
 // is waiting for the thread (score(..., preferInline)), so that under
-// concurrent load the workers spread the scoring over the cores.
+// concurrent load the workers spread the scoring over the cores. A preferred
+// batch larger than that (the 1M-item world's ranker over 250 rows) runs
+// inline too, in slices of at most inlineMaxFlops with the event loop served
+// between slices, up to inlineMaxSlices slices: no single stretch of work on
+// the loop is longer than one slice, and the request saves the round trip.
 import * as path from 'node:path';
 import Piscina from 'piscina';
 
@@ -19,6 +23,11 @@ import { flattenWeights } from '../../native/dcn';
 import type { LiveCatalog } from '../catalog';
 import type { ModelName, ScoreTask, ScorerBackend, WorkerInit } from './protocol';
 import { flopsPerRow, Scorer } from './scorer';
+
+const asPromise = <T>(v: T | Promise<T>): Promise<T> => (v instanceof Promise ? v : Promise.resolve(v));
+
+/** Resolves after the event loop has polled for I/O once. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class QueueFullError extends Error {
   constructor(
@@ -40,6 +49,12 @@ export interface PoolOptions {
   inlineMaxFlops: number;
   /** Batches of at most this many FLOPs are always scored inline (capped by inlineMaxFlops; default 4 MFLOP). */
   inlineBusyMaxFlops?: number;
+  /**
+   * A preferred batch over inlineMaxFlops runs inline in up to this many
+   * slices of at most inlineMaxFlops each, yielding to the event loop between
+   * them (default 4; 1: such batches go to a worker).
+   */
+  inlineMaxSlices?: number;
   /** How the models run (default native; the others are benchmark baselines). */
   backend?: ScorerBackend;
 }
@@ -70,7 +85,7 @@ export class ScoringPool {
   /** The calling thread's scorer, once built (batches go to workers until then). */
   private inline: Scorer | null = null;
   private readonly inlineReady: Promise<void>;
-  /** Rows scored on the calling thread (batches under inlineMaxFlops). */
+  /** Rows scored on the calling thread (whole batches under inlineMaxFlops, or in slices). */
   inlineRows = 0;
   onBatch: BatchObserver | null = null;
 
@@ -146,16 +161,17 @@ export class ScoringPool {
   score(model: ModelName, user: Float32Array, rows: Int32Array, now: number, signal?: AbortSignal, preferInline = false): Promise<Float32Array> {
     if (rows.length === 0) return Promise.resolve(new Float32Array(0));
     const busyMax = Math.min(this.opts.inlineMaxFlops, this.opts.inlineBusyMaxFlops ?? 4_000_000);
-    if (this.inline && rows.length * this.flops[model] <= (preferInline ? this.opts.inlineMaxFlops : busyMax)) {
+    const flops = rows.length * this.flops[model];
+    if (this.inline && flops <= (preferInline ? this.opts.inlineMaxFlops : busyMax)) {
       if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
       try {
-        const out = this.inline.score(model, user, Int32Array.of(0, rows.length), rows, now);
-        this.inlineRows += rows.length;
-        this.onBatch?.(model, rows.length, 1, 0);
-        return out instanceof Float32Array ? Promise.resolve(out) : out;
+        return asPromise(this.scoreInline(this.inline, model, user, rows, now));
       } catch (err) {
         return Promise.reject(err);
       }
+    }
+    if (this.inline && preferInline && flops <= this.opts.inlineMaxFlops * (this.opts.inlineMaxSlices ?? 4)) {
+      return this.scoreInSlices(this.inline, model, user, rows, now, signal);
     }
     if (this.queuedRows + rows.length > this.opts.maxQueuedRows && this.inflight >= this.opts.threads) {
       return Promise.reject(new QueueFullError(model, this.queuedRows));
@@ -169,6 +185,33 @@ export class ScoringPool {
 
   async close(): Promise<void> {
     await this.pool.destroy();
+  }
+
+  private scoreInline(scorer: Scorer, model: ModelName, user: Float32Array, rows: Int32Array, now: number): Float32Array | Promise<Float32Array> {
+    const out = scorer.score(model, user, Int32Array.of(0, rows.length), rows, now);
+    this.inlineRows += rows.length;
+    this.onBatch?.(model, rows.length, 1, 0);
+    return out;
+  }
+
+  /**
+   * A batch over inlineMaxFlops on the calling thread: equal slices of at
+   * most inlineMaxFlops, each after a turn of the event loop (I/O and other
+   * requests' stages run in between).
+   */
+  private async scoreInSlices(scorer: Scorer, model: ModelName, user: Float32Array, rows: Int32Array, now: number, signal?: AbortSignal): Promise<Float32Array> {
+    const perSlice = Math.max(1, Math.floor(this.opts.inlineMaxFlops / this.flops[model]));
+    const slices = Math.ceil(rows.length / perSlice);
+    const h = this.heads[model];
+    const out = new Float32Array(rows.length * h);
+    for (let s = 0; s < slices; s++) {
+      if (s > 0) await nextTurn();
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      const from = Math.floor((s * rows.length) / slices);
+      const to = Math.floor(((s + 1) * rows.length) / slices);
+      out.set(await this.scoreInline(scorer, model, user, rows.subarray(from, to), now), from * h);
+    }
+    return out;
   }
 
   private pump(): void {
