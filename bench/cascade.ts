@@ -145,6 +145,7 @@ async function main(): Promise<void> {
       nprobe: { type: 'string' },
       factory: { type: 'string' },
       'sync-search-max-floats': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxFloats) },
+      'sync-search-max-steps': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxSteps) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       'inline-max-slices': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxSlices) },
       'events-every': { type: 'string', default: '0' },
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
     inlineMaxFlops,
     inlineMaxSlices,
     syncSearchMaxFloats: Number(values['sync-search-max-floats']),
+    syncSearchMaxSteps: Number(values['sync-search-max-steps']),
     scorer,
     search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
     // Batching off: one request per worker batch.

@@ -300,44 +300,49 @@ struct U8Codes {
   }
 };
 
+// Scans inverted list `key` (coarse score `coarse`) into `top`; returns the
+// number of codes compared.
+template <bool IsIP, class Codes>
+size_t ScanList(const faiss::IndexIVF& ix, Codes& codes, idx_t key, float coarse, const faiss::IDSelector* sel,
+                bool store_pairs, Collector<IsIP>& top) {
+  if (key < 0) return 0;  // fewer lists than nprobe
+  const size_t n = ix.invlists->list_size(key);
+  if (n == 0) return 0;
+  constexpr size_t kBlock = 64;
+  float buf[kBlock];
+  faiss::InvertedLists::ScopedCodes scodes(ix.invlists, key);
+  std::unique_ptr<faiss::InvertedLists::ScopedIds> sids;
+  const idx_t* ids = nullptr;
+  if (!store_pairs || sel) {
+    sids.reset(new faiss::InvertedLists::ScopedIds(ix.invlists, key));
+    ids = sids->get();
+  }
+  codes.SetList(key, coarse);
+  const uint8_t* base = scodes.get();
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    codes.Block(base, b0, bn, buf);
+    // Most distances miss the threshold once it is set: find the few that
+    // pass with one vector compare per 8, then re-check each against the
+    // threshold as it tightens.
+    for (uint64_t m = simd::PassMask(buf, bn, top.threshold, IsIP); m != 0; m &= m - 1) {
+      const size_t t = size_t(__builtin_ctzll(m));
+      const float v = buf[t];
+      if (!top.Passes(v)) continue;
+      const size_t pos = b0 + t;
+      if (sel && !sel->is_member(ids[pos])) continue;
+      top.Add(v, store_pairs ? idx_t(faiss::lo_build(key, pos)) : ids[pos]);
+    }
+  }
+  return n;
+}
+
 template <bool IsIP, class Codes>
 size_t CollectQuery(const faiss::IndexIVF& ix, Codes& codes, size_t k, const idx_t* keys, const float* coarse,
                     size_t nprobe, const faiss::IDSelector* sel, bool store_pairs, float* dis, idx_t* labels) {
   Collector<IsIP> top(k);
-  constexpr size_t kBlock = 64;
-  float buf[kBlock];
   size_t ndis = 0;
-  for (size_t j = 0; j < nprobe; ++j) {
-    const idx_t key = keys[j];
-    if (key < 0) continue;  // fewer lists than nprobe
-    const size_t n = ix.invlists->list_size(key);
-    if (n == 0) continue;
-    faiss::InvertedLists::ScopedCodes scodes(ix.invlists, key);
-    std::unique_ptr<faiss::InvertedLists::ScopedIds> sids;
-    const idx_t* ids = nullptr;
-    if (!store_pairs || sel) {
-      sids.reset(new faiss::InvertedLists::ScopedIds(ix.invlists, key));
-      ids = sids->get();
-    }
-    codes.SetList(key, coarse[j]);
-    const uint8_t* base = scodes.get();
-    for (size_t b0 = 0; b0 < n; b0 += kBlock) {
-      const size_t bn = std::min(kBlock, n - b0);
-      codes.Block(base, b0, bn, buf);
-      // Most distances miss the threshold once it is set: find the few that
-      // pass with one vector compare per 8, then re-check each against the
-      // threshold as it tightens.
-      for (uint64_t m = simd::PassMask(buf, bn, top.threshold, IsIP); m != 0; m &= m - 1) {
-        const size_t t = size_t(__builtin_ctzll(m));
-        const float v = buf[t];
-        if (!top.Passes(v)) continue;
-        const size_t pos = b0 + t;
-        if (sel && !sel->is_member(ids[pos])) continue;
-        top.Add(v, store_pairs ? idx_t(faiss::lo_build(key, pos)) : ids[pos]);
-      }
-    }
-    ndis += n;
-  }
+  for (size_t j = 0; j < nprobe; ++j) ndis += ScanList<IsIP>(ix, codes, keys[j], coarse[j], sel, store_pairs, top);
   top.Finish(dis, labels);
   return ndis;
 }
@@ -346,22 +351,18 @@ bool KnownMetric(const faiss::IndexIVF& ix) {
   return ix.metric_type == faiss::METRIC_INNER_PRODUCT || ix.metric_type == faiss::METRIC_L2;
 }
 
-// One query with a flat (IP or L2) coarse quantizer: the coarse step on the
-// addon's SIMD kernels (the system libfaiss's flat search is scalar), then
-// the index's search_preassigned. False where that does not apply: the
-// caller takes FAISS's path.
-bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
-               const faiss::SearchParameters* params_in) {
-  const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
+// The coarse step of one query with a flat (IP or L2) coarse quantizer, on
+// the addon's SIMD kernels (the system libfaiss's flat search is scalar):
+// the np best lists, best first, into keys/coarse. False where that does not
+// apply (another quantizer or metric).
+bool ProbeOrder(const faiss::IndexIVF& ix, const float* x, size_t nprobe, std::vector<idx_t>& keys,
+                std::vector<float>& coarseOut) {
   const auto* flat = dynamic_cast<const faiss::IndexFlat*>(ix.quantizer);
-  if (n != 1 || k <= 0 || !flat || !KnownMetric(ix) || flat->metric_type != ix.metric_type || flat->ntotal != idx_t(ix.nlist) ||
-      (params_in && !params) || (params && params->quantizer_params)) {
-    return false;
-  }
+  if (!flat || !KnownMetric(ix) || flat->metric_type != ix.metric_type || flat->ntotal != idx_t(ix.nlist)) return false;
   const size_t nlist = ix.nlist;
   const size_t d = size_t(ix.d);
   const bool ip = ix.metric_type == faiss::METRIC_INNER_PRODUCT;
-  const size_t np = std::max<size_t>(1, std::min<size_t>(params ? params->nprobe : ix.nprobe, nlist));
+  const size_t np = std::max<size_t>(1, std::min<size_t>(nprobe, nlist));
   thread_local std::vector<float> cd;
   thread_local std::vector<idx_t> order;
   cd.resize(nlist);
@@ -382,14 +383,27 @@ bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, floa
   };
   if (np < nlist) std::nth_element(order.begin(), order.begin() + (np - 1), order.end(), better);
   std::sort(order.begin(), order.begin() + np, better);
+  keys.assign(order.begin(), order.begin() + np);
+  coarseOut.resize(np);
+  for (size_t i = 0; i < np; ++i) coarseOut[i] = dist[keys[i]];
+  return true;
+}
+
+// One query with a flat coarse quantizer: the SIMD coarse step, then the
+// index's search_preassigned. False where that does not apply: the caller
+// takes FAISS's path.
+bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+               const faiss::SearchParameters* params_in) {
+  const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
+  if (n != 1 || k <= 0 || (params_in && !params) || (params && params->quantizer_params)) return false;
+  thread_local std::vector<idx_t> keys;
   thread_local std::vector<float> coarse;
-  coarse.resize(np);
-  for (size_t i = 0; i < np; ++i) coarse[i] = dist[order[i]];
-  faiss::SearchParametersIVF local;  // nprobe as clamped above: `order` holds exactly np lists
-  local.nprobe = np;
+  if (!ProbeOrder(ix, x, params ? params->nprobe : ix.nprobe, keys, coarse)) return false;
+  faiss::SearchParametersIVF local;  // nprobe as clamped: `keys` holds exactly np lists
+  local.nprobe = keys.size();
   local.max_codes = params ? params->max_codes : ix.max_codes;
   local.sel = params ? params->sel : nullptr;
-  ix.search_preassigned(1, x, k, order.data(), coarse.data(), distances, labels, false, &local, nullptr);
+  ix.search_preassigned(1, x, k, keys.data(), coarse.data(), distances, labels, false, &local, nullptr);
   return true;
 }
 
@@ -495,6 +509,79 @@ void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t
   if (!done)
     faiss::IndexIVFScalarQuantizer::search_preassigned(n, x, k, assign, centroid_dis, distances, labels, store_pairs,
                                                        params, stats);
+}
+
+namespace {
+
+// IvfScan over one code type: owns the query, the probe order, the codes
+// reader and the collector between steps; reads the lists only inside Step.
+template <bool IsIP, class Codes>
+class IvfScanImpl : public IvfScan {
+ public:
+  template <class MakeCodes>
+  IvfScanImpl(const faiss::IndexIVF& ix, std::vector<float>&& q, size_t k, std::vector<idx_t>&& keys,
+              std::vector<float>&& coarse, MakeCodes make)
+      : ix_(ix), q_(std::move(q)), keys_(std::move(keys)), coarse_(std::move(coarse)), codes_(make(q_.data())), top_(k) {}
+
+  size_t Step(size_t minCodes, const faiss::IDSelector* sel) override {
+    size_t n = 0;
+    while (next_ < keys_.size() && n < std::max<size_t>(minCodes, 1)) {
+      n += ScanList<IsIP>(ix_, codes_, keys_[next_], coarse_[next_], sel, false, top_);
+      ++next_;
+    }
+    return n;
+  }
+  bool Done() const override { return next_ == keys_.size(); }
+  void Finish(float* dis, idx_t* labels) override { top_.Finish(dis, labels); }
+
+ private:
+  const faiss::IndexIVF& ix_;
+  std::vector<float> q_;
+  std::vector<idx_t> keys_;
+  std::vector<float> coarse_;
+  Codes codes_;
+  Collector<IsIP> top_;
+  size_t next_ = 0;
+};
+
+template <template <bool> class Codes, class MakeCodes>
+std::unique_ptr<IvfScan> MakeScan(const faiss::IndexIVF& ix, std::vector<float>&& q, size_t k, std::vector<idx_t>&& keys,
+                                  std::vector<float>&& coarse, MakeCodes make) {
+  if (ix.metric_type == faiss::METRIC_INNER_PRODUCT)
+    return std::unique_ptr<IvfScan>(new IvfScanImpl<true, Codes<true>>(
+        ix, std::move(q), k, std::move(keys), std::move(coarse), [&](const float* x) { return make(std::true_type{}, x); }));
+  return std::unique_ptr<IvfScan>(new IvfScanImpl<false, Codes<false>>(
+      ix, std::move(q), k, std::move(keys), std::move(coarse), [&](const float* x) { return make(std::false_type{}, x); }));
+}
+
+template <bool IsIP>
+using FlatCodesT = FlatCodes<IsIP>;
+template <bool IsIP>
+using F16CodesT = F16Codes<IsIP>;
+template <bool IsIP>
+using U8CodesT = U8Codes<IsIP>;
+
+}  // namespace
+
+std::unique_ptr<IvfScan> BeginIvfScan(const faiss::Index& index, const float* query, size_t k, size_t nprobe) {
+  const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index);
+  if (ivf == nullptr || k == 0 || ivf->max_codes != 0 || !ivf->is_trained) return nullptr;
+  const auto* flat = dynamic_cast<const SimdIVFFlat*>(ivf);
+  const auto* sq = dynamic_cast<const SimdIVFSQ*>(ivf);
+  if (!flat && !(sq && SimdIVFSQ::Supports(*sq))) return nullptr;
+  std::vector<idx_t> keys;
+  std::vector<float> coarse;
+  if (!ProbeOrder(*ivf, query, nprobe > 0 ? nprobe : ivf->nprobe, keys, coarse)) return nullptr;
+  const size_t d = size_t(ivf->d);
+  std::vector<float> q(query, query + d);
+  if (flat)
+    return MakeScan<FlatCodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+                                [d](auto ip, const float* x) { return FlatCodes<decltype(ip)::value>{x, d}; });
+  if (sq->sq.qtype == faiss::ScalarQuantizer::QT_fp16)
+    return MakeScan<F16CodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+                               [sq](auto ip, const float* x) { return F16Codes<decltype(ip)::value>(*sq, x); });
+  return MakeScan<U8CodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+                            [sq](auto ip, const float* x) { return U8Codes<decltype(ip)::value>(*sq, x); });
 }
 
 std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> index) {

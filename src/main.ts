@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       inlineMaxFlops: cfg.inlineMaxFlops,
       inlineMaxSlices: cfg.inlineMaxSlices,
       syncSearchMaxFloats: cfg.syncSearchMaxFloats,
+      syncSearchMaxSteps: cfg.syncSearchMaxSteps,
       maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,

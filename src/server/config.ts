@@ -24,6 +24,8 @@ export interface Config {
   inlineMaxSlices: number;
   /** IVF searches scanning at most this many floats run on the main thread (0: never). */
   syncSearchMaxFloats: number;
+  /** An IVF search of up to this many times that runs on the main thread in steps while no other Rank is in flight (0 or 1: never). */
+  syncSearchMaxSteps: number;
   /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
   /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
@@ -75,6 +77,7 @@ export const DEFAULTS: Config = {
   inlineMaxFlops: 40_000_000,
   inlineMaxSlices: 4,
   syncSearchMaxFloats: 1_000_000,
+  syncSearchMaxSteps: 4,
   maxConcurrentRanks: 64,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,

@@ -30,6 +30,7 @@ describe('server config', () => {
     assert.equal(DEFAULTS.inlineMaxFlops, ENGINE_DEFAULTS.inlineMaxFlops);
     assert.equal(DEFAULTS.inlineMaxSlices, ENGINE_DEFAULTS.inlineMaxSlices);
     assert.equal(DEFAULTS.syncSearchMaxFloats, ENGINE_DEFAULTS.syncSearchMaxFloats);
+    assert.equal(DEFAULTS.syncSearchMaxSteps, ENGINE_DEFAULTS.syncSearchMaxSteps);
     const c = loadConfig(['--inline-max-flops', '0'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
     assert.equal(c.inlineMaxFlops, 0);
     assert.equal(c.syncSearchMaxFloats, 0);

@@ -19,15 +19,13 @@ import * as path from 'node:path';
 import Piscina from 'piscina';
 
 import type { Bundle } from '../../bundle/loader';
+import { nextTurn } from '../../util/turn';
 import { flattenWeights } from '../../native/dcn';
 import type { LiveCatalog } from '../catalog';
 import type { ModelName, ScoreTask, ScorerBackend, WorkerInit } from './protocol';
 import { flopsPerRow, Scorer } from './scorer';
 
 const asPromise = <T>(v: T | Promise<T>): Promise<T> => (v instanceof Promise ? v : Promise.resolve(v));
-
-/** Resolves after the event loop has polled for I/O once. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class QueueFullError extends Error {
   constructor(

@@ -97,9 +97,16 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
   };
   const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
+  // Larger ones too, in steps with the event loop served between them, while
+  // no other request could use the thread meanwhile.
   const frac = ctx.deps.ivfScanFraction;
-  const small = frac !== null && frac * catalog.size * catalog.dim <= ctx.deps.syncSearchMaxFloats;
-  const hits = (small ? catalog.index.searchSync(ctx.userEmb!, opts) : null) ?? (await catalog.index.search(ctx.userEmb!, opts));
+  const floats = frac === null ? Infinity : frac * catalog.size * catalog.dim;
+  const maxFloats = ctx.deps.syncSearchMaxFloats;
+  let hits = floats <= maxFloats ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
+  if (hits === null && floats > maxFloats && floats <= maxFloats * ctx.deps.syncSearchMaxSteps && ctx.deps.preferInline()) {
+    hits = await catalog.index.searchStepwise(ctx.userEmb!, opts, Math.max(1, Math.floor(maxFloats / catalog.dim)));
+  }
+  hits ??= await catalog.index.search(ctx.userEmb!, opts);
   const settled = catalog.version === version;
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
