@@ -7,10 +7,17 @@
 //
 //   node dist/bench/loadgen/sweep.js [--rates 50,100,200,300] [--duration 10] [--warmup 3]
 //        [--workers 2] [--mix rank] [--p99-limit-ms 50] [--no-pin] [--out sweep]
+//        [--workload w1|w2] [--server-args="--inline-max-slices 1 ..."]
+//
+// --workload w2 serves the 1M-item world through the W2 index (as
+// bench/cascade.js --workload w2) and asks for 50 results per call;
+// --server-args passes flags to the server (before/after of a setting).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { WORKLOADS, workloadBundle } from '../cascade';
+import { ensureWorld } from '../../src/world/cache';
 import { DEFAULT_LOAD, LoadResult, Mix, runLoad } from './client';
 import { CurvePoint, LATENCY_NOTE, latencySvg, optionsText, runMeta, TABLE_HEAD, tableRows } from './report';
 import { hasTaskset, startServer } from './server';
@@ -61,6 +68,8 @@ async function main(): Promise<void> {
       'http-port': { type: 'string', default: '8161' },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string', default: 'sweep' },
+      workload: { type: 'string', default: 'w1' },
+      'server-args': { type: 'string', default: '' },
     },
   });
   const rates = values.rates!.split(',').map(Number);
@@ -74,12 +83,25 @@ async function main(): Promise<void> {
   const pin = !values['no-pin'] && hasTaskset();
   const pinning = pin ? 'server pinned to CPU 0 (taskset -c 0), load workers to CPU 1 (taskset -c 1)' : 'no pinning (server and load workers share all cores)';
 
-  const server = await startServer(ROOT, grpcPort, httpPort, pin);
+  const workload = values.workload!;
+  if (workload !== 'w1' && workload !== 'w2') throw new Error('--workload must be w1 or w2');
+  const spec = WORKLOADS[workload];
+  const serverArgs = values['server-args']!.split(' ').filter((a) => a !== '');
+  let world = 'demo world, 100k items';
+  if (workload === 'w2') {
+    const paths = await ensureWorld(path.join(ROOT, spec.world.dir), spec.world.config, (m) => process.stderr.write(m + '\n'));
+    serverArgs.unshift('--bundle', await workloadBundle(spec, paths.bundle), '--events', paths.events);
+    world = `W2: ${spec.world.config.items} items, ${spec.index!.factory} at nprobe ${spec.index!.nprobe}`;
+  }
+  const server = await startServer(ROOT, grpcPort, httpPort, pin, serverArgs);
   const results: LoadResult[] = [];
   try {
     for (const rate of rates) {
       const options = {
         ...DEFAULT_LOAD,
+        items: spec.world.config.items,
+        users: spec.world.config.users,
+        numResults: spec.numResults,
         target: `127.0.0.1:${grpcPort}`,
         rate,
         durationS: Number(values.duration),
@@ -109,11 +131,11 @@ async function main(): Promise<void> {
       ? `no offered rate met p99 < ${criteria.p99LimitMs} ms with achieved >= 95% of offered (saturation is below ${Math.min(...rates)}/s)`
       : `**${saturation} Rank calls/s**: the highest offered rate with p99 < ${criteria.p99LimitMs} ms, achieved >= 95% of offered and errors <= 0.1% (resolution: the rates tried)`;
   const md = [
-    '# Open-loop gRPC latency vs offered load (demo world, 100k items)',
+    `# Open-loop gRPC latency vs offered load (${world})`,
     '',
     `${meta.date} · commit \`${meta.commit}\` · ${meta.cpu} (${meta.cores} cores; ${pinning}) · Node ${meta.node} · load avg ${meta.loadavg1.toFixed(2)} at the end · \`${meta.command}\``,
     '',
-    `Each rate: ${optionsText(results[0].options).replace(/ at \d+(\.\d+)?\/s/, '')}. Default request: home surface, mobile, 20 results.`,
+    `Each rate: ${optionsText(results[0].options).replace(/ at \d+(\.\d+)?\/s/, '')}. Default request: home surface, mobile, ${spec.numResults} results.${serverArgs.length > 0 ? ` Server flags: \`${serverArgs.join(' ')}\`.` : ''}`,
     '',
     ...TABLE_HEAD,
     ...results.flatMap(tableRows),
