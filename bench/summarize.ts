@@ -102,13 +102,15 @@ function suiteSection(s: Suite): string[] {
 
 interface Sweep {
   meta: Meta;
+  /** Flags given to the server (--server-args), when any. */
+  serverArgs?: string;
   saturation: number;
   runs: { offeredRate: number; achievedRate: number; serverCpuUsPerRank: number; clientCpuUsPerCall: number; methods: Record<string, { latency: { p50: number; p99: number; p999?: number } }> }[];
 }
 
-function sweepSection(s: Sweep, name: string): string[] {
+function sweepSection(s: Sweep, name: string, title = '## gRPC, open loop: latency vs offered load'): string[] {
   return [
-    '## gRPC, open loop: latency vs offered load',
+    title,
     '',
     origin(s.meta),
     '',
@@ -124,6 +126,24 @@ function sweepSection(s: Sweep, name: string): string[] {
     'One 10-second window per rate: on this shared machine the p99 at a given rate moves by 2-3x from one run to the next (and the estimate above with it), while server CPU per Rank moves by about 10%. Compare commits by server CPU per Rank and by the highest rate served in full.',
     '',
     `![p50 and p99 vs offered rate](bench/results/${name}.svg)`,
+    '',
+  ];
+}
+
+/** The W2 sweep next to the same sweep with the thread hops (--server-args), rate by rate. */
+function sweepCompare(b: Sweep, a: Sweep, aName: string): string[] {
+  const rows = b.runs.map((r) => {
+    const o = a.runs.find((x) => x.offeredRate === r.offeredRate);
+    const mb = r.methods.Rank;
+    const ma = o?.methods.Rank;
+    return `| ${f(r.offeredRate, 0)} | ${o ? f(o.achievedRate, 1) : '–'} | ${f(r.achievedRate, 1)} | ${o ? f(o.serverCpuUsPerRank, 0) : '–'} | ${f(r.serverCpuUsPerRank, 0)} | ${ma ? f(ma.latency.p50) : '–'} | ${mb ? f(mb.latency.p50) : '–'} |`;
+  });
+  return [
+    `Against the same sweep with the server flags \`${a.serverArgs ?? '(see the file)'}\` (the scoring batch and the search each cross to another thread and back, as before those settings existed; [${aName}.md](bench/results/${aName}.md), commit \`${a.meta.commit}\`):`,
+    '',
+    '| offered/s | achieved/s, hops | achieved/s | server CPU µs/Rank, hops | server CPU µs/Rank | p50 ms, hops | p50 ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
     '',
   ];
 }
@@ -342,7 +362,7 @@ function bundleSection(b: BundleRes): string[] {
 }
 
 /** The issue's targets against the latest results (reported, never asserted). */
-function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | null, retr: RetrievalRes | null, floor: FloorRes | null, pool: PoolScaling | null): string[] {
+function targetsSection(suite: Suite | null, sweep: Sweep | null, sweepW2: Sweep | null, k: Kernels | null, retr: RetrievalRes | null, floor: FloorRes | null, pool: PoolScaling | null): string[] {
   const by = new Map((suite?.runs ?? []).map((r) => [r.name, r.result]));
   const total = (r?: CascadeResult) => (r ? r.cpuUsPerCall.main + r.cpuUsPerCall.others : NaN);
   const rows: string[] = [];
@@ -371,6 +391,14 @@ function targetsSection(suite: Suite | null, sweep: Sweep | null, k: Kernels | n
     const m = half ? (half.methods.Rank ?? Object.values(half.methods)[0]) : undefined;
     rows.push(`| ≥ 1000 Rank/s with the server on one core | highest rate served in full: ${f(best, 0)}/s | loadgen sweep |`);
     if (half && m) rows.push(`| p99 ≤ 5 ms at 50% of saturation | p99 ${f(m.latency.p99)} ms at ${f(half.offeredRate, 0)}/s (client-side latency included) | loadgen sweep |`);
+    rows.push(
+      '| (context) what that p99 needs | Poisson arrivals at 50% load queue behind each other: with a fixed service time S, 1% of calls wait more than 3.3 S (M/D/1, simulated), so the p99 is about 4.3 S and a 5 ms p99 needs S ≤ 1.2 ms of server time per call, the same bound as the CPU target | queueing model |',
+    );
+  }
+  if (sweepW2) {
+    const best = sweepW2.runs.filter((r) => r.achievedRate >= 0.95 * r.offeredRate).reduce((a, r) => Math.max(a, r.achievedRate), 0);
+    const cpu = sweepW2.runs.filter((r) => r.achievedRate >= 0.95 * r.offeredRate).map((r) => f(r.serverCpuUsPerRank, 0));
+    rows.push(`| (context) W2 through gRPC, server on one core | highest rate served in full: ${f(best, 0)}/s; server CPU per Rank ${cpu.join(' / ')} µs at the rates served | loadgen sweep-w2 |`);
   }
   const bare1 = floor?.rows.find((x) => /bare/.test(x.target) && x.inFlight === 1);
   const bareMax = floor?.rows.filter((x) => /bare/.test(x.target)).sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0];
@@ -398,6 +426,7 @@ export async function summarize(): Promise<string> {
     'node dist/bench/suite.js                     # in-process cascade, baselines, stage floors (~10 min)',
     'node dist/bench/retrieval.js --out retrieval-w2   # W2 recall@1000 vs time by index and nprobe (~3 min)',
     'node dist/bench/loadgen/sweep.js --rates 50,100,150,200,250,300 --duration 10 --warmup 3 --out sweep',
+    'node dist/bench/loadgen/sweep.js --workload w2 --rates 50,100,150,200,250 --duration 10 --warmup 3 --out sweep-w2',
     'node dist/bench/loadgen/floor.js --out floor  # gRPC transport floor: bare grpc-js vs the server',
     'node dist/bench/pool-scaling.js --out pool-scaling   # scoring pool, 1 worker vs 2',
     'node dist/bench/ab.js --a ../old-checkout --workload w2 --out w2   # before/after: interleaved pairs of two builds',
@@ -416,11 +445,17 @@ export async function summarize(): Promise<string> {
   const retr = await read<RetrievalRes & Meta>('retrieval-w2.json');
   const floor = await read<FloorRes>('loadgen-floor.json');
   const pool = await read<PoolScaling>('pool-scaling.json');
-  lines.push(...targetsSection(suite, sweep, k, retr, floor, pool));
+  const sweepW2 = await read<Sweep>('loadgen-sweep-w2.json');
+  lines.push(...targetsSection(suite, sweep, sweepW2, k, retr, floor, pool));
   if (suite) lines.push(...suiteSection(suite));
   if (retr) lines.push(...retrievalSection(retr));
   if (pool) lines.push(...poolSection(pool));
   if (sweep) lines.push(...sweepSection(sweep, 'loadgen-sweep'));
+  if (sweepW2) {
+    lines.push(...sweepSection(sweepW2, 'loadgen-sweep-w2', '## gRPC, open loop, W2 (1M items, 50 results): latency vs offered load'));
+    const hops = await read<Sweep>('loadgen-sweep-w2-hops.json');
+    if (hops) lines.push(...sweepCompare(sweepW2, hops, 'loadgen-sweep-w2-hops'));
+  }
   if (floor) lines.push(...floorSection(floor));
   for (const name of ['loadgen-soak', 'loadgen-soak-limit12', 'loadgen-soak-wait50']) {
     const soak = await read<Soak>(`${name}.json`);

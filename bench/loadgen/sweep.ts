@@ -124,7 +124,10 @@ async function main(): Promise<void> {
 
   const points = results.map(rankPoint);
   const saturation = saturationEstimate(points, criteria);
-  const argv = process.argv.slice(2).join(' ');
+  const argv = process.argv
+    .slice(2)
+    .map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))
+    .join(' ');
   const meta = runMeta(ROOT, `node dist/bench/loadgen/sweep.js${argv ? ' ' + argv : ''}`, pinning);
   const satText =
     saturation === undefined
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const dir = path.join(ROOT, 'bench', 'results');
   await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, `loadgen-${values.out}.json`), JSON.stringify({ meta, criteria, saturation: saturation ?? null, points, runs: results }, null, 2) + '\n');
+  await fs.writeFile(path.join(dir, `loadgen-${values.out}.json`), JSON.stringify({ meta, workload, serverArgs: values['server-args'], criteria, saturation: saturation ?? null, points, runs: results }, null, 2) + '\n');
   await fs.writeFile(path.join(dir, `loadgen-${values.out}.md`), md);
   await fs.writeFile(path.join(dir, `loadgen-${values.out}.svg`), latencySvg(points, `Rank latency vs offered load (${pin ? 'pinned 1+1 cores' : 'shared cores'})`, saturation, criteria.p99LimitMs));
   process.stdout.write(md);
