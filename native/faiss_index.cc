@@ -686,8 +686,6 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     if (c->args.nq != 1 || c->args.k == 0) return env.Null();
     std::shared_lock<std::shared_mutex> lock(st_->mu, std::try_to_lock);
     if (!lock.owns_lock()) return env.Null();
-    const auto* flat = dynamic_cast<const SimdIVFFlat*>(st_->index.get());
-    if (flat != nullptr && c->args.k < size_t(SimdIVFFlat::kCollectMinK)) return env.Null();
     c->scan = BeginIvfScan(*st_->index, c->args.queries.data(), c->args.k, size_t(c->args.nprobe));
     if (!c->scan) return env.Null();
     c->st = st_;

@@ -554,13 +554,6 @@ std::unique_ptr<IvfScan> MakeScan(const faiss::IndexIVF& ix, std::vector<float>&
       ix, std::move(q), k, std::move(keys), std::move(coarse), [&](const float* x) { return make(std::false_type{}, x); }));
 }
 
-template <bool IsIP>
-using FlatCodesT = FlatCodes<IsIP>;
-template <bool IsIP>
-using F16CodesT = F16Codes<IsIP>;
-template <bool IsIP>
-using U8CodesT = U8Codes<IsIP>;
-
 }  // namespace
 
 std::unique_ptr<IvfScan> BeginIvfScan(const faiss::Index& index, const float* query, size_t k, size_t nprobe) {
@@ -568,19 +561,20 @@ std::unique_ptr<IvfScan> BeginIvfScan(const faiss::Index& index, const float* qu
   if (ivf == nullptr || k == 0 || ivf->max_codes != 0 || !ivf->is_trained) return nullptr;
   const auto* flat = dynamic_cast<const SimdIVFFlat*>(ivf);
   const auto* sq = dynamic_cast<const SimdIVFSQ*>(ivf);
-  if (!flat && !(sq && SimdIVFSQ::Supports(*sq))) return nullptr;
+  // IVF Flat's search() collects only from kCollectMinK (FAISS's heap below).
+  if (flat ? k < size_t(SimdIVFFlat::kCollectMinK) : !(sq && SimdIVFSQ::Supports(*sq))) return nullptr;
   std::vector<idx_t> keys;
   std::vector<float> coarse;
   if (!ProbeOrder(*ivf, query, nprobe > 0 ? nprobe : ivf->nprobe, keys, coarse)) return nullptr;
   const size_t d = size_t(ivf->d);
   std::vector<float> q(query, query + d);
   if (flat)
-    return MakeScan<FlatCodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+    return MakeScan<FlatCodes>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
                                 [d](auto ip, const float* x) { return FlatCodes<decltype(ip)::value>{x, d}; });
   if (sq->sq.qtype == faiss::ScalarQuantizer::QT_fp16)
-    return MakeScan<F16CodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+    return MakeScan<F16Codes>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
                                [sq](auto ip, const float* x) { return F16Codes<decltype(ip)::value>(*sq, x); });
-  return MakeScan<U8CodesT>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
+  return MakeScan<U8Codes>(*ivf, std::move(q), k, std::move(keys), std::move(coarse),
                             [sq](auto ip, const float* x) { return U8Codes<decltype(ip)::value>(*sq, x); });
 }
 

@@ -74,7 +74,8 @@ class IvfScan {
 
 // A stepwise search of `query` (d floats, copied) for the k best among the
 // nprobe nearest lists (0: the index's nprobe); nullptr unless `index` is a
-// SimdIVFFlat or SimdIVFSQ with a flat coarse quantizer and no max_codes.
+// SimdIVFFlat (k >= kCollectMinK) or SimdIVFSQ with a flat coarse quantizer
+// and no max_codes.
 std::unique_ptr<IvfScan> BeginIvfScan(const faiss::Index& index, const float* query, size_t k, size_t nprobe);
 
 // If `index` is a plain IndexIVFFlat, or an IndexIVFScalarQuantizer with
