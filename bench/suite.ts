@@ -78,7 +78,9 @@ export function codeBytesPerDim(factory: string): number {
 
 /** Lower bound of each stage's time on this machine, ms (see the suite's markdown for the model). */
 export function stageFloors(r: CascadeResult, lim: MachineLimits): Record<string, number> {
-  const bw = lim.copyGBps * 1e9; // bytes/s
+  // Bytes/s: runs written before these rates were measured fall back to the copy rate.
+  const blocks = (lim.blockReadGBps ?? lim.copyGBps) * 1e9;
+  const rows = (lim.rowReadGBps ?? lim.copyGBps) * 1e9;
   const flops = lim.sgemmGflops * 1e9;
   const d = r.world.dim;
   const K = r.rerank > 0 ? r.rerank : 1000;
@@ -88,9 +90,9 @@ export function stageFloors(r: CascadeResult, lim: MachineLimits): Record<string
     const nlist = Number(/IVF(\d+)/.exec(r.index.factory)?.[1] ?? NaN);
     const scanned = Number.isFinite(nlist) ? ((r.index.nprobe ?? 1) / nlist) * r.world.items : r.world.items;
     // The scanned codes at their stored size, plus the float centroids.
-    out.retrieval = (((scanned * codeBytesPerDim(r.index.factory) + (nlist || 0) * 4) * d) / bw) * 1e3;
+    out.retrieval = (((scanned * codeBytesPerDim(r.index.factory) + (nlist || 0) * 4) * d) / blocks) * 1e3;
   }
-  out.prerank = ((K * d * 4) / bw + (r.heavyBudget * K * flopsPerRow(r.models.preranker)) / flops) * 1e3;
+  out.prerank = ((K * d * 4) / rows + (r.heavyBudget * K * flopsPerRow(r.models.preranker)) / flops) * 1e3;
   out.rank = (((M + (r.rerank === 0 ? r.freshKeep : 0)) * flopsPerRow(r.models.ranker)) / flops) * 1e3;
   out.policy = ((2 * r.numResults * (M + r.freshKeep) * d) / flops) * 1e3;
   return out;

@@ -46,7 +46,7 @@ function suiteSection(s: Suite): string[] {
     '',
     origin(s),
     '',
-    `Machine limits measured in the same run: single-thread sgemm **${f(s.limits.sgemmGflops, 1)} GFLOP/s** (best call ${f(s.limits.sgemmBestGflops, 1)}), memory copy **${f(s.limits.copyGBps, 1)} GB/s** (read + write, 256 MiB).`,
+    `Machine limits measured in the same run: single-thread sgemm **${f(s.limits.sgemmGflops, 1)} GFLOP/s** (best call ${f(s.limits.sgemmBestGflops, 1)}), memory copy **${f(s.limits.copyGBps, 1)} GB/s** (read + write, 256 MiB)${s.limits.blockReadGBps !== undefined ? `; one thread reads **${f(s.limits.blockReadGBps, 1)} GB/s** in 32 KiB blocks at random offsets (as a search reads inverted lists) and **${f(s.limits.rowReadGBps, 1)} GB/s** in single 256-byte rows at random (as a candidate gather does)` : ''}.`,
     '',
     'Each run is its own process (`bench/cascade.js`): calls one after another (or 4 in flight), CPU per call from `/proc/self/task/*/stat` split into the main thread and all others (scoring workers, libuv threads running FAISS, V8 helpers).',
     '',
@@ -85,7 +85,7 @@ function suiteSection(s: Suite): string[] {
   out.push(
     '### Per stage: achieved vs the floor',
     '',
-    'Floor model (lower bounds on this machine, from the limits above): retrieval = bytes of the inverted lists scanned (nprobe/nlist of the catalog) plus the coarse centroids, at copy bandwidth; pre-rank = the K gathered embedding rows at copy bandwidth plus the strong model\'s FLOPs on its budget at sgemm speed; rank = the ranker\'s FLOPs on M + fresh rows at sgemm speed; policy = one dot product per (result, candidate) pair at sgemm speed. Stage times are wall means from the engine\'s own stage histograms, so they include waiting for a worker or a libuv thread and the thread hops.',
+    'Floor model (lower bounds on this machine, from the limits above): retrieval = bytes of the inverted lists scanned (nprobe/nlist of the catalog) plus the coarse centroids, at the block read rate; pre-rank = the K gathered embedding rows at the random-row read rate plus the strong model\'s FLOPs on its budget at sgemm speed; rank = the ranker\'s FLOPs on M + fresh rows at sgemm speed; policy = one dot product per (result, candidate) pair at sgemm speed. Stage times are wall means from the engine\'s own stage histograms, so they include waiting for a worker or a libuv thread and the thread hops.',
     '',
     '| run | stage | mean ms | floor ms | floor / achieved |',
     '|---|---|---:|---:|---:|',
@@ -383,7 +383,7 @@ function targetsSection(suite: Suite | null, sweep: Sweep | null, sweepW2: Sweep
   if (w2f) {
     const sum = Object.values(w2f).reduce((a, b) => a + b, 0);
     const parts = Object.entries(w2f).map(([stage, ms]) => `${stage} ${f(ms, 2)}`).join(', ');
-    rows.push(`| (context) W2's floor on this machine | ${f(sum, 2)} ms of CPU (${parts}): this run's sgemm speed and copy bandwidth over the work W2 prescribes (per-stage model below), so the 1.0 ms target is under what this machine can do for W2 | suite w2 |`);
+    rows.push(`| (context) W2's floor on this machine | ${f(sum, 2)} ms of CPU (${parts}): this run's sgemm speed and read rates over the work W2 prescribes (per-stage model below), so the 1.0 ms target is under what this machine can do for W2 | suite w2 |`);
   }
   if (sweep) {
     const best = sweep.runs.filter((r) => r.achievedRate >= 0.95 * r.offeredRate).reduce((a, r) => Math.max(a, r.achievedRate), 0);

@@ -30,12 +30,12 @@ const base: CascadeResult = {
 
 describe('bench: suite floors and run list', () => {
   it('computes each stage floor from the machine limits (hand-computed)', () => {
-    const limits = { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 };
+    const limits = { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 40, blockReadGBps: 10, rowReadGBps: 5 };
     const fl = stageFloors(base, limits);
-    // retrieval: (128/1024 x 100000 + 1024) vectors x 32 floats x 4 B = 1_731_072 B at 1e10 B/s = 0.1731 ms
+    // retrieval, at the block read rate: (128/1024 x 100000 + 1024) vectors x 32 floats x 4 B = 1_731_072 B at 1e10 B/s = 0.1731 ms
     assert.ok(Math.abs(fl.retrieval - 0.1731072) < 1e-9, `retrieval ${fl.retrieval}`);
-    // prerank: 1000 x 32 x 4 B at 1e10 B/s (0.0128 ms) + 0.2 x 1000 x 220 FLOP at 1e11 (0.00044 ms)
-    assert.ok(Math.abs(fl.prerank - (0.0128 + 0.00044)) < 1e-9, `prerank ${fl.prerank}`);
+    // prerank: 1000 rows x 32 x 4 B at the row read rate, 5e9 B/s (0.0256 ms) + 0.2 x 1000 x 220 FLOP at 1e11 (0.00044 ms)
+    assert.ok(Math.abs(fl.prerank - (0.0256 + 0.00044)) < 1e-9, `prerank ${fl.prerank}`);
     // rank: (200 + 50) x 220 FLOP at 1e11 FLOP/s = 0.00055 ms
     assert.ok(Math.abs(fl.rank - 0.00055) < 1e-9, `rank ${fl.rank}`);
     // policy: 2 x 20 x 250 x 32 FLOP at 1e11 = 0.0032 ms
@@ -43,7 +43,7 @@ describe('bench: suite floors and run list', () => {
   });
 
   it('counts scanned codes at their stored size: SQfp16 2 bytes, SQ8 1 byte per component', () => {
-    const limits = { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 };
+    const limits = { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 40, blockReadGBps: 10, rowReadGBps: 5 };
     // (12500 x 32 x 2 B + 1024 x 32 x 4 B) at 1e10 B/s = 0.0931072 ms
     const fp16 = stageFloors({ ...base, index: { factory: 'IVF1024,SQfp16', nprobe: 128 } }, limits);
     assert.ok(Math.abs(fp16.retrieval - 0.0931072) < 1e-9, `SQfp16 ${fp16.retrieval}`);
@@ -53,9 +53,15 @@ describe('bench: suite floors and run list', () => {
   });
 
   it('has no retrieval floor in re-rank mode, and pre-ranks the given rows', () => {
-    const fl = stageFloors({ ...base, rerank: 500 }, { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 });
+    const fl = stageFloors({ ...base, rerank: 500 }, { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 40, blockReadGBps: 10, rowReadGBps: 5 });
     assert.equal(fl.retrieval, undefined);
-    assert.ok(Math.abs(fl.prerank - (500 * 32 * 4 / 1e10 + 0.2 * 500 * 220 / 1e11) * 1e3) < 1e-9);
+    assert.ok(Math.abs(fl.prerank - (500 * 32 * 4 / 5e9 + 0.2 * 500 * 220 / 1e11) * 1e3) < 1e-9);
+  });
+
+  it('reads the copy rate for both read patterns in result files that predate them', () => {
+    const fl = stageFloors(base, { sgemmGflops: 100, sgemmBestGflops: 100, copyGBps: 10 });
+    assert.ok(Math.abs(fl.retrieval - 0.1731072) < 1e-9, `retrieval ${fl.retrieval}`);
+    assert.ok(Math.abs(fl.prerank - (0.0128 + 0.00044)) < 1e-9, `prerank ${fl.prerank}`);
   });
 
   it('runs every workload and baseline once, with the 1M world marked', () => {
