@@ -28,10 +28,15 @@ export interface BetaPosterior {
   beta: number;
 }
 
-/** The mixed page: rows in order, and 1 where the row is an exploration (fresh) pick. */
+/**
+ * The mixed page: rows in order, 1 in `exploration` where the row is an
+ * exploration (fresh) pick, and in `at` each row's index in its source
+ * (fresh.rows where exploration is 1, organic.rows otherwise).
+ */
 export interface MixedPage {
   rows: Int32Array;
   exploration: Uint8Array;
+  at: Int32Array;
 }
 
 function checkSource(name: string, s: ScoredRows): void {
@@ -41,8 +46,12 @@ function checkSource(name: string, s: ScoredRows): void {
   }
 }
 
-/** Positions of `s` by rel descending (ties: input order), first occurrence of each row only. */
-function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number>): Int32Array {
+/**
+ * Positions of `s` by rel descending (ties: input order), first occurrence of
+ * each row only, skipping rows in `exclude`. Every row of `s` ends up in
+ * `seen` (which the caller passes empty and may reuse as the next exclude).
+ */
+function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number> | null, seen: Set<number>): Int32Array {
   const n = s.rows.length;
   const idx = new Int32Array(n);
   let sorted = true;
@@ -52,12 +61,12 @@ function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number>): Int32Array {
   }
   // Callers often pass lists in rank order already (the organic page).
   if (!sorted) idx.sort((a, b) => s.rel[b] - s.rel[a] || a - b);
-  const seen = new Set<number>(exclude);
   let m = 0;
   for (let t = 0; t < idx.length; t++) {
     const row = s.rows[idx[t]];
     if (seen.has(row)) continue;
     seen.add(row);
+    if (exclude?.has(row)) continue;
     idx[m++] = idx[t];
   }
   return idx.slice(0, m);
@@ -82,8 +91,10 @@ export function mixExploration(
   if (method !== 'epsilon-greedy' && method !== 'thompson') throw new RangeError(`unknown exploration method ${String(method)}`);
   if (method === 'thompson' && posterior === undefined) throw new TypeError("method 'thompson' needs a posterior");
 
-  const orgPos = rankedUnique(organic, new Set<number>());
-  const freshPos = rankedUnique(fresh, new Set<number>(organic.rows));
+  // The organic rows, collected while ranking them, are what fresh excludes.
+  const organicRows = new Set<number>();
+  const orgPos = rankedUnique(organic, null, organicRows);
+  const freshPos = rankedUnique(fresh, organicRows, new Set<number>());
   const nf = freshPos.length;
   const freshRows = new Int32Array(nf);
   const weight = new Float64Array(nf);
@@ -140,18 +151,22 @@ export function mixExploration(
   const size = Math.min(n, orgPos.length + nf);
   const rows = new Int32Array(size);
   const exploration = new Uint8Array(size);
+  const at = new Int32Array(size);
   let oi = 0;
   let freshLeft = nf;
   for (let p = 0; p < size; p++) {
     const orgLeft = oi < orgPos.length;
     const explore = !orgLeft || (freshLeft > 0 && p + 1 >= k && rng() < epsilon);
     if (explore) {
-      rows[p] = freshRows[pickFresh()];
+      const j = pickFresh();
+      rows[p] = freshRows[j];
+      at[p] = freshPos[j];
       exploration[p] = 1;
       freshLeft--;
     } else {
-      rows[p] = organic.rows[orgPos[oi++]];
+      at[p] = orgPos[oi++];
+      rows[p] = organic.rows[at[p]];
     }
   }
-  return { rows, exploration };
+  return { rows, exploration, at };
 }

@@ -182,11 +182,10 @@ export function policyStage(cfg: PolicyConfig): Stage {
           o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
           (row) => stats.posterior(row),
         );
-        // Rows are unique among the candidates: map the mixed rows back to positions.
-        const at = new Map<number, number>();
-        for (let i = 0; i < page.length; i++) at.set(c.rows[page[i]], page[i]);
-        for (let i = 0; i < freshKept.length; i++) at.set(c.rows[freshKept[i]], freshKept[i]);
-        page = Int32Array.from(mixed.rows, (r) => at.get(r)!);
+        // Back to candidate positions: each pick's index in the list it came from.
+        const mixedPage = new Int32Array(mixed.at.length);
+        for (let p = 0; p < mixedPage.length; p++) mixedPage[p] = (mixed.exploration[p] === 1 ? freshKept : page)[mixed.at[p]];
+        page = mixedPage;
         explored = mixed.exploration;
       }
 

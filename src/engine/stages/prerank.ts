@@ -31,7 +31,9 @@ export const prerankStage: Stage = {
     const hard = deps.hapRouting === 'top' ? topK(c.scores, budget) : hapRoute(c.scores, M, budget);
     let strong = new Float32Array(0);
     if (hard.length > 0) {
-      const p = await deps.pool.score('preranker', ctx.userFeatures!, Int32Array.from(hard, (i) => c.rows[i]), ctx.now, input.signal, deps.preferInline());
+      const hardRows = new Int32Array(hard.length);
+      for (let i = 0; i < hard.length; i++) hardRows[i] = c.rows[hard[i]];
+      const p = await deps.pool.score('preranker', ctx.userFeatures!, hardRows, ctx.now, input.signal, deps.preferInline());
       // The strong model outputs P(click); compare on the logit scale.
       strong = new Float32Array(p.length);
       for (let i = 0; i < p.length; i++) strong[i] = Math.log(Math.max(p[i], 1e-7) / Math.max(1 - p[i], 1e-7));

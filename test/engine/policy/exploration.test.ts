@@ -50,6 +50,7 @@ describe('policy: mixExploration', () => {
       let lastOrganic = -1;
       out.rows.forEach((row, p) => {
         assert.equal(out.exploration[p], isFresh(row) ? 1 : 0, `trial ${trial}, position ${p}`);
+        assert.equal((out.exploration[p] === 1 ? FRESH : ORGANIC).rows[out.at[p]], row, `trial ${trial}, position ${p}: at[] points at the row in its source`);
         if (isFresh(row) && p + 1 < k) assert.fail(`trial ${trial}: fresh row at position ${p + 1} < k = ${k}`);
         if (!isFresh(row)) {
           assert.ok(row > lastOrganic, 'organic in rel order');
@@ -83,6 +84,8 @@ describe('policy: mixExploration', () => {
     assert.deepEqual(Array.from(out.rows.subarray(0, 2)), [1, 2]);
     assert.deepEqual(Array.from(out.rows.subarray(2)).sort(), [7, 8]);
     assert.deepEqual(Array.from(out.exploration), [0, 0, 1, 1]);
+    assert.deepEqual(Array.from(out.at.subarray(0, 2)), [0, 1], 'organic positions');
+    assert.deepEqual(Array.from(out.at.subarray(2)).sort(), [1, 3], 'the first 7 and the 8 of fresh, not the repeated 7');
     const none = mixExploration({ rows: new Int32Array(0), rel: new Float32Array(0) }, fresh, 3, 1, 0.5, mulberry32(4));
     assert.equal(none.rows.length, 3);
   });
