@@ -91,6 +91,13 @@ export function allocCandidates(n: number, heads = 0, exploration = false): Cand
   return out;
 }
 
+/** The rows at the given positions. */
+export function rowsAt(rows: Int32Array, positions: Int32Array): Int32Array {
+  const out = new Int32Array(positions.length);
+  for (let i = 0; i < positions.length; i++) out[i] = rows[positions[i]];
+  return out;
+}
+
 /** Candidates at the given positions of `c` (all parallel arrays). */
 export function select(c: Candidates, positions: Int32Array, heads = 0): Candidates {
   const n = positions.length;

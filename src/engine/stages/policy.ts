@@ -11,7 +11,7 @@ import { dpp, mmr, topK } from '../../native';
 import { dedupe, limitBrandRuns, mixExploration, recentMask } from '../policy';
 import { mulberry32 } from '../../util/random';
 import type { RankContext, Stage } from '../context';
-import { select } from '../context';
+import { rowsAt, select } from '../context';
 import type { Candidates } from '../types';
 import { PROVENANCE } from '../types';
 
@@ -29,13 +29,6 @@ function rngFor(seed: number): () => number {
 function scoresAt(scores: Float32Array, positions: Int32Array): Float32Array {
   const out = new Float32Array(positions.length);
   for (let i = 0; i < positions.length; i++) out[i] = scores[positions[i]];
-  return out;
-}
-
-/** The rows at the given positions. */
-function rowsAt(rows: Int32Array, positions: Int32Array): Int32Array {
-  const out = new Int32Array(positions.length);
-  for (let i = 0; i < positions.length; i++) out[i] = rows[positions[i]];
   return out;
 }
 

@@ -5,7 +5,7 @@
 // pool); its scores are calibrated onto the light scale and the top M kept.
 import { hapMerge, hapRoute, scoreRows, topK } from '../../native';
 import type { RankContext, Stage } from '../context';
-import { recordTrail, select } from '../context';
+import { recordTrail, rowsAt, select } from '../context';
 import type { Candidates } from '../types';
 import { PROVENANCE } from '../types';
 
@@ -31,9 +31,7 @@ export const prerankStage: Stage = {
     const hard = deps.hapRouting === 'top' ? topK(c.scores, budget) : hapRoute(c.scores, M, budget);
     let strong = new Float32Array(0);
     if (hard.length > 0) {
-      const hardRows = new Int32Array(hard.length);
-      for (let i = 0; i < hard.length; i++) hardRows[i] = c.rows[hard[i]];
-      const p = await deps.pool.score('preranker', ctx.userFeatures!, hardRows, ctx.now, input.signal, deps.preferInline());
+      const p = await deps.pool.score('preranker', ctx.userFeatures!, rowsAt(c.rows, hard), ctx.now, input.signal, deps.preferInline());
       // The strong model outputs P(click); compare on the logit scale.
       strong = new Float32Array(p.length);
       for (let i = 0; i < p.length; i++) strong[i] = Math.log(Math.max(p[i], 1e-7) / Math.max(1 - p[i], 1e-7));
