@@ -11,7 +11,8 @@
         "native/diversity.cc",
         "native/features.cc",
         "native/memory.cc",
-        "native/simd.cc"
+        "native/simd.cc",
+        "native/gemm.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

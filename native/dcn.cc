@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common.h"
+#include "gemm.h"
 
 namespace rank {
 namespace {
@@ -30,6 +31,9 @@ struct Linear {
   int in = 0, out = 0;
   std::vector<float> w;  // [out, in]
   std::vector<float> b;  // [out]
+  // W packed for gemm::PackedWeights (empty: cblas), and its item columns
+  // W[:, Du:] for the maps whose input is x0.
+  gemm::PackedWeights packed, packedItem;
 };
 
 struct DcnShape {
@@ -60,14 +64,32 @@ class DcnNet {
     return f * batch;
   }
 
-  // Y[B, out] = X[B, in] W^T (+ bias when given; when `rowBias` is set it is
-  // a per-request vector already holding b + W_user u).
-  static void Gemm(const float* x, int ldx, const float* w, int ldw, int in, int out, int batch,
-                   const float* bias, float* y) {
-    for (int r = 0; r < batch; ++r) std::copy(bias, bias + out, y + size_t(r) * out);
-    if (in == 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, x, ldx, w, ldw,
-                1.0f, y, out);
+  // Packs every layer at least one panel wide (narrower ones, such as the
+  // heads, stay with cblas), and the item columns of the maps whose input is
+  // x0. Once, after the weights are loaded.
+  void Pack() {
+    if (!gemm::Available()) return;
+    const int du = s.userDim, di = s.inputDim - s.userDim;
+    auto pack = [&](Linear& l) {
+      if (l.out < 16 || l.in == 0) return;
+      l.packed.Pack(l.w.data(), l.in, l.in, l.out);
+      if (l.in == s.inputDim && du > 0 && di > 0) l.packedItem.Pack(l.w.data() + du, l.in, di, l.out);
+    };
+    for (auto& l : crossW) pack(l);
+    for (auto& l : crossV) pack(l);
+    for (auto& l : mlp) pack(l);
+    pack(head);
+  }
+
+  // Y[B, l.out] = X[B, l.in] W^T + b.
+  static void Gemm(const float* x, int ldx, const Linear& l, int batch, float* y) {
+    for (int r = 0; r < batch; ++r) std::copy(l.b.begin(), l.b.end(), y + size_t(r) * l.out);
+    if (l.in == 0) return;
+    if (!l.packed.empty())
+      l.packed.MultiplyAdd(x, size_t(ldx), batch, y, size_t(l.out));
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, l.out, l.in, 1.0f, x, ldx, l.w.data(), l.in,
+                  1.0f, y, l.out);
   }
 
   // Y = x0 W^T + b for a linear map whose input is x0, using the user split:
@@ -86,7 +108,9 @@ class DcnNet {
       for (int r = offsets[g]; r < offsets[g + 1]; ++r)
         std::copy(tmp.begin() + size_t(g) * l.out, tmp.begin() + size_t(g + 1) * l.out,
                   y + size_t(r) * l.out);
-    if (di > 0)
+    if (di > 0 && !l.packedItem.empty())
+      l.packedItem.MultiplyAdd(items, size_t(di), batch, y, size_t(l.out));
+    else if (di > 0)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, l.out, di, 1.0f, items, di,
                   l.w.data() + du, l.in, 1.0f, y, l.out);
   }
@@ -129,14 +153,14 @@ class DcnNet {
         if (l == 0)
           LinearOnX0(W, users, offsets, segments, items, batch, y, vecTmp);
         else
-          Gemm(xc, D, W.w.data(), D, D, D, batch, W.b.data(), y);
+          Gemm(xc, D, W, batch, y);
       } else {
         const Linear& V = crossV[l];
         if (l == 0)
           LinearOnX0(V, users, offsets, segments, items, batch, low, vecTmp);
         else
-          Gemm(xc, D, V.w.data(), D, D, r, batch, V.b.data(), low);
-        Gemm(low, r, W.w.data(), r, r, D, batch, W.b.data(), y);
+          Gemm(xc, D, V, batch, low);
+        Gemm(low, r, W, batch, y);
       }
       for (size_t i = 0, n = size_t(batch) * D; i < n; ++i) xl[i] = x0[i] * y[i] + xc[i];
       xc = xl;
@@ -152,7 +176,7 @@ class DcnNet {
       if (j == 0 && hin == x0)
         LinearOnX0(L, users, offsets, segments, items, batch, hout, vecTmp);
       else
-        Gemm(hin, hinDim, L.w.data(), L.in, L.in, L.out, batch, L.b.data(), hout);
+        Gemm(hin, hinDim, L, batch, hout);
       for (size_t i = 0, n = size_t(batch) * L.out; i < n; ++i) hout[i] = hout[i] > 0 ? hout[i] : 0;
       hin = hout;
       hinDim = L.out;
@@ -172,7 +196,7 @@ class DcnNet {
       headX = xc;
       hinDim = D;
     }
-    Gemm(headX, hinDim, head.w.data(), head.in, head.in, head.out, batch, head.b.data(), out);
+    Gemm(headX, hinDim, head, batch, out);
     for (size_t i = 0, n = size_t(batch) * head.out; i < n; ++i) out[i] = 1.0f / (1.0f + std::exp(-out[i]));
   }
 };
@@ -332,6 +356,7 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
     RANK_THROW_RANGE_IF(next != tensors.Length(), env,
                         "got " + std::to_string(tensors.Length()) + " tensors, expected " +
                             std::to_string(next));
+    net->Pack();
     net_ = std::move(net);
   }
 
@@ -404,6 +429,8 @@ void InitDcn(Napi::Env env, Napi::Object exports, AddonData* data) {
   Napi::Function ctor = DcnModel::Define(env);
   data->dcnModel = Napi::Persistent(ctor);
   exports.Set("DcnModel", ctor);
+  // How layers of at least 16 outputs multiply: "packed" (gemm.h) or "blas".
+  exports.Set("dcnGemm", Napi::String::New(env, gemm::Available() ? "packed" : "blas"));
 }
 
 }  // namespace rank

@@ -105,6 +105,7 @@ export interface NativeAddon {
   ): Float32Array;
   adviseHugePages(array: ArrayBufferView, collapse: boolean): number;
   simdLevel: string;
+  dcnGemm: 'packed' | 'blas';
 }
 
 /** Repository root, found from this file's place in either src/ or dist/src/. */

@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { native } from '../../src/native/binding';
 import { DcnModel, DcnShape, DcnWeights, flattenWeights } from '../../src/native/dcn';
+import { dcnGemm, simdLevel } from '../../src/native';
 import { dcnForwardReference, randomDcnWeights as randomWeights } from '../../src/reference/dcn';
 import { mulberry32, normalArray } from '../../src/reference/random';
 import { assertClose } from './helpers';
@@ -42,6 +43,42 @@ describe('native DCN-v2', () => {
             });
           }
         }
+      }
+    }
+  });
+
+  // Layers of at least 16 outputs run on weights packed in 16-column panels
+  // (native/gemm.cc) where the CPU has AVX2: widths that fill panels exactly,
+  // leave a partial last panel, or leave the narrow heads to cblas; batches
+  // that fill 6-row tiles or leave 1-5 rows.
+  describe('packed layers', () => {
+    it('are used where the CPU has AVX2 (unless RANK_DCN_GEMM=blas)', () => {
+      if (process.env.RANK_DCN_GEMM === 'blas' || simdLevel !== 'avx2') assert.equal(dcnGemm, 'blas');
+      else assert.equal(dcnGemm, 'packed');
+    });
+    let seed = 900;
+    for (const structure of ['stacked', 'parallel'] as const) {
+      for (const [inputDim, userDim, crossRank, mlp, heads] of [
+        [45, 9, 0, [40, 17], 4],
+        [45, 9, 5, [32, 16], 20],
+        [32, 0, 0, [48], 16],
+        [77, 41, 0, [33], 3],
+      ] as [number, number, number, number[], number][]) {
+        const shape = baseShape({ structure, inputDim, userDim, crossLayers: 2, crossRank, mlp, heads });
+        const s = seed++;
+        it(`${structure}, D ${inputDim} (user ${userDim}), cross rank ${crossRank || 'full'}, mlp [${mlp}], ${heads} heads`, () => {
+          const rng = mulberry32(s);
+          const weights = randomWeights(rng, shape);
+          const model = new DcnModel(shape, weights);
+          const di = inputDim - userDim;
+          for (const batch of [200, 1, 5, 6, 7, 13, 0, 64]) {
+            const user = normalArray(rng, userDim);
+            const items = normalArray(rng, batch * di);
+            const got = model.forward(user, items);
+            assert.equal(got.length, batch * heads);
+            assertClose(got, dcnForwardReference(shape, weights, user, items), 1e-4, 1e-6, `batch ${batch}`);
+          }
+        });
       }
     }
   });
