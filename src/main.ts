@@ -59,6 +59,7 @@ async function main(): Promise<void> {
       syncSearchMaxFloats: cfg.syncSearchMaxFloats,
       syncSearchMaxSteps: cfg.syncSearchMaxSteps,
       maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
+      maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
       clock,

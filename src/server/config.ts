@@ -28,6 +28,8 @@ export interface Config {
   syncSearchMaxSteps: number;
   /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
+  /** Of those, how many run the cascade at once, the rest waiting in arrival order (0: the engine's default). */
+  maxActiveRanks: number;
   /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
@@ -79,6 +81,7 @@ export const DEFAULTS: Config = {
   syncSearchMaxFloats: 1_000_000,
   syncSearchMaxSteps: 4,
   maxConcurrentRanks: 64,
+  maxActiveRanks: 0,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
   maxJournal: 2_000_000,

@@ -31,9 +31,12 @@ describe('server config', () => {
     assert.equal(DEFAULTS.inlineMaxSlices, ENGINE_DEFAULTS.inlineMaxSlices);
     assert.equal(DEFAULTS.syncSearchMaxFloats, ENGINE_DEFAULTS.syncSearchMaxFloats);
     assert.equal(DEFAULTS.syncSearchMaxSteps, ENGINE_DEFAULTS.syncSearchMaxSteps);
-    const c = loadConfig(['--inline-max-flops', '0'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
+    // 0: the engine's own default (2 x cores) for requests running the cascade at once.
+    assert.equal(DEFAULTS.maxActiveRanks, 0);
+    const c = loadConfig(['--inline-max-flops', '0', '--max-active-ranks', '1'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
     assert.equal(c.inlineMaxFlops, 0);
     assert.equal(c.syncSearchMaxFloats, 0);
+    assert.equal(c.maxActiveRanks, 1);
   });
 
   it('names the bad setting', async () => {
