@@ -4,7 +4,8 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
-//        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N] [--out NAME] [--profile FILE.cpuprofile]
+//        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
+//        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
 //   w1  the demo world (100k items), default request: home, 20 results;
@@ -21,6 +22,10 @@
 // Mixed traffic: --events-every 6 makes every sixth call a RecordEvents of
 // one click (engine.recordEvents) instead of a Rank: one per five Rank calls.
 // CPU per call is then per Rank call, the events' share included.
+// Idle gaps: --pause-ms N makes each lane wait N ms after every call, as a
+// server at a moderate rate idles between requests. The same calls then cost
+// more CPU where the machine loses the process's cache contents (and the
+// core's clock) while it idles; back-to-back runs measure the engine warm.
 //
 // Reports wall time per call (median/p99), CPU per call split into the main
 // thread and every other thread of the process (pool workers, libuv threads
@@ -149,6 +154,7 @@ async function main(): Promise<void> {
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       'inline-max-slices': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxSlices) },
       'events-every': { type: 'string', default: '0' },
+      'pause-ms': { type: 'string', default: '0' },
       out: { type: 'string' },
       profile: { type: 'string' },
     },
@@ -163,6 +169,8 @@ async function main(): Promise<void> {
   const eventsEvery = Number(values['events-every']);
   if (!Number.isInteger(eventsEvery) || eventsEvery === 1 || eventsEvery < 0) throw new Error('--events-every must be 0 (off) or an integer >= 2');
   const isEvent = (i: number): boolean => eventsEvery > 0 && i % eventsEvery === eventsEvery - 1;
+  const pauseMs = Number(values['pause-ms']);
+  if (!(pauseMs >= 0 && pauseMs <= 1000)) throw new Error('--pause-ms must be a number of milliseconds in [0, 1000]');
 
   const workload = values.workload as Workload;
   if (!(workload in WORKLOADS)) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
@@ -224,6 +232,7 @@ async function main(): Promise<void> {
         const t0 = process.hrtime.bigint();
         await engine.rank(request(i));
         hist?.recordValue(Number(process.hrtime.bigint() - t0) / 1000);
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
@@ -281,6 +290,7 @@ async function main(): Promise<void> {
     inlineMaxFlops,
     inlineMaxSlices,
     eventsEvery,
+    pauseMs,
     rankCalls,
     callsPerSecond: rankCalls / wallS,
     wallUs: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), max: hist.maxValue },
@@ -292,7 +302,7 @@ async function main(): Promise<void> {
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline (up to ${inlineMaxSlices} such slices while idle), no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
+    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight${pauseMs > 0 ? `, each lane idle ${pauseMs} ms after every call` : ''}, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline (up to ${inlineMaxSlices} such slices while idle), no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

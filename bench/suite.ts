@@ -57,6 +57,7 @@ export function runSpecs(quick: boolean): RunSpec[] {
     { name: 'w1-ort', what: 'W1, DCN-v2 through onnxruntime-node', args: ['--workload', 'w1', '--scorer', 'ort', '--calls', c(2000)] },
     { name: 'w1-ts', what: 'W1, DCN-v2 in plain TypeScript', args: ['--workload', 'w1', '--scorer', 'ts', '--calls', c(150), '--warmup', '20'] },
     { name: 'w1-heavy-all', what: 'W1, strong pre-ranker on all K (heavy budget 100%)', args: ['--workload', 'w1', '--heavy-budget', '1', '--calls', c(2000)] },
+    { name: 'w1-idle10', what: 'W1 with each call followed by 10 ms of idle (as a server at a moderate rate)', args: ['--workload', 'w1', '--pause-ms', '10', '--calls', c(1500)] },
     { name: 'w1-c4', what: 'W1, 4 in flight, default', args: ['--workload', 'w1', '--concurrency', '4', '--calls', c(3000)] },
     { name: 'w1-c4-pool', what: 'W1, 4 in flight, pool (2 workers), micro-batching on', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--calls', c(3000)] },
     { name: 'w1-c4-pool-nobatch', what: 'W1, 4 in flight, pool (2 workers), micro-batching off', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--batching', 'off', '--calls', c(3000)] },

@@ -413,6 +413,12 @@ function targetsSection(suite: Suite | null, sweep: Sweep | null, sweepW2: Sweep
     const cpu = sweepW2.runs.filter(servedInFull).map((r) => f(r.serverCpuUsPerRank, 0));
     rows.push(`| (context) W2 through gRPC, server on one core | highest rate served in full: ${f(best, 0)}/s; server CPU per Rank ${cpu.join(' / ')} µs at the rates served | loadgen sweep-w2 |`);
   }
+  const idle = by.get('w1-idle10');
+  if (w1 && idle) {
+    rows.push(
+      `| (context) the cost of idling between calls | W1 ${f(total(w1), 0)} µs of CPU per call back to back, ${f(total(idle), 0)} µs (${f(total(idle) / total(w1))}x) with 10 ms idle after each call: every stage slows down after the process sleeps, so a server at a moderate rate spends more per call than the in-process figure | suite w1 vs w1-idle10 |`,
+    );
+  }
   const bare1 = floor?.rows.find((x) => /bare/.test(x.target) && x.inFlight === 1);
   const bareMax = floor?.rows.filter((x) => /bare/.test(x.target)).sort((a, b) => b.callsPerSecond - a.callsPerSecond)[0];
   if (bare1 && bareMax) {
