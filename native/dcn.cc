@@ -31,9 +31,9 @@ struct Linear {
   int in = 0, out = 0;
   std::vector<float> w;  // [out, in]
   std::vector<float> b;  // [out]
-  // W packed for gemm::PackedWeights (empty: cblas), and its item columns
-  // W[:, Du:] for the maps whose input is x0.
-  gemm::PackedWeights packed, packedItem;
+  // W packed for gemm::PackedWeights (empty: cblas), and for the maps whose
+  // input is x0 its user columns W[:, :Du] and item columns W[:, Du:].
+  gemm::PackedWeights packed, packedUser, packedItem;
 };
 
 struct DcnShape {
@@ -64,16 +64,20 @@ class DcnNet {
     return f * batch;
   }
 
-  // Packs every layer at least one panel wide (narrower ones, such as the
-  // heads, stay with cblas), and the item columns of the maps whose input is
-  // x0. Once, after the weights are loaded.
+  // Packs every layer, and the user and item columns of the maps whose
+  // input is x0. Once, after the weights are loaded. (A layer narrower than
+  // a panel, such as the heads, computes zeros in the rest of it: still
+  // cheaper than a general sgemm repacking its operands.)
   void Pack() {
     if (!gemm::Available()) return;
     const int du = s.userDim, di = s.inputDim - s.userDim;
     auto pack = [&](Linear& l) {
-      if (l.out < 16 || l.in == 0) return;
+      if (l.in == 0) return;
       l.packed.Pack(l.w.data(), l.in, l.in, l.out);
-      if (l.in == s.inputDim && du > 0 && di > 0) l.packedItem.Pack(l.w.data() + du, l.in, di, l.out);
+      if (l.in == s.inputDim && du > 0 && di > 0) {
+        l.packedUser.Pack(l.w.data(), l.in, du, l.out);
+        l.packedItem.Pack(l.w.data() + du, l.in, di, l.out);
+      }
     };
     for (auto& l : crossW) pack(l);
     for (auto& l : crossV) pack(l);
@@ -101,7 +105,9 @@ class DcnNet {
     const int du = s.userDim, di = s.inputDim - s.userDim;
     tmp.resize(size_t(segments) * l.out);
     for (int g = 0; g < segments; ++g) std::copy(l.b.begin(), l.b.end(), tmp.begin() + size_t(g) * l.out);
-    if (du > 0)
+    if (du > 0 && !l.packedUser.empty())
+      l.packedUser.MultiplyAdd(users, size_t(du), segments, tmp.data(), size_t(l.out));
+    else if (du > 0)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, segments, l.out, du, 1.0f, users, du,
                   l.w.data(), l.in, 1.0f, tmp.data(), l.out);
     for (int g = 0; g < segments; ++g)
@@ -429,7 +435,7 @@ void InitDcn(Napi::Env env, Napi::Object exports, AddonData* data) {
   Napi::Function ctor = DcnModel::Define(env);
   data->dcnModel = Napi::Persistent(ctor);
   exports.Set("DcnModel", ctor);
-  // How layers of at least 16 outputs multiply: "packed" (gemm.h) or "blas".
+  // How the layers multiply: "packed" (gemm.h) or "blas".
   exports.Set("dcnGemm", Napi::String::New(env, gemm::Available() ? "packed" : "blas"));
 }
 

@@ -14,8 +14,8 @@ import { native } from './binding';
 /** SIMD level picked at load for the addon's own kernels: 'avx2' or 'scalar'. */
 export const simdLevel: string = native.simdLevel;
 /**
- * How the native DCN-v2 multiplies its layers of at least 16 outputs:
- * 'packed' (weights packed at load, AVX2+FMA kernel), or 'blas' (cblas_sgemm:
- * no AVX2, or RANK_DCN_GEMM=blas).
+ * How the native DCN-v2 multiplies its layers: 'packed' (weights packed at
+ * load, AVX2+FMA kernel), or 'blas' (cblas_sgemm: no AVX2, or
+ * RANK_DCN_GEMM=blas).
  */
 export const dcnGemm: 'packed' | 'blas' = native.dcnGemm;

@@ -47,10 +47,10 @@ describe('native DCN-v2', () => {
     }
   });
 
-  // Layers of at least 16 outputs run on weights packed in 16-column panels
-  // (native/gemm.cc) where the CPU has AVX2: widths that fill panels exactly,
-  // leave a partial last panel, or leave the narrow heads to cblas; batches
-  // that fill 6-row tiles or leave 1-5 rows.
+  // Layers run on weights packed in 16-column panels (native/gemm.cc) where
+  // the CPU has AVX2: widths that fill panels exactly, leave a partial last
+  // panel, or are narrower than one (heads); the user and item columns of
+  // x0's maps packed apart; batches that fill 6-row tiles or leave 1-5 rows.
   describe('packed layers', () => {
     it('are used where the CPU has AVX2 (unless RANK_DCN_GEMM=blas)', () => {
       if (process.env.RANK_DCN_GEMM === 'blas' || simdLevel !== 'avx2') assert.equal(dcnGemm, 'blas');
