@@ -35,6 +35,20 @@ describe('native HAP router', () => {
       assert.deepEqual(list(topK(new Float32Array(0), 5)), []);
     });
 
+    it('orders negative scores, -0 and +0 (a tie), extremes and subnormals by value', () => {
+      const max = 3.4028234663852886e38;
+      const s = Float32Array.of(-0, 1e-45, -1e-45, 0, -max, max, -1.5, 1.5, -0, -1.25, 2 ** -126);
+      const want = topKReference(s, s.length);
+      assert.deepEqual(list(topK(s, s.length)), list(want));
+      // By value: max, 1.5, 2^-126, 1e-45; then the three zeros by position; then the negatives.
+      assert.deepEqual(list(want), [5, 7, 10, 1, 0, 3, 8, 2, 9, 6, 4]);
+      const rng = mulberry32(3);
+      for (let trial = 0; trial < 20; trial++) {
+        const mixed = Float32Array.from(normalArray(rng, 500), (x, i) => (i % 7 === 0 ? (i % 2 ? -0 : 0) : i % 11 === 0 ? -x * 1e30 : x));
+        for (const k of [1, 17, 250, 500]) assert.deepEqual(list(topK(mixed, k)), list(topKReference(mixed, k)), `trial ${trial} k ${k}`);
+      }
+    });
+
     it('rejects bad input', () => {
       assert.throws(() => topK([1, 2] as unknown as Float32Array, 1), /scores must be a Float32Array/);
       assert.throws(() => topK(Float32Array.of(1, NaN), 1), /scores\[1\] is not finite/);
