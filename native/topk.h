@@ -17,7 +17,12 @@ namespace rank {
 // score array.
 inline void TopKPositions(const float* scores, size_t n, size_t k, std::vector<int32_t>& out) {
   k = std::min(k, n);
-  thread_local std::vector<uint64_t> keys;
+  // The key buffer of the usual sizes (candidate lists) is kept per thread;
+  // a larger one (a whole catalog) is freed after the call.
+  constexpr size_t kKeep = size_t(1) << 16;
+  thread_local std::vector<uint64_t> kept;
+  std::vector<uint64_t> once;
+  std::vector<uint64_t>& keys = n <= kKeep ? kept : once;
   keys.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const float f = scores[i] == 0.0f ? 0.0f : scores[i];
