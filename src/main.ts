@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     grpcPort: cfg.grpcPort,
     httpPort: cfg.httpPort,
     maxConcurrentRanks: cfg.maxConcurrentRanks,
+    limits: { maxClockSkewMs: cfg.maxClockSkewMs },
     admin: cfg.adminToken ? { token: cfg.adminToken } : 'disabled',
     adminClientNames: cfg.adminClientNames,
     bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),

@@ -10,6 +10,7 @@ import { checkShape, DcnModel, DcnShape, DcnWeights, VectorIndex } from '../nati
 import { featureLayout, LAYOUT_NAME } from '../features/layout';
 import { tensorNames } from '../world/models';
 import { buildIndex } from './index-builder';
+import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from './limits';
 import { BundleError, fileEntry, Manifest, MANIFEST, readManifest, sha256File, writeManifest } from './manifest';
 import { NpyError, readNpyFloat32 } from './npy';
 import { readSafetensors, SafetensorsError } from './safetensors';
@@ -74,6 +75,14 @@ function checkFiniteArray(file: string, what: string, a: Float32Array): void {
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) throw new BundleError(file, `${what} has a NaN or Inf at position ${i}`);
   }
+}
+
+/** Every item feature within MAX_FEATURE_MAGNITUDE (see ./limits), else a BundleError naming the item and field. */
+function checkFeatureBounds(file: string, field: string, data: Float32Array, cols: number, ids: string[]): void {
+  const bad = firstOutOfBounds(data, cols);
+  if (!bad) return;
+  const at = cols > 1 ? `${field}[${bad.col}]` : field;
+  throw new BundleError(file, `item "${ids[bad.row]}" (row ${bad.row}): ${at} = ${data[bad.row * cols + bad.col]} exceeds the magnitude bound ${MAX_FEATURE_MAGNITUDE}`);
 }
 
 /** Files on disk vs the manifest: missing, extra, wrong size or checksum. */
@@ -154,7 +163,7 @@ async function readItems(dir: string, m: Manifest): Promise<BundleItems> {
     const created = Date.parse(String(it.created_at));
     if (Number.isNaN(created)) throw new BundleError(name, `${where}: "created_at" must be an ISO time`);
     const price = it.price;
-    if (typeof price !== 'number' || !(price > 0) || !Number.isFinite(price)) throw new BundleError(name, `${where}: "price" must be a positive number`);
+    if (typeof price !== 'number' || !(price > 0) || !(price <= MAX_PRICE)) throw new BundleError(name, `${where} (item "${id}"): "price" must be a positive number of at most ${MAX_PRICE}`);
     ids[row] = id;
     rowOf.set(id, row);
     items.brand[row] = brands.get(it.brand as string);
@@ -293,6 +302,8 @@ export async function loadBundle(dir: string, opts: LoadOptions = {}): Promise<B
   const items = await readItems(dir, m);
   const emb = await readMatrix(dir, 'item_embeddings.npy', m.itemCount, m.embeddingDim);
   const bias = BIAS_FILE in m.files ? await readMatrix(dir, BIAS_FILE, m.itemCount, null) : shared(Float32Array, m.itemCount);
+  checkFeatureBounds('item_embeddings.npy', 'embedding', emb, m.embeddingDim, items.ids);
+  checkFeatureBounds(BIAS_FILE, 'bias', bias, 1, items.ids);
   const [userTower, preranker, ranker] = await Promise.all([readUserTower(dir, m), readModel(dir, m, 'preranker'), readModel(dir, m, 'ranker')]);
   const index = await openIndex(dir, m, emb, opts);
   return { dir, manifest: m, items, embeddings: emb, bias, index, userTower, preranker, ranker };

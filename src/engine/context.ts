@@ -51,6 +51,12 @@ export interface RankContext {
   /** The shared user part of the ranker's x0. */
   userFeatures: Float32Array | null;
   removed: Removed[];
+  /** Candidates dropped for a defect of their own (a score that is not finite), by stage and reason; counted in metrics. */
+  dropped: { stage: string; reason: string; count: number }[];
+  /** Page rules the candidates could not satisfy (e.g. 'brand_run'); counted in metrics. */
+  unmet: string[];
+  /** Candidates the strong pre-ranker scored in this request. */
+  strongScored: number;
   degradations: string[];
   /** Debug only: each candidate row's score after each stage. */
   trail: Map<number, { stage: string; score: number }[]> | null;
@@ -61,6 +67,12 @@ export interface RankContext {
 /** One step of the cascade: takes the candidates, returns the next candidates. */
 export interface Stage {
   readonly id: string;
+  /**
+   * The stage records its own debug scores (or none, when it computes no
+   * single score per candidate); otherwise the runner records each
+   * candidate's score after the stage.
+   */
+  readonly ownTrail?: boolean;
   run(ctx: RankContext, c: Candidates): Promise<Candidates> | Candidates;
 }
 
@@ -134,4 +146,29 @@ export function recordTrail(ctx: RankContext, stage: string, c: Candidates): voi
     if (!t) ctx.trail.set(c.rows[i], (t = []));
     t.push({ stage, score: c.scores[i] });
   }
+}
+
+/**
+ * Drops the candidates with a value that is not finite: `values` holds
+ * `width` values per candidate (scores: 1, objective probabilities: heads).
+ * One bad item (a poisoned embedding, a model that overflows on it) must not
+ * fail the request: it is removed, listed in debug `removed` with the reason
+ * 'non_finite_score', and counted (ctx.dropped). Returns `c` itself when every
+ * value is finite, else the kept candidates (all parallel arrays).
+ */
+export function dropNonFinite(ctx: RankContext, stage: string, c: Candidates, values: Float32Array, width = 1): Candidates {
+  const n = c.rows.length;
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+  if (bad === 0) return c;
+  const keep = new Int32Array(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    let ok = true;
+    for (let j = i * width; j < (i + 1) * width; j++) ok &&= Number.isFinite(values[j]);
+    if (ok) keep[k++] = i;
+    else if (ctx.trail) ctx.removed.push({ row: c.rows[i], stage, reason: 'non_finite_score' });
+  }
+  ctx.dropped.push({ stage, reason: 'non_finite_score', count: n - k });
+  return select(c, keep.subarray(0, k), c.objectives ? ctx.input.weights.length : 0);
 }

@@ -360,7 +360,10 @@ export class Engine {
       pricePref: 0,
       userFeatures: null,
       removed: [],
-      degradations: steps,
+      dropped: [],
+      unmet: [],
+      strongScored: 0,
+      degradations: [...steps],
       trail: input.debug ? new Map() : null,
       note: '',
     };
@@ -385,16 +388,15 @@ export class Engine {
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       if (steps.length === 0) this.ewma.set(stage.id, 0.9 * (this.ewma.get(stage.id) ?? secs * 1000) + 0.1 * secs * 1000);
       m?.observeStage(stage.id, secs, before, c.rows.length);
-      if (stage.id === 'prerank' && before > 0) {
-        let strong = 0;
-        for (const s of c.strong) strong += s;
-        m?.strongModelFraction.observe(strong / before);
-      }
-      if (ctx.trail && stage.id !== 'prerank') recordTrail(ctx, stage.id, c);
+      // The share of the K pre-rank candidates the strong model scored.
+      if (stage.id === 'prerank' && before > 0) m?.strongModelFraction.observe(ctx.strongScored / before);
+      if (ctx.trail && !stage.ownTrail) recordTrail(ctx, stage.id, c);
       if (input.debug) reports.push({ stage: stage.id, millis: secs * 1000, candidatesIn: before, candidatesOut: c.rows.length, note: ctx.note });
     }
     const H = this.bundle.manifest.objectives.length;
-    for (const step of steps) m?.degraded.inc({ reason: step });
+    for (const step of ctx.degradations) m?.degraded.inc({ reason: step });
+    for (const d of ctx.dropped) m?.candidatesDropped.inc({ stage: d.stage, reason: d.reason }, d.count);
+    for (const rule of ctx.unmet) m?.policyRuleUnmet.inc({ rule });
     return {
       items: Array.from(c.rows, (row, i) => ({
         row,

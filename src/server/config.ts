@@ -33,6 +33,8 @@ export interface Config {
   /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
+  /** Event, in-session action and item creation times may be at most this far ahead of the server clock (ms); later ones get INVALID_ARGUMENT. */
+  maxClockSkewMs: number;
   /** Most recorded events kept in memory for replay into a reloaded bundle (and kept by the event log). */
   maxJournal: number;
   /**
@@ -84,6 +86,7 @@ export const DEFAULTS: Config = {
   maxActiveRanks: 0,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
+  maxClockSkewMs: 300_000,
   maxJournal: 2_000_000,
   eventLog: '',
   eventLogSync: 'data',

@@ -116,6 +116,10 @@ export interface Metrics {
   readonly bundleInfo: Gauge<'name' | 'version'>;
   /** `degraded_total{reason}`: responses where the cascade cut a corner. */
   readonly degraded: Counter<'reason'>;
+  /** `candidates_dropped_total{stage, reason}`: candidates removed for a defect of their own (a score that is not finite). */
+  readonly candidatesDropped: Counter<'stage' | 'reason'>;
+  /** `policy_rule_unmet_total{rule}`: pages on which the candidates could not satisfy a page rule (brand_run). */
+  readonly policyRuleUnmet: Counter<'rule'>;
 
   /**
    * Called once per scrape before the gauges are read (set it to refresh
@@ -280,6 +284,19 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const candidatesDropped = new Counter({
+    name: n('candidates_dropped_total'),
+    help: 'Candidates removed from a ranking because a stage scored them with a value that is not finite, by stage and reason.',
+    labelNames: ['stage', 'reason'] as const,
+    registers,
+  });
+  const policyRuleUnmet = new Counter({
+    name: n('policy_rule_unmet_total'),
+    help: 'Pages served without satisfying a page rule because the candidates could not (e.g. too few brands for the brand-run limit), by rule.',
+    labelNames: ['rule'] as const,
+    registers,
+  });
+
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const metrics: Metrics = {
@@ -303,6 +320,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     catalogItems,
     bundleInfo,
     degraded,
+    candidatesDropped,
+    policyRuleUnmet,
     collect: undefined,
     observeRequest(method, code, seconds) {
       const name = typeof code === 'number' ? grpcStatusName(code) : code;

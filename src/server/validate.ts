@@ -6,6 +6,7 @@ import type { LiveCatalog, NewItem } from '../engine/catalog';
 import type { DiversityMethod, ExplorationMethod, RankInput, RankOptions } from '../engine/request';
 import type { EngineEvent } from '../engine/state';
 import { ACTION, ActionCode } from '../engine/types';
+import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
 import { invalid, ServiceError } from './errors';
 
 export interface Limits {
@@ -16,6 +17,8 @@ export interface Limits {
   maxActions: number;
   maxItems: number;
   maxIdLength: number;
+  /** Timestamps (events, in-session actions, item creation) may be at most this far ahead of the server clock, ms. */
+  maxClockSkewMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -26,7 +29,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxActions: 200,
   maxItems: 1000,
   maxIdLength: 256,
+  maxClockSkewMs: 5 * 60_000,
 };
+
 
 /** Stage options a request may leave unset. */
 export type RankDefaults = Omit<RankOptions, 'exclude' | 'seed'>;
@@ -98,9 +103,13 @@ function count(field: string, v: unknown, max: number, dflt: number): number {
   return n;
 }
 
-function time(field: string, v: unknown, now: number): number {
+/** A time in ms since the epoch (0 = now), at most maxSkewMs ahead of `now`. */
+function time(field: string, v: unknown, now: number, maxSkewMs: number): number {
   const t = typeof v === 'number' ? v : Number(v ?? 0);
-  if (!Number.isFinite(t) || t < 0) throw invalid(field, 'must be a non-negative time in ms since the epoch');
+  if (!Number.isFinite(t) || t < 0) throw invalid(field, `must be a non-negative time in ms since the epoch, got ${JSON.stringify(v)}`);
+  if (t > now + maxSkewMs) {
+    throw invalid(field, `${t} is ${Math.round((t - now) / 1000)} s ahead of the server clock (${now}); at most ${maxSkewMs / 1000} s are allowed`);
+  }
   return t === 0 ? now : t;
 }
 
@@ -138,7 +147,7 @@ export function toRankInput(
     const itemId = id(`recent_actions[${i}].item_id`, m.item_id, limits);
     const row = catalog.rowOf.get(itemId);
     if (row === undefined) throw invalid(`recent_actions[${i}].item_id`, `unknown item "${itemId}"`);
-    return { row, action: enumOf(`recent_actions[${i}].type`, m.type, ACTIONS, undefined), ts: time(`recent_actions[${i}].timestamp_ms`, m.timestamp_ms, ctx.now) };
+    return { row, action: enumOf(`recent_actions[${i}].type`, m.type, ACTIONS, undefined), ts: time(`recent_actions[${i}].timestamp_ms`, m.timestamp_ms, ctx.now, limits.maxClockSkewMs) };
   });
 
   let candidateRows: Int32Array | undefined;
@@ -158,10 +167,13 @@ export function toRankInput(
     candidateRows = Int32Array.from(rows);
   }
 
+  // Weights given in the request are the weights (objectives it leaves out
+  // weigh 0); the surface's defaults apply only when it gives none.
   const objectives = bundle.manifest.objectives;
-  const base = bundle.manifest.defaultWeights[surface];
-  const weights = Float32Array.from(objectives, (o) => base[o] ?? 0);
-  for (const [name, v] of Object.entries(obj(r.objective_weights))) {
+  const given = Object.entries(obj(r.objective_weights));
+  const base = given.length > 0 ? {} : bundle.manifest.defaultWeights[surface];
+  const weights = Float32Array.from(objectives, (o) => (base as Record<string, number>)[o] ?? 0);
+  for (const [name, v] of given) {
     const o = objectives.indexOf(name);
     if (o < 0) throw invalid(`objective_weights["${name}"]`, `unknown objective (objectives: ${objectives.join(', ')})`);
     weights[o] = num(`objective_weights["${name}"]`, v, 0, 1e6, 0);
@@ -215,7 +227,7 @@ export function toEvents(raw: unknown, catalog: LiveCatalog, now: number, limits
     const itemId = id(`events[${i}].item_id`, m.item_id, limits);
     const row = catalog.rowOf.get(itemId);
     if (row === undefined) throw invalid(`events[${i}].item_id`, `unknown item "${itemId}"`);
-    return { userId, row, action: enumOf(`events[${i}].type`, m.type, ACTIONS, undefined), ts: time(`events[${i}].timestamp_ms`, m.timestamp_ms, now) };
+    return { userId, row, action: enumOf(`events[${i}].type`, m.type, ACTIONS, undefined), ts: time(`events[${i}].timestamp_ms`, m.timestamp_ms, now, limits.maxClockSkewMs) };
   });
 }
 
@@ -230,18 +242,19 @@ export function toItems(raw: unknown, dim: number, now: number, limits: Limits):
     const emb = Array.isArray(m.embedding) ? m.embedding : [];
     if (emb.length !== dim) throw invalid(`items[${i}].embedding`, `must have ${dim} values (the bundle's dimension), got ${emb.length}`);
     const embedding = Float32Array.from(emb as number[]);
-    if (embedding.some((v) => !Number.isFinite(v))) throw invalid(`items[${i}].embedding`, 'contains NaN or Inf');
-    const price = num(`items[${i}].price`, m.price, 0, 1e12, NaN);
+    const bad = firstOutOfBounds(embedding, dim);
+    if (bad) throw invalid(`items[${i}].embedding[${bad.col}]`, `must be a finite number of magnitude at most ${MAX_FEATURE_MAGNITUDE}, got ${String(emb[bad.col])}`);
+    const price = num(`items[${i}].price`, m.price, 0, MAX_PRICE, NaN);
     if (!(price > 0)) throw invalid(`items[${i}].price`, 'must be a positive number');
     return {
       id: itemId,
       brand: typeof m.brand === 'string' ? m.brand : '',
       category: typeof m.category === 'string' ? m.category : '',
       price,
-      createdAt: time(`items[${i}].created_at_ms`, m.created_at_ms, now),
+      createdAt: time(`items[${i}].created_at_ms`, m.created_at_ms, now, limits.maxClockSkewMs),
       contentHash: typeof m.content_hash === 'string' && m.content_hash.length > 0 ? m.content_hash : `id:${itemId}`,
       embedding,
-      bias: num(`items[${i}].bias`, m.bias, -1e6, 1e6, 0),
+      bias: num(`items[${i}].bias`, m.bias, -MAX_FEATURE_MAGNITUDE, MAX_FEATURE_MAGNITUDE, 0),
     };
   });
 }

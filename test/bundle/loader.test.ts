@@ -284,6 +284,40 @@ describe('bundle/loader', function () {
       await rejects(b, 'ranker.safetensors', /cross/);
     });
 
+    it('an embedding value beyond the magnitude bound (finite, but it overflows the models)', async () => {
+      const b = await brokenCopy(async (x) => {
+        const f = path.join(x, 'item_embeddings.npy');
+        const m = await readNpyFloat32(f);
+        m.data.fill(3e38, 7 * d, 8 * d);
+        await writeNpyFloat32(f, m.shape, m.data);
+        await refresh(x, 'item_embeddings.npy');
+      });
+      await rejects(b, 'item_embeddings.npy', new RegExp(`item "${itemId(7)}" \\(row 7\\): embedding\\[0\\] = .* exceeds the magnitude bound`));
+    });
+
+    it('a popularity bias beyond the magnitude bound', async () => {
+      const b = await brokenCopy(async (x) => {
+        const f = path.join(x, 'item_bias.npy');
+        const m = await readNpyFloat32(f);
+        m.data[11] = -1e20;
+        await writeNpyFloat32(f, m.shape, m.data);
+        await refresh(x, 'item_bias.npy');
+      });
+      await rejects(b, 'item_bias.npy', new RegExp(`item "${itemId(11)}" \\(row 11\\): bias = .* exceeds the magnitude bound`));
+    });
+
+    it('a price beyond the bound', async () => {
+      const b = await brokenCopy(async (x) => {
+        await editLines(x, 'items.jsonl', (lines) => {
+          const it = JSON.parse(lines[4]) as Record<string, unknown>;
+          it.price = 1e300;
+          lines[4] = JSON.stringify(it);
+        });
+        await refresh(x, 'items.jsonl');
+      });
+      await rejects(b, 'items.jsonl', new RegExp(`line 5 \\(item "${itemId(4)}"\\): "price" must be a positive number of at most`));
+    });
+
     it('a duplicate item id', async () => {
       const b = await brokenCopy(async (x) => {
         await editLines(x, 'items.jsonl', (lines) => {

@@ -88,6 +88,8 @@ const ENGINE_METRICS: Record<string, string> = {
   catalog_items: 'gauge',
   bundle_info: 'gauge',
   degraded_total: 'counter',
+  candidates_dropped_total: 'counter',
+  policy_rule_unmet_total: 'counter',
 };
 
 function observeAll(m: Metrics): void {
@@ -104,6 +106,8 @@ function observeAll(m: Metrics): void {
   m.catalogItems.set(12345);
   m.setBundle('demo', 'v1');
   m.degraded.inc({ reason: 'deadline_skip_diversity' });
+  m.candidatesDropped.inc({ stage: 'prerank', reason: 'non_finite_score' });
+  m.policyRuleUnmet.inc({ rule: 'brand_run' });
 }
 
 describe('server/metrics', () => {
@@ -249,7 +253,7 @@ const PROMQL_KEYWORDS = new Set([
   'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
   'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
 ]);
-const KNOWN_LABELS = new Set(['method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
+const KNOWN_LABELS = new Set(['rule', 'method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
 
 /** Metric names and grouping labels referenced by a PromQL expression. */
 function promqlRefs(expr: string): { metrics: string[]; labels: string[] } {

@@ -8,7 +8,7 @@
 //      the fresh source instead of the next organic one (Algorithm 1), or by
 //      Thompson sampling on the new items' click posteriors.
 import { dpp, mmr, topK } from '../../native';
-import { dedupe, limitBrandRuns, mixExploration, recentMask } from '../policy';
+import { dedupe, limitBrandRuns, maxBrandRun, mixExploration, recentMask } from '../policy';
 import { mulberry32 } from '../../util/random';
 import type { RankContext, Stage } from '../context';
 import { rowsAt, select } from '../context';
@@ -79,13 +79,120 @@ function byScoreStable(positions: Int32Array, scores: Float32Array): Int32Array 
   return compose(positions, topK(scoresAt(scores, positions), positions.length));
 }
 
+interface ComposedPage {
+  /** Candidate positions of the page, in order. */
+  positions: Int32Array;
+  /** 1 where exploration placed the item. */
+  explored: Uint8Array;
+  /** Candidates dropped as duplicates (positions into the candidates). */
+  duplicates: { position: number; reason: string }[];
+  /** The page still has a same-brand run longer than the limit. */
+  runExceeded: boolean;
+}
+
+/**
+ * Steps 3-6 of the policy over the best `limit` organic candidates of
+ * `ordered` (and every fresh one when exploring): duplicates dropped,
+ * diversity picks the first N, exploration mixes new items in, purchased
+ * items (`aside`) go last, and the brand-run rule runs over that whole list,
+ * exploration picks included, before the page is cut to N. The list past N
+ * is the material the rule moves items up from.
+ */
+function composePage(
+  ctx: RankContext,
+  c: Candidates,
+  ordered: Int32Array,
+  aside: Int32Array,
+  fresh: Uint8Array,
+  exploring: boolean,
+  limit: number,
+): ComposedPage {
+  const { catalog, stats } = ctx.deps;
+  const o = ctx.input.options;
+  const N = ctx.input.numResults;
+  // Duplicates, in score order (the best of a group stays). The limit bounds
+  // the pairwise duplicate check; fresh ones are kept for exploration.
+  const compete = new Int32Array(ordered.length);
+  let nc = 0;
+  let organicSeen = 0;
+  for (let i = 0; i < ordered.length; i++) {
+    const p = ordered[i];
+    if ((exploring && fresh[p] === 1) || organicSeen++ < limit) compete[nc++] = p;
+  }
+  const competing = compete.subarray(0, nc);
+  const dd = dedupe(rowsAt(c.rows, competing), catalog.contentHash, catalog.cols.embeddings, catalog.dim);
+  const duplicates = Array.from(dd.removed, (p, i) => ({ position: competing[p], reason: dd.reasons[i] }));
+  const kept = compose(competing, dd.keep);
+
+  // Organic order: diversity picks the first N, the rest follow by score.
+  let no = 0;
+  for (let i = 0; i < kept.length; i++) if (!exploring || fresh[kept[i]] === 0) no++;
+  const organic = new Int32Array(no);
+  const freshKept = new Int32Array(kept.length - no);
+  for (let i = 0, a = 0, b = 0; i < kept.length; i++) {
+    if (!exploring || fresh[kept[i]] === 0) organic[a++] = kept[i];
+    else freshKept[b++] = kept[i];
+  }
+  const organicRows = rowsAt(c.rows, organic);
+  const organicScores = scoresAt(c.scores, organic);
+  const picked = diversify(ctx, organicRows, organicScores, N);
+  const used = new Uint8Array(no);
+  const full = new Int32Array(no);
+  full.set(picked);
+  for (let i = 0; i < picked.length; i++) used[picked[i]] = 1;
+  let nf = picked.length;
+  const byScore = topK(organicScores, no);
+  for (let i = 0; i < no; i++) if (used[byScore[i]] === 0) full[nf++] = byScore[i];
+  let list: Int32Array = compose(organic, full.subarray(0, nf));
+  let explored: Uint8Array = new Uint8Array(list.length);
+
+  // Exploration with new items, over the whole list (positions past N give
+  // the brand-run rule its material; the draws for the first N are the same).
+  if (exploring) {
+    // Organic relevance follows the list order (Algorithm 1 takes argmax rel).
+    const orgRel = new Float32Array(list.length);
+    for (let i = 0; i < list.length; i++) orgRel[i] = list.length - i;
+    const mixed = mixExploration(
+      { rows: rowsAt(c.rows, list), rel: orgRel },
+      { rows: rowsAt(c.rows, freshKept), rel: scoresAt(c.scores, freshKept) },
+      list.length + freshKept.length,
+      o.explorationStart,
+      o.epsilon,
+      rngFor(o.seed),
+      o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
+      (row) => stats.posterior(row),
+    );
+    // Back to candidate positions: each pick's index in the list it came from.
+    const positions = new Int32Array(mixed.at.length);
+    for (let p = 0; p < positions.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
+    list = positions;
+    explored = mixed.exploration;
+  }
+
+  // Purchased items only fill what is left, unless the brand-run rule needs
+  // one to break a run that nothing else can.
+  const all = new Int32Array(list.length + aside.length);
+  all.set(list);
+  all.set(aside, list.length);
+  const brandAt = new Int32Array(all.length);
+  for (let i = 0; i < all.length; i++) brandAt[i] = catalog.brand[c.rows[all[i]]];
+  const order = limitBrandRuns(Int32Array.from(all.keys()), brandAt, o.brandRunLimit).subarray(0, N);
+  const positions = new Int32Array(order.length);
+  const pageExplored = new Uint8Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    positions[i] = all[order[i]];
+    pageExplored[i] = order[i] < explored.length ? explored[order[i]] : 0;
+  }
+  return { positions, explored: pageExplored, duplicates, runExceeded: maxBrandRun(order, brandAt) > o.brandRunLimit };
+}
+
 export function policyStage(cfg: PolicyConfig): Stage {
   return {
     id: 'policy',
     // Works on positions into the input candidates throughout, and copies the
     // chosen ones once at the end.
     run(ctx: RankContext, c: Candidates): Candidates {
-      const { catalog, stats } = ctx.deps;
+      const { catalog } = ctx.deps;
       const o = ctx.input.options;
       const N = ctx.input.numResults;
       const heads = ctx.input.weights.length;
@@ -114,83 +221,27 @@ export function policyStage(cfg: PolicyConfig): Stage {
       const aside = byScoreStable(asideIn, c.scores);
       const ordered = byScoreStable(rest, c.scores);
 
-      // 3. Duplicates, in score order (the best of a group stays). Only the
-      // best max(3N, 100) organic candidates compete for the page (this bounds
-      // the pairwise duplicate check); fresh ones are kept for exploration.
+      // 3-6. The page; the candidate set widens when the brand-run rule
+      // cannot be met from the best ones (see composePage).
       const exploring = o.exploration !== 'none' && o.epsilon > 0;
       const fresh = new Uint8Array(K);
       for (let i = 0; i < K; i++) fresh[i] = c.provenance[i] === PROVENANCE.fresh && catalog.isNew(c.rows[i], ctx.now) ? 1 : 0;
-      const limit = Math.max(3 * N, 100);
-      const compete = new Int32Array(ordered.length);
-      let nc = 0;
-      let organicSeen = 0;
-      for (let i = 0; i < ordered.length; i++) {
-        const p = ordered[i];
-        if ((exploring && fresh[p] === 1) || organicSeen++ < limit) compete[nc++] = p;
+      let limit = Math.max(3 * N, 100);
+      let page = composePage(ctx, c, ordered, aside, fresh, exploring, limit);
+      while (page.runExceeded && limit < ordered.length) {
+        limit *= 4;
+        page = composePage(ctx, c, ordered, aside, fresh, exploring, limit);
       }
-      const competing = compete.subarray(0, nc);
-      const dd = dedupe(rowsAt(c.rows, competing), catalog.contentHash, catalog.cols.embeddings, catalog.dim);
-      if (debug) dd.removed.forEach((p, i) => ctx.removed.push({ row: c.rows[competing[p]], stage: 'policy', reason: dd.reasons[i] }));
-      const kept = compose(competing, dd.keep);
-
-      // 4-5. Organic order: diversity picks the first N, the rest follow by
-      // score (material for the brand-run rule), then the brand-run rule.
-      let no = 0;
-      for (let i = 0; i < kept.length; i++) if (!exploring || fresh[kept[i]] === 0) no++;
-      const organic = new Int32Array(no);
-      const freshKept = new Int32Array(kept.length - no);
-      for (let i = 0, a = 0, b = 0; i < kept.length; i++) {
-        if (!exploring || fresh[kept[i]] === 0) organic[a++] = kept[i];
-        else freshKept[b++] = kept[i];
+      if (debug) page.duplicates.forEach((d) => ctx.removed.push({ row: c.rows[d.position], stage: 'policy', reason: d.reason }));
+      const out = select(c, page.positions, heads);
+      out.exploration = page.explored;
+      const picks = page.explored.reduce((a, b) => a + b, 0);
+      ctx.note = `${nSeen} seen, ${nBought} purchased aside, ${page.duplicates.length} duplicates, ${o.diversity} diversity, ${picks} exploration picks`;
+      if (page.runExceeded) {
+        // Never silently: the response's debug note and a metric say so.
+        ctx.unmet.push('brand_run');
+        ctx.note += `; brand-run limit ${o.brandRunLimit} not met: the candidates hold too few items of other brands`;
       }
-      const organicRows = rowsAt(c.rows, organic);
-      const organicScores = scoresAt(c.scores, organic);
-      const picked = diversify(ctx, organicRows, organicScores, N);
-      const used = new Uint8Array(no);
-      const full = new Int32Array(no);
-      full.set(picked);
-      for (let i = 0; i < picked.length; i++) used[picked[i]] = 1;
-      let nf = picked.length;
-      const byScore = topK(organicScores, no);
-      for (let i = 0; i < no; i++) if (used[byScore[i]] === 0) full[nf++] = byScore[i];
-      // The rule works on positions of `organic`, with each position's brand.
-      const brandAt = new Int32Array(no);
-      for (let i = 0; i < no; i++) brandAt[i] = catalog.brand[organicRows[i]];
-      const brandOrdered = limitBrandRuns(full.subarray(0, nf), brandAt, o.brandRunLimit);
-      let page: Int32Array = compose(organic, brandOrdered.subarray(0, exploring ? brandOrdered.length : N));
-      let explored: Uint8Array = new Uint8Array(page.length);
-
-      // 6. Exploration with new items.
-      if (exploring) {
-        // Organic relevance follows the page order (Algorithm 1 takes argmax rel).
-        const orgRel = new Float32Array(page.length);
-        for (let i = 0; i < page.length; i++) orgRel[i] = page.length - i;
-        const mixed = mixExploration(
-          { rows: rowsAt(c.rows, page), rel: orgRel },
-          { rows: rowsAt(c.rows, freshKept), rel: scoresAt(c.scores, freshKept) },
-          N,
-          o.explorationStart,
-          o.epsilon,
-          rngFor(o.seed),
-          o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
-          (row) => stats.posterior(row),
-        );
-        // Back to candidate positions: each pick's index in the list it came from.
-        const mixedPage = new Int32Array(mixed.at.length);
-        for (let p = 0; p < mixedPage.length; p++) mixedPage[p] = (mixed.exploration[p] === 1 ? freshKept : page)[mixed.at[p]];
-        page = mixedPage;
-        explored = mixed.exploration;
-      }
-
-      // Purchased items only fill what is left.
-      const fill = page.length < N ? Math.min(aside.length, N - page.length) : 0;
-      const positions = new Int32Array(page.length + fill);
-      positions.set(page);
-      positions.set(aside.subarray(0, fill), page.length);
-      const out = select(c, positions, heads);
-      out.exploration = new Uint8Array(positions.length);
-      out.exploration.set(explored);
-      ctx.note = `${nSeen} seen, ${nBought} purchased aside, ${dd.removed.length} duplicates, ${o.diversity} diversity, ${explored.reduce((a, b) => a + b, 0)} exploration picks`;
       return out;
     },
   };

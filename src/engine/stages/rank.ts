@@ -3,13 +3,19 @@
 // other requests) or, for a small model while the engine is otherwise idle,
 // on the calling thread (see ScoringPool).
 import type { RankContext, Stage } from '../context';
+import { dropNonFinite } from '../context';
 import type { Candidates } from '../types';
 
 export const rankStage: Stage = {
   id: 'rank',
+  // The ranker computes one probability per objective (the items'
+  // `objectives`), no single score: the ensemble's entry combines them.
+  ownTrail: true,
   async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
-    c.objectives = await ctx.deps.pool.score('ranker', ctx.userFeatures!, c.rows, ctx.now, ctx.input.signal, ctx.deps.preferInline());
+    const objectives = await ctx.deps.pool.score('ranker', ctx.userFeatures!, c.rows, ctx.now, ctx.input.signal, ctx.deps.preferInline());
+    c.objectives = objectives;
+    const out = dropNonFinite(ctx, 'rank', c, objectives, ctx.input.weights.length);
     ctx.note = `${c.rows.length} scored`;
-    return c;
+    return out;
   },
 };

@@ -6,15 +6,15 @@
 import * as os from 'node:os';
 
 import { scoreRows, topK } from '../../native';
-import { allocCandidates } from '../context';
+import { allocCandidates, recordTrail } from '../context';
 import type { RankContext, Stage } from '../context';
 import type { Candidates } from '../types';
 import { PROVENANCE } from '../types';
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
-/** Candidates for the concatenated row lists (copied), each list with its provenance. */
-function build(rowsFrom: ArrayLike<number>[], provenance: number[]): Candidates {
+/** Candidates for the concatenated row lists (copied), each list with its provenance and retrieval scores. */
+function build(rowsFrom: ArrayLike<number>[], provenance: number[], scoresFrom: (ArrayLike<number> | null)[]): Candidates {
   let n = 0;
   for (const r of rowsFrom) n += r.length;
   const c = allocCandidates(n);
@@ -22,6 +22,8 @@ function build(rowsFrom: ArrayLike<number>[], provenance: number[]): Candidates 
   rowsFrom.forEach((r, i) => {
     c.rows.set(r, at);
     c.provenance.fill(provenance[i], at, at + r.length);
+    const s = scoresFrom[i];
+    if (s) c.scores.set(s, at);
     at += r.length;
   });
   return c;
@@ -33,7 +35,7 @@ function build(rowsFrom: ArrayLike<number>[], provenance: number[]): Candidates 
  * but the filter only runs on the best few (2 x keep + 16 by score, or all
  * of them when those hold too few accepted rows).
  */
-export function pickBest(rows: Int32Array, scores: Float32Array, keep: number, accept: (row: number) => boolean): Int32Array {
+export function pickBest(rows: Int32Array, scores: Float32Array, keep: number, accept: (row: number) => boolean, outScores?: Float32Array): Int32Array {
   const n = rows.length;
   const out = new Int32Array(Math.min(keep, n));
   let got = 0;
@@ -42,7 +44,10 @@ export function pickBest(rows: Int32Array, scores: Float32Array, keep: number, a
     const order = topK(scores, k);
     for (let i = 0; i < order.length && got < keep; i++) {
       const r = rows[order[i]];
-      if (accept(r)) out[got++] = r;
+      if (accept(r)) {
+        if (outScores) outScores[got] = scores[order[i]];
+        out[got++] = r;
+      }
     }
     if (got === out.length || k === n) break;
   }
@@ -60,7 +65,13 @@ function usable(ctx: RankContext, row: number): boolean {
   return ctx.deps.catalog.alive[row] === 1 && !ctx.input.options.exclude.has(row);
 }
 
-function popularRows(ctx: RankContext, k: number): Int32Array {
+/** Rows and their retrieval scores (higher is better). */
+interface Scored {
+  rows: Int32Array;
+  scores: Float32Array;
+}
+
+function popularRows(ctx: RankContext, k: number): Scored {
   const { catalog, popular } = ctx.deps;
   const cat = ctx.input.category;
   const out = new Int32Array(Math.min(k, popular.length));
@@ -69,10 +80,11 @@ function popularRows(ctx: RankContext, k: number): Int32Array {
     const r = popular[i];
     if (usable(ctx, r) && (cat === undefined || catalog.category[r] === cat)) out[n++] = r;
   }
-  return out.subarray(0, n);
+  const rows = out.subarray(0, n);
+  return { rows, scores: Float32Array.from(rows, (r) => catalog.cols.bias[r]) };
 }
 
-async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
+async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   const { catalog, marks } = ctx.deps;
   const exclude = ctx.input.options.exclude;
   const ndeny = exclude.size + catalog.tombstones.length;
@@ -112,6 +124,9 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
   const out = new Int32Array(hits.ids.length);
+  const scores = new Float32Array(hits.ids.length);
+  // The search's score, higher is better: the inner product, or minus the L2 distance.
+  const sign = catalog.index.metric === 'l2' ? -1 : 1;
   const alive = catalog.alive;
   const checkExclude = exclude.size > 0;
   let n = 0;
@@ -120,9 +135,10 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
       const r = words[2 * i];
       if (r < 0) break;
       if (checkExclude && exclude.has(r)) continue;
+      scores[n] = sign * hits.distances[i];
       out[n++] = r;
     }
-    return out.subarray(0, n);
+    return { rows: out.subarray(0, n), scores: scores.subarray(0, n) };
   }
   marks.clear();
   for (let i = 0; i < hits.ids.length; i++) {
@@ -130,23 +146,28 @@ async function annRows(ctx: RankContext, k: number): Promise<Int32Array> {
     if (r < 0) break;
     if (alive[r] !== 1 || marks.has(r) || (checkExclude && exclude.has(r))) continue;
     marks.add(r);
+    scores[n] = sign * hits.distances[i];
     out[n++] = r;
   }
-  return out.subarray(0, n);
+  return { rows: out.subarray(0, n), scores: scores.subarray(0, n) };
 }
 
 export const retrievalStage: Stage = {
   id: 'retrieval',
+  // Debug scores: the search's score of each retrieved item, the popularity
+  // bias of the popular ones, the light score of the fresh ones; none for
+  // the caller's own candidates.
+  ownTrail: true,
   async run(ctx: RankContext): Promise<Candidates> {
     const { input, deps } = ctx;
     if (input.candidateRows) {
       const rows = input.candidateRows.filter((r) => usable(ctx, r));
       ctx.note = `re-rank mode: ${rows.length} provided`;
-      return build([rows], [PROVENANCE.provided]);
+      return build([rows], [PROVENANCE.provided], [null]);
     }
     const K = input.options.retrievalK;
     const cold = !ctx.userEmb!.some((v) => v !== 0);
-    const found = cold ? popularRows(ctx, K) : await annRows(ctx, K);
+    const { rows: found, scores: foundScores } = cold ? popularRows(ctx, K) : await annRows(ctx, K);
     // Fresh source: newest items, best light score first, not already
     // retrieved. All of the newest are scored (one streamed block), then the
     // best are taken in score order, skipping retrieved and excluded rows:
@@ -157,11 +178,14 @@ export const retrievalStage: Stage = {
     const fresh = deps.catalog.freshBlock(ctx.now, deps.freshPool, input.category);
     const nf = fresh.rows.length;
     let picks: Int32Array = new Int32Array(0);
+    const pickScores = new Float32Array(Math.min(nf, deps.freshKeep));
     if (nf > 0 && deps.freshKeep > 0) {
       const s = cold ? Float32Array.from(fresh.rows, (r) => deps.catalog.cols.bias[r]) : scoreRows(fresh.emb, deps.catalog.dim, identityRows(nf), ctx.userEmb!);
-      picks = pickBest(fresh.rows, s, deps.freshKeep, (r) => !marks.has(r) && usable(ctx, r));
+      picks = pickBest(fresh.rows, s, deps.freshKeep, (r) => !marks.has(r) && usable(ctx, r), pickScores);
     }
     ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;
-    return build([found, picks], [PROVENANCE.retrieved, PROVENANCE.fresh]);
+    const out = build([found, picks], [PROVENANCE.retrieved, PROVENANCE.fresh], [foundScores, pickScores.subarray(0, picks.length)]);
+    recordTrail(ctx, 'retrieval', out);
+    return out;
   },
 };

@@ -9,10 +9,19 @@ export const userEmbeddingStage: Stage = {
   async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
     const { deps } = ctx;
     const out = await deps.tower.embed(ctx.user!, deps.catalog, ctx.now);
-    ctx.userEmb = out.embedding;
-    ctx.pricePref = out.pricePref;
-    ctx.userFeatures = userFeatures(deps.layout, out.embedding, out.pricePref, ctx.input.surface, ctx.input.device);
-    ctx.note = out.embedding.some((v) => v !== 0) ? 'from actions' : 'cold user: zero embedding';
+    if (!out.embedding.every(Number.isFinite) || !Number.isFinite(out.pricePref)) {
+      // An item in the history whose features overflow the tower must not
+      // fail every request of the user: serve them as a cold user, and say so.
+      ctx.userEmb = new Float32Array(out.embedding.length);
+      ctx.pricePref = 0;
+      ctx.degradations.push('user_embedding_not_finite');
+      ctx.note = 'the user tower gave a value that is not finite: served as a cold user';
+    } else {
+      ctx.userEmb = out.embedding;
+      ctx.pricePref = out.pricePref;
+      ctx.note = out.embedding.some((v) => v !== 0) ? 'from actions' : 'cold user: zero embedding';
+    }
+    ctx.userFeatures = userFeatures(deps.layout, ctx.userEmb, ctx.pricePref, ctx.input.surface, ctx.input.device);
     return c;
   },
 };
