@@ -181,6 +181,40 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
       assert.deepEqual(violations, []);
     });
 
+    it('holds when exploration picks are all of one brand', async () => {
+      // 40 new items of one brand, each a blend of two of the user's good
+      // items (no near-duplicate of either): with a small retrieval K they
+      // are not retrieved, and they are the fresh source's best picks.
+      const { catalog } = h.engine;
+      const dim = catalog.dim;
+      const u = user();
+      const top = await client.rank(base(u, { num_results: 80, options: { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE', brand_run_limit: 1000 } }));
+      const emb = (id: string) => catalog.cols.embeddings.subarray(catalog.rowOf.get(id)! * dim, (catalog.rowOf.get(id)! + 1) * dim);
+      const fresh = Array.from({ length: 40 }, (_, i) => {
+        const a = emb(top.items[30 + (i % 25)].item_id);
+        const b = emb(top.items[79 - i].item_id);
+        return {
+          item_id: `newbrand-${i}`,
+          brand: 'newbrand',
+          category: top.items[i].category,
+          price: 20,
+          created_at_ms: h.engine.now() - 3_600_000,
+          embedding: Array.from(a, (x, j) => 0.7 * x + 0.3 * b[j]),
+        };
+      });
+      await client.upsertItems(fresh);
+      try {
+        for (const limit of [1, 3]) {
+          const res = await client.rank(base(u, { num_results: 20, debug: true, options: { retrieval_k: 30, brand_run_limit: limit, exploration_epsilon: 1, exploration_start: 2, seed: 5 } }));
+          const picks = res.items.filter((it) => it.exploration);
+          assert.ok(picks.filter((it) => it.brand === 'newbrand').length >= 5, `exploration placed ${picks.map((it) => it.brand).join(' ')}`);
+          assert.ok(maxBrandRun(res.items) <= limit, `limit ${limit}: ${res.items.map((it) => `${it.brand}${it.exploration ? '*' : ''}`).join(' ')}`);
+        }
+      } finally {
+        await client.deleteItems(fresh.map((f) => f.item_id));
+      }
+    });
+
     it('says so in the debug note and the metric when the candidates cannot satisfy it', async () => {
       const groups = [...byBrand().values()].sort((x, y) => y.length - x.length);
       const [major, others] = [groups[0], groups[1]];
