@@ -1,5 +1,5 @@
 // Starts the ranking engine: gRPC on 50051 and HTTP (/metrics, /healthz,
-// POST /v1/rank) on 8080 by default. Without --bundle it serves the demo
+// POST /v1/rank, POST /v1/events) on 8080 by default. Without --bundle it serves the demo
 // world, generating it on the first run. SIGTERM/SIGINT drain and exit 0.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -1,20 +1,30 @@
 // HTTP side of the server on node:http: Prometheus scrape endpoint, health
-// probe, and the JSON gateway of RankingService.Rank.
+// probe, and the JSON gateway of RankingService.Rank and RecordEvents.
 //
-//   GET  /metrics   Prometheus text format
-//   GET  /healthz   200 SERVING | 503 NOT_SERVING (text/plain)
-//   POST /v1/rank   JSON RankRequest -> the rank callback's { status, body }
+//   GET  /metrics     Prometheus text format
+//   GET  /healthz     200 SERVING | 503 NOT_SERVING (text/plain)
+//   POST /v1/rank     JSON RankRequest -> the rank callback's { status, body }
+//   POST /v1/events   JSON RecordEventsRequest -> the recordEvents callback's reply
+//
+// POST bodies must be JSON: a content type of application/json (parameters
+// allowed, charset utf-8 if any) or none at all; any other type gets 415
+// without the body being read. `?names=json` asks for lowerCamelCase JSON
+// field names in the reply instead of the proto names (`?names=proto`, the
+// default); the callbacks get the choice.
 //
 // Every response carries an `x-request-id` header: the caller's, when it sent
 // a sane one, otherwise a fresh UUID. Errors are JSON:
-//   { "error": { "code": <http>, "status": <gRPC name>, "reason": <CODE>, "message": ... },
+//   { "error": { "code": <http>, "status": <name>, "reason": <CODE>, "message": ... },
 //     "requestId": ... }
+// where status is the gRPC status name the error stands for, or, for errors of
+// HTTP itself, METHOD_NOT_ALLOWED (405, with an Allow header),
+// PAYLOAD_TOO_LARGE (413) or UNSUPPORTED_MEDIA_TYPE (415).
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { grpcStatusName } from './metrics';
-import type { GrpcStatusName, Metrics } from './metrics';
+import type { Metrics } from './metrics';
 
 /** What the rank callback answers: an HTTP status and a JSON-serialisable body. */
 export interface HttpReply {
@@ -25,14 +35,26 @@ export interface HttpReply {
   grpcCode?: number;
 }
 
+/** What a JSON callback learns about its call besides the body. */
+export interface HttpCall {
+  requestId: string;
+  /** Field names the reply should use: as in the proto (default) or lowerCamelCase JSON names. */
+  names: 'proto' | 'json';
+}
+
+/** Handles a parsed JSON body. May throw: the client gets a 500, the server keeps running. */
+export type JsonHandler = (body: unknown, requestId: string, call: HttpCall) => Promise<HttpReply>;
+
 export interface HttpServerOptions {
   /** 0 picks a free port (see the returned `port`). */
   port: number;
   /** Interface to bind; all interfaces when absent. */
   host?: string;
   metrics: Metrics;
-  /** Ranks a parsed JSON body. May throw: the client gets a 500, the server keeps running. */
-  rank: (body: unknown, requestId: string) => Promise<HttpReply>;
+  /** Ranks a parsed JSON body (POST /v1/rank). */
+  rank: JsonHandler;
+  /** Records the events of a parsed JSON body (POST /v1/events); the route is absent without it. */
+  recordEvents?: JsonHandler;
   /** True when the engine can serve (bundle loaded and warm). */
   health: () => boolean;
   /** Largest accepted request body; default 1 MiB. */
@@ -43,6 +65,8 @@ export interface HttpServerOptions {
    * gateway is told apart from the gRPC 'Rank'); null to not record them here.
    */
   methodLabel?: string | null;
+  /** The same for /v1/events (default 'HttpRecordEvents'). */
+  eventsMethodLabel?: string | null;
   /** How long `close()` lets in-flight requests finish before cutting connections; default 5000 ms. */
   closeGraceMs?: number;
 }
@@ -131,6 +155,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The error body's `status`; the gRPC name of the status when absent. */
+    readonly statusName?: string,
   ) {
     super(message);
   }
@@ -142,6 +168,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${maxBodyBytes}`);
   }
   const methodLabel = opts.methodLabel === undefined ? 'HttpRank' : opts.methodLabel;
+  const eventsMethodLabel = opts.eventsMethodLabel === undefined ? 'HttpRecordEvents' : opts.eventsMethodLabel;
   const closeGraceMs = opts.closeGraceMs ?? 5000;
 
   const server = createServer((req, res) => {
@@ -160,7 +187,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const [path, query = ''] = splitUrl(req.url ?? '/');
     switch (path) {
       case '/metrics':
         if (!allow(req, res, requestId, 'GET')) return;
@@ -170,11 +197,14 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
         return serveHealth(res);
       case '/v1/rank':
         if (!allow(req, res, requestId, 'POST')) return;
-        return serveRank(req, res, requestId);
-      default:
-        drain(req);
-        sendError(res, requestId, new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${path}`));
+        return serveJson(req, res, { requestId, query }, opts.rank, methodLabel);
+      case '/v1/events':
+        if (!opts.recordEvents) break;
+        if (!allow(req, res, requestId, 'POST')) return;
+        return serveJson(req, res, { requestId, query }, opts.recordEvents, eventsMethodLabel);
     }
+    drain(req);
+    sendError(res, requestId, new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${path}`));
   }
 
   async function serveMetrics(res: ServerResponse): Promise<void> {
@@ -194,35 +224,45 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     res.end(serving ? 'SERVING\n' : 'NOT_SERVING\n');
   }
 
-  async function serveRank(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async function serveJson(
+    req: IncomingMessage,
+    res: ServerResponse,
+    at: { requestId: string; query: string },
+    handler: JsonHandler,
+    label: string | null,
+  ): Promise<void> {
+    const { requestId } = at;
     const started = process.hrtime.bigint();
     let grpcCode: number = GRPC.INTERNAL;
     try {
       let status: number;
       let payload: string;
       try {
+        const names = namesOf(at.query);
+        checkContentType(req);
         const body = parseJson(await readBody(req, maxBodyBytes));
-        const reply = await opts.rank(body, requestId);
+        const reply = await handler(body, requestId, { requestId, names });
         if (!reply || !Number.isInteger(reply.status) || reply.status < 200 || reply.status > 599) {
-          throw new Error(`rank callback returned an invalid status ${String(reply?.status)}`);
+          throw new Error(`callback returned an invalid status ${String(reply?.status)}`);
         }
         status = reply.status;
         payload = JSON.stringify(reply.body);
-        if (payload === undefined) throw new Error('rank callback returned no body');
+        if (payload === undefined) throw new Error('callback returned no body');
         grpcCode = reply.grpcCode ?? httpToGrpcStatus(status);
       } catch (err) {
         const e = err instanceof HttpError ? err : new HttpError(500, 'INTERNAL', 'internal error');
         grpcCode = httpToGrpcStatus(e.status);
-        if (e.status === 413) res.setHeader('connection', 'close');
+        drain(req); // a body left unread (415, a bad query, 413) is discarded
+        if (e.status === 413 || e.status === 415) res.setHeader('connection', 'close');
         sendError(res, requestId, e);
         return;
       }
       res.writeHead(status, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
       res.end(payload);
     } finally {
-      if (methodLabel !== null) {
+      if (label !== null) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        opts.metrics.observeRequest(methodLabel, grpcCode, seconds);
+        opts.metrics.observeRequest(label, grpcCode, seconds);
       }
     }
   }
@@ -231,7 +271,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     if (req.method === method) return true;
     drain(req);
     res.setHeader('allow', method);
-    sendError(res, requestId, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.url} accepts ${method} only`));
+    sendError(res, requestId, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.url} accepts ${method} only`, 'METHOD_NOT_ALLOWED'));
     return false;
   }
 
@@ -285,7 +325,35 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(size: number, limit: number): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `request body of ${size}+ bytes exceeds the limit of ${limit} bytes`);
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body of ${size}+ bytes exceeds the limit of ${limit} bytes`, 'PAYLOAD_TOO_LARGE');
+}
+
+function splitUrl(url: string): [string, string?] {
+  const q = url.indexOf('?');
+  return q < 0 ? [url] : [url.slice(0, q), url.slice(q + 1)];
+}
+
+/** The reply's field names asked for by `?names=proto|json` (proto when absent). */
+function namesOf(query: string): 'proto' | 'json' {
+  const given = new URLSearchParams(query).getAll('names');
+  if (given.length === 0) return 'proto';
+  if (given.length === 1 && (given[0] === 'proto' || given[0] === 'json')) return given[0];
+  throw new HttpError(400, 'INVALID_QUERY', `names: must be "proto" (field names as in the proto) or "json" (lowerCamelCase JSON names), got ${JSON.stringify(given.join(','))}`);
+}
+
+/** JSON bodies only: application/json (charset utf-8 if one is given) or no content type at all. */
+function checkContentType(req: IncomingMessage): void {
+  const given = req.headers['content-type'];
+  if (given === undefined) return;
+  const [type, ...params] = given.split(';').map((p) => p.trim().toLowerCase());
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
+  if (type === 'application/json' && (charset === undefined || charset === 'utf-8')) return;
+  throw new HttpError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `content-type ${JSON.stringify(given)} is not accepted: send the body as application/json (UTF-8)`,
+    'UNSUPPORTED_MEDIA_TYPE',
+  );
 }
 
 function parseJson(raw: Buffer): unknown {
@@ -307,7 +375,7 @@ function sendError(res: ServerResponse, requestId: string, err: HttpError): void
     res.destroy();
     return;
   }
-  const status: GrpcStatusName = grpcStatusName(httpToGrpcStatus(err.status));
+  const status: string = err.statusName ?? grpcStatusName(httpToGrpcStatus(err.status));
   res.writeHead(err.status, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
   res.end(
     JSON.stringify({

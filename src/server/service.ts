@@ -1,6 +1,6 @@
 // The ranking service: gRPC (RankingService, grpc.health.v1, reflection) and
-// the HTTP side (/metrics, /healthz, JSON POST /v1/rank with the same
-// semantics as Rank). The engine may still be loading when the servers start:
+// the HTTP side (/metrics, /healthz, proto3 JSON POST /v1/rank and
+// /v1/events with the same semantics as Rank and RecordEvents). The engine may still be loading when the servers start:
 // health says NOT_SERVING and calls get UNAVAILABLE until setEngine().
 import * as path from 'node:path';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine';
 import type { RankOutput } from '../engine/request';
 import { PROVENANCE } from '../engine/types';
-import { grpcToHttpStatus, startHttpServer, HttpServerHandle } from './http';
+import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
+import { createJsonCodec, JsonCodec } from './proto-json';
 import { grpcStatusName, Metrics } from './metrics';
 import { invalid, ServiceError, toStatus } from './errors';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
@@ -80,6 +81,7 @@ export class RankingService {
   private readonly grpcServer: grpc.Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   private http: HttpServerHandle | null = null;
+  private json: JsonCodec | null = null;
   private readonly limits: Limits;
   private readonly defaults: RankDefaults;
   private ranking = 0;
@@ -112,6 +114,7 @@ export class RankingService {
     });
     this.health.addToServer(this.grpcServer);
     new ReflectionService(def).addToServer(this.grpcServer);
+    this.json = createJsonCodec(def, SERVICE_NAME);
     const { host, grpcPort } = this.opts;
     this.grpcPort = await new Promise<number>((resolve, reject) =>
       this.grpcServer.bindAsync(`${host}:${grpcPort}`, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) =>
@@ -123,7 +126,8 @@ export class RankingService {
       host,
       metrics: this.opts.metrics,
       health: () => this.engine !== null && !this.draining,
-      rank: (body, requestId) => this.httpRank(body, requestId),
+      rank: (body, requestId, call) => this.httpCall('Rank', body, call, (req) => this.rankOnce(req, requestId, Infinity)),
+      recordEvents: (body, _requestId, call) => this.httpCall('RecordEvents', body, call, (req) => this.recordEvents(req)),
     });
     this.httpPort = this.http.port;
   }
@@ -242,9 +246,17 @@ export class RankingService {
     return this.toResponse(engine, out, unknownCandidates, requestId);
   }
 
-  private async httpRank(body: unknown, requestId: string) {
+  /**
+   * An HTTP gateway call: the proto3 JSON body becomes the request grpc-js
+   * would decode, `fn` handles it as the gRPC method does, and the response
+   * is printed as proto3 JSON (errors in the gateway's error shape).
+   */
+  private async httpCall(method: string, body: unknown, call: HttpCall, fn: (req: unknown) => Promise<object>): Promise<HttpReply> {
+    const { requestId } = call;
     try {
-      return { status: 200, body: await this.rankOnce(body, requestId, Infinity) };
+      if (!this.json) throw new ServiceError('NOT_READY', 'the server is still starting');
+      const req = this.json.request(method, body);
+      return { status: 200, body: this.json.response(method, await fn(req), call.names) as object };
     } catch (err) {
       const s = toStatus(err);
       const status = grpcToHttpStatus(s.code);

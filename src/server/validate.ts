@@ -66,8 +66,18 @@ const EXPLORATION: Record<string, ExplorationMethod> = {
 
 type Msg = Record<string, unknown>;
 
-function obj(v: unknown): Msg {
-  return typeof v === 'object' && v !== null ? (v as Msg) : {};
+/** A value as the client wrote it, for messages ("five", NaN, [1]). */
+function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** A message field: `{}` when absent. */
+function obj(field: string, v: unknown): Msg {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, `must be a message (object), got ${show(v)}`);
+  return v as Msg;
 }
 
 function id(field: string, v: unknown, limits: Limits): string {
@@ -81,7 +91,7 @@ function enumOf<T>(field: string, v: unknown, table: Record<string, T>, unspecif
     if (unspecified === undefined) throw invalid(field, 'must be specified');
     return unspecified;
   }
-  const t = typeof v === 'string' ? table[v] : undefined;
+  const t = typeof v === 'string' && Object.hasOwn(table, v) ? table[v] : undefined;
   if (t === undefined) throw invalid(field, `unknown value ${JSON.stringify(v)}`);
   return t;
 }
@@ -89,15 +99,15 @@ function enumOf<T>(field: string, v: unknown, table: Record<string, T>, unspecif
 /** A finite number in [lo, hi]; `dflt` when the field is absent (proto3 optional). */
 function num(field: string, v: unknown, lo: number, hi: number, dflt: number): number {
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${show(v)}`);
   if (v < lo || v > hi) throw invalid(field, `must be in [${lo}, ${hi}], got ${v}`);
   return v;
 }
 
 /** An unsigned integer where 0 means "default". */
 function count(field: string, v: unknown, max: number, dflt: number): number {
-  const n = typeof v === 'number' ? v : 0;
-  if (!Number.isInteger(n) || n < 0) throw invalid(field, 'must be a non-negative integer');
+  const n = v === undefined || v === null ? 0 : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw invalid(field, `must be a non-negative integer, got ${show(n)}`);
   if (n === 0) return dflt;
   if (n > max) throw invalid(field, `must be at most ${max}, got ${n}`);
   return n;
@@ -114,7 +124,8 @@ function time(field: string, v: unknown, now: number, maxSkewMs: number): number
 }
 
 function list(field: string, v: unknown, max: number): unknown[] {
-  const a = Array.isArray(v) ? v : [];
+  if (v !== undefined && v !== null && !Array.isArray(v)) throw invalid(field, `must be a list, got ${show(v)}`);
+  const a: unknown[] = Array.isArray(v) ? v : [];
   if (a.length > max) throw new ServiceError('TOO_MANY', `${field}: at most ${max} entries, got ${a.length}`);
   return a;
 }
@@ -123,10 +134,10 @@ export function toRankInput(
   raw: unknown,
   ctx: { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults },
 ): { input: RankInput; unknownCandidates: string[] } {
-  const r = obj(raw);
+  const r = obj('request', raw);
   const { bundle, catalog, limits, defaults: D } = ctx;
   const userId = id('user_id', r.user_id, limits);
-  const c = obj(r.context);
+  const c = obj('context', r.context);
   const surface = enumOf('context.surface', c.surface, SURFACES, 'home');
   if (!(surface in bundle.manifest.defaultWeights)) {
     throw invalid('context.surface', `"${surface}" is not served by this bundle (surfaces: ${Object.keys(bundle.manifest.defaultWeights).join(', ')})`);
@@ -139,11 +150,12 @@ export function toRankInput(
   }
   const numResults = typeof r.num_results === 'number' ? r.num_results : 0;
   if (!Number.isInteger(numResults) || numResults < 1 || numResults > limits.maxResults) {
-    throw invalid('num_results', `must be between 1 and ${limits.maxResults}, got ${String(r.num_results)}`);
+    const given = r.num_results === undefined || r.num_results === null ? 'is missing' : `got ${show(r.num_results)}`;
+    throw invalid('num_results', `must be between 1 and ${limits.maxResults}, ${given}`);
   }
 
   const recentActions = list('recent_actions', r.recent_actions, limits.maxActions).map((a, i) => {
-    const m = obj(a);
+    const m = obj(`recent_actions[${i}]`, a);
     const itemId = id(`recent_actions[${i}].item_id`, m.item_id, limits);
     const row = catalog.rowOf.get(itemId);
     if (row === undefined) throw invalid(`recent_actions[${i}].item_id`, `unknown item "${itemId}"`);
@@ -170,7 +182,7 @@ export function toRankInput(
   // Weights given in the request are the weights (objectives it leaves out
   // weigh 0); the surface's defaults apply only when it gives none.
   const objectives = bundle.manifest.objectives;
-  const given = Object.entries(obj(r.objective_weights));
+  const given = Object.entries(obj('objective_weights', r.objective_weights));
   const base = given.length > 0 ? {} : bundle.manifest.defaultWeights[surface];
   const weights = Float32Array.from(objectives, (o) => (base as Record<string, number>)[o] ?? 0);
   for (const [name, v] of given) {
@@ -180,7 +192,7 @@ export function toRankInput(
   }
   if (weights.every((w) => w === 0)) throw invalid('objective_weights', 'at least one objective needs a positive weight');
 
-  const o = obj(r.options);
+  const o = obj('options', r.options);
   const retrievalK = count('options.retrieval_k', o.retrieval_k, limits.maxRetrievalK, D.retrievalK);
   // By default keep enough for the page after the policy's filters: at least 2 x num_results.
   const prerankKeep = count('options.prerank_keep', o.prerank_keep, limits.maxRetrievalK, Math.min(Math.max(D.prerankKeep, 2 * numResults), retrievalK));
@@ -220,9 +232,9 @@ export function toRankInput(
 }
 
 export function toEvents(raw: unknown, catalog: LiveCatalog, now: number, limits: Limits): EngineEvent[] {
-  const events = list('events', obj(raw).events, limits.maxEvents);
+  const events = list('events', obj('request', raw).events, limits.maxEvents);
   return events.map((e, i) => {
-    const m = obj(e);
+    const m = obj(`events[${i}]`, e);
     const userId = id(`events[${i}].user_id`, m.user_id, limits);
     const itemId = id(`events[${i}].item_id`, m.item_id, limits);
     const row = catalog.rowOf.get(itemId);
@@ -232,10 +244,10 @@ export function toEvents(raw: unknown, catalog: LiveCatalog, now: number, limits
 }
 
 export function toItems(raw: unknown, dim: number, now: number, limits: Limits): NewItem[] {
-  const items = list('items', obj(raw).items, limits.maxItems);
+  const items = list('items', obj('request', raw).items, limits.maxItems);
   const ids = new Set<string>();
   return items.map((x, i) => {
-    const m = obj(x);
+    const m = obj(`items[${i}]`, x);
     const itemId = id(`items[${i}].item_id`, m.item_id, limits);
     if (ids.has(itemId)) throw invalid(`items[${i}].item_id`, `"${itemId}" appears twice in the request`);
     ids.add(itemId);
@@ -260,5 +272,5 @@ export function toItems(raw: unknown, dim: number, now: number, limits: Limits):
 }
 
 export function toIds(raw: unknown, limits: Limits): string[] {
-  return list('item_ids', obj(raw).item_ids, limits.maxItems).map((x, i) => id(`item_ids[${i}]`, x, limits));
+  return list('item_ids', obj('request', raw).item_ids, limits.maxItems).map((x, i) => id(`item_ids[${i}]`, x, limits));
 }
