@@ -62,6 +62,7 @@ async function main(): Promise<void> {
       maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
+      userEmbeddingCache: { maxEntries: cfg.userEmbeddingCache },
       clock,
       seedEvents: events || undefined,
       metrics,

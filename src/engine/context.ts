@@ -6,6 +6,7 @@ import type { RankInput } from './request';
 import type { RowMarks } from './row-marks';
 import type { ScoringPool } from './scoring/pool';
 import type { ItemStats, UserStore } from './state';
+import type { UserEmbeddingCache } from './user-embedding-cache';
 import type { UserTower } from './user-tower';
 import type { Candidates, Removed, UserSnapshot } from './types';
 
@@ -17,6 +18,8 @@ export interface EngineDeps {
   stats: ItemStats;
   pool: ScoringPool;
   tower: UserTower;
+  /** The tower's output per user while its input is unchanged. */
+  towerCache: UserEmbeddingCache;
   layout: FeatureLayout;
   /** Rows sorted by popularity bias, best first: the cold-start source. */
   popular: Int32Array;
@@ -55,6 +58,8 @@ export interface RankContext {
   dropped: { stage: string; reason: string; count: number }[];
   /** Page rules the candidates could not satisfy (e.g. 'brand_run'); counted in metrics. */
   unmet: string[];
+  /** Whether the user embedding came from the cache (null until that stage ran). */
+  towerCache: 'hit' | 'miss' | null;
   /** Candidates the strong pre-ranker scored in this request. */
   strongScored: number;
   degradations: string[];

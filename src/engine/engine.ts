@@ -19,6 +19,7 @@ import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } 
 import { ACTION_NAMES } from './types';
 import { RowMarks } from './row-marks';
 import { UserTower } from './user-tower';
+import { USER_EMBEDDING_CACHE_DEFAULTS, UserEmbeddingCache, UserEmbeddingCacheOptions } from './user-embedding-cache';
 
 export interface EngineOptions {
   threads: number;
@@ -83,10 +84,12 @@ export interface EngineOptions {
   seedEvents?: string;
   metrics?: Metrics;
   store?: UserStore;
+  /** Reuse of the user tower's output (see UserEmbeddingCache); maxEntries 0 turns it off. */
+  userEmbeddingCache?: Partial<UserEmbeddingCacheOptions>;
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks' | 'maxQueueWaitMs'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks' | 'maxQueueWaitMs' | 'userEmbeddingCache'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -188,6 +191,7 @@ export class Engine {
       stats: this.stats,
       pool: this.pool,
       tower,
+      towerCache: new UserEmbeddingCache({ ...USER_EMBEDDING_CACHE_DEFAULTS, ...opts.userEmbeddingCache }, tower.maxActions),
       layout: featureLayout(bundle.manifest.embeddingDim),
       popular,
       freshPool: opts.freshPool,
@@ -363,6 +367,7 @@ export class Engine {
       dropped: [],
       unmet: [],
       strongScored: 0,
+      towerCache: null,
       degradations: [...steps],
       trail: input.debug ? new Map() : null,
       note: '',
@@ -397,6 +402,7 @@ export class Engine {
     for (const step of ctx.degradations) m?.degraded.inc({ reason: step });
     for (const d of ctx.dropped) m?.candidatesDropped.inc({ stage: d.stage, reason: d.reason }, d.count);
     for (const rule of ctx.unmet) m?.policyRuleUnmet.inc({ rule });
+    if (ctx.towerCache) m?.userEmbeddingCache.inc({ result: ctx.towerCache });
     return {
       items: Array.from(c.rows, (row, i) => ({
         row,

@@ -35,6 +35,8 @@ export interface Config {
   catalogHeadroom: number;
   /** Event, in-session action and item creation times may be at most this far ahead of the server clock (ms); later ones get INVALID_ARGUMENT. */
   maxClockSkewMs: number;
+  /** Users whose user-tower output is kept for reuse while their actions and the catalog are unchanged (0: no cache). */
+  userEmbeddingCache: number;
   /** Most recorded events kept in memory for replay into a reloaded bundle (and kept by the event log). */
   maxJournal: number;
   /**
@@ -87,6 +89,7 @@ export const DEFAULTS: Config = {
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
   maxClockSkewMs: 300_000,
+  userEmbeddingCache: 100_000,
   maxJournal: 2_000_000,
   eventLog: '',
   eventLogSync: 'data',

@@ -120,6 +120,8 @@ export interface Metrics {
   readonly candidatesDropped: Counter<'stage' | 'reason'>;
   /** `policy_rule_unmet_total{rule}`: pages on which the candidates could not satisfy a page rule (brand_run). */
   readonly policyRuleUnmet: Counter<'rule'>;
+  /** `user_embedding_cache_total{result}`: user embeddings reused from the cache ("hit") or computed by the tower ("miss"). */
+  readonly userEmbeddingCache: Counter<'result'>;
 
   /**
    * Called once per scrape before the gauges are read (set it to refresh
@@ -297,6 +299,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const userEmbeddingCache = new Counter({
+    name: n('user_embedding_cache_total'),
+    help: 'User embeddings per Rank call: reused from the cache (result="hit") or computed by the user tower (result="miss").',
+    labelNames: ['result'] as const,
+    registers,
+  });
+
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const metrics: Metrics = {
@@ -322,6 +331,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     degraded,
     candidatesDropped,
     policyRuleUnmet,
+    userEmbeddingCache,
     collect: undefined,
     observeRequest(method, code, seconds) {
       const name = typeof code === 'number' ? grpcStatusName(code) : code;

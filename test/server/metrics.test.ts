@@ -90,6 +90,7 @@ const ENGINE_METRICS: Record<string, string> = {
   degraded_total: 'counter',
   candidates_dropped_total: 'counter',
   policy_rule_unmet_total: 'counter',
+  user_embedding_cache_total: 'counter',
 };
 
 function observeAll(m: Metrics): void {
@@ -108,6 +109,7 @@ function observeAll(m: Metrics): void {
   m.degraded.inc({ reason: 'deadline_skip_diversity' });
   m.candidatesDropped.inc({ stage: 'prerank', reason: 'non_finite_score' });
   m.policyRuleUnmet.inc({ rule: 'brand_run' });
+  m.userEmbeddingCache.inc({ result: 'hit' });
 }
 
 describe('server/metrics', () => {
@@ -253,7 +255,7 @@ const PROMQL_KEYWORDS = new Set([
   'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
   'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
 ]);
-const KNOWN_LABELS = new Set(['rule', 'method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
+const KNOWN_LABELS = new Set(['rule', 'result', 'method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
 
 /** Metric names and grouping labels referenced by a PromQL expression. */
 function promqlRefs(expr: string): { metrics: string[]; labels: string[] } {

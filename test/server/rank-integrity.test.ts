@@ -303,6 +303,36 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
     });
   });
 
+  describe('user embedding cache', () => {
+    const note = (res: RankResponse) => res.stages.find((s) => s.stage === 'user_embedding')!.note;
+    const plain = { exploration: 'EXPLORATION_METHOD_NONE' };
+
+    it('reuses the embedding while nothing changed, with the same page', async () => {
+      const u = user();
+      const first = await client.rank(base(u, { debug: true, options: plain }));
+      const second = await client.rank(base(u, { debug: true, options: plain }));
+      assert.doesNotMatch(note(first), /cached/);
+      assert.match(note(second), /\(cached\)$/);
+      assert.deepEqual(second.items.map((it) => it.item_id), first.items.map((it) => it.item_id));
+      assert.deepEqual(second.items.map((it) => it.score), first.items.map((it) => it.score));
+    });
+
+    it('recomputes after a recorded event, with an in-session action, and after a catalog change', async () => {
+      const u = user();
+      const first = await client.rank(base(u, { debug: true, options: plain }));
+      assert.match(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/);
+      const clicked = first.items[3].item_id;
+      await client.recordEvents([{ user_id: u, item_id: clicked, type: 'ACTION_TYPE_CART' }]);
+      const afterEvent = await client.rank(base(u, { debug: true, options: plain }));
+      assert.doesNotMatch(note(afterEvent), /cached/, 'a recorded event must recompute the embedding');
+      const session = await client.rank(base(u, { debug: true, options: plain, recent_actions: [{ item_id: first.items[5].item_id, type: 'ACTION_TYPE_CLICK' }] }));
+      assert.doesNotMatch(note(session), /cached/, 'an in-session action must recompute the embedding');
+      assert.match(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/);
+      await client.deleteItems([first.items[9].item_id]);
+      assert.doesNotMatch(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/, 'a catalog change must recompute the embedding');
+    });
+  });
+
   describe('timestamps from the future', () => {
     const item = (): string => [...h.world.items.keys()][0];
     for (const ts of [1e15, 9e18]) {

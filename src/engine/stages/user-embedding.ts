@@ -1,5 +1,7 @@
 // Stage 2: the user tower turns the action sequence into the user embedding
-// and the preferred price level; they make the shared user part of x0.
+// and the preferred price level; they make the shared user part of x0. The
+// output is reused while the user's actions and the catalog are unchanged
+// (UserEmbeddingCache).
 import { userFeatures } from '../../features/layout';
 import type { RankContext, Stage } from '../context';
 import type { Candidates } from '../types';
@@ -8,7 +10,17 @@ export const userEmbeddingStage: Stage = {
   id: 'user_embedding',
   async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
     const { deps } = ctx;
-    const out = await deps.tower.embed(ctx.user!, deps.catalog, ctx.now);
+    const user = ctx.user!;
+    const version = deps.catalog.version;
+    let out = deps.towerCache.get(ctx.input.userId, user, version, ctx.now);
+    const cached = out !== null;
+    ctx.towerCache = cached ? 'hit' : 'miss';
+    if (out === null) {
+      out = await deps.tower.embed(user, deps.catalog, ctx.now);
+      // In-session actions are this request's only: the entry keeps the
+      // recorded state, which the user's next calls will most likely have.
+      if (ctx.input.recentActions.length === 0) deps.towerCache.put(ctx.input.userId, user, version, ctx.now, out);
+    }
     if (!out.embedding.every(Number.isFinite) || !Number.isFinite(out.pricePref)) {
       // An item in the history whose features overflow the tower must not
       // fail every request of the user: serve them as a cold user, and say so.
@@ -19,7 +31,7 @@ export const userEmbeddingStage: Stage = {
     } else {
       ctx.userEmb = out.embedding;
       ctx.pricePref = out.pricePref;
-      ctx.note = out.embedding.some((v) => v !== 0) ? 'from actions' : 'cold user: zero embedding';
+      ctx.note = (out.embedding.some((v) => v !== 0) ? 'from actions' : 'cold user: zero embedding') + (cached ? ' (cached)' : '');
     }
     ctx.userFeatures = userFeatures(deps.layout, ctx.userEmb, ctx.pricePref, ctx.input.surface, ctx.input.device);
     return c;
