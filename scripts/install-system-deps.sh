@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system libraries the native core links against (Debian/Ubuntu):
 # FAISS (static libfaiss.a, built with OpenMP) and OpenBLAS, plus the C++
-# toolchain node-gyp needs. Uses sudo only when not already root.
+# toolchain node-gyp needs, and promtool (package prometheus) for the
+# metrics test. Uses sudo only when not already root. Installs only what is
+# missing, so running it again changes nothing.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config openssl)
+pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config openssl prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,3 +21,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Only promtool is wanted from prometheus: on a systemd machine the package
+# also enables and starts a Prometheus server (:9090); stop the one it just added.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

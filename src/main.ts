@@ -8,9 +8,10 @@ import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
-import { loadConfig } from './server/config';
+import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
 import { createMetrics } from './server/metrics';
+import { createLogger } from './server/logger';
 import { loadProto, RankingService } from './server/service';
 import { ensureWorld } from './world/cache';
 import { DEFAULT_WORLD } from './world/schema';
@@ -40,8 +41,12 @@ async function sampleRanking(port: number, userId: string, log: pino.Logger): Pr
 }
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    console.log(usage());
+    return;
+  }
   const cfg = loadConfig();
-  const log = pino({ level: cfg.logLevel });
+  const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const metrics = createMetrics();
   let bundleDir = cfg.bundle;
   let events = cfg.events;

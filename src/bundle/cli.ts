@@ -1,16 +1,26 @@
-// bundle validate DIR | bundle info DIR | bundle build-index DIR [--factory F] [--metric ip|l2] [--nprobe N] [--threads N]
+// bundle validate DIR | bundle info DIR | bundle build-index DIR [--factory F] [--metric ip|l2] [--nprobe N] [--threads N] | --help
 import { parseArgs } from 'node:util';
 
 import { rebuildBundleIndex } from './index-builder';
 import { loadBundle } from './loader';
 import { readManifest } from './manifest';
 
-const USAGE = `usage:
-  bundle validate DIR                    check every file, checksum, shape and weight
-  bundle info DIR                        counts, dims, sizes, versions
-  bundle build-index DIR [--factory "IVF4096,SQ8"] [--metric ip|l2] [--nprobe N] [--threads N]
-                                         rebuild the index from the embeddings; --nprobe sets
-                                         the manifest's default search setting for IVF`;
+export const USAGE = `usage: npm run bundle -- COMMAND DIR [options]
+
+commands:
+  validate DIR      check every file, checksum, shape and weight
+  info DIR          counts, dims, sizes, versions
+  build-index DIR   rebuild the index from the embeddings
+
+build-index options:
+  --factory F       FAISS index factory string (default: the manifest's, e.g. "IVF4096,SQ8")
+  --metric ip|l2    inner product or L2 distance (default: the manifest's)
+  --nprobe N        the manifest's default IVF search setting
+  --threads N       training and adding threads (default 2)
+
+  --help, -h        this text
+
+The demo world's bundle (written by npm start): .data/demo-world/bundle`;
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -47,8 +57,18 @@ async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { factory: { type: 'string' }, metric: { type: 'string' }, nprobe: { type: 'string' }, threads: { type: 'string' } },
+    options: {
+      factory: { type: 'string' },
+      metric: { type: 'string' },
+      nprobe: { type: 'string' },
+      threads: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const [cmd, dir] = positionals;
   if (!cmd || !dir) throw new Error(USAGE);
   switch (cmd) {

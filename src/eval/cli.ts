@@ -1,6 +1,8 @@
-// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out docs/quality] [--seed 1] [--threads 1] [--root DIR]`:
+// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out DIR] [--seed 1] [--threads 1] [--root DIR]`:
 // ranks a sample of users through the engine's gRPC API and scores every list
-// against the demo world's ground truth; writes report.json, report.md and SVG plots.
+// against the demo world's ground truth; writes report.json, report.md and SVG
+// plots into .data/eval/ (untracked; another world's into .data/eval/world-X/)
+// unless --out names a directory (docs/quality for the published report).
 //
 // --world 1m: the 1M-item world of the native benchmarks (1,000,000 items,
 // dim 64, IVF4096 index); reused from .data/bench-worlds/world-1000000 when
@@ -13,6 +15,22 @@ import { GENERATOR_VERSION } from '../world/generate';
 import { DEFAULT_WORLD, WorldConfig } from '../world/schema';
 import { writeReport } from './report';
 import { DEFAULT_BUDGETS, DEFAULT_LAMBDAS, runEval } from './run';
+
+export const USAGE = `usage: npm run eval -- [options]
+
+Ranks a sample of users through the engine's gRPC API and scores every list
+against the demo world's ground truth; writes report.json, report.md and SVG plots.
+
+options:
+  --users N        users to rank (default 300)
+  --world NAME     a named world: 100k (the demo world, default) or 1m
+  --items N        a demo-like world of N items (exclusive with --world)
+  --out DIR        where the report goes (default .data/eval, or .data/eval/world-NAME
+                   for another world; the published report: --out docs/quality)
+  --seed N         sampling seed (default 1)
+  --threads N      scoring workers per engine (default 1)
+  --root DIR       the world's directory (default: the demo world's cache in .data/)
+  --help, -h       this text`;
 
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -49,10 +67,24 @@ async function holds(dir: string, world: WorldConfig): Promise<boolean> {
   }
 }
 
+/**
+ * Where the report goes: --out when given (docs/quality for the published
+ * report), else the untracked .data/eval/ (another world's in
+ * .data/eval/world-NAME/). `world`: null for the default world.
+ */
+export function reportDir(repo: string, out: string | undefined, world: string | null): string {
+  if (out !== undefined) return path.resolve(out);
+  return path.join(repo, '.data', 'eval', ...(world === null ? [] : [`world-${world}`]));
+}
+
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    console.log(USAGE);
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root']);
-  for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k} (options: ${[...known].join(', ')})`);
+  for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (args.world !== undefined && args.items !== undefined) throw new Error('--world and --items are exclusive');
   if (args.world !== undefined && !(args.world in WORLDS)) throw new Error(`--world must be one of ${Object.keys(WORLDS).join(', ')}, got ${args.world}`);
   const repo = path.join(__dirname, '..', '..', '..');
@@ -69,8 +101,7 @@ async function main(): Promise<void> {
       root = (await holds(bench, world)) ? bench : path.join(repo, '.data', 'eval-world-1m');
     } else root = path.join(repo, '.data', `eval-world-${items}`);
   }
-  // The default world's report in docs/quality, the others' beside it.
-  const out = args.out ?? path.join(repo, 'docs', 'quality', ...(isDefault ? [] : [`world-${args.world ?? items}`]));
+  const out = reportDir(repo, args.out, isDefault ? null : (args.world ?? String(items)));
   const users = int(args, 'users', 300);
   const report = await runEval({
     root,
@@ -84,6 +115,7 @@ async function main(): Promise<void> {
     log: (m) => console.error(m),
   });
   for (const f of await writeReport(report, out)) console.error(`wrote ${f}`);
+  console.error(`report: ${path.relative(process.cwd(), path.join(out, 'report.md')) || path.join(out, 'report.md')}`);
   const h = report.headline;
   console.log(
     `engine NDCG@50 ${h.engineNdcg50.toFixed(3)} = ${h.vsPopularity.toFixed(2)}x popularity (${h.popularityNdcg50.toFixed(3)}), ` +
@@ -95,7 +127,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
+}

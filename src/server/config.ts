@@ -49,6 +49,8 @@ export interface Config {
   eventLogSync: 'data' | 'none';
   clock: 'wall' | 'bundle';
   logLevel: string;
+  /** 'json': pino's JSON lines; 'pretty': one readable line per entry (pino-pretty); 'auto': pretty when stdout is a terminal. */
+  logFormat: 'auto' | 'json' | 'pretty';
   /** Bearer token for admin calls (UpsertItems, DeleteItems, ReloadBundle); empty: admin calls are refused. */
   adminToken: string;
   /** ReloadBundle paths resolve in and must stay inside this directory (default: the bundle's parent). */
@@ -95,6 +97,7 @@ export const DEFAULTS: Config = {
   eventLogSync: 'data',
   clock: 'wall',
   logLevel: 'info',
+  logFormat: 'auto',
   adminToken: '',
   bundleRoot: '',
   tlsCert: '',
@@ -119,6 +122,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (Array.isArray(d)) return nameList(key, v, source);
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   if (key === 'eventLogSync' && v !== 'data' && v !== 'none') throw new Error(`${source}: eventLogSync must be "data" or "none"`);
+  if (key === 'logFormat' && v !== 'auto' && v !== 'json' && v !== 'pretty') throw new Error(`${source}: logFormat must be "auto", "json" or "pretty"`);
   return String(v);
 }
 
@@ -127,6 +131,64 @@ function nameList(key: keyof Config, v: unknown, source: string): string[] {
   const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : null;
   if (!parts || parts.some((p) => typeof p !== 'string')) throw new Error(`${source}: ${key} must be a list of names (an array of strings or "a,b,c")`);
   return (parts as string[]).map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+/** What each setting does, for --help (a setting without a line here is listed with its default only). */
+const HELP: Partial<Record<keyof Config, string>> = {
+  host: 'address to bind',
+  grpcPort: 'gRPC port',
+  httpPort: 'HTTP port (/metrics, /healthz, POST /v1/rank)',
+  bundle: 'bundle directory (default: the demo world, generated on the first run)',
+  events: 'events.jsonl to seed user state from (default: the demo world\'s)',
+  demoDir: 'where the demo world is generated and cached',
+  demoItems: 'items in the demo world',
+  threads: 'scoring worker threads',
+  maxBatchRows: 'most candidate rows in one scoring micro-batch',
+  maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
+  inlineMaxFlops: 'scoring batches up to this many FLOPs run on the main thread (0: never)',
+  inlineMaxSlices: 'a larger batch runs on the main thread in up to this many slices when idle',
+  syncSearchMaxFloats: 'IVF searches scanning up to this many floats run on the main thread (0: never)',
+  syncSearchMaxSteps: 'a larger search runs on the main thread in up to this many steps when idle',
+  maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',
+  maxActiveRanks: 'of those, calls running the cascade at once (0: 2 x cores)',
+  maxQueueWaitMs: 'longest wait for a cascade slot before RESOURCE_EXHAUSTED (0: no bound)',
+  catalogHeadroom: 'catalog rows kept free for UpsertItems',
+  maxJournal: 'recorded events kept for replay into a reloaded bundle (and by the event log)',
+  eventLog: 'directory of the durable event log (default: events in memory only)',
+  eventLogSync: 'data: fdatasync before acknowledging; none: write only',
+  clock: 'wall: real time; bundle: the bundle\'s reference time',
+  logLevel: 'pino log level (fatal, error, warn, info, debug, trace)',
+  logFormat: 'json | pretty | auto (pretty when stdout is a terminal)',
+  adminToken: 'bearer token for admin calls (default: admin calls refused)',
+  bundleRoot: 'ReloadBundle paths must resolve inside this directory (default: the bundle\'s parent)',
+  tlsCert: 'PEM certificate for TLS on the gRPC port',
+  tlsKey: 'PEM private key for TLS',
+  tlsCa: 'PEM CA: clients must present a certificate it signed (mutual TLS)',
+  adminClientNames: 'comma-separated client certificate names allowed admin calls (needs mutual TLS)',
+  sample: 'print a sample ranking through the gRPC API once serving',
+};
+
+/** The --help text: every setting as a flag, with its environment variable and default. */
+export function usage(): string {
+  const rows = KEYS.map((k) => {
+    const d = DEFAULTS[k];
+    const flag = typeof d === 'boolean' ? `--${kebab(k)}` : `--${kebab(k)} ${Array.isArray(d) ? 'A,B' : typeof d === 'number' ? 'N' : 'VALUE'}`;
+    const dflt = typeof d === 'boolean' || (Array.isArray(d) && d.length === 0) || d === '' ? '' : ` (default ${Array.isArray(d) ? d.join(',') : String(d)})`;
+    return `  ${flag.padEnd(34)} ${HELP[k] ?? ''}${dflt}`;
+  });
+  return [
+    'usage: node dist/src/main.js [options]    (npm start: the demo world, with --sample)',
+    '',
+    'Serves the ranking engine over gRPC and HTTP. Every option can also be set',
+    'in a JSON config file (--config FILE or RANKING_CONFIG; keys in camelCase) or',
+    'in the environment (RANKING_ and the option in upper snake case, e.g. RANKING_GRPC_PORT).',
+    'Flags win over the environment, which wins over the file.',
+    '',
+    'options:',
+    ...rows,
+    `  ${'--config FILE'.padEnd(34)} JSON config file`,
+    `  ${'--help, -h'.padEnd(34)} this text`,
+  ].join('\n');
 }
 
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {

@@ -306,7 +306,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers,
   });
 
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client's nodejs_active_{handles,requests,resources}_total are
+    // gauges, and a name ending in _total is a counter's (promtool check
+    // metrics refuses them); the per-type gauges without the suffix stay.
+    for (const m of registry.getMetricsAsArray()) {
+      if (m.name.endsWith('_total') && String(m.type) !== 'counter') registry.removeSingleMetric(m.name);
+    }
+  }
 
   const metrics: Metrics = {
     registry,

@@ -7,7 +7,7 @@ import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
 import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
 import type { RankInput } from '../../src/engine/request';
 import { DEFAULT_RANK } from '../../src/server/validate';
-import { QueueFullError, ScoringPool } from '../../src/engine/scoring/pool';
+import { QueueFullError, ScoringPool, WorkerLostError } from '../../src/engine/scoring/pool';
 import { flopsPerRow } from '../../src/engine/scoring/scorer';
 import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
 import { DcnModel, VectorIndex } from '../../src/native';
@@ -355,7 +355,7 @@ describe('engine: live catalog and scoring pool', function () {
     assert.equal(flopsPerRow({ inputDim: 10, userDim: 4, crossLayers: 2, crossRank: 2, mlp: [8, 4], heads: 3, structure: 'stacked' }), 2 * (80 + 112 + 12));
   });
 
-  it('a worker that dies fails its batch (no hang) and is replaced', async () => {
+  it('a terminated worker does not fail its batch: the batch runs again on the replacement', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 });
@@ -364,15 +364,75 @@ describe('engine: live catalog and scoring pool', function () {
       const user = new Float32Array(l.userDim);
       await pool.score('ranker', user, Int32Array.from([1, 2, 3]), 0); // the worker is up
       const rows = Int32Array.from({ length: 200_000 }, (_, i) => i % cat.size);
-      const doomed = pool.score('ranker', user, rows, 0);
+      const survivor = pool.score('ranker', user, rows, 0);
       await new Promise((r) => setTimeout(r, 5));
       await pool.workers[0].terminate();
-      await assert.rejects(doomed, 'the batch on the dead worker fails instead of hanging');
+      const out = await survivor;
+      assert.equal(out.length, rows.length * bundle.ranker.shape.heads, 'the whole batch is scored');
       const again = await pool.score('ranker', user, Int32Array.from([4, 5]), 0);
       assert.equal(again.length, 2 * bundle.ranker.shape.heads, 'a new worker serves the next batch');
     } finally {
       await pool.close();
     }
+  });
+
+  describe('a worker exiting mid-batch', () => {
+    let tokens: string;
+    const workerFile = path.join(__dirname, 'dying-worker.js');
+    before(async () => {
+      tokens = await tmpDir('rank-worker-exits-');
+      process.env.RANKING_TEST_WORKER_EXITS = tokens;
+    });
+    after(async () => {
+      delete process.env.RANKING_TEST_WORKER_EXITS;
+      await fs.rm(tokens, { recursive: true, force: true });
+    });
+    /** The next n batches are lost to their worker exiting. */
+    const exits = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => fs.writeFile(path.join(tokens, `exit-${i}`), '')));
+
+    it('is retried once on a fresh worker: every request of the batch gets its scores', async () => {
+      const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+      const cat = new LiveCatalog(bundle, index, 0);
+      const opts = { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 };
+      const pool = new ScoringPool(bundle, cat, { ...opts, workerFile });
+      const plain = new ScoringPool(bundle, cat, opts);
+      try {
+        const l = featureLayout(cat.dim);
+        const users = [0, 1, 2].map((g) => Float32Array.from({ length: l.userDim }, (_, j) => Math.cos(g + 0.5 * j)));
+        const rows = users.map((_, g) => Int32Array.from({ length: 40 + g }, (_, i) => (i * 7 + g) % cat.size));
+        await pool.score('ranker', users[0], rows[0], 0); // the worker is up
+        const want = await Promise.all(users.map((u, g) => plain.score('ranker', u, rows[g], 0)));
+        await exits(1);
+        // The first request's batch is lost; the other two wait for its retry and share the next batch.
+        const got = await Promise.all(users.map((u, g) => pool.score('ranker', u, rows[g], 0)));
+        assert.equal(pool.retriedBatches, 1, 'one batch was lost and run again');
+        assert.deepEqual((await fs.readdir(tokens)).length, 0, 'the worker did exit');
+        got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(want[i]), `request ${i} scores`));
+      } finally {
+        await pool.close();
+        await plain.close();
+      }
+    });
+
+    it('fails the batch with a clear error when the retry is lost too, and keeps serving', async () => {
+      const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
+      const cat = new LiveCatalog(bundle, index, 0);
+      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0, workerFile });
+      try {
+        const user = new Float32Array(featureLayout(cat.dim).userDim);
+        await pool.score('ranker', user, Int32Array.from([1, 2, 3]), 0);
+        await exits(2);
+        await assert.rejects(pool.score('ranker', user, Int32Array.from([4, 5, 6]), 0), (err: unknown) => {
+          assert.ok(err instanceof WorkerLostError, `a WorkerLostError, got ${String(err)}`);
+          assert.match(err.message, /^scoring batch for ranker lost: its worker exited on each of 2 attempts \(worker exited with code: 1\)$/);
+          return true;
+        });
+        const again = await pool.score('ranker', user, Int32Array.from([4, 5]), 0);
+        assert.equal(again.length, 2 * bundle.ranker.shape.heads, 'a new worker serves the next batch');
+      } finally {
+        await pool.close();
+      }
+    });
   });
 
   it('refuses work past the queue bound with QueueFullError', async () => {

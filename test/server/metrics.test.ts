@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
@@ -245,6 +246,28 @@ describe('server/metrics', () => {
     assert.equal(grpcStatusName(17), 'UNKNOWN');
     assert.equal(grpcStatusName(-1), 'UNKNOWN');
     assert.equal(grpcStatusName(1.5), 'UNKNOWN');
+  });
+});
+
+describe('server/metrics: promtool check metrics', () => {
+  // promtool ships with Debian's prometheus package (scripts/install-system-deps.sh).
+  // Locally a missing promtool skips this test, with the reason in its title; under CI=true it must run.
+  it('accepts the whole exposition, engine and default process metrics', async function () {
+    const m = createMetrics();
+    observeAll(m);
+    const text = await m.text();
+    const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      if (process.env.CI === 'true') assert.fail('promtool is not installed (Debian package prometheus; see scripts/install-system-deps.sh), and CI=true requires this check');
+      this.test!.title += ' (skipped: promtool not installed; Debian package prometheus)';
+      this.skip();
+    }
+    assert.ifError(run.error);
+    assert.equal(run.status, 0, `promtool check metrics exited ${run.status}:\n${run.stdout}${run.stderr}`);
+    assert.equal(`${run.stdout}${run.stderr}`.trim(), '', 'no lint findings');
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds', 'nodejs_active_handles']) {
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is still exposed`);
+    }
   });
 });
 

@@ -37,6 +37,18 @@ export class QueueFullError extends Error {
   }
 }
 
+/** A scoring batch whose worker exited twice: once on the first worker, once on the retry. */
+export class WorkerLostError extends Error {
+  constructor(
+    readonly model: ModelName,
+    readonly attempts: number,
+    readonly lastError: Error,
+  ) {
+    super(`scoring batch for ${model} lost: its worker exited on each of ${attempts} attempts (${lastError.message})`);
+    this.name = 'WorkerLostError';
+  }
+}
+
 export interface PoolOptions {
   threads: number;
   /** Most candidate rows in one batch. */
@@ -55,6 +67,8 @@ export interface PoolOptions {
   inlineMaxSlices?: number;
   /** How the models run (default native; the others are benchmark baselines). */
   backend?: ScorerBackend;
+  /** The worker module, exporting worker.js's function (default worker.js; fault tests wrap it). */
+  workerFile?: string;
 }
 
 export interface BatchObserver {
@@ -83,6 +97,8 @@ export class ScoringPool {
   /** The calling thread's scorer, once built (batches go to workers until then). */
   private inline: Scorer | null = null;
   private readonly inlineReady: Promise<void>;
+  /** Batches run again after their worker exited mid-batch. */
+  retriedBatches = 0;
   /** Rows scored on the calling thread (whole batches under inlineMaxFlops, or in slices). */
   inlineRows = 0;
   onBatch: BatchObserver | null = null;
@@ -109,7 +125,7 @@ export class ScoringPool {
     this.flops = { ranker: flopsPerRow(bundle.ranker.shape), preranker: flopsPerRow(bundle.preranker.shape) };
     this.inlineReady = opts.inlineMaxFlops > 0 ? Scorer.create(init).then((sc) => void (this.inline = sc)) : Promise.resolve();
     this.pool = new Piscina({
-      filename: path.join(__dirname, 'worker.js'),
+      filename: opts.workerFile ?? path.join(__dirname, 'worker.js'),
       minThreads: opts.threads,
       maxThreads: opts.threads,
       idleTimeout: Infinity,
@@ -248,35 +264,71 @@ export class ScoringPool {
       rows += p.rows.length;
     }
     if (batch.length === 0) return;
-    const du = batch[0].user.length;
-    const users = new Float32Array(batch.length * du);
-    const offsets = new Int32Array(batch.length + 1);
-    const allRows = new Int32Array(rows);
-    let o = 0;
-    batch.forEach((p, g) => {
-      users.set(p.user, g * du);
-      allRows.set(p.rows, o);
-      o += p.rows.length;
-      offsets[g + 1] = o;
-    });
     const now = process.hrtime.bigint();
     const wait = Number(now - batch[0].enqueued) / 1e9;
     this.onBatch?.(model, rows, batch.length, wait);
-    const task: ScoreTask = { model, users, offsets, rows: allRows, now: batch[0].now };
     this.inflight++;
-    const h = this.heads[model];
-    const bounds = Array.from(offsets); // the typed arrays are transferred (detached) below
-    this.pool
-      .run(task, { transferList: [users.buffer, offsets.buffer, allRows.buffer] as ArrayBuffer[] })
-      .then(
-        (out: Float32Array) => {
-          batch.forEach((p, g) => p.resolve(out.slice(bounds[g] * h, bounds[g + 1] * h)));
-        },
-        (err: unknown) => batch.forEach((p) => p.reject(err)),
-      )
-      .finally(() => {
-        this.inflight--;
-        this.pump();
-      });
+    void this.runBatch(model, batch, 1).finally(() => {
+      this.inflight--;
+      this.pump();
+    });
   }
+
+  /**
+   * Runs one batch on a worker and settles its requests. Scoring is
+   * idempotent, so a batch lost to its worker exiting (a crash, or the thread
+   * terminated) runs once more on a fresh worker (piscina replaces the dead
+   * one), without the requests whose callers left meanwhile; a second loss
+   * fails the batch with WorkerLostError. Any other error fails it at once.
+   * Never rejects.
+   */
+  private async runBatch(model: ModelName, batch: Pending[], attempt: number): Promise<void> {
+    const du = batch[0].user.length;
+    const users = new Float32Array(batch.length * du);
+    const offsets = new Int32Array(batch.length + 1);
+    let o = 0;
+    batch.forEach((p, g) => {
+      o += p.rows.length;
+      offsets[g + 1] = o;
+    });
+    const allRows = new Int32Array(o);
+    batch.forEach((p, g) => {
+      users.set(p.user, g * du);
+      allRows.set(p.rows, offsets[g]);
+    });
+    const bounds = Array.from(offsets); // the typed arrays are transferred (detached) below
+    const task: ScoreTask = { model, users, offsets, rows: allRows, now: batch[0].now };
+    let out: Float32Array;
+    try {
+      out = (await this.pool.run(task, { transferList: [users.buffer, offsets.buffer, allRows.buffer] as ArrayBuffer[] })) as Float32Array;
+    } catch (err) {
+      if (!isWorkerExit(err)) {
+        batch.forEach((p) => p.reject(err));
+        return;
+      }
+      if (attempt >= 2) {
+        const lost = new WorkerLostError(model, attempt, err);
+        batch.forEach((p) => p.reject(lost));
+        return;
+      }
+      const again: Pending[] = [];
+      for (const p of batch) {
+        if (!p.signal?.aborted) again.push(p);
+        else {
+          this.dropped++;
+          p.reject(p.signal.reason ?? new Error('aborted'));
+        }
+      }
+      this.retriedBatches++;
+      if (again.length > 0) await this.runBatch(model, again, attempt + 1);
+      return;
+    }
+    const h = this.heads[model];
+    batch.forEach((p, g) => p.resolve(out.slice(bounds[g] * h, bounds[g + 1] * h)));
+  }
+}
+
+/** piscina's error for the tasks of a worker that exited while running them. */
+function isWorkerExit(err: unknown): err is Error {
+  return err instanceof Error && /^worker exited with code/.test(err.message);
 }
