@@ -11,6 +11,7 @@ import { EventLogClosedError, EventLogFullError } from './event-log';
 
 export const ERRORS = {
   INVALID_FIELD: { status: grpc.status.INVALID_ARGUMENT },
+  BAD_MESSAGE: { status: grpc.status.INVALID_ARGUMENT },
   TOO_MANY: { status: grpc.status.INVALID_ARGUMENT },
   NOT_READY: { status: grpc.status.UNAVAILABLE },
   SHUTTING_DOWN: { status: grpc.status.UNAVAILABLE },

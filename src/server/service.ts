@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -18,12 +17,13 @@ import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandl
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { grpcStatusName, Metrics } from './metrics';
 import { invalid, ServiceError, toStatus } from './errors';
+import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
+import { namedDefinition } from './reflection';
+import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
-export const SERVICE_NAME = 'ranking.v1.RankingService';
-const PROTO = path.join(__dirname, '..', '..', '..', 'proto', 'ranking', 'v1', 'ranking.proto');
-export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
 
 export interface ServiceOptions {
   host: string;
@@ -71,10 +71,6 @@ const PROVENANCE_NAMES: Record<number, string> = {
   [PROVENANCE.provided]: 'PROVENANCE_PROVIDED',
 };
 
-export function loadProto(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(PROTO, LOADER_OPTIONS);
-}
-
 export class RankingService {
   private engine: Engine | null = null;
   private draining = false;
@@ -99,12 +95,24 @@ export class RankingService {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
     const max = opts.maxMessageBytes ?? 4 << 20;
-    this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
+    this.grpcServer = new grpc.Server({
+      'grpc.max_receive_message_length': max,
+      'grpc.max_send_message_length': max,
+      interceptors: [decodeFailureInterceptor({ requestType: (p) => this.requestTypes.get(p), onEarlyStatus: (p, code, secs) => this.observeEarly(p, code, secs) })],
+    });
   }
 
   async start(): Promise<void> {
     const def = loadProto();
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
+    // Request messages that do not decode reach the unary wrapper as an UndecodableMessage.
+    const guarded = guardDeserializers(def, SERVICE_NAME);
+    for (const p of requestTypes(def, SERVICE_NAME).keys()) this.rankingPaths.add(p);
+    // Reflection describes every service served here, in files named by their paths.
+    const described = namedDefinition();
+    for (const [name, d] of Object.entries(described)) {
+      if (!('format' in d)) for (const [p, t] of requestTypes(described, name)) this.requestTypes.set(p, t);
+    }
+    const pkg = grpc.loadPackageDefinition(guarded) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
     this.grpcServer.addService(pkg.ranking.v1.RankingService.service, {
       Rank: this.unary('Rank', (req, call, requestId) => this.rank(req, call, requestId)),
       RecordEvents: this.unary('RecordEvents', (req) => this.recordEvents(req)),
@@ -113,7 +121,7 @@ export class RankingService {
       ReloadBundle: this.unary('ReloadBundle', (req, call) => this.reloadBundle(req, call)),
     });
     this.health.addToServer(this.grpcServer);
-    new ReflectionService(def).addToServer(this.grpcServer);
+    new ReflectionService(described).addToServer(this.grpcServer);
     this.json = createJsonCodec(def, SERVICE_NAME);
     const { host, grpcPort } = this.opts;
     this.grpcPort = await new Promise<number>((resolve, reject) =>
@@ -168,6 +176,21 @@ export class RankingService {
     ]);
   }
 
+  /** Request type names by method path ("/ranking.v1.RankingService/Rank" -> "ranking.v1.RankRequest"), of every service. */
+  private readonly requestTypes = new Map<string, string>();
+  /** The method paths of RankingService. */
+  private readonly rankingPaths = new Set<string>();
+
+  /**
+   * Counts a RankingService call that ended before its handler ran (its
+   * request did not decompress, was too large, ...): the unary wrapper counts
+   * all the others.
+   */
+  private observeEarly(methodPath: string, code: grpc.status, secs: number): void {
+    if (!this.rankingPaths.has(methodPath)) return;
+    this.opts.metrics.observeRequest(methodPath.slice(methodPath.lastIndexOf('/') + 1), code, secs);
+  }
+
   private ready(): Engine {
     if (this.draining) throw new ServiceError('SHUTTING_DOWN', 'the server is shutting down');
     if (!this.engine) throw new ServiceError('NOT_READY', 'the engine is still loading its bundle');
@@ -187,7 +210,9 @@ export class RankingService {
       // its bindings when the child is created, a cost on every call otherwise.
       const log = () => this.opts.logger.child({ method, requestId });
       const debug = this.opts.logger.isLevelEnabled('debug');
-      fn(call.request, call, requestId).then(
+      const req = call.request;
+      const result = req instanceof UndecodableMessage ? Promise.reject(undecodable(method, req.typeName, req.reason)) : fn(req, call, requestId);
+      result.then(
         (res) => {
           const secs = Number(process.hrtime.bigint() - t0) / 1e9;
           this.opts.metrics.observeRequest(method, grpc.status.OK, secs);

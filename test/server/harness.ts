@@ -216,11 +216,14 @@ export async function healthCheck(address: string, serviceName: string): Promise
 
 const REFLECTION_PROTO = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto', 'grpc', 'reflection');
 
-/**
- * The service names listed by server reflection (list_services over the
- * bidirectional ServerReflectionInfo stream), v1 or v1alpha.
- */
-export function reflectionListServices(address: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
+export interface ReflectionReply {
+  list_services_response?: { service?: { name: string }[] };
+  file_descriptor_response?: { file_descriptor_proto?: Buffer[] };
+  error_response?: { error_code: number; error_message: string };
+}
+
+/** One request over server reflection's ServerReflectionInfo stream (v1 or v1alpha), and its answer. */
+export function reflectionRequest(address: string, request: object, version: 'v1' | 'v1alpha' = 'v1'): Promise<ReflectionReply> {
   const def = protoLoader.loadSync(path.join(REFLECTION_PROTO, version, 'reflection.proto'), {
     keepCase: true,
     longs: Number,
@@ -232,27 +235,52 @@ export function reflectionListServices(address: string, version: 'v1' | 'v1alpha
   const info = svc.ServerReflectionInfo;
   assert.ok(info, 'reflection proto without ServerReflectionInfo');
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  return new Promise<string[]>((resolve, reject) => {
+  return new Promise<ReflectionReply>((resolve, reject) => {
     const call = client.makeBidiStreamRequest(info.path, info.requestSerialize, info.responseDeserialize, new grpc.Metadata(), {
       deadline: Date.now() + 10_000,
     });
     let done = false;
-    const finish = (err: Error | null, names?: string[]) => {
+    const finish = (err: Error | null, reply?: ReflectionReply) => {
       if (done) return;
       done = true;
       call.cancel();
       client.close();
       if (err) reject(err);
-      else resolve(names ?? []);
+      else resolve(reply ?? {});
     };
-    call.on('data', (msg: { list_services_response?: { service?: { name: string }[] }; error_response?: { error_message: string } }) => {
-      if (msg.error_response) finish(new Error(`reflection error: ${msg.error_response.error_message}`));
-      else finish(null, (msg.list_services_response?.service ?? []).map((s) => s.name));
-    });
+    call.on('data', (msg: ReflectionReply) => finish(null, msg));
     call.on('error', (err: Error) => finish(err));
     call.on('end', () => finish(new Error('reflection stream ended without an answer')));
-    call.write({ host: '', list_services: '*' });
+    call.write({ host: '', ...request });
   });
+}
+
+/**
+ * The service names listed by server reflection (list_services over the
+ * bidirectional ServerReflectionInfo stream), v1 or v1alpha.
+ */
+export async function reflectionListServices(address: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
+  const msg = await reflectionRequest(address, { list_services: '*' }, version);
+  if (msg.error_response) throw new Error(`reflection error: ${msg.error_response.error_message}`);
+  return (msg.list_services_response?.service ?? []).map((s) => s.name);
+}
+
+/**
+ * The names of the file descriptors server reflection answers for a symbol
+ * (file_containing_symbol): the file that defines it first, then its
+ * dependencies. Rejects with the reflection error ("Symbol not found: ...").
+ */
+export async function reflectionFilesOfSymbol(address: string, symbol: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
+  const msg = await reflectionRequest(address, { file_containing_symbol: symbol }, version);
+  if (msg.error_response) throw new Error(`reflection error: ${msg.error_response.error_message}`);
+  const fileType = descriptorProto()['google.protobuf.FileDescriptorProto'] as protoLoader.MessageTypeDefinition<object, object>;
+  return (msg.file_descriptor_response?.file_descriptor_proto ?? []).map((b) => (fileType.deserialize(b) as { name: string }).name);
+}
+
+let descriptorDef: protoLoader.PackageDefinition | undefined;
+function descriptorProto(): protoLoader.PackageDefinition {
+  descriptorDef ??= protoLoader.loadSync('google/protobuf/descriptor.proto', { keepCase: true, longs: Number, enums: String });
+  return descriptorDef;
 }
 
 // ---------------------------------------------------------------- HTTP
