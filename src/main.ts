@@ -37,7 +37,7 @@ async function sampleRanking(port: number, userId: string, log: pino.Logger): Pr
       `${String(i + 1).padStart(3)}  ${it.item_id}  ${it.score.toFixed(3)}   ${it.category.padEnd(11)}  ${it.brand.padEnd(11)}  ${it.provenance.replace('PROVENANCE_', '').toLowerCase()}${it.exploration ? ' (exploration)' : ''}${it.strong_scored ? ' (strong)' : ''}`,
     ),
   );
-  console.log(`\ntry: grpcurl -plaintext -d '{"user_id":"${userId}","num_results":5}' localhost:${port} ranking.v1.RankingService/Rank\n`);
+  console.log(`\ntry: npm run call -- ${port === 50051 ? '' : `--address localhost:${port} `}Rank '{"user_id":"${userId}","num_results":5}'\n`);
 }
 
 async function main(): Promise<void> {

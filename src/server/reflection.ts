@@ -19,7 +19,7 @@ export interface ProtoSource {
   file: string;
 }
 
-const REFLECTION_PROTOS = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto');
+export const REFLECTION_PROTOS = path.join(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto');
 const HEALTH_PROTO = path.join(path.dirname(require.resolve('grpc-health-check')), '..', '..', 'proto', 'health', 'v1', 'health.proto');
 
 /** The protos of the services the server runs. */
