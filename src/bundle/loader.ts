@@ -12,6 +12,7 @@ import { tensorNames } from '../world/models';
 import { buildIndex } from './index-builder';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from './limits';
 import { BundleError, fileEntry, Manifest, MANIFEST, readManifest, sha256File, writeManifest } from './manifest';
+import { jsonProblem } from './json-error';
 import { NpyError, readNpyFloat32 } from './npy';
 import { readSafetensors, SafetensorsError } from './safetensors';
 
@@ -180,11 +181,17 @@ async function readItems(dir: string, m: Manifest): Promise<BundleItems> {
 
 async function readModel(dir: string, m: Manifest, which: 'preranker' | 'ranker'): Promise<BundleModel> {
   const entry = m.models[which];
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, entry.config), 'utf8');
+  } catch (err) {
+    throw new BundleError(entry.config, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`);
+  }
   let config: Record<string, unknown>;
   try {
-    config = JSON.parse(await fs.readFile(path.join(dir, entry.config), 'utf8')) as Record<string, unknown>;
+    config = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new BundleError(entry.config, `is not valid JSON (${(err as Error).message})`);
+    throw new BundleError(entry.config, `is not valid JSON (${jsonProblem(err, text)})`);
   }
   const shape = config.shape as DcnShape;
   if (typeof shape !== 'object' || shape === null) throw new BundleError(entry.config, '"shape" is missing');

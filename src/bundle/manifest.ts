@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+import { jsonProblem } from './json-error';
+
 export const FORMAT_VERSION = 1;
 export const MANIFEST = 'manifest.json';
 
@@ -168,7 +170,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new BundleError(MANIFEST, `is not valid JSON (${(err as Error).message})`);
+    throw new BundleError(MANIFEST, `is not valid JSON (${jsonProblem(err, text)})`);
   }
   return checkManifest(raw);
 }

@@ -42,7 +42,7 @@ export function parseNpyHeader(file: string, head: Buffer): NpyHeader {
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(text);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text);
   const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(text);
-  if (!descr || !fortran || !shape) throw new NpyError(file, `malformed header: ${text.trim()}`);
+  if (!descr || !fortran || !shape) throw new NpyError(file, 'malformed header (it needs descr, fortran_order and shape)');
   const dims = shape[1]
     .split(',')
     .map((s) => s.trim())

@@ -3,6 +3,8 @@
 // and byte range, then the raw little-endian data. Used for model weights.
 import { promises as fs } from 'node:fs';
 
+import { jsonProblem } from './json-error';
+
 export class SafetensorsError extends Error {
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);
@@ -32,7 +34,7 @@ export function parseSafetensors(file: string, buf: Buffer): { tensors: Map<stri
   try {
     header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new SafetensorsError(file, `header is not JSON (${(err as Error).message})`);
+    throw new SafetensorsError(file, `header is not JSON (${jsonProblem(err, buf.subarray(8, 8 + n).toString('utf8'))})`);
   }
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;

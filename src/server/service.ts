@@ -17,6 +17,7 @@ import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandl
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { grpcStatusName, Metrics } from './metrics';
 import { invalid, ServiceError, toStatus } from './errors';
+import { checkConfined } from '../bundle/confine';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { namedDefinition } from './reflection';
 import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
@@ -475,6 +476,8 @@ export class RankingService {
     this.reloading = true;
     const t0 = Date.now();
     try {
+      // Every file of the bundle must be in the root: no reading through links to elsewhere.
+      await checkConfined(dir, realRoot);
       const next = await load(dir);
       const recent = this.journal.length > this.journalMax ? this.journal.slice(this.journal.length - this.journalMax) : this.journal;
       const events = recent
