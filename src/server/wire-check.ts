@@ -124,14 +124,18 @@ export function wireSchema(def: protoLoader.PackageDefinition): Schema {
 }
 
 class Cursor {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+    /** Nothing at or past this offset may be read (the end of the enclosing message). */
+    readonly end: number,
+  ) {}
 
   varint(what: string): number {
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.buf.length) throw new WireFormatError(`${what} is truncated at byte ${this.pos}`);
+      if (this.pos >= this.end) throw new WireFormatError(`${what} is truncated at byte ${this.pos}`);
       const b = this.buf[this.pos++];
       // Exact up to 2^53; larger values only matter as lengths, which the bounds check refuses.
       value += (b & 0x7f) * scale;
@@ -142,7 +146,7 @@ class Cursor {
   }
 
   skip(n: number, what: string): void {
-    if (n > this.buf.length - this.pos) throw new WireFormatError(`${what} needs ${n} bytes at byte ${this.pos}, ${this.buf.length - this.pos} are left`);
+    if (n > this.end - this.pos) throw new WireFormatError(`${what} needs ${n} bytes at byte ${this.pos}, ${this.end - this.pos} are left`);
     this.pos += n;
   }
 }
@@ -152,7 +156,7 @@ class Cursor {
  * naming the field and byte offset of the first problem.
  */
 export function checkWire(schema: Schema, typeName: string, buf: Uint8Array): void {
-  walk(schema, typeName, new Cursor(buf), buf.length, 1, undefined);
+  walk(schema, typeName, new Cursor(buf, 0, buf.length), 1, undefined);
 }
 
 function fieldLabel(rule: FieldRule | undefined, number: number, typeName: string | undefined): string {
@@ -160,10 +164,10 @@ function fieldLabel(rule: FieldRule | undefined, number: number, typeName: strin
 }
 
 /** Walks fields up to `end`, or up to the end-group tag of field `group`. */
-function walk(schema: Schema, typeName: string | undefined, c: Cursor, end: number, depth: number, group: number | undefined): void {
+function walk(schema: Schema, typeName: string | undefined, c: Cursor, depth: number, group: number | undefined): void {
   if (depth > MAX_DEPTH) throw new WireFormatError(`messages and groups are nested deeper than ${MAX_DEPTH} levels at byte ${c.pos}`);
   const rules = typeName ? schema.get(typeName) : undefined;
-  while (c.pos < end) {
+  while (c.pos < c.end) {
     const at = c.pos;
     const tag = c.varint('a field tag');
     const number = Math.floor(tag / 8);
@@ -195,33 +199,37 @@ function walk(schema: Schema, typeName: string | undefined, c: Cursor, end: numb
         if (!rule) break;
         if (rule.message !== undefined) {
           // Bounded by the sub-message: nothing in it may read past its length.
-          const sub = new Cursor(c.buf.subarray(0, start + len));
-          sub.pos = start;
-          walk(schema, rule.message, sub, start + len, depth + 1, undefined);
-        } else if (rule.utf8 && !isUtf8(c.buf.subarray(start, start + len))) {
+          walk(schema, rule.message, new Cursor(c.buf, start, start + len), depth + 1, undefined);
+        } else if (rule.utf8 && !validUtf8(c.buf, start, start + len)) {
           throw new WireFormatError(`${label} at byte ${at} is not valid UTF-8`);
         } else if (rule.packable) {
-          checkPacked(rule, c.buf.subarray(start, start + len), label, start);
+          checkPacked(rule, new Cursor(c.buf, start, start + len), label);
         }
         break;
       }
       case SGROUP:
-        walk(schema, rule?.message, c, end, depth + 1, number);
+        walk(schema, rule?.message, c, depth + 1, number);
         break;
       default:
         throw new WireFormatError(`${label} has invalid wire type ${wire} at byte ${at}`);
     }
   }
-  if (c.pos > end) throw new WireFormatError(`a field runs past the end of its message at byte ${end}`);
   if (group !== undefined) throw new WireFormatError(`group field ${group} has no end-group tag`);
 }
 
-function checkPacked(rule: FieldRule, payload: Uint8Array, label: string, offset: number): void {
+function checkPacked(rule: FieldRule, c: Cursor, label: string): void {
+  const offset = c.pos;
   if (rule.wire === VARINT) {
-    const c = new Cursor(payload);
-    while (c.pos < payload.length) c.varint(`a packed value of ${label} (payload at byte ${offset})`);
+    while (c.pos < c.end) c.varint(`a packed value of ${label} (payload at byte ${offset})`);
     return;
   }
   const width = rule.wire === I64 ? 8 : 4;
-  if (payload.length % width !== 0) throw new WireFormatError(`packed ${label} at byte ${offset} holds ${payload.length} bytes, not a multiple of ${width}`);
+  const bytes = c.end - c.pos;
+  if (bytes % width !== 0) throw new WireFormatError(`packed ${label} at byte ${offset} holds ${bytes} bytes, not a multiple of ${width}`);
+}
+
+/** Whether buf[start, end) is valid UTF-8; ASCII (the common case) is checked here, the rest by Node. */
+function validUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] >= 0x80) return isUtf8(buf.subarray(start, end));
+  return true;
 }
