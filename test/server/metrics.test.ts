@@ -278,7 +278,7 @@ const PROMQL_KEYWORDS = new Set([
   'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
   'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
 ]);
-const KNOWN_LABELS = new Set(['rule', 'result', 'method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
+const KNOWN_LABELS = new Set(['rule', 'result', 'kind', 'method', 'code', 'stage', 'model', 'action', 'reason', 'name', 'version', 'le', 'instance', 'job']);
 
 /** Metric names and grouping labels referenced by a PromQL expression. */
 function promqlRefs(expr: string): { metrics: string[]; labels: string[] } {
