@@ -2,73 +2,19 @@
 // with --event-log, killed with SIGKILL after RecordEvents acknowledged a
 // purchase, restarted on the same log directory.
 import { strict as assert } from 'node:assert';
-import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
 import { makeWorld, World } from './harness';
+import { call, kill, ProcessClient, Running, startServer as startProcess } from './server-process';
 
-const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 
-type Unary = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
-type Client = grpc.Client & Record<'Rank' | 'RecordEvents', Unary>;
+const startServer = (world: World, logDir: string): Promise<Running> => startProcess(world, ['--event-log', logDir]);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Running {
-  proc: ChildProcess;
-  client: Client;
-  httpPort: number;
-}
-
-async function startServer(world: World, logDir: string): Promise<Running> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const args = [MAIN, '--bundle', world.paths.bundle, '--events', world.paths.events, '--event-log', logDir, '--host', '127.0.0.1'];
-  args.push('--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--threads', '1', '--log-level', 'warn');
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as Client;
-  const until = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
-    const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null);
-    if (res?.ok) break;
-    if (Date.now() > until) throw new Error(`server not healthy in 60 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { proc, client, httpPort };
-}
-
-function call(c: Client, method: 'Rank' | 'RecordEvents', req: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => c[method](req, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-async function topItems(c: Client, user: string): Promise<string[]> {
+async function topItems(c: ProcessClient, user: string): Promise<string[]> {
   const res = await call(c, 'Rank', { user_id: user, num_results: 10, options: PLAIN });
   return (res.items as { item_id: string }[]).map((it) => it.item_id);
-}
-
-async function kill(r: Running): Promise<void> {
-  r.client.close();
-  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
-  const exited = new Promise((res) => r.proc.once('exit', res));
-  r.proc.kill('SIGKILL');
-  await exited;
 }
 
 describe('event log: acknowledged events survive a crash of the server process', function () {

@@ -145,6 +145,15 @@ export interface DeleteItemsResponse {
   unknown_item_ids: string[];
 }
 
+export interface ReloadBundleResponse {
+  bundle_version: string;
+  items: number;
+  load_millis: number;
+  replayed_events: number;
+  replayed_catalog_changes: number;
+  superseded_catalog_changes: number;
+}
+
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 // ---------------------------------------------------------------- clients
@@ -195,6 +204,10 @@ export class RankingClient {
 
   deleteItems(itemIds: string[], opts?: grpc.CallOptions): Promise<DeleteItemsResponse> {
     return this.call('DeleteItems', { item_ids: itemIds }, opts);
+  }
+
+  reloadBundle(bundlePath: string, opts?: grpc.CallOptions): Promise<ReloadBundleResponse> {
+    return this.call('ReloadBundle', { path: bundlePath }, opts);
   }
 
   close(): void {
