@@ -12,7 +12,9 @@ import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/server/cata
 import { supersedes } from '../../src/server/catalog-changes';
 import { createMetrics } from '../../src/server/metrics';
 import { RankingService } from '../../src/server/service';
-import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, WireItem, World } from './harness';
+import * as grpc from '@grpc/grpc-js';
+
+import { ENGINE_OPTIONS, expectStatus, makeWorld, RankingClient, silentLogger, WireItem, World } from './harness';
 
 const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 const BUNDLE = 'bundle'; // the world's bundle, relative to the bundle root (the world's directory)
@@ -203,6 +205,22 @@ describe('catalog changes with a catalog log', function () {
     } finally {
       await t.close();
       await again.journal.close();
+    }
+  });
+
+  it('a change the log did not take is refused, not applied, and not re-applied by a reload', async () => {
+    const { journal } = await openCatalogLog({ dir: path.join(world.root, 'catalog-log-c') });
+    const s = await serve(world, journal);
+    try {
+      const id = [...world.items.keys()][300];
+      await journal.close(); // every append fails from now on
+      await expectStatus(s.client.deleteItems([id]), grpc.status.UNAVAILABLE, 'catalog log');
+      assert.deepEqual((await lookup(s.client, [id])).unknown, [], 'not applied');
+      const r = await s.client.reloadBundle(BUNDLE);
+      assert.equal(r.replayed_catalog_changes, 0);
+      assert.deepEqual((await lookup(s.client, [id])).unknown, [], 'not re-applied');
+    } finally {
+      await s.close();
     }
   });
 
