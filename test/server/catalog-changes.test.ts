@@ -35,7 +35,7 @@ async function serve(world: World, catalogLog?: CatalogLog, restored: CatalogCha
   const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger, bundleRoot: world.root, loadEngine, catalogLog });
   await service.start();
   const engine = await loadEngine(world.paths.bundle);
-  await service.restoreCatalog(engine, restored);
+  if (restored.length > 0) await service.restoreCatalog(engine, restored);
   service.setEngine(engine);
   const client = new RankingClient(`127.0.0.1:${service.grpcPort}`);
   return {
