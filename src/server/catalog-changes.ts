@@ -79,6 +79,8 @@ export class CatalogChanges {
   private chain: Promise<unknown> = Promise.resolve();
   private reservedRows = 0;
   private compacting = 0;
+  /** createdAt of the last bundle that dropped what it supersedes: a taken-back change never revives one of those. */
+  private served: string | null = null;
 
   constructor(private readonly opts: CatalogChangesOptions = {}) {}
 
@@ -123,24 +125,26 @@ export class CatalogChanges {
         `catalog capacity ${cat.capacity} reached (${cat.size} rows used, ${this.reservedRows} taken by changes in progress, ${fresh} more asked); reload a bundle with the new items`,
       );
     }
-    // Store and log in the same synchronous step, so the store always holds
+    // Log and store in the same synchronous step, so the store always holds
     // what the log holds (a compaction writes the store) in the same order.
-    const entries = changes.map((c) => this.put(c));
     const durable = this.opts.log ? this.opts.log.append(changes) : Promise.resolve();
     durable.catch(() => undefined); // handled in the step below, maybe after it settles
+    const entries = changes.map((c) => this.put(c));
     this.reservedRows += fresh;
     const step = this.chain.then(async () => {
       try {
         await durable;
       } catch (err) {
-        this.undo(entries);
-        throw logFailure(err);
+        // A full or closed log took nothing; a failed write may have left part of it.
+        const refused = err instanceof JournalFullError || err instanceof JournalClosedError;
+        this.undo(entries, !refused);
+        throw refused ? err : logFailure(err);
       }
       let result: R;
       try {
         result = await apply();
       } catch (err) {
-        this.undo(entries);
+        this.undo(entries, true);
         throw err;
       }
       for (const e of entries) {
@@ -167,18 +171,21 @@ export class CatalogChanges {
     return entry;
   }
 
-  /** Takes back the entries of a call that failed: each item's previous change is live again. */
-  private undo(entries: readonly Entry[]): void {
+  /**
+   * Takes back the entries of a call that failed: each item's previous change
+   * is live again. If the log may hold them, it is rewritten without them.
+   */
+  private undo(entries: readonly Entry[], logged: boolean): void {
     for (const e of entries) {
       e.failed = true;
       const id = changeId(e.change);
       if (this.latest.get(id) !== e) continue;
       let p = e.prev;
-      while (p?.failed) p = p.prev;
+      while (p && (p.failed || (this.served !== null && supersedes(this.served, p.change)))) p = p.prev;
       if (p) this.latest.set(id, p);
       else this.latest.delete(id);
     }
-    this.compact(true);
+    if (logged) this.compact(true);
   }
 
   /** Queues a rewrite of the log with the live changes when it is due (or `force`). */
@@ -248,6 +255,7 @@ export class CatalogChanges {
   /** Forgets the settled changes `engine`'s bundle supersedes; compacts the log if any. */
   private dropSuperseded(engine: Engine): number {
     const created = engine.bundle.manifest.createdAt;
+    this.served = created;
     let dropped = 0;
     for (const [id, e] of this.latest) {
       if (e.applied && supersedes(created, e.change)) {
@@ -288,6 +296,5 @@ async function replay(engine: Engine, entries: readonly Entry[]): Promise<Replay
 }
 
 function logFailure(err: unknown): Error {
-  if (err instanceof JournalFullError || err instanceof JournalClosedError) return err;
   return new ServiceError('CATALOG_LOG', `the change was not applied: the catalog log write failed (${err instanceof Error ? err.message : String(err)})`, 100);
 }

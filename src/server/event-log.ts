@@ -8,21 +8,11 @@
 // events are deleted (the user state only ever needs the recent past: the
 // action sequence, a purchase window, a seen window).
 //
-// Group commit: append() queues its lines and returns a promise; a single
-// writer loop writes everything queued since the last write in one write()
-// and, with sync 'data', one fdatasync(), then resolves all the promises of
-// that batch. So the cost of a sync is shared by all calls that arrived while
-// the previous one ran, and a promise resolves only after its lines are on
-// disk (sync 'data') or in the kernel's page cache (sync 'none': survives a
-// crash of this process, not of the machine).
-//
-// Recovery (open): segments are read in order; a line that does not parse is
-// skipped and counted. A torn last line (a write cut short by a crash) is cut
-// off the newest segment before appending resumes.
-//
-// The segments, the group commit and the recovery are the generic Journal's
-// (journal.ts); this file holds the event's line format and the event log's
-// options.
+// The segments, the group commit (an append resolves once its lines are
+// written and, with sync 'data', synced; concurrent appends share one write)
+// and the recovery (torn last line cut, corrupt lines skipped) are the
+// generic Journal's (journal.ts); this file holds the event's line format and
+// the event log's options.
 import { ACTION_NAMES, ActionCode } from '../engine/types';
 import { Journal, JournalCodec, JournalSync } from './journal';
 

@@ -85,6 +85,16 @@ export function loadProto(): protoLoader.PackageDefinition {
   return protoLoader.loadSync(PROTO, LOADER_OPTIONS);
 }
 
+/** ReloadBundleResponse. */
+export interface ReloadResult {
+  bundle_version: string;
+  items: number;
+  load_millis: number;
+  replayed_events: number;
+  replayed_catalog_changes: number;
+  superseded_catalog_changes: number;
+}
+
 export class RankingService {
   private engine: Engine | null = null;
   private draining = false;
@@ -447,14 +457,7 @@ export class RankingService {
    * in-flight calls have finished. A broken bundle, or one without room for
    * the upserted items, leaves the old one serving.
    */
-  async reload(rel: string): Promise<{
-    bundle_version: string;
-    items: number;
-    load_millis: number;
-    replayed_events: number;
-    replayed_catalog_changes: number;
-    superseded_catalog_changes: number;
-  }> {
+  async reload(rel: string): Promise<ReloadResult> {
     const root = this.opts.bundleRoot;
     const load = this.opts.loadEngine;
     if (!root || !load) throw new ServiceError('FORBIDDEN', 'ReloadBundle is not configured on this server (no bundle root)');

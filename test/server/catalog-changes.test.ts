@@ -3,13 +3,14 @@
 // supersedes them. In process, through gRPC, with and without a catalog log.
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { MANIFEST } from '../../src/bundle/manifest';
 import { Engine } from '../../src/engine/engine';
 import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/server/catalog-log';
-import { supersedes } from '../../src/server/catalog-changes';
+import { CatalogChanges, supersedes } from '../../src/server/catalog-changes';
 import { createMetrics } from '../../src/server/metrics';
 import { RankingService } from '../../src/server/service';
 import * as grpc from '@grpc/grpc-js';
@@ -243,5 +244,35 @@ describe('catalog changes with a catalog log', function () {
       again.recovered.records.filter((c) => c.op === 'delete').map((c) => (c.op === 'delete' ? c.id : '')),
       ['churn-never-existed'],
     );
+  });
+});
+
+describe('CatalogChanges: a logged change that fails to apply', () => {
+  /** Just enough of an Engine for deletes, failing those of ids starting with "bad". */
+  const engine = {
+    version: 'v1',
+    bundle: { manifest: { createdAt: '2026-11-01T00:00:00.000Z' } },
+    catalog: { rowOf: new Map(), size: 0, capacity: 0, dim: 16 },
+    async deleteItems(ids: string[]) {
+      if (ids.some((id) => id.startsWith('bad'))) throw new Error('the index refused');
+      return { deleted: ids.length, unknown: [] };
+    },
+  } as unknown as Engine;
+
+  it('is taken back: the item keeps its previous change, and the log is rewritten without it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'catalog-changes-'));
+    try {
+      const { journal } = await openCatalogLog({ dir });
+      const changes = new CatalogChanges({ log: journal });
+      await changes.delete(engine, ['good-1'], () => engine);
+      await assert.rejects(changes.delete(engine, ['bad-1'], () => engine), /the index refused/);
+      assert.deepEqual(changes.changes().map((c) => (c.op === 'delete' ? c.id : '')), ['good-1']);
+      await journal.close(); // waits for the queued rewrite
+      const again = await openCatalogLog({ dir });
+      await again.journal.close();
+      assert.deepEqual(again.recovered.records.map((c) => (c.op === 'delete' ? c.id : '')), ['good-1']);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

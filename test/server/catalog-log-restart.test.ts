@@ -2,11 +2,9 @@
 // (dist/src/main.js) with --catalog-log, killed with SIGKILL after
 // DeleteItems and UpsertItems were acknowledged, restarted on the same log.
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { makeWorld, World } from './harness';
-import { call, kill, ProcessClient, Running, startServer } from './server-process';
+import { call, kill, ProcessClient, serverProcesses } from './server-process';
 
 const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 const TOKEN = 'catalog-admin-token';
@@ -23,25 +21,11 @@ async function rank(c: ProcessClient, req: object): Promise<{ items: Ranked[]; u
 
 describe('catalog log: acknowledged catalog changes survive a crash of the server process', function () {
   this.timeout(180_000);
-  let world: World;
-  let tmp: string;
-  const running: Running[] = [];
-  const start = async (logDir: string): Promise<Running> => {
-    const r = await startServer(world, ['--catalog-log', logDir, '--admin-token', TOKEN]);
-    running.push(r);
-    return r;
-  };
-
-  before(async () => {
-    world = await makeWorld();
-    tmp = await fs.mkdtemp(path.join(world.root, 'logs-'));
-  });
-  after(async () => {
-    for (const r of running) await kill(r).catch(() => undefined);
-    await fs.rm(world.root, { recursive: true, force: true });
-  });
+  const servers = serverProcesses();
+  const start = (logDir: string) => servers.start(['--catalog-log', logDir, '--admin-token', TOKEN]);
 
   it('deletes and upserts acknowledged before SIGKILL hold after the restart; an empty log serves the bundle as built', async () => {
+    const { world, tmp } = servers;
     const logDir = path.join(tmp, 'catalog');
     const user = 'user-000011';
     const a = await start(logDir);

@@ -2,15 +2,11 @@
 // with --event-log, killed with SIGKILL after RecordEvents acknowledged a
 // purchase, restarted on the same log directory.
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { makeWorld, World } from './harness';
-import { call, kill, ProcessClient, Running, startServer as startProcess } from './server-process';
+import { call, kill, ProcessClient, serverProcesses } from './server-process';
 
 const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
-
-const startServer = (world: World, logDir: string): Promise<Running> => startProcess(world, ['--event-log', logDir]);
 
 async function topItems(c: ProcessClient, user: string): Promise<string[]> {
   const res = await call(c, 'Rank', { user_id: user, num_results: 10, options: PLAIN });
@@ -19,24 +15,13 @@ async function topItems(c: ProcessClient, user: string): Promise<string[]> {
 
 describe('event log: acknowledged events survive a crash of the server process', function () {
   this.timeout(180_000);
-  let world: World;
-  let tmp: string;
-  const running: Running[] = [];
-
-  before(async () => {
-    world = await makeWorld();
-    tmp = await fs.mkdtemp(path.join(world.root, 'logs-'));
-  });
-  after(async () => {
-    for (const r of running) await kill(r).catch(() => undefined);
-    await fs.rm(world.root, { recursive: true, force: true });
-  });
+  const servers = serverProcesses();
+  const startServer = (logDir: string) => servers.start(['--event-log', logDir]);
 
   it('a purchase acknowledged before SIGKILL still pushes the item out after the restart; an empty log does not', async () => {
-    const logDir = path.join(tmp, 'log');
+    const logDir = path.join(servers.tmp, 'log');
     const user = 'user-000011';
-    const a = await startServer(world, logDir);
-    running.push(a);
+    const a = await startServer(logDir);
     const before = await topItems(a.client, user);
     const top = before[0];
     // The purchase among concurrent calls from other users, so it goes through a shared group commit.
@@ -49,8 +34,7 @@ describe('event log: acknowledged events survive a crash of the server process',
     assert.ok(!(await topItems(a.client, user)).includes(top), 'the purchase applies before the crash');
     await kill(a);
 
-    const b = await startServer(world, logDir);
-    running.push(b);
+    const b = await startServer(logDir);
     const afterRestart = await topItems(b.client, user);
     assert.ok(!afterRestart.includes(top), `purchased ${top} is back after the restart: ${afterRestart.join(', ')}`);
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
@@ -59,8 +43,7 @@ describe('event log: acknowledged events survive a crash of the server process',
     await kill(b);
 
     // Control: the same bundle and seed events with an empty log rank the item first again.
-    const c = await startServer(world, path.join(tmp, 'empty'));
-    running.push(c);
+    const c = await startServer(path.join(servers.tmp, 'empty'));
     assert.equal((await topItems(c.client, user))[0], top);
     await kill(c);
   });

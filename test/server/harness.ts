@@ -15,7 +15,7 @@ import pino from 'pino';
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { Engine } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/server/metrics';
-import { loadProto, RankingService, SERVICE_NAME } from '../../src/server/service';
+import { loadProto, RankingService, ReloadResult, SERVICE_NAME } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
 
@@ -145,14 +145,7 @@ export interface DeleteItemsResponse {
   unknown_item_ids: string[];
 }
 
-export interface ReloadBundleResponse {
-  bundle_version: string;
-  items: number;
-  load_millis: number;
-  replayed_events: number;
-  replayed_catalog_changes: number;
-  superseded_catalog_changes: number;
-}
+export type ReloadBundleResponse = ReloadResult;
 
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 

@@ -2,12 +2,13 @@
 // what survives a crash: started on free ports with extra flags, called
 // through a grpc-js client, killed with SIGKILL.
 import { ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
 import { loadProto } from '../../src/server/service';
-import type { World } from './harness';
+import { makeWorld, World } from './harness';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
@@ -67,4 +68,42 @@ export async function kill(r: Running): Promise<void> {
   const exited = new Promise((res) => r.proc.once('exit', res));
   r.proc.kill('SIGKILL');
   await exited;
+}
+
+export interface ServerProcesses {
+  /** The test world (set in the before hook). */
+  readonly world: World;
+  /** A fresh directory in the world for logs. */
+  readonly tmp: string;
+  /** Starts a server on the world with `flags`; it is killed in the after hook if still running. */
+  start(flags: string[]): Promise<Running>;
+}
+
+/** Registers the mocha hooks of a describe() that runs server processes: a world before, kills and cleanup after. */
+export function serverProcesses(): ServerProcesses {
+  const running: Running[] = [];
+  let world: World | undefined;
+  let tmp = '';
+  before(async () => {
+    world = await makeWorld();
+    tmp = await fs.mkdtemp(path.join(world.root, 'logs-'));
+  });
+  after(async () => {
+    for (const r of running) await kill(r).catch(() => undefined);
+    if (world) await fs.rm(world.root, { recursive: true, force: true });
+  });
+  return {
+    get world(): World {
+      if (!world) throw new Error('the world is made in the before hook');
+      return world;
+    },
+    get tmp(): string {
+      return tmp;
+    },
+    async start(flags: string[]): Promise<Running> {
+      const r = await startServer(this.world, flags);
+      running.push(r);
+      return r;
+    },
+  };
 }
