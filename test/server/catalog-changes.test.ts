@@ -30,9 +30,13 @@ interface Served {
  * A service that can reload bundles under the world's directory, serving the
  * world's bundle after re-applying `restored` (as main.ts does at startup).
  */
-async function serve(world: World, catalogLog?: CatalogLog, restored: CatalogChange[] = []): Promise<Served> {
+async function serve(world: World, catalogLog?: CatalogLog, restored: CatalogChange[] = [], onLoad?: (engine: Engine) => void): Promise<Served> {
   const metrics = createMetrics({ defaultMetrics: false });
-  const loadEngine = async (dir: string) => Engine.create(await loadBundle(dir, { progress: false }), { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
+  const loadEngine = async (dir: string) => {
+    const engine = await Engine.create(await loadBundle(dir, { progress: false }), { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
+    onLoad?.(engine);
+    return engine;
+  };
   const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger, bundleRoot: world.root, loadEngine, catalogLog });
   await service.start();
   const engine = await loadEngine(world.paths.bundle);
@@ -77,10 +81,11 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
   this.timeout(180_000);
   let world: World;
   let s: Served;
+  let onLoad: ((engine: Engine) => void) | undefined;
 
   before(async () => {
     world = await makeWorld();
-    s = await serve(world);
+    s = await serve(world, undefined, [], (engine) => onLoad?.(engine));
   });
   after(async () => {
     await s?.close();
@@ -145,6 +150,37 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
     const back = await s.client.reloadBundle(BUNDLE);
     assert.equal(back.replayed_catalog_changes, 0);
     assert.deepEqual((await lookup(s.client, [victim, 'catalog-new-2'])).unknown, ['catalog-new-2']);
+  });
+
+  it('changes acknowledged while a ReloadBundle re-applies earlier ones to the new bundle hold in it', async () => {
+    const ids = [...world.items.keys()].slice(400, 411);
+    const category = world.items.get(ids[0])!.category;
+    await s.client.deleteItems([ids[0]]);
+    // Hold the new engine's re-application of that delete until the other changes are acknowledged.
+    let entered!: () => void;
+    const reapplying = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    onLoad = (engine) => {
+      onLoad = undefined;
+      const deleteItems = engine.deleteItems.bind(engine);
+      engine.deleteItems = async (batch: string[]) => {
+        entered();
+        await gate;
+        return deleteItems(batch);
+      };
+    };
+    const reload = s.client.reloadBundle(BUNDLE);
+    await reapplying;
+    await Promise.all([
+      ...ids.slice(1).map((id) => s.client.deleteItems([id])),
+      s.client.upsertItems([{ item_id: 'during-reload', brand: 'b', category, price: 5, embedding: embedding(5) }]),
+    ]);
+    release();
+    const r = await reload;
+    const { unknown } = await lookup(s.client, [...ids, 'during-reload']);
+    assert.deepEqual(unknown, [...ids].sort());
+    assert.equal(r.replayed_catalog_changes, ids.length + 1);
   });
 });
 
