@@ -171,7 +171,8 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
       };
     };
     const reload = s.client.reloadBundle(BUNDLE);
-    await reapplying;
+    const first = await Promise.race([reapplying.then(() => 're-applying'), reload.then(() => 'swapped')]);
+    assert.equal(first, 're-applying', 'the reload re-applies the delete made before it');
     await Promise.all([
       ...ids.slice(1).map((id) => s.client.deleteItems([id])),
       s.client.upsertItems([{ item_id: 'during-reload', brand: 'b', category, price: 5, embedding: embedding(5) }]),
