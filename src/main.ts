@@ -10,6 +10,7 @@ import { loadBundle } from './bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
+import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log';
 import { createMetrics } from './server/metrics';
 import { createLogger } from './server/logger';
 import { loadProto, RankingService } from './server/service';
@@ -93,6 +94,17 @@ async function main(): Promise<void> {
     log.info({ dir: cfg.eventLog, events: recovered.length, segments, skippedLines, truncatedBytes, sync: cfg.eventLogSync, ms: Date.now() - t }, 'event log opened');
     if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'event log: skipped unreadable lines / cut a torn last line');
   }
+  let catalogLog: CatalogLog | undefined;
+  let catalogChanges: CatalogChange[] = [];
+  if (cfg.catalogLog) {
+    const t = Date.now();
+    const opened = await openCatalogLog({ dir: path.resolve(cfg.catalogLog), sync: cfg.catalogLogSync });
+    catalogLog = opened.journal;
+    catalogChanges = opened.recovered.records;
+    const { skippedLines, truncatedBytes } = opened.recovered;
+    log.info({ dir: cfg.catalogLog, changes: catalogChanges.length, skippedLines, truncatedBytes, sync: cfg.catalogLogSync, ms: Date.now() - t }, 'catalog log opened');
+    if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'catalog log: skipped unreadable lines / cut a torn last line');
+  }
   const tls = cfg.tlsCert && cfg.tlsKey;
   const service = new RankingService({
     host: cfg.host,
@@ -106,6 +118,8 @@ async function main(): Promise<void> {
     loadEngine,
     maxJournal: cfg.maxJournal,
     eventLog,
+    catalogLog,
+    onCatalogLogError: (err) => log.error({ err }, 'catalog log compaction failed; the log keeps its longer content'),
     credentials: tls
       ? grpc.ServerCredentials.createSsl(
           cfg.tlsCa ? readFileSync(cfg.tlsCa) : null,
@@ -126,6 +140,11 @@ async function main(): Promise<void> {
   }
   const t0 = Date.now();
   let engine = await loadEngine(bundleDir);
+  if (catalogChanges.length > 0) {
+    const r = await service.restoreCatalog(engine, catalogChanges);
+    log.info({ read: catalogChanges.length, ...r }, 'catalog changes re-applied from the catalog log');
+    catalogChanges = [];
+  }
   if (recovered.length > 0) {
     const applied = service.restoreEvents(engine, recovered);
     log.info({ read: recovered.length, applied }, 'recorded events restored from the event log');
@@ -150,6 +169,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'draining');
     await service.stop();
     await eventLog?.close();
+    await catalogLog?.close();
     engine = service.current() ?? engine;
     await engine.close();
     log.info('stopped');

@@ -47,6 +47,15 @@ export interface Config {
   eventLog: string;
   /** 'data': fdatasync each group commit before acknowledging (survives power loss); 'none': write() only (survives a process crash). */
   eventLogSync: 'data' | 'none';
+  /**
+   * Directory of the durable catalog log; empty: catalog changes (UpsertItems,
+   * DeleteItems) live in memory only (a reload re-applies them, a restart
+   * loses them). With it, those calls acknowledge only changes written to the
+   * log, and startup re-applies what the log holds.
+   */
+  catalogLog: string;
+  /** As eventLogSync, for the catalog log. */
+  catalogLogSync: 'data' | 'none';
   clock: 'wall' | 'bundle';
   logLevel: string;
   /** 'json': pino's JSON lines; 'pretty': one readable line per entry (pino-pretty); 'auto': pretty when stdout is a terminal. */
@@ -95,6 +104,8 @@ export const DEFAULTS: Config = {
   maxJournal: 2_000_000,
   eventLog: '',
   eventLogSync: 'data',
+  catalogLog: '',
+  catalogLogSync: 'data',
   clock: 'wall',
   logLevel: 'info',
   logFormat: 'auto',
@@ -121,7 +132,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (typeof d === 'boolean') return v === true || v === 'true' || v === '1';
   if (Array.isArray(d)) return nameList(key, v, source);
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
-  if (key === 'eventLogSync' && v !== 'data' && v !== 'none') throw new Error(`${source}: eventLogSync must be "data" or "none"`);
+  if ((key === 'eventLogSync' || key === 'catalogLogSync') && v !== 'data' && v !== 'none') throw new Error(`${source}: ${key} must be "data" or "none"`);
   if (key === 'logFormat' && v !== 'auto' && v !== 'json' && v !== 'pretty') throw new Error(`${source}: logFormat must be "auto", "json" or "pretty"`);
   return String(v);
 }

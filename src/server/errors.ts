@@ -7,7 +7,7 @@ import { BundleError } from '../bundle/manifest';
 import { CatalogError } from '../engine/catalog';
 import { DeadlineError, QueueWaitError } from '../engine/engine';
 import { QueueFullError } from '../engine/scoring/pool';
-import { EventLogClosedError, EventLogFullError } from './event-log';
+import { JournalClosedError, JournalFullError } from './journal';
 
 export const ERRORS = {
   INVALID_FIELD: { status: grpc.status.INVALID_ARGUMENT },
@@ -23,6 +23,7 @@ export const ERRORS = {
   FORBIDDEN: { status: grpc.status.PERMISSION_DENIED },
   BUSY: { status: grpc.status.FAILED_PRECONDITION },
   EVENT_LOG: { status: grpc.status.UNAVAILABLE },
+  CATALOG_LOG: { status: grpc.status.UNAVAILABLE },
   INTERNAL: { status: grpc.status.INTERNAL },
 } as const;
 
@@ -68,8 +69,8 @@ export function toStatus(err: unknown): StatusReply {
   if (err instanceof ServiceError) e = err;
   else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
   else if (err instanceof QueueWaitError) e = new ServiceError('OVERLOADED', err.message, 50);
-  else if (err instanceof EventLogFullError) e = new ServiceError('OVERLOADED', `events were not recorded: ${err.message}`, 50);
-  else if (err instanceof EventLogClosedError) e = new ServiceError('SHUTTING_DOWN', 'events were not recorded: the server is shutting down');
+  else if (err instanceof JournalFullError) e = new ServiceError('OVERLOADED', `nothing was recorded: ${err.message}`, 50);
+  else if (err instanceof JournalClosedError) e = new ServiceError('SHUTTING_DOWN', `nothing was recorded: the server is shutting down (${err.message})`);
   else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);
   else if (err instanceof DeadlineError) e = new ServiceError('DEADLINE', err.message);
   else if (err instanceof BundleError) e = new ServiceError('INVALID_FIELD', `invalid bundle: ${err.message}`);

@@ -22,6 +22,8 @@ import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { namedDefinition } from './reflection';
 import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
+import { CatalogChanges, ReplayStats } from './catalog-changes';
+import type { CatalogChange, CatalogLog } from './catalog-log';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
@@ -60,6 +62,15 @@ export interface ServiceOptions {
    * applies what it held at startup. Without it, events live in memory only.
    */
   eventLog?: EventLog;
+  /**
+   * Durable log of catalog changes: UpsertItems and DeleteItems acknowledge
+   * only changes written to it, and restoreCatalog() re-applies what it held
+   * at startup. Without it, changes live in memory only (a ReloadBundle still
+   * re-applies them; a restart loses them).
+   */
+  catalogLog?: CatalogLog;
+  /** Called when a compaction of the catalog log fails. */
+  onCatalogLogError?: (err: Error) => void;
   /** Server credentials (TLS / mutual TLS); insecure when absent. */
   credentials?: grpc.ServerCredentials;
   metrics: Metrics;
@@ -71,6 +82,16 @@ const PROVENANCE_NAMES: Record<number, string> = {
   [PROVENANCE.fresh]: 'PROVENANCE_FRESH',
   [PROVENANCE.provided]: 'PROVENANCE_PROVIDED',
 };
+
+/** ReloadBundleResponse. */
+export interface ReloadResult {
+  bundle_version: string;
+  items: number;
+  load_millis: number;
+  replayed_events: number;
+  replayed_catalog_changes: number;
+  superseded_catalog_changes: number;
+}
 
 export class RankingService {
   private engine: Engine | null = null;
@@ -85,6 +106,8 @@ export class RankingService {
   private reloading = false;
   /** Events accepted since start (and restored from the event log), by item id, replayed into a reloaded bundle. */
   private journal: LoggedEvent[] = [];
+  /** Catalog changes since the serving bundle was built, re-applied to reloaded bundles. */
+  private readonly catalogChanges: CatalogChanges;
 
   private get journalMax(): number {
     return this.opts.maxJournal ?? 2_000_000;
@@ -95,6 +118,7 @@ export class RankingService {
   constructor(private readonly opts: ServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
+    this.catalogChanges = new CatalogChanges({ log: opts.catalogLog, onError: opts.onCatalogLogError });
     const max = opts.maxMessageBytes ?? 4 << 20;
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': max,
@@ -437,13 +461,14 @@ export class RankingService {
   private async upsertItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
     this.authorize(call, 'UpsertItems');
     const engine = this.ready();
-    return engine.upsertItems(toItems(req, engine.catalog.dim, engine.now(), this.limits));
+    const items = toItems(req, engine.catalog.dim, engine.now(), this.limits);
+    return this.catalogChanges.upsert(engine, items, () => this.engine ?? engine);
   }
 
   private async deleteItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
     this.authorize(call, 'DeleteItems');
     const engine = this.ready();
-    const r = await engine.deleteItems(toIds(req, this.limits));
+    const r = await this.catalogChanges.delete(engine, toIds(req, this.limits), () => this.engine ?? engine);
     return { deleted: r.deleted, unknown_item_ids: r.unknown };
   }
 
@@ -455,12 +480,22 @@ export class RankingService {
   }
 
   /**
-   * Loads the bundle at `rel` (inside the bundle root) beside the serving one,
-   * replays the recorded events into it, swaps, and closes the old engine
-   * once its in-flight calls have finished. A broken bundle leaves the old
-   * one serving.
+   * Startup: re-applies the catalog changes read back from the catalog log
+   * (oldest first) to `engine` before it serves, except those its bundle
+   * supersedes, and keeps them for later reloads.
    */
-  async reload(rel: string): Promise<{ bundle_version: string; items: number; load_millis: number; replayed_events: number }> {
+  restoreCatalog(engine: Engine, changes: readonly CatalogChange[]): Promise<ReplayStats> {
+    return this.catalogChanges.restore(engine, changes);
+  }
+
+  /**
+   * Loads the bundle at `rel` (inside the bundle root) beside the serving one,
+   * re-applies the catalog changes it does not supersede and replays the
+   * recorded events into it, swaps, and closes the old engine once its
+   * in-flight calls have finished. A broken bundle, or one without room for
+   * the upserted items, leaves the old one serving.
+   */
+  async reload(rel: string): Promise<ReloadResult> {
     const root = this.opts.bundleRoot;
     const load = this.opts.loadEngine;
     if (!root || !load) throw new ServiceError('FORBIDDEN', 'ReloadBundle is not configured on this server (no bundle root)');
@@ -479,16 +514,35 @@ export class RankingService {
       // Every file of the bundle must be in the root: no reading through links to elsewhere.
       await checkConfined(dir, realRoot);
       const next = await load(dir);
-      const recent = this.journal.length > this.journalMax ? this.journal.slice(this.journal.length - this.journalMax) : this.journal;
-      const events = recent
-        .map((e) => ({ userId: e.userId, row: next.catalog.rowOf.get(e.itemId) ?? -1, action: e.action, ts: e.ts }))
-        .filter((e) => e.row >= 0);
-      if (events.length > 0) next.recordEvents(events);
-      const old = this.engine;
-      this.setEngine(next);
-      this.opts.logger.info({ version: next.version, items: next.catalog.itemCount, replayed: events.length, ms: Date.now() - t0 }, 'bundle swapped');
-      if (old) void this.retire(old);
-      return { bundle_version: next.version, items: next.catalog.itemCount, load_millis: Date.now() - t0, replayed_events: events.length };
+      const swapped: { old: Engine | null } = { old: null };
+      let events: { userId: string; row: number; action: LoggedEvent['action']; ts: number }[];
+      let catalog: ReplayStats;
+      try {
+        const prepared = await this.catalogChanges.prepare(next);
+        const recent = this.journal.length > this.journalMax ? this.journal.slice(this.journal.length - this.journalMax) : this.journal;
+        events = recent
+          .map((e) => ({ userId: e.userId, row: next.catalog.rowOf.get(e.itemId) ?? -1, action: e.action, ts: e.ts }))
+          .filter((e) => e.row >= 0);
+        if (events.length > 0) next.recordEvents(events);
+        catalog = await this.catalogChanges.swapIn(prepared, () => {
+          swapped.old = this.engine;
+          this.setEngine(next);
+        });
+      } catch (err) {
+        await next.close();
+        throw err;
+      }
+      const log = { version: next.version, items: next.catalog.itemCount, replayed: events.length, catalog, ms: Date.now() - t0 };
+      this.opts.logger.info(log, 'bundle swapped');
+      if (swapped.old) void this.retire(swapped.old);
+      return {
+        bundle_version: next.version,
+        items: next.catalog.itemCount,
+        load_millis: Date.now() - t0,
+        replayed_events: events.length,
+        replayed_catalog_changes: catalog.replayed,
+        superseded_catalog_changes: catalog.superseded,
+      };
     } finally {
       this.reloading = false;
     }

@@ -2,95 +2,26 @@
 // with --event-log, killed with SIGKILL after RecordEvents acknowledged a
 // purchase, restarted on the same log directory.
 import { strict as assert } from 'node:assert';
-import { ChildProcess, spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
-import { makeWorld, World } from './harness';
+import { call, kill, ProcessClient, serverProcesses } from './server-process';
 
-const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 
-type Unary = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
-type Client = grpc.Client & Record<'Rank' | 'RecordEvents', Unary>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Running {
-  proc: ChildProcess;
-  client: Client;
-  httpPort: number;
-}
-
-async function startServer(world: World, logDir: string): Promise<Running> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const args = [MAIN, '--bundle', world.paths.bundle, '--events', world.paths.events, '--event-log', logDir, '--host', '127.0.0.1'];
-  args.push('--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--threads', '1', '--log-level', 'warn');
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as Client;
-  const until = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
-    const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null);
-    if (res?.ok) break;
-    if (Date.now() > until) throw new Error(`server not healthy in 60 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { proc, client, httpPort };
-}
-
-function call(c: Client, method: 'Rank' | 'RecordEvents', req: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => c[method](req, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-async function topItems(c: Client, user: string): Promise<string[]> {
+async function topItems(c: ProcessClient, user: string): Promise<string[]> {
   const res = await call(c, 'Rank', { user_id: user, num_results: 10, options: PLAIN });
   return (res.items as { item_id: string }[]).map((it) => it.item_id);
 }
 
-async function kill(r: Running): Promise<void> {
-  r.client.close();
-  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
-  const exited = new Promise((res) => r.proc.once('exit', res));
-  r.proc.kill('SIGKILL');
-  await exited;
-}
-
 describe('event log: acknowledged events survive a crash of the server process', function () {
   this.timeout(180_000);
-  let world: World;
-  let tmp: string;
-  const running: Running[] = [];
-
-  before(async () => {
-    world = await makeWorld();
-    tmp = await fs.mkdtemp(path.join(world.root, 'logs-'));
-  });
-  after(async () => {
-    for (const r of running) await kill(r).catch(() => undefined);
-    await fs.rm(world.root, { recursive: true, force: true });
-  });
+  const servers = serverProcesses();
+  const startServer = (logDir: string) => servers.start(['--event-log', logDir]);
 
   it('a purchase acknowledged before SIGKILL still pushes the item out after the restart; an empty log does not', async () => {
-    const logDir = path.join(tmp, 'log');
+    const logDir = path.join(servers.tmp, 'log');
     const user = 'user-000011';
-    const a = await startServer(world, logDir);
-    running.push(a);
+    const a = await startServer(logDir);
     const before = await topItems(a.client, user);
     const top = before[0];
     // The purchase among concurrent calls from other users, so it goes through a shared group commit.
@@ -103,8 +34,7 @@ describe('event log: acknowledged events survive a crash of the server process',
     assert.ok(!(await topItems(a.client, user)).includes(top), 'the purchase applies before the crash');
     await kill(a);
 
-    const b = await startServer(world, logDir);
-    running.push(b);
+    const b = await startServer(logDir);
     const afterRestart = await topItems(b.client, user);
     assert.ok(!afterRestart.includes(top), `purchased ${top} is back after the restart: ${afterRestart.join(', ')}`);
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
@@ -113,8 +43,7 @@ describe('event log: acknowledged events survive a crash of the server process',
     await kill(b);
 
     // Control: the same bundle and seed events with an empty log rank the item first again.
-    const c = await startServer(world, path.join(tmp, 'empty'));
-    running.push(c);
+    const c = await startServer(path.join(servers.tmp, 'empty'));
     assert.equal((await topItems(c.client, user))[0], top);
     await kill(c);
   });

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { Engine } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/server/metrics';
-import { loadProto, RankingService, SERVICE_NAME } from '../../src/server/service';
+import { loadProto, RankingService, ReloadResult, SERVICE_NAME } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
 
@@ -145,6 +145,8 @@ export interface DeleteItemsResponse {
   unknown_item_ids: string[];
 }
 
+export type ReloadBundleResponse = ReloadResult;
+
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 // ---------------------------------------------------------------- clients
@@ -195,6 +197,10 @@ export class RankingClient {
 
   deleteItems(itemIds: string[], opts?: grpc.CallOptions): Promise<DeleteItemsResponse> {
     return this.call('DeleteItems', { item_ids: itemIds }, opts);
+  }
+
+  reloadBundle(bundlePath: string, opts?: grpc.CallOptions): Promise<ReloadBundleResponse> {
+    return this.call('ReloadBundle', { path: bundlePath }, opts);
   }
 
   close(): void {

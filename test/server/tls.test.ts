@@ -91,10 +91,12 @@ type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: 
 type AdminClient = grpc.Client & Record<'UpsertItems' | 'DeleteItems' | 'ReloadBundle', Unary>;
 type AdminMethod = 'UpsertItems' | 'DeleteItems' | 'ReloadBundle';
 
-/** Just enough of an Engine for DeleteItems: records the ids it was asked to delete. */
+/** Just enough of an Engine for DeleteItems (logged with the bundle's version and createdAt): records the ids it was asked to delete. */
 function stubEngine(deleted: string[][]): Engine {
   return {
     catalog: { itemCount: 10 },
+    version: 'stub',
+    bundle: { manifest: { createdAt: '2026-01-01T00:00:00.000Z' } },
     async deleteItems(ids: string[]) {
       deleted.push(ids);
       return { deleted: ids.length, unknown: [] };

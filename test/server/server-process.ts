@@ -1,0 +1,109 @@
+// The real server process (dist/src/main.js) on the test world, for tests of
+// what survives a crash: started on free ports with extra flags, called
+// through a grpc-js client, killed with SIGKILL.
+import { ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+
+import { loadProto } from '../../src/server/service';
+import { makeWorld, World } from './harness';
+
+const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
+
+type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
+export type Method = 'Rank' | 'RecordEvents' | 'UpsertItems' | 'DeleteItems' | 'ReloadBundle';
+export type ProcessClient = grpc.Client & Record<Method, Unary>;
+
+export interface Running {
+  proc: ChildProcess;
+  client: ProcessClient;
+  httpPort: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the server on the world's bundle and seed events with `flags`; resolves once /healthz is OK. */
+export async function startServer(world: World, flags: string[]): Promise<Running> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const args = [MAIN, '--bundle', world.paths.bundle, '--events', world.paths.events, ...flags, '--host', '127.0.0.1'];
+  args.push('--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--threads', '1', '--log-level', 'warn');
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
+  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as ProcessClient;
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
+    const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null);
+    if (res?.ok) break;
+    if (Date.now() > until) throw new Error(`server not healthy in 60 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, client, httpPort };
+}
+
+/** One unary call (20 s deadline), with "authorization: Bearer <token>" when a token is given. */
+export function call(c: ProcessClient, method: Method, req: object, token?: string): Promise<Record<string, unknown>> {
+  const md = new grpc.Metadata();
+  if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve, reject) => c[method](req, md, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** SIGKILL: no drain, no close of the logs. */
+export async function kill(r: Running): Promise<void> {
+  r.client.close();
+  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
+  const exited = new Promise((res) => r.proc.once('exit', res));
+  r.proc.kill('SIGKILL');
+  await exited;
+}
+
+export interface ServerProcesses {
+  /** The test world (set in the before hook). */
+  readonly world: World;
+  /** A fresh directory in the world for logs. */
+  readonly tmp: string;
+  /** Starts a server on the world with `flags`; it is killed in the after hook if still running. */
+  start(flags: string[]): Promise<Running>;
+}
+
+/** Registers the mocha hooks of a describe() that runs server processes: a world before, kills and cleanup after. */
+export function serverProcesses(): ServerProcesses {
+  const running: Running[] = [];
+  let world: World | undefined;
+  let tmp = '';
+  before(async () => {
+    world = await makeWorld();
+    tmp = await fs.mkdtemp(path.join(world.root, 'logs-'));
+  });
+  after(async () => {
+    for (const r of running) await kill(r).catch(() => undefined);
+    if (world) await fs.rm(world.root, { recursive: true, force: true });
+  });
+  return {
+    get world(): World {
+      if (!world) throw new Error('the world is made in the before hook');
+      return world;
+    },
+    get tmp(): string {
+      return tmp;
+    },
+    async start(flags: string[]): Promise<Running> {
+      const r = await startServer(this.world, flags);
+      running.push(r);
+      return r;
+    },
+  };
+}
