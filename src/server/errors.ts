@@ -69,8 +69,8 @@ export function toStatus(err: unknown): StatusReply {
   if (err instanceof ServiceError) e = err;
   else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
   else if (err instanceof QueueWaitError) e = new ServiceError('OVERLOADED', err.message, 50);
-  else if (err instanceof JournalFullError) e = new ServiceError('OVERLOADED', `nothing was recorded: ${err.message}`, 50);
-  else if (err instanceof JournalClosedError) e = new ServiceError('SHUTTING_DOWN', `nothing was recorded: the server is shutting down (${err.message})`);
+  else if (err instanceof JournalFullError) e = new ServiceError('OVERLOADED', `not recorded: ${err.message}`, 50);
+  else if (err instanceof JournalClosedError) e = new ServiceError('SHUTTING_DOWN', `not recorded: the server is shutting down (${err.message})`);
   else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);
   else if (err instanceof DeadlineError) e = new ServiceError('DEADLINE', err.message);
   else if (err instanceof BundleError) e = new ServiceError('INVALID_FIELD', `invalid bundle: ${err.message}`);
