@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system libraries the native core links against (Debian/Ubuntu):
-# FAISS (static libfaiss.a, built with OpenMP) and OpenBLAS, plus the C++
-# toolchain node-gyp needs. Uses sudo only when not already root.
+# FAISS (static libfaiss.a, built with OpenMP), OpenBLAS and oneDNN (the
+# rankers' fp32/bf16/int8 matmuls; Debian's build uses the OpenMP runtime),
+# plus the C++ toolchain node-gyp needs. Uses sudo only when not already root;
+# does nothing when everything is installed.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config openssl)
+pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
