@@ -8,6 +8,7 @@ import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
+import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
 import { createMetrics } from './server/metrics';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
+      rankerPrecision: isPrecisionSetting(cfg.rankerPrecision) ? cfg.rankerPrecision : undefined,
       clock,
       seedEvents: events || undefined,
       metrics,
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     recovered = [];
   }
   service.setEngine(engine);
-  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, ms: Date.now() - t0 }, 'SERVING');
+  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, ms: Date.now() - t0 }, 'SERVING');
 
   // SIGHUP reloads the bundle directory from disk (blue-green, see ReloadBundle).
   const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));

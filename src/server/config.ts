@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
+import { isPrecisionSetting, PRECISION_SETTINGS } from '../native/dcn-precision';
+
 export interface Config {
   host: string;
   grpcPort: number;
@@ -64,6 +66,8 @@ export interface Config {
   adminClientNames: string[];
   /** Print a sample ranking through the gRPC API once serving. */
   sample: boolean;
+  /** Arithmetic of the DCN-v2 rankers: fp32, bf16, int8 or auto (by CPU); empty: the bundle's setting (default auto). */
+  rankerPrecision: string;
 }
 
 export const DEFAULTS: Config = {
@@ -99,6 +103,7 @@ export const DEFAULTS: Config = {
   tlsCa: '',
   adminClientNames: [],
   sample: false,
+  rankerPrecision: '',
 };
 
 const KEYS = Object.keys(DEFAULTS) as (keyof Config)[];
@@ -116,6 +121,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (Array.isArray(d)) return nameList(key, v, source);
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   if (key === 'eventLogSync' && v !== 'data' && v !== 'none') throw new Error(`${source}: eventLogSync must be "data" or "none"`);
+  if (key === 'rankerPrecision' && v !== '' && !isPrecisionSetting(v)) throw new Error(`${source}: rankerPrecision must be one of ${PRECISION_SETTINGS.join(', ')}, got ${String(v)}`);
   return String(v);
 }
 
