@@ -214,11 +214,11 @@ class DcnNet {
   void LinearOnX0(const Linear& l, const float* users, const int32_t* offsets, int segments,
                   const float* items, int batch, float* y, std::vector<float>& tmp, Calibration* calib) const {
     const int du = s.userDim, di = s.inputDim - s.userDim;
-    if (calib) calib->Record(&l, du > 0 ? 1 : 0, items, size_t(di), batch, di);
-    if (l.mm) {  // no user part: x0 is the item part
-      l.mm->Run(items, size_t(di), batch, y, size_t(l.out));
+    if (du == 0) {  // no user part: x0 is the item part
+      Gemm(items, di, l, batch, y, calib);
       return;
     }
+    if (calib) calib->Record(&l, 1, items, size_t(di), batch, di);
     tmp.resize(size_t(segments) * l.out);
     if (l.mmUser) {
       l.mmUser->Run(users, size_t(du), segments, tmp.data(), size_t(l.out));
