@@ -120,8 +120,10 @@ export class ScoringPool {
     catalog: LiveCatalog,
     private readonly opts: PoolOptions,
   ) {
-    // int8 calibrates on the catalog's rows: an empty catalog runs fp32.
+    // int8 calibrates on the catalog's rows: an empty catalog runs fp32. The
+    // baseline backends ('ort', 'ts') compute in fp32.
     const pick = (m: ModelName): DcnPrecision => {
+      if ((opts.backend ?? 'native') !== 'native') return 'fp32';
       const p = resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu);
       return p === 'int8' && catalog.size === 0 ? 'fp32' : p;
     };
