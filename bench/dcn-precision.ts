@@ -109,6 +109,9 @@ function markdown(meta: Record<string, unknown>, results: Result[]): string {
     `CPU flags: ${String(meta.isaFlags)}. Load average ${Number(meta.loadStart).toFixed(2)} at the start, ${Number(meta.loadEnd).toFixed(2)} at the end.`,
     '',
     'One thread, interleaved rounds; time per forward pass (the rankers with the user split: user part and heads in fp32).',
+    ...(Math.max(Number(meta.loadStart), Number(meta.loadEnd)) > Number(meta.cores) / 2
+      ? ['', `**Busy machine** (load average above half of the ${String(meta.cores)} cores): the p99s and the spread between variants are unreliable; re-run on a quiet machine before deciding.`]
+      : []),
     '',
     '| shape | rows | variant | kernels | median µs | p99 µs | GFLOP/s | max \\|p − p_fp32\\| |',
     '|---|---|---|---|---|---|---|---|',
