@@ -12,7 +12,8 @@
         "native/features.cc",
         "native/memory.cc",
         "native/simd.cc",
-        "native/gemm.cc"
+        "native/gemm.cc",
+        "native/dnnl_matmul.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
@@ -23,8 +24,15 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter"],
-      "libraries": ["-lfaiss", "-lopenblas", "-llapack", "-lgomp"],
+      "cflags_cc": [
+        "-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter",
+        "<!@(pkg-config --exists dnnl 2>/dev/null && pkg-config --cflags dnnl || true)"
+      ],
+      "libraries": [
+        "-lfaiss", "-lopenblas", "-llapack",
+        "<!@(pkg-config --exists dnnl 2>/dev/null && pkg-config --libs dnnl || echo -ldnnl)",
+        "-lgomp"
+      ],
       "ldflags": ["-fopenmp"]
     }
   ]

@@ -453,6 +453,7 @@ export async function summarize(): Promise<string> {
     'node dist/bench/loadgen/memsoak.js --calls 1000000   # memory over a million calls (~1 h)',
     'node dist/bench/event-log.js --dir .data              # durable event log append cost',
     'npm run bench:native                         # kernels',
+    'node dist/bench/dcn-precision.js             # rankers in fp32 (packed, oneDNN), bf16, int8',
     'node dist/bench/bundle-load.js --sizes 100000,1000000',
     'node dist/bench/summarize.js',
     '```',

@@ -13,15 +13,29 @@
 // cross layer, the first MLP layer in the parallel form or with no cross
 // layers), W x0 = (W[:, :Du] u + b) + W[:, Du:] item: the user part is one
 // GEMV per request instead of a GEMM row per candidate.
+//
+// Two ways to multiply: the exact fp32 path (gemm.h's packed panels, or
+// cblas), and oneDNN matmul primitives (dnnl_matmul.h) created once per layer
+// in fp32, bf16 or int8. On the oneDNN path the user part of an x0 map stays
+// fp32 (one row per request) and only the item part runs in the chosen
+// precision; MLP layers fuse their ReLU. int8 needs the input ranges of every
+// layer: the model runs its exact path once over a calibration sample given
+// at construction and records them (Calibration below).
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
+#include "dnnl_matmul.h"
 #include "gemm.h"
 
 namespace rank {
@@ -34,6 +48,40 @@ struct Linear {
   // W packed for gemm::PackedWeights (empty: cblas), and for the maps whose
   // input is x0 its user columns W[:, :Du] and item columns W[:, Du:].
   gemm::PackedWeights packed, packedUser, packedItem;
+  // oneDNN path: the whole map, or for x0's maps with a user split its user
+  // columns (fp32, with the bias) and item columns (accumulating).
+  std::unique_ptr<dnnl_mm::Matmul> mm, mmUser, mmItem;
+};
+
+// Inputs of each linear map seen while the exact path scores a calibration
+// sample, to set the int8 ranges: a column's range is kHeadroom times the
+// largest |x| it had. Key: (map, 1 for the item columns of a split x0 map,
+// else 0).
+class Calibration {
+ public:
+  // Room above the sample's largest value for inputs the sample missed (the
+  // sample's users are stand-ins, see src/engine/scoring/calibration.ts).
+  static constexpr float kHeadroom = 1.25f;
+
+  void Record(const void* map, int part, const float* x, size_t ldx, int rows, int cols) {
+    std::vector<float>& m = max_[{map, part}];
+    if (m.size() != size_t(cols)) m.assign(size_t(cols), 0.f);
+    for (int r = 0; r < rows; ++r)
+      for (int k = 0; k < cols; ++k) m[size_t(k)] = std::max(m[size_t(k)], std::fabs(x[size_t(r) * ldx + k]));
+  }
+
+  dnnl_mm::Int8Ranges Ranges(const void* map, int part, int cols, bool nonNegative) const {
+    dnnl_mm::Int8Ranges out;
+    out.nonNegative = nonNegative;
+    out.range.assign(size_t(cols), 0.f);
+    auto it = max_.find({map, part});
+    if (it == max_.end() || it->second.size() != size_t(cols)) return out;
+    for (int k = 0; k < cols; ++k) out.range[size_t(k)] = kHeadroom * it->second[size_t(k)];
+    return out;
+  }
+
+ private:
+  std::map<std::pair<const void*, int>, std::vector<float>> max_;
 };
 
 struct DcnShape {
@@ -53,6 +101,9 @@ class DcnNet {
   std::vector<Linear> crossV;  // low-rank only: V (D->r)
   std::vector<Linear> mlp;
   Linear head;
+  // Layers run through oneDNN (BuildDnnl) in this precision; else the exact path.
+  bool dnnl = false;
+  dnnl_mm::Precision precision = dnnl_mm::Precision::kF32;
 
   size_t Flops(size_t batch) const {
     size_t f = 0;
@@ -85,8 +136,68 @@ class DcnNet {
     pack(head);
   }
 
-  // Y[B, l.out] = X[B, l.in] W^T + b.
-  static void Gemm(const float* x, int ldx, const Linear& l, int batch, float* y) {
+  // Creates the oneDNN primitives of every layer in precision p (int8: with
+  // the ranges `calib` recorded).
+  void BuildDnnl(dnnl_mm::Precision p, const Calibration* calib) {
+    const int du = s.userDim, di = s.inputDim - s.userDim;
+    auto ranges = [&](const Linear& l, int part, int cols, bool nonNeg) {
+      return calib ? calib->Ranges(&l, part, cols, nonNeg) : dnnl_mm::Int8Ranges{};
+    };
+    auto build = [&](Linear& l, bool onX0, bool relu, bool nonNeg, dnnl_mm::Precision p) {
+      if (onX0 && du > 0 && di > 0) {
+        dnnl_mm::MatmulSpec user{dnnl_mm::Precision::kF32, l.w.data(), size_t(l.in), du, l.out, l.b.data(), false, false, nullptr};
+        l.mmUser = std::make_unique<dnnl_mm::Matmul>(user);
+        const dnnl_mm::Int8Ranges r = ranges(l, 1, di, false);
+        dnnl_mm::MatmulSpec item{p, l.w.data() + du, size_t(l.in), di, l.out, nullptr, relu, true, &r};
+        l.mmItem = std::make_unique<dnnl_mm::Matmul>(item);
+      } else {
+        const dnnl_mm::Int8Ranges r = ranges(l, 0, l.in, nonNeg);
+        dnnl_mm::MatmulSpec whole{p, l.w.data(), size_t(l.in), l.in, l.out, l.b.data(), relu, false, &r};
+        l.mm = std::make_unique<dnnl_mm::Matmul>(whole);
+      }
+    };
+    for (int l = 0; l < s.crossLayers; ++l) {
+      if (s.crossRank == 0) {
+        build(crossW[l], l == 0, false, false, p);
+      } else {
+        build(crossV[l], l == 0, false, false, p);
+        build(crossW[l], false, false, false, p);
+      }
+    }
+    const bool mlpOnX0 = s.parallel || s.crossLayers == 0;
+    for (size_t j = 0; j < mlp.size(); ++j) build(mlp[j], j == 0 && mlpOnX0, true, j > 0, p);
+    // The heads compute the logits, a few outputs from the widest input: in
+    // fp32 they cost little and keep the reduced precision's error out of
+    // the final sums. (Stacked heads read the last ReLU's output.)
+    build(head, mlp.empty() && s.crossLayers == 0, false, !s.parallel && !mlp.empty(), dnnl_mm::Precision::kF32);
+    precision = p;
+    dnnl = true;
+  }
+
+  // Describes how each layer multiplies, e.g. "int8 (oneDNN gemm:jit)".
+  std::string Kernels() const {
+    if (!dnnl) return std::string("fp32 (") + (gemm::Available() ? "packed" : "blas") + ")";
+    std::string impl;
+    auto add = [&](const std::unique_ptr<dnnl_mm::Matmul>& m) {
+      if (!m) return;
+      const std::string i = m->Impl();
+      if (impl.find(i) == std::string::npos) impl += (impl.empty() ? "" : ", ") + i;
+    };
+    for (auto* v : {&crossW, &crossV, &mlp})
+      for (auto& l : *v) add(l.mm), add(l.mmItem);
+    add(head.mm);
+    add(head.mmItem);
+    return std::string(dnnl_mm::PrecisionName(precision)) + " (oneDNN " + impl + ")";
+  }
+
+  // Y[B, l.out] = X[B, l.in] W^T + b (and the ReLU of an MLP layer on the
+  // oneDNN path).
+  void Gemm(const float* x, int ldx, const Linear& l, int batch, float* y, Calibration* calib) const {
+    if (calib) calib->Record(&l, 0, x, size_t(ldx), batch, l.in);
+    if (l.mm) {
+      l.mm->Run(x, size_t(ldx), batch, y, size_t(l.out));
+      return;
+    }
     for (int r = 0; r < batch; ++r) std::copy(l.b.begin(), l.b.end(), y + size_t(r) * l.out);
     if (l.in == 0) return;
     if (!l.packed.empty())
@@ -101,9 +212,23 @@ class DcnNet {
   // segments), copied into its rows; then one GEMM over all rows adds
   // W[:, Du:] item.
   void LinearOnX0(const Linear& l, const float* users, const int32_t* offsets, int segments,
-                  const float* items, int batch, float* y, std::vector<float>& tmp) const {
+                  const float* items, int batch, float* y, std::vector<float>& tmp, Calibration* calib) const {
     const int du = s.userDim, di = s.inputDim - s.userDim;
+    if (du == 0) {  // no user part: x0 is the item part
+      Gemm(items, di, l, batch, y, calib);
+      return;
+    }
+    if (calib) calib->Record(&l, 1, items, size_t(di), batch, di);
     tmp.resize(size_t(segments) * l.out);
+    if (l.mmUser) {
+      l.mmUser->Run(users, size_t(du), segments, tmp.data(), size_t(l.out));
+      for (int g = 0; g < segments; ++g)
+        for (int r = offsets[g]; r < offsets[g + 1]; ++r)
+          std::copy(tmp.begin() + size_t(g) * l.out, tmp.begin() + size_t(g + 1) * l.out,
+                    y + size_t(r) * l.out);
+      l.mmItem->Run(items, size_t(di), batch, y, size_t(l.out));
+      return;
+    }
     for (int g = 0; g < segments; ++g) std::copy(l.b.begin(), l.b.end(), tmp.begin() + size_t(g) * l.out);
     if (du > 0 && !l.packedUser.empty())
       l.packedUser.MultiplyAdd(users, size_t(du), segments, tmp.data(), size_t(l.out));
@@ -123,8 +248,9 @@ class DcnNet {
 
   // users: [S, Du]; offsets: S + 1 row offsets (offsets[0] = 0, offsets[S] = B);
   // items: [B, D - Du]; out: [B, H] probabilities. Rows of segment g share user g.
+  // calib: record every layer's input (the exact path only).
   void Forward(const float* users, const int32_t* offsets, int segments, const float* items,
-               int batch, float* out) const {
+               int batch, float* out, Calibration* calib = nullptr) const {
     const int D = s.inputDim, du = s.userDim, di = D - du;
     int maxHidden = 0;
     for (int h : s.mlp) maxHidden = std::max(maxHidden, h);
@@ -157,16 +283,16 @@ class DcnNet {
       const Linear& W = crossW[l];
       if (s.crossRank == 0) {
         if (l == 0)
-          LinearOnX0(W, users, offsets, segments, items, batch, y, vecTmp);
+          LinearOnX0(W, users, offsets, segments, items, batch, y, vecTmp, calib);
         else
-          Gemm(xc, D, W, batch, y);
+          Gemm(xc, D, W, batch, y, calib);
       } else {
         const Linear& V = crossV[l];
         if (l == 0)
-          LinearOnX0(V, users, offsets, segments, items, batch, low, vecTmp);
+          LinearOnX0(V, users, offsets, segments, items, batch, low, vecTmp, calib);
         else
-          Gemm(xc, D, V, batch, low);
-        Gemm(low, r, W, batch, y);
+          Gemm(xc, D, V, batch, low, calib);
+        Gemm(low, r, W, batch, y, calib);
       }
       for (size_t i = 0, n = size_t(batch) * D; i < n; ++i) xl[i] = x0[i] * y[i] + xc[i];
       xc = xl;
@@ -180,10 +306,11 @@ class DcnNet {
       const Linear& L = mlp[j];
       float* hout = hbuf[j & 1];
       if (j == 0 && hin == x0)
-        LinearOnX0(L, users, offsets, segments, items, batch, hout, vecTmp);
+        LinearOnX0(L, users, offsets, segments, items, batch, hout, vecTmp, calib);
       else
-        Gemm(hin, hinDim, L, batch, hout);
-      for (size_t i = 0, n = size_t(batch) * L.out; i < n; ++i) hout[i] = hout[i] > 0 ? hout[i] : 0;
+        Gemm(hin, hinDim, L, batch, hout, calib);
+      if (!dnnl)  // oneDNN fuses the ReLU
+        for (size_t i = 0, n = size_t(batch) * L.out; i < n; ++i) hout[i] = hout[i] > 0 ? hout[i] : 0;
       hin = hout;
       hinDim = L.out;
     }
@@ -202,7 +329,10 @@ class DcnNet {
       headX = xc;
       hinDim = D;
     }
-    Gemm(headX, hinDim, head, batch, out);
+    if (s.crossLayers == 0 && mlp.empty())
+      LinearOnX0(head, users, offsets, segments, items, batch, out, vecTmp, calib);
+    else
+      Gemm(headX, hinDim, head, batch, out, calib);
     for (size_t i = 0, n = size_t(batch) * head.out; i < n; ++i) out[i] = 1.0f / (1.0f + std::exp(-out[i]));
   }
 };
@@ -244,12 +374,17 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
                            InstanceMethod<&DcnModel::Forward>("forward"),
                            InstanceMethod<&DcnModel::ForwardSegments>("forwardSegments"),
                            InstanceMethod<&DcnModel::FlopsPerBatch>("flops"),
+                           InstanceMethod<&DcnModel::Kernels>("kernels"),
                        });
   }
 
-  // new DcnModel(shape, tensors: Float32Array[]) with tensors in the order:
+  // new DcnModel(shape, tensors: Float32Array[], options?) with tensors in the order:
   //   per cross layer: full W[D,D], b[D]  |  low-rank U[D,r], V[r,D], b[D]
   //   per MLP layer: W[h, in], b[h];  heads: W[H, in], b[H]
+  // options: { precision?: 'fp32' | 'bf16' | 'int8', backend?: 'gemm' | 'onednn',
+  //            calibration?: { users, offsets, items } (as forwardSegments; required for int8) }
+  // fp32 runs on the exact path ('gemm') unless backend is 'onednn' or the
+  // environment sets RANK_DCN_GEMM=onednn; bf16 and int8 always run on oneDNN.
   explicit DcnModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DcnModel>(info) {
     Napi::Env env = info.Env();
     RANK_THROW_TYPE_IF(info.Length() < 2 || !info[0].IsObject() || !info[1].IsArray(), env,
@@ -363,6 +498,47 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
                         "got " + std::to_string(tensors.Length()) + " tensors, expected " +
                             std::to_string(next));
     net->Pack();
+
+    dnnl_mm::Precision precision = dnnl_mm::Precision::kF32;
+    const char* envGemm = std::getenv("RANK_DCN_GEMM");
+    bool onednn = envGemm != nullptr && std::strcmp(envGemm, "onednn") == 0;
+    Napi::Object opts;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      RANK_THROW_TYPE_IF(!info[2].IsObject(), env, "options must be an object");
+      opts = info[2].As<Napi::Object>();
+      Napi::Value pv = opts.Get("precision");
+      if (!pv.IsUndefined()) {
+        const std::string p = pv.IsString() ? pv.As<Napi::String>().Utf8Value() : "";
+        RANK_THROW_RANGE_IF(p != "fp32" && p != "bf16" && p != "int8", env,
+                            "options.precision must be 'fp32', 'bf16' or 'int8'");
+        precision = p == "int8" ? dnnl_mm::Precision::kInt8
+                    : p == "bf16" ? dnnl_mm::Precision::kBf16
+                                  : dnnl_mm::Precision::kF32;
+      }
+      Napi::Value bv = opts.Get("backend");
+      if (!bv.IsUndefined()) {
+        const std::string b = bv.IsString() ? bv.As<Napi::String>().Utf8Value() : "";
+        RANK_THROW_RANGE_IF(b != "gemm" && b != "onednn", env, "options.backend must be 'gemm' or 'onednn'");
+        onednn = b == "onednn";
+        RANK_THROW_RANGE_IF(!onednn && precision != dnnl_mm::Precision::kF32, env,
+                            "options.backend 'gemm' runs fp32 only");
+      }
+    }
+    if (precision != dnnl_mm::Precision::kF32) onednn = true;
+    if (onednn) {
+      std::unique_ptr<Calibration> calib;
+      if (precision == dnnl_mm::Precision::kInt8) {
+        Napi::Value cv = opts.IsEmpty() ? env.Undefined() : opts.Get("calibration");
+        RANK_THROW_TYPE_IF(!cv.IsObject(), env,
+                           "options.calibration { users, offsets, items } is required for int8");
+        calib = Calibrate(env, *net, cv.As<Napi::Object>());
+      }
+      try {
+        net->BuildDnnl(precision, calib.get());
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(env, std::string("oneDNN could not build the model: ") + e.what());
+      }
+    }
     net_ = std::move(net);
   }
 
@@ -421,6 +597,41 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
     return out;
   }
 
+  // Runs the exact path over a calibration sample and records every layer's inputs.
+  static std::unique_ptr<Calibration> Calibrate(Napi::Env env, const DcnNet& net, Napi::Object c) {
+    const DcnShape& s = net.s;
+    const size_t di = size_t(s.inputDim - s.userDim);
+    RANK_THROW_RANGE_IF(di == 0, env, "inputDim - userDim must be positive to calibrate");
+    auto arr = [&](const char* key, napi_typedarray_type type, const char* typeName) {
+      Napi::Value v = c.Get(key);
+      RANK_THROW_TYPE_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type, env,
+                         std::string("options.calibration.") + key + " must be a " + typeName);
+      return v.As<Napi::TypedArray>();
+    };
+    Napi::Float32Array users = arr("users", napi_float32_array, "Float32Array").As<Napi::Float32Array>();
+    Napi::Int32Array offs = arr("offsets", napi_int32_array, "Int32Array").As<Napi::Int32Array>();
+    Napi::Float32Array items = arr("items", napi_float32_array, "Float32Array").As<Napi::Float32Array>();
+    RANK_THROW_RANGE_IF(offs.ElementLength() < 2, env, "options.calibration.offsets must have segments + 1 entries");
+    const size_t segments = offs.ElementLength() - 1;
+    RANK_THROW_RANGE_IF(items.ElementLength() == 0 || items.ElementLength() % di != 0, env,
+                        "options.calibration.items must hold a positive whole number of item rows");
+    const size_t batch = items.ElementLength() / di;
+    RANK_THROW_RANGE_IF(users.ElementLength() != segments * size_t(s.userDim), env,
+                        "options.calibration.users length must equal (offsets.length - 1) * userDim");
+    RANK_THROW_RANGE_IF(offs[0] != 0 || size_t(offs[segments]) != batch, env,
+                        "options.calibration.offsets must start at 0 and end at the number of item rows");
+    for (size_t g = 0; g < segments; ++g)
+      RANK_THROW_RANGE_IF(offs[g + 1] < offs[g], env, "options.calibration.offsets must be non-decreasing");
+    CheckFinite(env, "options.calibration.users", users.Data(), users.ElementLength());
+    CheckFinite(env, "options.calibration.items", items.Data(), items.ElementLength());
+    auto calib = std::make_unique<Calibration>();
+    std::vector<float> out(batch * size_t(s.heads));
+    net.Forward(users.Data(), offs.Data(), int(segments), items.Data(), int(batch), out.data(), calib.get());
+    return calib;
+  }
+
+  Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), net_->Kernels()); }
+
   Napi::Value FlopsPerBatch(const Napi::CallbackInfo& info) {
     const int64_t b = ArgInt(info, 0, "batch", 0, int64_t(1) << 31);
     return Napi::Number::New(info.Env(), double(net_->Flops(size_t(b))));
@@ -437,6 +648,14 @@ void InitDcn(Napi::Env env, Napi::Object exports, AddonData* data) {
   exports.Set("DcnModel", ctor);
   // How the layers multiply: "packed" (gemm.h) or "blas".
   exports.Set("dcnGemm", Napi::String::New(env, gemm::Available() ? "packed" : "blas"));
+  // What oneDNN finds on this CPU (the engine picks the 'auto' precision from it).
+  const dnnl_mm::CpuCaps& caps = dnnl_mm::Caps();
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("isa", caps.isa);
+  cpu.Set("vnni", caps.vnni);
+  cpu.Set("bf16", caps.bf16);
+  cpu.Set("amx", caps.amx);
+  exports.Set("onednnCpu", cpu);
 }
 
 }  // namespace rank

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system libraries the native core links against (Debian/Ubuntu):
-# FAISS (static libfaiss.a, built with OpenMP) and OpenBLAS, plus the C++
-# toolchain node-gyp needs, and promtool (package prometheus) for the
-# metrics test. Uses sudo only when not already root. Installs only what is
-# missing, so running it again changes nothing.
+# FAISS (static libfaiss.a, built with OpenMP), OpenBLAS and oneDNN (the
+# rankers' fp32/bf16/int8 matmuls; Debian's build uses the OpenMP runtime),
+# plus the C++ toolchain node-gyp needs, and promtool (package prometheus) for
+# the metrics test. Uses sudo only when not already root. Installs only what
+# is missing, so running it again changes nothing.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev g++ make python3 pkg-config openssl prometheus)
+pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@ import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
+import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
 import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       maxQueuedRows: cfg.maxQueuedRows,
       catalogHeadroom: cfg.catalogHeadroom,
       userEmbeddingCache: { maxEntries: cfg.userEmbeddingCache },
+      rankerPrecision: isPrecisionSetting(cfg.rankerPrecision) ? cfg.rankerPrecision : undefined,
       clock,
       seedEvents: events || undefined,
       metrics,
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     recovered = [];
   }
   service.setEngine(engine);
-  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, ms: Date.now() - t0 }, 'SERVING');
+  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, ms: Date.now() - t0 }, 'SERVING');
 
   // SIGHUP reloads the bundle directory from disk (blue-green, see ReloadBundle).
   const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));

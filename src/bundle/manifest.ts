@@ -5,6 +5,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { jsonProblem } from './json-error';
+import { DcnPrecisionSetting, isPrecisionSetting, PRECISION_SETTINGS } from '../native/dcn-precision';
 
 export const FORMAT_VERSION = 1;
 export const MANIFEST = 'manifest.json';
@@ -15,6 +16,8 @@ export type DcnModelEntry = {
   weights: string;
   /** JSON file with the network shape. */
   config: string;
+  /** Arithmetic to serve it in (default 'auto': by CPU); the engine's --ranker-precision overrides it. */
+  precision?: DcnPrecisionSetting;
 };
 
 export interface FileEntry {
@@ -134,6 +137,9 @@ export function checkManifest(raw: unknown): Manifest {
     const e = models[k] as Obj;
     if (!isObj(e) || e.format !== 'dcn-v2' || typeof e.weights !== 'string' || typeof e.config !== 'string') {
       fail(`"models.${k}" must be { format: "dcn-v2", weights, config }`);
+    }
+    if (e.precision !== undefined && !isPrecisionSetting(e.precision)) {
+      fail(`"models.${k}.precision" must be one of ${PRECISION_SETTINGS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(e.precision)}`);
     }
   }
   if (!isObj(m.files)) fail('"files" must map file names to { sha256, bytes }');

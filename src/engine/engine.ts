@@ -12,6 +12,7 @@ import { LiveCatalog, NewItem } from './catalog';
 import type { EngineDeps, RankContext, Stage } from './context';
 import { emptyCandidates, recordTrail } from './context';
 import type { RankInput, RankOutput, StageReport } from './request';
+import type { DcnPrecisionSetting } from '../native/dcn-precision';
 import { ScoringPool } from './scoring/pool';
 import type { ScorerBackend } from './scoring/protocol';
 import { defaultCascade } from './stages';
@@ -78,6 +79,8 @@ export interface EngineOptions {
   maxQueueWaitMs?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
   scorer?: ScorerBackend;
+  /** Arithmetic of the native DCN-v2 models; overrides the bundle's (default: the bundle's, else 'auto'). */
+  rankerPrecision?: DcnPrecisionSetting;
   /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
   clock: 'wall' | 'bundle';
   /** events.jsonl to seed user state from. */
@@ -89,7 +92,7 @@ export interface EngineOptions {
 }
 
 /** Defaults for everything but the clock, the seed events and the metrics. */
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'maxActiveRanks' | 'maxQueueWaitMs' | 'userEmbeddingCache'> = {
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'rankerPrecision' | 'maxActiveRanks' | 'maxQueueWaitMs' | 'userEmbeddingCache'> = {
   threads: 2,
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
@@ -180,6 +183,7 @@ export class Engine {
       inlineMaxFlops: opts.inlineMaxFlops,
       inlineMaxSlices: opts.inlineMaxSlices,
       backend: opts.scorer,
+      precision: opts.rankerPrecision,
     });
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);
     this.clockOffset = opts.clock === 'bundle' && Number.isFinite(ref) ? ref - Date.now() : 0;

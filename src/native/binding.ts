@@ -67,11 +67,18 @@ export interface RawDcnModel {
   forward(user: Float32Array, items: Float32Array, out?: Float32Array): Float32Array;
   forwardSegments(users: Float32Array, offsets: Int32Array, items: Float32Array, out?: Float32Array): Float32Array;
   flops(batch: number): number;
+  kernels(): string;
+}
+
+export interface RawDcnOptions {
+  precision?: 'fp32' | 'bf16' | 'int8';
+  backend?: 'gemm' | 'onednn';
+  calibration?: { users: Float32Array; offsets: Int32Array; items: Float32Array };
 }
 
 export interface NativeAddon {
   VectorIndex: RawVectorIndexCtor;
-  DcnModel: new (shape: RawDcnShape, tensors: Float32Array[]) => RawDcnModel;
+  DcnModel: new (shape: RawDcnShape, tensors: Float32Array[], options?: RawDcnOptions) => RawDcnModel;
   topK(scores: Float32Array, k: number): Int32Array;
   hapRoute(light: Float32Array, keep: number, budget: number, uncertainty?: Float32Array): Int32Array;
   hapMerge(
@@ -106,6 +113,7 @@ export interface NativeAddon {
   adviseHugePages(array: ArrayBufferView, collapse: boolean): number;
   simdLevel: string;
   dcnGemm: 'packed' | 'blas';
+  onednnCpu: { isa: string; vnni: boolean; bf16: boolean; amx: boolean };
 }
 
 /** Repository root, found from this file's place in either src/ or dist/src/. */

@@ -2,6 +2,7 @@
 // nn.Linear layout: weight [out, in] row-major, bias [out].
 import { native, RawDcnModel } from './binding';
 import { NativeInputError, checkF32, checkFinite, checkI32, checkInt } from './checks';
+import type { DcnPrecision } from './dcn-precision';
 
 export interface DcnShape {
   /** Width of x0 = [user/context features | item features]. */
@@ -97,13 +98,52 @@ export function flattenWeights(shape: DcnShape, w: DcnWeights): Float32Array[] {
   return out;
 }
 
+/** Rows to calibrate int8 with, in forwardSegments' form. */
+export interface DcnCalibration {
+  users: Float32Array;
+  offsets: Int32Array;
+  items: Float32Array;
+}
+
+export interface DcnModelOptions {
+  /** Default fp32 (exact). bf16 and int8 run through oneDNN. */
+  precision?: DcnPrecision;
+  /**
+   * fp32 only: 'gemm' (the exact path: packed panels or cblas; the default
+   * unless RANK_DCN_GEMM=onednn) or 'onednn' (oneDNN's fp32 matmul).
+   */
+  backend?: 'gemm' | 'onednn';
+  /** Required for int8: rows the fp32 model runs over to set each layer's input ranges. */
+  calibration?: DcnCalibration;
+}
+
 export class DcnModel {
   readonly shape: DcnShape;
+  readonly precision: DcnPrecision;
   private readonly raw: RawDcnModel;
 
-  constructor(shape: DcnShape, weights: DcnWeights) {
+  constructor(shape: DcnShape, weights: DcnWeights, options: DcnModelOptions = {}) {
     this.shape = checkShape({ ...shape, mlp: [...shape.mlp] });
-    this.raw = new native.DcnModel(this.shape, flattenWeights(this.shape, weights));
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16' && precision !== 'int8') {
+      throw new NativeInputError(`options.precision must be 'fp32', 'bf16' or 'int8', got ${String(precision)}`);
+    }
+    if (options.backend !== undefined && options.backend !== 'gemm' && options.backend !== 'onednn') {
+      throw new NativeInputError(`options.backend must be 'gemm' or 'onednn', got ${String(options.backend)}`);
+    }
+    if (options.backend === 'gemm' && precision !== 'fp32') throw new NativeInputError(`options.backend 'gemm' runs fp32 only, not ${precision}`);
+    if (precision === 'int8' && options.calibration === undefined) throw new NativeInputError('options.calibration is required for int8');
+    this.precision = precision;
+    this.raw = new native.DcnModel(this.shape, flattenWeights(this.shape, weights), {
+      precision,
+      backend: options.backend,
+      calibration: precision === 'int8' ? options.calibration : undefined,
+    });
+  }
+
+  /** How the layers multiply, e.g. 'fp32 (packed)' or 'int8 (oneDNN gemm:jit)'. */
+  get kernels(): string {
+    return this.raw.kernels();
   }
 
   /** Items per call are B = items.length / (inputDim - userDim). */

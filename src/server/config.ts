@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
+import { isPrecisionSetting, PRECISION_SETTINGS } from '../native/dcn-precision';
+
 export interface Config {
   host: string;
   grpcPort: number;
@@ -77,6 +79,8 @@ export interface Config {
   adminClientNames: string[];
   /** Print a sample ranking through the gRPC API once serving. */
   sample: boolean;
+  /** Arithmetic of the DCN-v2 rankers: fp32, bf16, int8 or auto (by CPU); empty: the bundle's setting (default auto). */
+  rankerPrecision: string;
 }
 
 export const DEFAULTS: Config = {
@@ -116,6 +120,7 @@ export const DEFAULTS: Config = {
   tlsCa: '',
   adminClientNames: [],
   sample: false,
+  rankerPrecision: '',
 };
 
 const KEYS = Object.keys(DEFAULTS) as (keyof Config)[];
@@ -134,6 +139,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   if ((key === 'eventLogSync' || key === 'catalogLogSync') && v !== 'data' && v !== 'none') throw new Error(`${source}: ${key} must be "data" or "none"`);
   if (key === 'logFormat' && v !== 'auto' && v !== 'json' && v !== 'pretty') throw new Error(`${source}: logFormat must be "auto", "json" or "pretty"`);
+  if (key === 'rankerPrecision' && v !== '' && !isPrecisionSetting(v)) throw new Error(`${source}: rankerPrecision must be one of ${PRECISION_SETTINGS.join(', ')}, got ${String(v)}`);
   return String(v);
 }
 

@@ -187,6 +187,13 @@ describe('bundle/loader', function () {
       });
     });
 
+    it('a model precision that is not a precision setting', async () => {
+      const b = await brokenCopy((x) => editManifest(x, (m) => ((m.models.ranker as { precision?: string }).precision = 'fp16')));
+      await rejects(b, 'manifest.json', /"models\.ranker\.precision" must be one of "auto", "fp32", "bf16", "int8", got "fp16"/);
+      const ok = await brokenCopy((x) => editManifest(x, (m) => (m.models.preranker.precision = 'int8')));
+      assert.equal((await loadBundle(ok, { buildIndex: false })).manifest.models.preranker.precision, 'int8');
+    });
+
     it('an extra file', async () => {
       const b = await brokenCopy((x) => fs.writeFile(path.join(x, 'notes.txt'), 'hello\n'));
       await rejects(b, 'notes.txt', /not listed in manifest\.json/);

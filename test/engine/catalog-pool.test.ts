@@ -210,7 +210,8 @@ describe('engine: live catalog and scoring pool', function () {
   it('scores concurrent requests in shared batches, equal to scoring them one by one', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
+    // fp32: compared with the exact model below.
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, precision: 'fp32' });
     const batches: { rows: number; segments: number }[] = [];
     pool.onBatch = (_m, rows, segments) => batches.push({ rows, segments });
     try {
@@ -331,7 +332,7 @@ describe('engine: live catalog and scoring pool', function () {
     const rows = [Int32Array.from({ length: 17 }, (_, i) => (i * 5) % cat.size), Int32Array.from({ length: 9 }, (_, i) => (i * 13 + 2) % cat.size)];
     const results: Record<string, Float32Array[]> = {};
     for (const backend of ['native', 'ort', 'ts'] as const) {
-      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, backend });
+      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, backend, precision: 'fp32' });
       try {
         // Two requests at once, so the second may share a batch with the first.
         results[backend] = await Promise.all(users.map((u, g) => pool.score('ranker', u, rows[g], now)));

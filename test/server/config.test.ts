@@ -39,6 +39,13 @@ describe('server config', () => {
     assert.equal(c.maxActiveRanks, 1);
   });
 
+  it('takes the rankers\' precision from flags and environment, empty meaning the bundle\'s', () => {
+    assert.equal(DEFAULTS.rankerPrecision, '');
+    assert.equal(loadConfig(['--ranker-precision', 'int8'], { RANKING_RANKER_PRECISION: 'bf16' }).rankerPrecision, 'int8');
+    assert.equal(loadConfig([], { RANKING_RANKER_PRECISION: 'fp32' }).rankerPrecision, 'fp32');
+    assert.throws(() => loadConfig(['--ranker-precision', 'fp16'], {}), /--ranker-precision: rankerPrecision must be one of auto, fp32, bf16, int8, got fp16/);
+  });
+
   it('names the bad setting', async () => {
     assert.throws(() => loadConfig(['--grpc-port', 'x'], {}), /--grpc-port: grpcPort must be a non-negative integer/);
     assert.throws(() => loadConfig([], { RANKING_CLOCK: 'sundial' }), /RANKING_CLOCK: clock must be/);

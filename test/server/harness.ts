@@ -13,7 +13,7 @@ import { service as healthServiceDef } from 'grpc-health-check';
 import pino from 'pino';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
-import { Engine } from '../../src/engine/engine';
+import { Engine, EngineOptions } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/server/metrics';
 import { loadProto, RankingService, ReloadResult, SERVICE_NAME } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
@@ -432,8 +432,8 @@ export async function startService(metrics: Metrics = createMetrics({ defaultMet
   return service;
 }
 
-/** Generates the world, loads the bundle, creates the engine and serves it. */
-export async function startHarness(): Promise<Harness> {
+/** Generates the world, loads the bundle, creates the engine (ENGINE_OPTIONS with `overrides`) and serves it. */
+export async function startHarness(overrides: Partial<EngineOptions> = {}): Promise<Harness> {
   const world = await makeWorld();
   const cleanup: (() => Promise<void> | void)[] = [() => fs.rm(world.root, { recursive: true, force: true })];
   const undo = async () => {
@@ -442,7 +442,7 @@ export async function startHarness(): Promise<Harness> {
   try {
     const bundle = await loadBundle(world.paths.bundle, { progress: false });
     const metrics = createMetrics({ defaultMetrics: false });
-    const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
+    const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS, ...overrides, seedEvents: world.paths.events, metrics });
     cleanup.push(() => engine.close());
     const service = await startService(metrics);
     cleanup.push(() => service.stop(1000));

@@ -21,7 +21,10 @@ import Piscina from 'piscina';
 import type { Bundle } from '../../bundle/loader';
 import { nextTurn } from '../../util/turn';
 import { flattenWeights } from '../../native/dcn';
+import { DcnPrecision, DcnPrecisionSetting, resolvePrecision } from '../../native/dcn-precision';
+import { onednnCpu } from '../../native';
 import type { LiveCatalog } from '../catalog';
+import { calibrationSample } from './calibration';
 import type { ModelName, ScoreTask, ScorerBackend, WorkerInit } from './protocol';
 import { flopsPerRow, Scorer } from './scorer';
 
@@ -69,6 +72,11 @@ export interface PoolOptions {
   backend?: ScorerBackend;
   /** The worker module, exporting worker.js's function (default worker.js; fault tests wrap it). */
   workerFile?: string;
+  /**
+   * Arithmetic of both DCN-v2 models on the native backend; overrides the
+   * bundle's models.*.precision (default 'auto': by CPU, see dcn-precision.ts).
+   */
+  precision?: DcnPrecisionSetting;
 }
 
 export interface BatchObserver {
@@ -83,6 +91,24 @@ interface Pending {
   resolve(v: Float32Array): void;
   reject(e: unknown): void;
   signal?: AbortSignal;
+}
+
+/** What a scorer (worker or inline) is built from. */
+export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: ScorerBackend, precision: Record<ModelName, DcnPrecision>): WorkerInit {
+  return {
+    backend,
+    dim: catalog.dim,
+    newItemMs: catalog.newItemMs,
+    embeddings: catalog.cols.embeddings,
+    logPrice: catalog.cols.logPrice,
+    bias: catalog.cols.bias,
+    createdAt: catalog.cols.createdAt,
+    models: {
+      ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights), precision: precision.ranker },
+      preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights), precision: precision.preranker },
+    },
+    calibration: backend === 'native' && Object.values(precision).includes('int8') ? calibrationSample(catalog) : undefined,
+  };
 }
 
 export class ScoringPool {
@@ -102,25 +128,23 @@ export class ScoringPool {
   /** Rows scored on the calling thread (whole batches under inlineMaxFlops, or in slices). */
   inlineRows = 0;
   onBatch: BatchObserver | null = null;
+  /** The arithmetic each model runs in. */
+  readonly precision: Record<ModelName, DcnPrecision>;
 
   constructor(
     bundle: Bundle,
     catalog: LiveCatalog,
     private readonly opts: PoolOptions,
   ) {
-    const init: WorkerInit = {
-      backend: opts.backend ?? 'native',
-      dim: catalog.dim,
-      newItemMs: catalog.newItemMs,
-      embeddings: catalog.cols.embeddings,
-      logPrice: catalog.cols.logPrice,
-      bias: catalog.cols.bias,
-      createdAt: catalog.cols.createdAt,
-      models: {
-        ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights) },
-        preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights) },
-      },
+    // int8 calibrates on the catalog's rows: an empty catalog runs fp32. The
+    // baseline backends ('ort', 'ts') compute in fp32.
+    const pick = (m: ModelName): DcnPrecision => {
+      if ((opts.backend ?? 'native') !== 'native') return 'fp32';
+      const p = resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu);
+      return p === 'int8' && catalog.size === 0 ? 'fp32' : p;
     };
+    this.precision = { ranker: pick('ranker'), preranker: pick('preranker') };
+    const init = workerInit(bundle, catalog, opts.backend ?? 'native', this.precision);
     this.heads = { ranker: bundle.ranker.shape.heads, preranker: bundle.preranker.shape.heads };
     this.flops = { ranker: flopsPerRow(bundle.ranker.shape), preranker: flopsPerRow(bundle.preranker.shape) };
     this.inlineReady = opts.inlineMaxFlops > 0 ? Scorer.create(init).then((sc) => void (this.inline = sc)) : Promise.resolve();

@@ -1,6 +1,7 @@
 // Messages between the engine and its scoring workers (piscina). Only typed
 // arrays and row ids cross threads; the catalog is shared memory.
-import type { DcnShape } from '../../native/dcn';
+import type { DcnCalibration, DcnShape } from '../../native/dcn';
+import type { DcnPrecision } from '../../native/dcn-precision';
 
 export type ModelName = 'ranker' | 'preranker';
 
@@ -8,6 +9,8 @@ export interface WorkerModel {
   shape: DcnShape;
   /** Tensors in flattenWeights() order. */
   tensors: Float32Array[];
+  /** Arithmetic of the native backend (resolved once, on the main thread). */
+  precision: DcnPrecision;
 }
 
 /**
@@ -26,6 +29,8 @@ export interface WorkerInit {
   bias: Float32Array;
   createdAt: Float64Array;
   models: Record<ModelName, WorkerModel>;
+  /** Rows int8 models calibrate on (calibration.ts); absent when no model runs int8. */
+  calibration?: DcnCalibration;
 }
 
 /** One micro-batch: segment g = rows offsets[g]..offsets[g+1], scored with users[g]. */

@@ -6,10 +6,10 @@ import * as ort from 'onnxruntime-node';
 
 import { DcnModel, DcnShape, headInputDim } from '../../native/dcn';
 import { gatherItemFeatures } from '../../native/features';
-import type { DcnWeights } from '../../native/dcn';
+import type { DcnCalibration, DcnWeights } from '../../native/dcn';
 import { buildDcnOnnx } from '../../onnx/dcn-graph';
 import { dcnForwardReference } from '../../reference/dcn';
-import type { ModelName, ScorerBackend, WorkerInit, WorkerModel } from './protocol';
+import type { ModelName, WorkerInit, WorkerModel } from './protocol';
 
 /** Rebuilds named weights from the flat tensor list (flattenWeights order). */
 function unflatten(m: WorkerModel): DcnWeights {
@@ -45,8 +45,8 @@ interface Runner {
   run(users: Float32Array, offsets: Int32Array, x: Float32Array): Float32Array | Promise<Float32Array>;
 }
 
-function nativeRunner(shape: DcnShape, w: DcnWeights): Runner {
-  const m = new DcnModel(shape, w);
+function nativeRunner(m0: WorkerModel, w: DcnWeights, calibration: DcnCalibration | undefined): Runner {
+  const m = new DcnModel(m0.shape, w, { precision: m0.precision, calibration });
   return { run: (users, offsets, x) => m.forwardSegments(users, offsets, x) };
 }
 
@@ -94,10 +94,10 @@ async function ortRunner(shape: DcnShape, w: DcnWeights): Promise<Runner> {
   };
 }
 
-async function runner(backend: ScorerBackend, m: WorkerModel): Promise<Runner> {
+async function runner(init: WorkerInit, m: WorkerModel): Promise<Runner> {
   const w = unflatten(m);
-  if (backend === 'ort') return ortRunner(m.shape, w);
-  return backend === 'ts' ? tsRunner(m.shape, w) : nativeRunner(m.shape, w);
+  if (init.backend === 'ort') return ortRunner(m.shape, w);
+  return init.backend === 'ts' ? tsRunner(m.shape, w) : nativeRunner(m, w, init.calibration);
 }
 
 export class Scorer {
@@ -109,7 +109,7 @@ export class Scorer {
   ) {}
 
   static async create(init: WorkerInit): Promise<Scorer> {
-    return new Scorer(init, { ranker: await runner(init.backend, init.models.ranker), preranker: await runner(init.backend, init.models.preranker) });
+    return new Scorer(init, { ranker: await runner(init, init.models.ranker), preranker: await runner(init, init.models.preranker) });
   }
 
   /** Item part of x0 for each row (native gather from the shared catalog), into a reused buffer. */
