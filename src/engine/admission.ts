@@ -66,6 +66,8 @@ const ALPHA = 0.1;
 const MAX_STEP_UP = 1.25;
 const RETRY_MIN_MS = 10;
 const RETRY_MAX_MS = 10_000;
+/** Longest time between scans of the queue for requests whose caller went away. */
+const SCAN_MS = 20;
 
 /** Exponentially weighted mean whose rises are clipped, so a short stall (a burst of refusals on the event loop) inflates it only a little. */
 function update(mean: number, sample: number): number {
@@ -82,6 +84,8 @@ export class SlotQueue {
   /** Recent interval between slot releases while requests were waiting, ms (0 until measured). */
   private departMs = 0;
   private lastRelease = 0;
+  /** When the queue is next scanned for requests to refuse: the earliest latest start, at most SCAN_MS ahead. */
+  private nextScan = Infinity;
   private readonly now: () => number;
   /** Requests refused (on arrival or while waiting). */
   shed = 0;
@@ -165,6 +169,8 @@ export class SlotQueue {
     if (refused) return Promise.reject(refused);
     const arrival = this.now();
     const latestStart = this.latestStart(arrival, deadline);
+    if (this.waiting.length === 0) this.nextScan = Math.min(latestStart, arrival + SCAN_MS);
+    else if (latestStart < this.nextScan) this.nextScan = latestStart;
     return new Promise<void>((resolve, reject) => this.waiting.push({ arrival, latestStart, signal, resolve, reject }));
   }
 
@@ -176,34 +182,45 @@ export class SlotQueue {
       if (this.lastRelease > 0) this.departMs = update(this.departMs, Math.max(0, now - this.lastRelease));
       this.lastRelease = now;
     } else this.lastRelease = 0;
-    this.dropHopeless(now);
+    if (now >= this.nextScan) this.scan(now);
     const w = this.next(now);
     if (w) w.resolve();
     else this.active--;
   }
 
-  /** The waiting request to serve next: the oldest, or the newest under a standing queue. */
+  /** The waiting request to serve next (the oldest, or the newest under a standing queue), passing over those that cannot be served. */
   private next(now: number): Waiter | undefined {
     const q = this.waiting;
-    if (q.length === 0) return undefined;
-    const standing = now - q[0].arrival > this.opts.maxQueueWaitMs;
-    return standing ? q.pop() : q.shift();
+    while (q.length > 0) {
+      const standing = now - q[0].arrival > this.opts.maxQueueWaitMs;
+      const w = standing ? q.pop()! : q.shift()!;
+      if (!this.refuseIfHopeless(w, now)) return w;
+    }
+    return undefined;
   }
 
-  /** Refuses the waiting requests that can no longer start in time, and drops the cancelled ones. */
-  private dropHopeless(now: number): void {
-    const q = this.waiting;
-    let hopeless = false;
-    for (const w of q) if (w.latestStart < now || w.signal?.aborted) hopeless = true;
-    if (!hopeless) return;
+  /** Refuses `w` if it can no longer start in time, drops it if its caller went away; true if so. */
+  private refuseIfHopeless(w: Waiter, now: number): boolean {
+    if (w.signal?.aborted) {
+      w.reject(w.signal.reason ?? new Error('cancelled'));
+      return true;
+    }
+    if (w.latestStart >= now) return false;
+    this.shed++;
+    w.reject(new QueueWaitError(now - w.arrival, undefined, Math.round(Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.waiting.length * this.interval())))));
+    return true;
+  }
+
+  /** Refuses the waiting requests that can no longer start in time and drops the cancelled ones, so they hear at once. */
+  private scan(now: number): void {
     const keep: Waiter[] = [];
-    for (const w of q) {
-      if (w.signal?.aborted) w.reject(w.signal.reason ?? new Error('cancelled'));
-      else if (w.latestStart < now) {
-        this.shed++;
-        w.reject(new QueueWaitError(now - w.arrival, undefined, Math.round(Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, q.length * this.interval())))));
-      } else keep.push(w);
+    let next = now + SCAN_MS;
+    for (const w of this.waiting) {
+      if (this.refuseIfHopeless(w, now)) continue;
+      keep.push(w);
+      if (w.latestStart < next) next = w.latestStart;
     }
     this.waiting = keep;
+    this.nextScan = next;
   }
 }
