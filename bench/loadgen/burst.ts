@@ -45,6 +45,8 @@ export interface WaveResult {
   failed: Record<string, number>;
   /** First send to the last call's end, ms. */
   ms: number;
+  /** The server's first answer to its last (OK or RESOURCE_EXHAUSTED), ms: the wave without the client's own send time and expiries. */
+  answerMs: number;
   /** Latency of the OK calls from their send, ms. */
   okP50: number;
   okP99: number;
@@ -63,6 +65,9 @@ export interface BurstSummary {
   goodputPerS: number;
   /** goodput / saturation. */
   goodputRatio: number;
+  /** OK calls per second of the server's answering windows, and / saturation. */
+  answeringGoodputPerS: number;
+  answeringGoodputRatio: number;
   burstServerCpuUs: number;
   /** (burst CPU - OK x CPU per OK at saturation) / calls not served. */
   cpuUsPerRefused: number;
@@ -85,6 +90,8 @@ export function summarize(saturationPerS: number, saturationCpuUsPerOk: number, 
   const notServed = waves.reduce((a, w) => a + w.calls - w.ok, 0);
   const burstMs = waves.reduce((a, w) => a + w.ms, 0);
   const goodputPerS = burstMs > 0 ? (ok * 1000) / burstMs : 0;
+  const answerMs = waves.reduce((a, w) => a + (Number.isFinite(w.answerMs) ? w.answerMs : 0), 0);
+  const answeringGoodputPerS = answerMs > 0 ? (ok * 1000) / answerMs : 0;
   return {
     saturationPerS,
     saturationCpuUsPerOk,
@@ -95,6 +102,8 @@ export function summarize(saturationPerS: number, saturationCpuUsPerOk: number, 
     burstMs,
     goodputPerS,
     goodputRatio: saturationPerS > 0 ? goodputPerS / saturationPerS : NaN,
+    answeringGoodputPerS,
+    answeringGoodputRatio: saturationPerS > 0 ? answeringGoodputPerS / saturationPerS : NaN,
     burstServerCpuUs,
     cpuUsPerRefused: notServed > 0 ? (burstServerCpuUs - ok * saturationCpuUsPerOk) / notServed : NaN,
   };
@@ -166,13 +175,14 @@ async function main(): Promise<void> {
       num_results: numResults,
     }));
     let seq = 0;
-    const call = (timeoutMs: number): Promise<{ code: number; ms: number; retryAfter: boolean }> =>
+    const call = (timeoutMs: number): Promise<{ code: number; ms: number; end: number; retryAfter: boolean }> =>
       new Promise((resolve) => {
         const t0 = performance.now();
         const k = seq++;
         clients[k % clients.length].Rank(reqs[k % users], { deadline: Date.now() + timeoutMs }, (err) => {
           if (err && err.code === grpc.status.INTERNAL) process.stderr.write(`INTERNAL: ${err.details}\n`);
-          resolve({ code: err ? err.code : grpc.status.OK, ms: performance.now() - t0, retryAfter: (err?.metadata?.get('retry-after-ms').length ?? 0) > 0 });
+          const end = performance.now();
+          resolve({ code: err ? err.code : grpc.status.OK, ms: end - t0, end, retryAfter: (err?.metadata?.get('retry-after-ms').length ?? 0) > 0 });
         });
       });
     const closedLoop = async (seconds: number): Promise<number> => {
@@ -220,7 +230,10 @@ async function main(): Promise<void> {
           if (o.retryAfter) retryAfter++;
         } else failed[statusName(o.code)] = (failed[statusName(o.code)] ?? 0) + 1;
       }
-      waves.push({ wave: w, calls: C, ok, refused, failed, ms, okP50: pct(okMs, 50), okP99: pct(okMs, 99), retryAfter });
+      // The server's answering window: its first answer to its last (OK or refused).
+      const answered = outcomes.filter((o) => o.code === grpc.status.OK || o.code === grpc.status.RESOURCE_EXHAUSTED).map((o) => o.end);
+      const answerMs = answered.length > 1 ? Math.max(...answered) - Math.min(...answered) : NaN;
+      waves.push({ wave: w, calls: C, ok, refused, failed, ms, answerMs, okP50: pct(okMs, 50), okP99: pct(okMs, 99), retryAfter });
       process.stderr.write(`  wave ${w}: ${ok} OK, ${refused} refused, other ${JSON.stringify(failed)} in ${ms.toFixed(0)} ms\n`);
     }
     const burstCpu = (await cpuUs()) - b0;
@@ -255,11 +268,14 @@ async function main(): Promise<void> {
     '',
     `Server: \`${values['server-dist']}/src/main.js\`${serverArgs.length ? ` with \`${serverArgs.join(' ')}\`` : ''}, demo world, ${connections} HTTP/2 connection(s). Saturation: ${satS} s closed loop at ${satInFlight} calls in flight (after a 2 s warm-up) before the burst and again after it: ${satRuns.map((r) => `${f((r.ok * 1000) / r.ms, 1)} OK/s (server CPU ${f(r.cpu / 1000 / r.ms, 2)} cores)`).join(', then ')}; together **${f(s.saturationPerS, 1)} OK/s**, ${f(s.saturationCpuUsPerOk)} µs of server CPU per OK call.`,
     '',
-    '| wave | calls | OK | refused (RESOURCE_EXHAUSTED) | with retry-after-ms | other | wave ms | OK p50 ms | OK p99 ms | goodput/s |',
-    '|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
-    ...s.waves.map((w) => `| ${w.wave} | ${w.calls} | ${w.ok} | ${w.refused} | ${w.retryAfter} | ${other(w.failed)} | ${f(w.ms)} | ${f(w.okP50, 1)} | ${f(w.okP99, 1)} | ${f((w.ok * 1000) / w.ms, 1)} |`),
+    '| wave | calls | OK | refused (RESOURCE_EXHAUSTED) | with retry-after-ms | other | wave ms | answering ms | OK p50 ms | OK p99 ms | goodput/s | goodput/s answering |',
+    '|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
+    ...s.waves.map(
+      (w) =>
+        `| ${w.wave} | ${w.calls} | ${w.ok} | ${w.refused} | ${w.retryAfter} | ${other(w.failed)} | ${f(w.ms)} | ${f(w.answerMs)} | ${f(w.okP50, 1)} | ${f(w.okP99, 1)} | ${f((w.ok * 1000) / w.ms, 1)} | ${f((w.ok * 1000) / w.answerMs, 1)} |`,
+    ),
     '',
-    `All waves: ${s.ok} OK, ${s.refused} refused, other ${other(s.failed)}; **goodput ${f(s.goodputPerS, 1)} OK/s = ${f(100 * s.goodputRatio)}% of saturation**; server CPU over the burst ${f(s.burstServerCpuUs / 1000)} ms (${f(s.burstServerCpuUs / 1000 / s.burstMs, 2)} cores); **CPU per refused call ${f(s.cpuUsPerRefused)} µs** ((burst CPU - OK calls x ${f(s.saturationCpuUsPerOk)} µs) / calls not served; an estimate: serving in a burst may cost a little more or less than at saturation).`,
+    `All waves: ${s.ok} OK, ${s.refused} refused, other ${other(s.failed)}; **goodput ${f(s.goodputPerS, 1)} OK/s = ${f(100 * s.goodputRatio)}% of saturation** over the waves (${f(s.answeringGoodputPerS, 1)} OK/s = ${f(100 * s.answeringGoodputRatio)}% over the server's answering windows: a wave also holds the client's own time to send ${C} calls and its calls that expired before the server answered); server CPU over the burst ${f(s.burstServerCpuUs / 1000)} ms (${f(s.burstServerCpuUs / 1000 / s.burstMs, 2)} cores); **CPU per refused call ${f(s.cpuUsPerRefused)} µs** ((burst CPU - OK calls x ${f(s.saturationCpuUsPerOk)} µs) / calls not served; an estimate: serving in a burst may cost a little more or less than at saturation).`,
     '',
     `The server's count of Rank outcomes over the whole run (saturation phase included): ${other(serverCodes)}.`,
     '',
