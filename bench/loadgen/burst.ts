@@ -71,6 +71,8 @@ export interface BurstSummary {
   burstServerCpuUs: number;
   /** (burst CPU - OK x CPU per OK at saturation) / calls not served. */
   cpuUsPerRefused: number;
+  /** OK x CPU per OK at saturation / burst CPU: the share of the server's CPU in the burst that served calls (1 at saturation). */
+  usefulCpuShare: number;
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -106,6 +108,7 @@ export function summarize(saturationPerS: number, saturationCpuUsPerOk: number, 
     answeringGoodputRatio: saturationPerS > 0 ? answeringGoodputPerS / saturationPerS : NaN,
     burstServerCpuUs,
     cpuUsPerRefused: notServed > 0 ? (burstServerCpuUs - ok * saturationCpuUsPerOk) / notServed : NaN,
+    usefulCpuShare: burstServerCpuUs > 0 ? (ok * saturationCpuUsPerOk) / burstServerCpuUs : NaN,
   };
 }
 
@@ -275,7 +278,7 @@ async function main(): Promise<void> {
         `| ${w.wave} | ${w.calls} | ${w.ok} | ${w.refused} | ${w.retryAfter} | ${other(w.failed)} | ${f(w.ms)} | ${f(w.answerMs)} | ${f(w.okP50, 1)} | ${f(w.okP99, 1)} | ${f((w.ok * 1000) / w.ms, 1)} | ${f((w.ok * 1000) / w.answerMs, 1)} |`,
     ),
     '',
-    `All waves: ${s.ok} OK, ${s.refused} refused, other ${other(s.failed)}; **goodput ${f(s.goodputPerS, 1)} OK/s = ${f(100 * s.goodputRatio)}% of saturation** over the waves (${f(s.answeringGoodputPerS, 1)} OK/s = ${f(100 * s.answeringGoodputRatio)}% over the server's answering windows: a wave also holds the client's own time to send ${C} calls and its calls that expired before the server answered); server CPU over the burst ${f(s.burstServerCpuUs / 1000)} ms (${f(s.burstServerCpuUs / 1000 / s.burstMs, 2)} cores); **CPU per refused call ${f(s.cpuUsPerRefused)} µs** ((burst CPU - OK calls x ${f(s.saturationCpuUsPerOk)} µs) / calls not served; an estimate: serving in a burst may cost a little more or less than at saturation).`,
+    `All waves: ${s.ok} OK, ${s.refused} refused, other ${other(s.failed)}; **goodput ${f(s.goodputPerS, 1)} OK/s = ${f(100 * s.goodputRatio)}% of saturation** over the waves (${f(s.answeringGoodputPerS, 1)} OK/s = ${f(100 * s.answeringGoodputRatio)}% over the server's answering windows: a wave also holds the client's own time to send ${C} calls and its calls that expired before the server answered); server CPU over the burst ${f(s.burstServerCpuUs / 1000)} ms (${f(s.burstServerCpuUs / 1000 / s.burstMs, 2)} cores), **${f(100 * s.usefulCpuShare)}% of it serving** (OK calls x CPU per OK call at saturation / burst CPU: the goodput share that does not depend on the CPU other processes leave the server); **CPU per refused call ${f(s.cpuUsPerRefused)} µs** ((burst CPU - OK calls x ${f(s.saturationCpuUsPerOk)} µs) / calls not served; an estimate: serving in a burst may cost a little more or less than at saturation).`,
     '',
     `The server's count of Rank outcomes over the whole run (saturation phase included): ${other(serverCodes)}.`,
     '',
