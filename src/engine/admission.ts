@@ -10,8 +10,9 @@
 // refused when a slot frees instead of being run too late.
 // Order: arrival order; once the oldest waiting request has waited longer
 // than maxQueueWaitMs (a standing queue, not a passing burst) the newest is
-// served first, so the ones served still have most of their time left and
-// the oldest are the ones refused (adaptive LIFO).
+// served first, so the ones served still have most of their time left, and
+// each new arrival takes the place of the oldest, which is refused then
+// rather than when its deadline is near (adaptive LIFO).
 
 /** A request whose deadline passed, or is too close to serve it: DEADLINE_EXCEEDED. */
 export class DeadlineError extends Error {}
@@ -137,11 +138,26 @@ export class SlotQueue {
     if (this.active < this.opts.maxActive) return null;
     const now = this.now();
     const wait = this.expectedWaitMs();
-    if (now + wait <= this.latestStart(now, deadline)) return null;
+    const latestStart = this.latestStart(now, deadline);
+    if (now + wait <= latestStart || this.displaceable(now, latestStart)) return null;
     if (deadline - now < this.holdMs) {
       return new DeadlineError(`the deadline is ${Math.max(0, Math.round(deadline - now))} ms away, less than a cascade takes (${Math.round(this.holdMs)} ms), and no cascade slot is free`);
     }
     return new QueueWaitError(0, wait, Math.round(Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, wait))));
+  }
+
+  /**
+   * Under a standing queue (newest first), whether a request with this latest
+   * start takes the place of the oldest waiting one: served first, it has the
+   * better chance, and the oldest, which newer arrivals keep passing, hears at
+   * once that it will not be served instead of waiting until it can no longer
+   * start in time. Under sustained overload this keeps the oldest waiting
+   * request's age near maxQueueWaitMs (as CoDel keeps the queue delay near
+   * its target) while the queue still holds the work of a passing burst.
+   */
+  private displaceable(now: number, latestStart: number): boolean {
+    const q = this.waiting;
+    return q.length > 0 && now - q[0].arrival > this.opts.maxQueueWaitMs && q[0].latestStart < latestStart;
   }
 
   /** refusal(), counted as a request shed on arrival when it refuses. */
@@ -169,6 +185,12 @@ export class SlotQueue {
     if (refused) return Promise.reject(refused);
     const arrival = this.now();
     const latestStart = this.latestStart(arrival, deadline);
+    if (this.displaceable(arrival, latestStart)) {
+      // Admitted in place of the oldest waiting request.
+      const oldest = this.waiting.shift()!;
+      this.shed++;
+      oldest.reject(new QueueWaitError(arrival - oldest.arrival, undefined, Math.round(Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.expectedWaitMs())))));
+    }
     if (this.waiting.length === 0) this.nextScan = Math.min(latestStart, arrival + SCAN_MS);
     else if (latestStart < this.nextScan) this.nextScan = latestStart;
     return new Promise<void>((resolve, reject) => this.waiting.push({ arrival, latestStart, signal, resolve, reject }));

@@ -150,6 +150,38 @@ describe('engine: admission to the cascade (SlotQueue)', () => {
     for (const e of s.refused.values()) assert.equal(toStatus(e).code, grpc.status.RESOURCE_EXHAUSTED);
   });
 
+  it('under a standing queue a new arrival takes the place of the oldest, which is refused at once', async () => {
+    const s = setup(1, 50);
+    await train(s, 20, 10);
+    const t0 = s.now();
+    // Full for a 100 ms deadline: one running, nine waiting (latest start +90 ms).
+    const first = Array.from({ length: 10 }, (_, i) => s.request(`f${i}`, t0 + 100));
+    await s.settle();
+    assert.equal(s.q.waitingCount, 9);
+    // Not yet standing (the oldest has waited 0 ms): refused on arrival.
+    const early = s.request('early', t0 + 100);
+    await s.settle();
+    assert.ok(s.refused.get('early') instanceof QueueWaitError);
+    // 60 ms later, nothing served meanwhile: standing. A new arrival with a later deadline displaces f1.
+    s.advance(60);
+    const late = s.request('late', s.now() + 100);
+    await s.settle();
+    const displaced = s.refused.get('f1');
+    assert.ok(displaced instanceof QueueWaitError && displaced.expectedMs === undefined && displaced.waitedMs === 60, String(displaced));
+    assert.equal(toStatus(displaced).code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(s.q.waitingCount, 9, 'the queue did not grow');
+    s.advance(5);
+    s.q.release(10);
+    await s.settle();
+    assert.equal(s.started.at(-1)?.id, 'late', 'the newest is served first');
+    while (s.q.activeCount > 0) {
+      s.advance(100);
+      s.q.release(10);
+      await s.settle();
+    }
+    await Promise.all([...first, early, late]);
+  });
+
   it('a request without a deadline waits at most maxQueueWaitMs', async () => {
     const s = setup(1, 25);
     await train(s, 20, 10);

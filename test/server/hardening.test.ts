@@ -159,7 +159,7 @@ describe('server hardening: deadlines and load shedding', function () {
   it('under a burst admits the calls that can start before their deadline (not only maxQueueWaitMs worth), refuses the rest at once with a retry-after, and serves the newest first once the queue stands', async () => {
     const bundle = await loadBundle(world.paths.bundle, { progress: false });
     // A short queue wait limit: the calls here carry deadlines, which govern their wait.
-    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 1 });
+    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 20 });
     // The cascade's cost is stubbed: 40 ms each, recording when each call started.
     const started: { id: string; at: number; deadline: number }[] = [];
     const real = gated as unknown as { runCascade(r: RankInput): Promise<RankOutput> };
