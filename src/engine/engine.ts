@@ -75,8 +75,8 @@ export interface EngineOptions {
    * between slot releases, Little's law) is too long is refused on arrival,
    * one that can no longer start in time when a slot frees; both with
    * QueueWaitError, before any work. Once the oldest waiting request has
-   * waited longer than this, the newest is served first. Default: no bound,
-   * arrival order.
+   * waited longer than this, the newest is served first and each new arrival
+   * takes the place of the oldest. Default: no bound, arrival order.
    */
   maxQueueWaitMs?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */

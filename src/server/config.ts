@@ -33,8 +33,8 @@ export interface Config {
   /**
    * The longest wait for a cascade slot of a Rank call without a deadline (a
    * call with one waits as long as it can still be served by it); also the
-   * age of the oldest waiting call past which the newest is served first
-   * (0: no bound, arrival order).
+   * age of the oldest waiting call past which the newest is served first and
+   * new arrivals take the place of the oldest (0: no bound, arrival order).
    */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
