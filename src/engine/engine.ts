@@ -18,7 +18,10 @@ import type { ScorerBackend } from './scoring/protocol';
 import { defaultCascade } from './stages';
 import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from './state';
 import { ACTION_NAMES } from './types';
+import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
 import { RowMarks } from './row-marks';
+
+export { DeadlineError, QueueWaitError };
 import { UserTower } from './user-tower';
 import { USER_EMBEDDING_CACHE_DEFAULTS, UserEmbeddingCache, UserEmbeddingCacheOptions } from './user-embedding-cache';
 
@@ -65,16 +68,17 @@ export interface EngineOptions {
    * the baseline HAP is compared with).
    */
   hapRouting?: 'uncertainty' | 'top';
-  /** Requests running the cascade at once (default 2 x cores); the rest wait in arrival order. */
+  /** Requests running the cascade at once (default 2 x cores); the rest wait (see admission.ts). */
   maxActiveRanks?: number;
   /**
-   * Bound on the wait for a cascade slot, applied twice: a request whose
-   * expected wait (requests ahead of it x the recent slot hold time /
-   * maxActiveRanks, Little's law) exceeds it is refused on arrival, and one
-   * that still waited longer than it is refused when its turn comes; both
-   * with QueueWaitError, before any work. The queue's length limit follows
-   * the measured service rate, so accepted requests keep a bounded latency
-   * under overload and the excess is refused at once. Default: no bound.
+   * Bound on the wait for a cascade slot of a request without a deadline; a
+   * request with one may wait as long as it can still be served by it. A
+   * request whose predicted wait (requests ahead of it x the recent interval
+   * between slot releases, Little's law) is too long is refused on arrival,
+   * one that can no longer start in time when a slot frees; both with
+   * QueueWaitError, before any work. Once the oldest waiting request has
+   * waited longer than this, the newest is served first and each new arrival
+   * takes the place of the oldest. Default: no bound, arrival order.
    */
   maxQueueWaitMs?: number;
   /** How the DCN-v2 models run: native (default), or the 'ort' / 'ts' benchmark baselines. */
@@ -120,24 +124,6 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   freshKeep: 50,
 };
 
-export class DeadlineError extends Error {}
-
-/** A request waited longer than maxQueueWaitMs for a cascade slot: shed, no work done. */
-export class QueueWaitError extends Error {
-  constructor(
-    readonly waitedMs: number,
-    /** Set when refused on arrival: the wait that was predicted. */
-    readonly expectedMs?: number,
-  ) {
-    super(
-      expectedMs === undefined
-        ? `waited ${Math.round(waitedMs)} ms for a cascade slot (limit reached: the engine is overloaded)`
-        : `the expected wait for a cascade slot is ${Math.round(expectedMs)} ms, over the limit (the engine is overloaded)`,
-    );
-    this.name = 'QueueWaitError';
-  }
-}
-
 /** Share of an IVF index's vectors one search scans (nprobe of nlist lists); null for other kinds. */
 export function ivfScanFraction(factory: string, nprobe: number | undefined): number | null {
   const m = /^(?:[A-Za-z0-9]+,)*IVF(\d+)/.exec(factory);
@@ -162,17 +148,15 @@ export class Engine {
   cancelled = 0;
   /** Cores this process may run on (its CPU affinity). */
   private readonly cores = os.availableParallelism();
-  /** Requests running the cascade now, at most maxActive; the rest wait in `waiting`, in order. */
-  private active = 0;
-  readonly maxActive: number;
-  private readonly waiting: (() => void)[] = [];
+  /** Cascade slots: at most maxActive requests run it at once, the others wait or are refused. */
+  private readonly slots: SlotQueue;
 
   private constructor(
     readonly bundle: Bundle,
     private readonly opts: EngineOptions,
     tower: UserTower,
   ) {
-    this.maxActive = opts.maxActiveRanks ?? 2 * this.cores;
+    this.slots = new SlotQueue({ maxActive: opts.maxActiveRanks ?? 2 * this.cores, maxQueueWaitMs: opts.maxQueueWaitMs ?? Infinity });
     this.catalog = new LiveCatalog(bundle, bundle.index, opts.catalogHeadroom);
     this.store = opts.store ?? new InMemoryUserStore({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     this.stats = new ItemStats(this.catalog.capacity);
@@ -207,7 +191,7 @@ export class Engine {
       syncSearchMaxFloats: opts.syncSearchMaxFloats,
       syncSearchMaxSteps: opts.syncSearchMaxSteps,
       ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
-      preferInline: () => this.cores === 1 || this.active <= 1,
+      preferInline: () => this.cores === 1 || this.slots.activeCount <= 1,
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     const m = opts.metrics;
@@ -225,27 +209,43 @@ export class Engine {
     return engine;
   }
 
-  /** Requests refused by maxQueueWaitMs (on arrival or after waiting). */
-  shedWaiting = 0;
+  /** Requests running the cascade at once, at most. */
+  get maxActive(): number {
+    return this.slots.maxActive;
+  }
+
+  /** Requests refused a cascade slot (on arrival or while waiting). */
+  get shedWaiting(): number {
+    return this.slots.shed;
+  }
+
   /** The part of shedWaiting refused on arrival, from the predicted wait. */
-  shedOnArrival = 0;
-  /** Recent time a request holds a cascade slot, ms (exponentially weighted; 0 until measured). */
-  private slotMs = 0;
+  get shedOnArrival(): number {
+    return this.slots.shedOnArrival;
+  }
 
   /** Requests waiting for a cascade slot now. */
   get waitingRanks(): number {
-    return this.waiting.length;
+    return this.slots.waitingCount;
   }
 
   /** The wait a request arriving now is predicted to have, ms (0 when a slot is free). */
   expectedWaitMs(): number {
-    if (this.active < this.maxActive) return 0;
-    return ((this.waiting.length + 1) * this.slotMs) / this.maxActive;
+    return this.slots.expectedWaitMs();
   }
 
-  /** Requests running the cascade now (the rest of `inflight` waits in order). */
+  /**
+   * Why a request with this deadline (ms since the epoch; Infinity: none)
+   * would be refused on arrival now (counted as shed), or null. Lets a
+   * caller refuse before decoding and validating the request.
+   */
+  admissionRefusal(deadline: number): QueueWaitError | DeadlineError | null {
+    return this.slots.screen(deadline);
+  }
+
+  /** Requests running the cascade now (the rest of `inflight` waits for a slot). */
   get activeRanks(): number {
-    return this.active;
+    return this.slots.activeCount;
   }
 
   /** Milliseconds since the epoch on the engine's clock. */
@@ -308,53 +308,30 @@ export class Engine {
 
   /**
    * Runs the cascade for one request. At most maxActiveRanks requests run at
-   * once; the others wait in arrival order. Most of a request's work runs on
-   * this thread, so letting every accepted request run would share the CPU
-   * among all of them: under overload each would take many times longer and
-   * all could miss their deadlines together. In order, the oldest finish, and
-   * one whose deadline passes while it waits stops before doing any work.
+   * once; the others wait for a slot (admission.ts). Most of a request's work
+   * runs on this thread, so letting every accepted request run would share
+   * the CPU among all of them: under overload each would take many times
+   * longer and all could miss their deadlines together. A request that
+   * cannot get a slot in time is refused with QueueWaitError before any work.
    */
   async rank(request: RankInput): Promise<RankOutput> {
-    const maxWait = this.opts.maxQueueWaitMs ?? Infinity;
-    if (this.active >= this.maxActive) {
-      const expected = this.expectedWaitMs();
-      if (expected > maxWait) {
-        this.shedWaiting++;
-        this.shedOnArrival++;
-        throw new QueueWaitError(0, expected);
-      }
-    }
     this.inflight++;
     try {
-      if (this.active < this.maxActive) this.active++;
-      else {
-        const t0 = Date.now();
-        await new Promise<void>((resolve) => this.waiting.push(resolve));
-        const waited = Date.now() - t0;
-        if (waited > maxWait) {
-          this.shedWaiting++;
-          this.release();
-          throw new QueueWaitError(waited);
-        }
+      try {
+        await this.slots.acquire(request.deadline, request.signal);
+      } catch (err) {
+        if (request.signal?.aborted) this.cancelled++;
+        throw err;
       }
       const t0 = performance.now();
       try {
         return await this.runCascade(request);
       } finally {
-        const held = performance.now() - t0;
-        this.slotMs = this.slotMs === 0 ? held : 0.9 * this.slotMs + 0.1 * held;
-        this.release();
+        this.slots.release(performance.now() - t0);
       }
     } finally {
       this.inflight--;
     }
-  }
-
-  /** Gives a cascade slot to the next request in line, or frees it. */
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
   }
 
   private async runCascade(request: RankInput): Promise<RankOutput> {

@@ -28,11 +28,16 @@ export interface Config {
   syncSearchMaxFloats: number;
   /** An IVF search of up to this many times that runs on the main thread in steps while no other Rank is in flight (0 or 1: never). */
   syncSearchMaxSteps: number;
-  /** Rank calls served at once; the excess gets RESOURCE_EXHAUSTED. */
+  /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
-  /** Of those, how many run the cascade at once, the rest waiting in arrival order (0: the engine's default). */
+  /** Of those, how many run the cascade at once, the rest waiting (0: the engine's default). */
   maxActiveRanks: number;
-  /** A Rank call that waited longer than this for a cascade slot gets RESOURCE_EXHAUSTED (0: no bound). */
+  /**
+   * The longest wait for a cascade slot of a Rank call without a deadline (a
+   * call with one waits as long as it can still be served by it); also the
+   * age of the oldest waiting call past which the newest is served first and
+   * new arrivals take the place of the oldest (0: no bound, arrival order).
+   */
   maxQueueWaitMs: number;
   catalogHeadroom: number;
   /** Event, in-session action and item creation times may be at most this far ahead of the server clock (ms); later ones get INVALID_ARGUMENT. */
@@ -99,7 +104,7 @@ export const DEFAULTS: Config = {
   inlineMaxSlices: 4,
   syncSearchMaxFloats: 1_000_000,
   syncSearchMaxSteps: 4,
-  maxConcurrentRanks: 64,
+  maxConcurrentRanks: 4096,
   maxActiveRanks: 0,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,

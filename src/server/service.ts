@@ -27,6 +27,8 @@ import type { CatalogChange, CatalogLog } from './catalog-log';
 import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
 
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
+/** Default of ServiceOptions.maxConcurrentRanks. */
+export const DEFAULT_MAX_CONCURRENT_RANKS = 4096;
 
 export interface ServiceOptions {
   host: string;
@@ -35,7 +37,12 @@ export interface ServiceOptions {
   limits?: Partial<Limits>;
   defaults?: Partial<RankDefaults>;
   maxMessageBytes?: number;
-  /** Rank calls served at once (gRPC and HTTP together); the excess gets RESOURCE_EXHAUSTED at once. */
+  /**
+   * Rank calls admitted at once, running or waiting for a cascade slot (gRPC
+   * and HTTP together; a memory bound: the engine's admission refuses by
+   * predicted wait well before it under most loads); the excess gets
+   * RESOURCE_EXHAUSTED at once.
+   */
   maxConcurrentRanks?: number;
   /**
    * Admin calls (UpsertItems, DeleteItems, ReloadBundle): a bearer token they
@@ -259,28 +266,36 @@ export class RankingService {
   private async rank(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>, requestId: string): Promise<object> {
     const d = call.getDeadline();
     const deadline = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : Infinity;
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort(new ServiceError('CANCELLED', 'the client cancelled the call')));
-    return this.rankOnce(req, requestId, deadline, ac.signal);
+    // The cancellation signal is made only for an admitted call.
+    return this.rankOnce(req, requestId, deadline, () => {
+      const ac = new AbortController();
+      call.on('cancelled', () => ac.abort(new ServiceError('CANCELLED', 'the client cancelled the call')));
+      return ac.signal;
+    });
   }
 
-  private async rankOnce(req: unknown, requestId: string, grpcDeadline: number, signal?: AbortSignal): Promise<object> {
+  private async rankOnce(req: unknown, requestId: string, grpcDeadline: number, cancellation?: () => AbortSignal): Promise<object> {
     const engine = this.ready();
-    // Load shedding: past the concurrency limit, refuse at once instead of
-    // queueing without bound, so accepted calls keep their latency.
-    const limit = this.opts.maxConcurrentRanks ?? 64;
+    const budget = Number((req as { latency_budget_ms?: unknown })?.latency_budget_ms ?? 0);
+    const deadline = Math.min(grpcDeadline, budget > 0 ? Date.now() + budget : Infinity);
+    // Admission, before the request is validated or anything is allocated for
+    // it, so refusing costs little next to serving: past the concurrency
+    // limit (a memory bound), or when the engine predicts the call cannot get
+    // a cascade slot in time for its deadline (or within the queue wait
+    // limit), it is refused at once with RESOURCE_EXHAUSTED and a retry-after.
+    const limit = this.opts.maxConcurrentRanks ?? DEFAULT_MAX_CONCURRENT_RANKS;
     if (this.ranking >= limit) throw new ServiceError('OVERLOADED', `${this.ranking} Rank calls in progress (limit ${limit}); retry later`, 20);
+    const refused = engine.admissionRefusal(deadline);
+    if (refused) throw refused;
     this.ranking++;
     try {
-      return await this.rankWith(engine, req, requestId, grpcDeadline, signal);
+      return await this.rankWith(engine, req, requestId, deadline, cancellation?.());
     } finally {
       this.ranking--;
     }
   }
 
-  private async rankWith(engine: Engine, req: unknown, requestId: string, grpcDeadline: number, signal?: AbortSignal): Promise<object> {
-    const budget = Number((req as { latency_budget_ms?: unknown })?.latency_budget_ms ?? 0);
-    const deadline = Math.min(grpcDeadline, budget > 0 ? Date.now() + budget : Infinity);
+  private async rankWith(engine: Engine, req: unknown, requestId: string, deadline: number, signal?: AbortSignal): Promise<object> {
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
     const { input, unknownCandidates } = toRankInput(req, {
       bundle: engine.bundle,

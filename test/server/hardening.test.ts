@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
-import type { RankInput } from '../../src/engine/request';
+import type { RankInput, RankOutput } from '../../src/engine/request';
 import { Engine, QueueWaitError } from '../../src/engine/engine';
 import { toStatus } from '../../src/server/errors';
 import { DEFAULT_RANK } from '../../src/server/validate';
@@ -132,7 +132,7 @@ describe('server hardening: deadlines and load shedding', function () {
     try {
       const input = (i: number) => rankInput(bundle, `a${i}`, i);
       assert.equal(gated.expectedWaitMs(), 0, 'a free slot: no wait');
-      for (let i = 0; i < 3; i++) await gated.rank(input(i)); // measures the slot hold time
+      for (let i = 0; i < 10; i++) await gated.rank(input(i)); // measures the slot hold time (the first calls of a new engine are slow)
       const order: string[] = [];
       const calls = Array.from({ length: 400 }, (_, i) =>
         gated.rank(input(10 + i)).then(
@@ -151,6 +151,57 @@ describe('server hardening: deadlines and load shedding', function () {
       assert.ok(order.filter((o) => o.startsWith('ok')).length >= 2, 'the first and the queued ones ran');
       assert.equal(gated.activeRanks, 0, 'every slot was given back');
       assert.equal(toStatus(new QueueWaitError(0, 300)).code, grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      await gated.close();
+    }
+  });
+
+  it('under a burst admits the calls that can start before their deadline (not only maxQueueWaitMs worth), refuses the rest at once with a retry-after, and serves the newest first once the queue stands', async () => {
+    const bundle = await loadBundle(world.paths.bundle, { progress: false });
+    // A short queue wait limit: the calls here carry deadlines, which govern their wait.
+    const gated = await Engine.create(bundle, { ...ENGINE_OPTIONS, maxActiveRanks: 1, maxQueueWaitMs: 20 });
+    // The cascade's cost is stubbed: 40 ms each, recording when each call started.
+    const started: { id: string; at: number; deadline: number }[] = [];
+    const real = gated as unknown as { runCascade(r: RankInput): Promise<RankOutput> };
+    real.runCascade = async (r: RankInput) => {
+      started.push({ id: r.requestId, at: Date.now(), deadline: r.deadline });
+      await new Promise((res) => setTimeout(res, 40));
+      return { items: [], bundleVersion: gated.version, degraded: false, degradations: [], stages: [], removed: [] };
+    };
+    try {
+      for (let i = 0; i < 3; i++) await gated.rank(rankInput(bundle, `warm${i}`, i)); // measures the hold time
+      started.length = 0;
+      const deadline = Date.now() + 2000;
+      const refusedOnArrival: number[] = [];
+      const refusedWaiting: number[] = [];
+      const calls = Array.from({ length: 80 }, (_, i) =>
+        gated.rank({ ...rankInput(bundle, `b${i}`, i), deadline }).then(
+          () => undefined,
+          (err: unknown) => {
+            assert.ok(err instanceof QueueWaitError, String(err));
+            const st = toStatus(err);
+            assert.equal(st.code, grpc.status.RESOURCE_EXHAUSTED);
+            assert.ok(Number(st.metadata.get('retry-after-ms')[0]) > 0, 'with a retry-after-ms hint');
+            (err.expectedMs !== undefined ? refusedOnArrival : refusedWaiting).push(i);
+          },
+        ),
+      );
+      await new Promise((r) => setImmediate(r));
+      assert.ok(refusedOnArrival.length > 0, 'the excess was refused on arrival');
+      const admitted = gated.waitingRanks + gated.activeRanks;
+      assert.equal(admitted + refusedOnArrival.length, 80);
+      assert.ok(admitted >= 10, `${admitted} admitted: as many as fit before the deadline, not maxQueueWaitMs worth`);
+      assert.ok(Math.min(...refusedOnArrival) >= admitted, 'the ones refused on arrival are the last to arrive');
+      await Promise.all(calls);
+      const ids = started.map((x) => Number(x.id.slice(1)));
+      assert.equal(ids[0], 0, 'the first took the free slot');
+      const rest = ids.slice(1);
+      assert.ok(rest.length >= 3, `${rest.length} served from the queue`);
+      assert.deepEqual(rest, [...rest].sort((a, b) => b - a), 'newest first: the oldest has waited longer than maxQueueWaitMs');
+      for (const i of refusedWaiting) assert.ok(i < Math.min(...rest), `b${i}, refused while waiting, is older than every call served from the queue`);
+      for (const x of started) assert.ok(x.at < x.deadline, `${x.id} started before its deadline`);
+      assert.equal(gated.activeRanks, 0, 'every slot was given back');
+      assert.equal(gated.waitingRanks, 0);
     } finally {
       await gated.close();
     }
