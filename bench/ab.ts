@@ -4,7 +4,10 @@
 // on both sides alike, with medians over the pairs.
 //
 //   node dist/bench/ab.js --a /path/to/old-checkout [--b .] [--workload w2] [--pairs 4]
-//        [--calls 1200] [--out NAME]
+//        [--calls 1200] [--a-args "..."] [--b-args "..."] [--out NAME]
+//
+// --a-args / --b-args pass extra bench/cascade.js arguments to one side only
+// (--a . --b-args "--ranker-precision fp32" compares one build's settings).
 //
 // A checkout of an older commit: `git worktree add /tmp/old COMMIT`, link
 // node_modules and .data into it, then `npx node-gyp rebuild && npx tsc -p .`
@@ -54,8 +57,8 @@ export function median(xs: number[]): number {
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function runCascade(dir: string, workload: string, calls: number): CascadeNumbers {
-  const out = execFileSync(process.execPath, [path.join(dir, 'dist', 'bench', 'cascade.js'), '--workload', workload, '--calls', String(calls)], {
+function runCascade(dir: string, workload: string, calls: number, extra: string[]): CascadeNumbers {
+  const out = execFileSync(process.execPath, [path.join(dir, 'dist', 'bench', 'cascade.js'), '--workload', workload, '--calls', String(calls), ...extra], {
     cwd: dir,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -81,8 +84,12 @@ async function main(): Promise<void> {
       pairs: { type: 'string', default: '4' },
       calls: { type: 'string', default: '1200' },
       out: { type: 'string' },
+      // Extra bench/cascade.js arguments for one side (space-separated), e.g. --b-args "--ranker-precision fp32".
+      'a-args': { type: 'string', default: '' },
+      'b-args': { type: 'string', default: '' },
     },
   });
+  const extra = { a: values['a-args']!.split(' ').filter(Boolean), b: values['b-args']!.split(' ').filter(Boolean) };
   if (!values.a) throw new Error('--a DIR is required (a built checkout to compare with)');
   const dirs = { a: path.resolve(values.a), b: path.resolve(values.b!) };
   for (const d of Object.values(dirs)) {
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
   const runs: { a: CascadeNumbers[]; b: CascadeNumbers[] } = { a: [], b: [] };
   for (let p = 0; p < pairs; p++) {
     for (const side of p % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
-      const r = runCascade(dirs[side], workload, calls);
+      const r = runCascade(dirs[side], workload, calls, extra[side]);
       runs[side].push(r);
       console.error(`pair ${p + 1} ${side}: ${r.mainCpuUs + r.otherCpuUs} µs CPU/call (main ${r.mainCpuUs}), p50 ${r.p50Us} µs, ${r.callsPerSecond}/s`);
     }

@@ -5,6 +5,7 @@
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
 //        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
+//        [--ranker-precision auto|fp32|bf16|int8]
 //        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
@@ -44,6 +45,7 @@ import type { RankInput } from '../src/engine/request';
 import { ACTION } from '../src/engine/types';
 import { createMetrics } from '../src/server/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
+import { isPrecisionSetting, PRECISION_SETTINGS } from '../src/native/dcn-precision';
 import { ensureWorld } from '../src/world/cache';
 import type { ScorerBackend } from '../src/engine/scoring/protocol';
 import { mulberry32 } from '../src/util/random';
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       'inline-max-slices': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxSlices) },
       'events-every': { type: 'string', default: '0' },
+      'ranker-precision': { type: 'string', default: 'auto' },
       'pause-ms': { type: 'string', default: '0' },
       out: { type: 'string' },
       profile: { type: 'string' },
@@ -178,6 +181,8 @@ async function main(): Promise<void> {
   if (!['native', 'ort', 'ts'].includes(scorer)) throw new Error('--scorer must be native, ort or ts');
   const batching = values.batching === 'on';
   const heavyBudget = Number(values['heavy-budget']);
+  const precision = values['ranker-precision'];
+  if (!isPrecisionSetting(precision)) throw new Error(`--ranker-precision must be one of ${PRECISION_SETTINGS.join(', ')}`);
   const spec = WORKLOADS[workload];
 
   const world = spec.world;
@@ -193,6 +198,7 @@ async function main(): Promise<void> {
     syncSearchMaxFloats: Number(values['sync-search-max-floats']),
     syncSearchMaxSteps: Number(values['sync-search-max-steps']),
     scorer,
+    rankerPrecision: precision,
     search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
     // Batching off: one request per worker batch.
     maxBatchRows: batching ? ENGINE_DEFAULTS.maxBatchRows : 1,
