@@ -26,7 +26,6 @@ namespace rank {
 // Per-env constructors, so the addon can be loaded by several worker threads.
 struct AddonData {
   Napi::FunctionReference vectorIndex;
-  Napi::FunctionReference searchCursor;
   Napi::FunctionReference dcnModel;
 };
 

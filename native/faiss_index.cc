@@ -469,69 +469,6 @@ class ReadWorker : public IndexWorker {
   Napi::FunctionReference ctor_;
 };
 
-// One query's search on the calling thread in steps (searchBegin): the state
-// a stepwise scan keeps between event-loop turns. Each step takes the reader
-// lock for its own duration only; a step that finds a writer holding the
-// index does nothing and says so (null), and the caller tries again later.
-struct CursorState {
-  std::shared_ptr<IndexState> st;
-  SearchArgs args;
-  SelectorChain chain;
-  const faiss::IDSelector* sel = nullptr;
-  std::unique_ptr<IvfScan> scan;
-};
-
-class SearchCursor : public Napi::ObjectWrap<SearchCursor> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "SearchCursor",
-                       {
-                           InstanceMethod<&SearchCursor::Step>("step"),
-                           InstanceMethod<&SearchCursor::Finish>("finish"),
-                       });
-  }
-
-  // Made by VectorIndex.searchBegin only: new SearchCursor(External<CursorState>).
-  explicit SearchCursor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SearchCursor>(info) {
-    RANK_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsExternal(), info.Env(), "SearchCursor is made by VectorIndex.searchBegin");
-    c_.reset(info[0].As<Napi::External<CursorState>>().Data());
-  }
-
- private:
-  // step(minCodes) -> true when every list is scanned, false when more
-  // remain, null when a writer held the index (nothing scanned).
-  Napi::Value Step(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const size_t minCodes = size_t(ArgInt(info, 0, "minCodes", 0, int64_t(1) << 40));
-    if (!c_ || !c_->scan) throw Napi::Error::New(env, "the search is already finished");
-    std::shared_lock<std::shared_mutex> lock(c_->st->mu, std::try_to_lock);
-    if (!lock.owns_lock()) return env.Null();
-    c_->scan->Step(minCodes, c_->sel);
-    return Napi::Boolean::New(env, c_->scan->Done());
-  }
-
-  // finish() -> { ids, distances, nq: 1, k }, post-filtered as search() is.
-  Napi::Value Finish(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!c_ || !c_->scan) throw Napi::Error::New(env, "the search is already finished");
-    if (!c_->scan->Done()) throw Napi::Error::New(env, "the search has lists left to scan: step() until it returns true");
-    const SearchArgs& a = c_->args;
-    std::vector<idx_t> labels(a.k, -1);
-    std::vector<float> dist(a.k, 0.f);
-    c_->scan->Finish(dist.data(), labels.data());
-    if (c_->st->mapped) {
-      for (idx_t& l : labels)
-        if (l >= 0) l = c_->st->labels[size_t(l)];
-    }
-    PostFilter(a, c_->st->index->metric_type == faiss::METRIC_INNER_PRODUCT, labels, dist);
-    Napi::Value out = SearchResult(env, labels, dist, 1, a.k);
-    c_.reset();
-    return out;
-  }
-
-  std::unique_ptr<CursorState> c_;
-};
-
 class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -543,7 +480,6 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
             InstanceMethod<&VectorIndex::Remove>("remove"),
             InstanceMethod<&VectorIndex::Search>("search"),
             InstanceMethod<&VectorIndex::SearchSync>("searchSync"),
-            InstanceMethod<&VectorIndex::SearchBegin>("searchBegin"),
             InstanceMethod<&VectorIndex::Write>("write"),
             InstanceAccessor<&VectorIndex::Dim>("dim"),
             InstanceAccessor<&VectorIndex::Ntotal>("ntotal"),
@@ -675,25 +611,6 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     return SearchResult(info.Env(), labels, dist, a.nq, a.k);
   }
 
-  // searchBegin(same arguments, one query): a SearchCursor for the search on
-  // the calling thread in steps, or null where that does not apply (not an
-  // IVF index with the addon's scanner, several queries) or a writer holds
-  // the index now: use search() then.
-  Napi::Value SearchBegin(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto c = std::make_unique<CursorState>();
-    c->args = ParseSearch(info);
-    if (c->args.nq != 1 || c->args.k == 0) return env.Null();
-    std::shared_lock<std::shared_mutex> lock(st_->mu, std::try_to_lock);
-    if (!lock.owns_lock()) return env.Null();
-    c->scan = BeginIvfScan(*st_->index, c->args.queries.data(), c->args.k, size_t(c->args.nprobe));
-    if (!c->scan) return env.Null();
-    c->st = st_;
-    c->sel = c->chain.Build(c->args.filter, *st_);
-    auto* data = env.GetInstanceData<AddonData>();
-    return data->searchCursor.Value().New({Napi::External<CursorState>::New(env, c.release())});
-  }
-
   Napi::Value Write(const Napi::CallbackInfo& info) {
     RANK_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsString(), info.Env(), "path must be a string");
     auto* w = new WriteWorker(info.Env(), st_, info[0].As<Napi::String>());
@@ -752,7 +669,6 @@ void InitVectorIndex(Napi::Env env, Napi::Object exports, AddonData* data) {
   Napi::Function ctor = VectorIndex::Define(env);
   data->vectorIndex = Napi::Persistent(ctor);
   exports.Set("VectorIndex", ctor);
-  data->searchCursor = Napi::Persistent(SearchCursor::Define(env));
 }
 
 }  // namespace rank

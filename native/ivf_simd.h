@@ -55,29 +55,6 @@ struct SimdIVFSQ : faiss::IndexIVFScalarQuantizer {
               const faiss::SearchParameters* params = nullptr) const override;
 };
 
-// One query's IVF search in steps, for a caller that wants to serve other
-// work between them: BeginIvfScan does the coarse step; each Step scans the
-// next lists (whole lists, at least minCodes codes while any remain) into a
-// running top-k; Finish writes the k best, best first, padded as FAISS pads.
-// The lists are only read inside Step, so the caller holds the index's reader
-// lock per call and may let writers in between: a list changed between steps
-// is read as it is when its turn comes. Results equal search() on the same
-// index state with the same k, nprobe and selector.
-class IvfScan {
- public:
-  virtual ~IvfScan() = default;
-  // Codes compared by this step.
-  virtual size_t Step(size_t minCodes, const faiss::IDSelector* sel) = 0;
-  virtual bool Done() const = 0;
-  virtual void Finish(float* distances, faiss::Index::idx_t* labels) = 0;
-};
-
-// A stepwise search of `query` (d floats, copied) for the k best among the
-// nprobe nearest lists (0: the index's nprobe); nullptr unless `index` is a
-// SimdIVFFlat (k >= kCollectMinK) or SimdIVFSQ with a flat coarse quantizer
-// and no max_codes.
-std::unique_ptr<IvfScan> BeginIvfScan(const faiss::Index& index, const float* query, size_t k, size_t nprobe);
-
 // If `index` is a plain IndexIVFFlat, or an IndexIVFScalarQuantizer with
 // codes SimdIVFSQ supports, returns the SIMD subclass that replaces it (same lists, same
 // file format); otherwise returns `index` unchanged.

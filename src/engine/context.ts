@@ -35,8 +35,6 @@ export interface EngineDeps {
   marks: RowMarks;
   /** Searches scanning at most this many floats run synchronously (see EngineOptions). */
   syncSearchMaxFloats: number;
-  /** Searches scanning up to this many times that run on the calling thread in steps when preferInline() (see EngineOptions). */
-  syncSearchMaxSteps: number;
   /** Share of the index one search scans (IVF), null when unknown (never synchronous). */
   ivfScanFraction: number | null;
   /** True when scoring on the calling thread blocks nobody: one core, or no other Rank in flight. */

@@ -47,13 +47,6 @@ export interface EngineOptions {
    * off the event loop.
    */
   syncSearchMaxFloats: number;
-  /**
-   * While no other Rank is in flight (or on one core), an IVF search of up to
-   * this many times syncSearchMaxFloats runs on the calling thread too, in
-   * steps of about syncSearchMaxFloats with the event loop served between
-   * them (IVF Flat, SQfp16 and SQ8 with the addon's scanner; 0 or 1: never).
-   */
-  syncSearchMaxSteps: number;
   /** Extra catalog rows for UpsertItems. */
   catalogHeadroom: number;
   seenTtlMs: number;
@@ -114,9 +107,6 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
   // 100k x 32) scans ~0.4 M; a 1M x 64 catalog at nprobe 512 of 4096 ~8 M.
   syncSearchMaxFloats: 1_000_000,
-  // The 1M-item world's search (nprobe 192 of 4096 lists: ~3 M floats, ~1 ms)
-  // runs in three steps when the engine is otherwise idle.
-  syncSearchMaxSteps: 4,
   catalogHeadroom: 0,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,
@@ -189,7 +179,6 @@ export class Engine {
       hapRouting: opts.hapRouting ?? 'uncertainty',
       marks: new RowMarks(this.catalog.capacity),
       syncSearchMaxFloats: opts.syncSearchMaxFloats,
-      syncSearchMaxSteps: opts.syncSearchMaxSteps,
       ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
       preferInline: () => this.cores === 1 || this.slots.activeCount <= 1,
     };

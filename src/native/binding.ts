@@ -23,14 +23,6 @@ export type RawSearchArgs = [
   unique?: boolean,
 ];
 
-/** One query's search on the calling thread in steps (VectorIndex.searchBegin). */
-export interface RawSearchCursor {
-  /** Scans whole lists until at least minCodes codes; true when none remain, null when a writer held the index (nothing scanned). */
-  step(minCodes: number): boolean | null;
-  /** The post-filtered result, once step() returned true; the cursor is spent then. */
-  finish(): RawSearchResult;
-}
-
 export interface RawVectorIndex {
   readonly dim: number;
   readonly ntotal: number;
@@ -43,8 +35,6 @@ export interface RawVectorIndex {
   search(...args: RawSearchArgs): Promise<RawSearchResult>;
   /** The same search on the calling thread; null while a writer holds the index. */
   searchSync(...args: RawSearchArgs): RawSearchResult | null;
-  /** A stepwise search of one query on the calling thread; null where it does not apply or a writer holds the index. */
-  searchBegin(...args: RawSearchArgs): RawSearchCursor | null;
   write(path: string): Promise<void>;
 }
 

@@ -3,7 +3,6 @@
 // efSearch / nprobe, and index files. Every operation runs off the event loop.
 import { native, RawSearchArgs, RawVectorIndex } from './binding';
 import { NativeInputError, checkF32, checkFinite, checkInt, checkMultiple, toIds } from './checks';
-import { nextTurn } from '../util/turn';
 
 export type Metric = 'ip' | 'l2';
 export type Ids = BigInt64Array | readonly (number | bigint)[];
@@ -137,30 +136,6 @@ export class VectorIndex {
    */
   searchSync(queries: Float32Array, opts: SearchOptions): SearchResult | null {
     return this.raw.searchSync(...this.searchArgs(queries, opts));
-  }
-
-  /**
-   * The same search for one query on the calling thread, in steps that each
-   * compare at least `stepCodes` vectors (whole inverted lists), with the
-   * event loop served between steps: for scans too long to block the loop
-   * with at once, when a thread hop would cost more than the event loop's
-   * other work would gain from it. Resolves to null, without searching, where
-   * it does not apply (not an IVF index with the addon's scanner: IVF Flat
-   * with k >= 64, SQfp16 or SQ8 over a flat coarse quantizer; or several
-   * queries; or a train/add/remove holding the index at the start): use
-   * search() then. Writers may run between steps; a list is read as it is
-   * when its turn comes.
-   */
-  async searchStepwise(query: Float32Array, opts: SearchOptions, stepCodes: number): Promise<SearchResult | null> {
-    checkInt('stepCodes', stepCodes, 1, Number.MAX_SAFE_INTEGER);
-    const cursor = this.raw.searchBegin(...this.searchArgs(query, opts));
-    if (cursor === null) return null;
-    for (;;) {
-      const done = cursor.step(stepCodes);
-      if (done === true) return cursor.finish();
-      // A writer holds the index: wait for it off the loop's hot path.
-      await (done === null ? new Promise<void>((resolve) => setTimeout(resolve, 1)) : nextTurn());
-    }
   }
 
   async write(path: string): Promise<void> {

@@ -20,14 +20,6 @@ export interface Config {
   threads: number;
   maxBatchRows: number;
   maxQueuedRows: number;
-  /** Scoring batches of at most this many FLOPs run on the main thread instead of a worker (0: never). */
-  inlineMaxFlops: number;
-  /** A larger batch runs on the main thread, in up to this many slices of inlineMaxFlops, while no other Rank is in flight (0 or 1: never). */
-  inlineMaxSlices: number;
-  /** IVF searches scanning at most this many floats run on the main thread (0: never). */
-  syncSearchMaxFloats: number;
-  /** An IVF search of up to this many times that runs on the main thread in steps while no other Rank is in flight (0 or 1: never). */
-  syncSearchMaxSteps: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
   /** Of those, how many run the cascade at once, the rest waiting (0: the engine's default). */
@@ -99,11 +91,6 @@ export const DEFAULTS: Config = {
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxBatchRows: 4096,
   maxQueuedRows: 200_000,
-  // The engine's defaults (ENGINE_DEFAULTS; a test keeps them equal).
-  inlineMaxFlops: 40_000_000,
-  inlineMaxSlices: 4,
-  syncSearchMaxFloats: 1_000_000,
-  syncSearchMaxSteps: 4,
   maxConcurrentRanks: 4096,
   maxActiveRanks: 0,
   maxQueueWaitMs: 250,
@@ -167,10 +154,6 @@ const HELP: Partial<Record<keyof Config, string>> = {
   threads: 'scoring worker threads',
   maxBatchRows: 'most candidate rows in one scoring micro-batch',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
-  inlineMaxFlops: 'scoring batches up to this many FLOPs run on the main thread (0: never)',
-  inlineMaxSlices: 'a larger batch runs on the main thread in up to this many slices when idle',
-  syncSearchMaxFloats: 'IVF searches scanning up to this many floats run on the main thread (0: never)',
-  syncSearchMaxSteps: 'a larger search runs on the main thread in up to this many steps when idle',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',
   maxActiveRanks: 'of those, calls running the cascade at once (0: 2 x cores)',
   maxQueueWaitMs: 'longest wait for a cascade slot before RESOURCE_EXHAUSTED (0: no bound)',

@@ -84,12 +84,9 @@ describe('engine: live catalog and scoring pool', function () {
     assert.equal(cat.itemCount, bundle.items.n);
   });
 
-  // The search on a libuv thread, and on the calling thread in steps (one
-  // inverted list each) with the event loop served between them.
-  for (const mode of ['async', 'stepwise'] as const) {
-  it(`never returns a row deleted while its search ran (${mode}: the search filters by alive rows; a change meanwhile is checked again)`, async () => {
-    const placement = mode === 'async' ? { syncSearchMaxFloats: 0 } : { syncSearchMaxFloats: 1, syncSearchMaxSteps: Number.MAX_SAFE_INTEGER };
-    // nprobe 8 of 16 lists: eight steps.
+  // The search on a libuv thread.
+  it('never returns a row deleted while its search ran (the search filters by alive rows; a change meanwhile is checked again)', async () => {
+    const placement = { syncSearchMaxFloats: 0 };
     const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, clock: 'bundle', ...placement, search: { nprobe: 8 }, freshKeep: 0, seedEvents: path.join(root, 'events.jsonl') });
     try {
       const weights = Float32Array.from(bundle.manifest.objectives, () => 1);
@@ -108,24 +105,17 @@ describe('engine: live catalog and scoring pool', function () {
       const userId = 'user-000003';
       const before = (await engine.rank(request(userId))).items.map((it) => it.row);
       assert.equal(before.length, 20);
-      // Async: delete the top five after the native search has filtered,
-      // before the stage reads its result. Stepwise: between two steps.
+      // Delete the top five after the native search has filtered, before
+      // the stage reads its result.
       const gone = before.slice(0, 5);
       const index = engine.catalog.index;
       const search = index.search.bind(index);
-      const stepwise = index.searchStepwise.bind(index);
       let deletion: Promise<unknown> | null = null;
       const remove = () => (deletion ??= engine.catalog.delete(gone.map((r) => engine.catalog.ids[r])));
       index.search = async (q, o) => {
-        assert.equal(mode, 'async');
         const hits = await search(q, o);
         remove();
         return hits;
-      };
-      index.searchStepwise = async (q, o, step) => {
-        assert.equal(mode, 'stepwise');
-        setImmediate(remove); // runs at the first turn between steps
-        return stepwise(q, o, step);
       };
       const after = (await engine.rank(request(userId))).items.map((it) => it.row);
       await deletion;
@@ -134,14 +124,12 @@ describe('engine: live catalog and scoring pool', function () {
       assert.equal(after.length, 20);
       // The next search filters the deleted rows itself.
       index.search = search;
-      index.searchStepwise = stepwise;
       const third = (await engine.rank(request(userId))).items.map((it) => it.row);
       for (const r of gone) assert.ok(!third.includes(r));
     } finally {
       await engine.close();
     }
   });
-  }
 
   it('freshRows answers from its cache only while the answer cannot have changed', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));

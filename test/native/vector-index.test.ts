@@ -261,7 +261,7 @@ describe('native VectorIndex (FAISS)', function () {
         assertSameAsExact(got, bruteForceSearch(smallData.base, smallIds, DIM, queries, 10, metric, { bitmap }), smallData, queries, metric, 'bitmap');
       });
 
-      it(`IVF16,Flat one query at a time (the addon's coarse step, also stepwise) equals the batch path (FAISS's), ${metric}`, async () => {
+      it(`IVF16,Flat one query at a time (the addon's coarse step) equals the batch path (FAISS's), ${metric}`, async () => {
         const index = VectorIndex.create(DIM, 'IVF16,Flat', metric);
         await index.train(data.base);
         await index.add(data.base, data.ids);
@@ -271,10 +271,7 @@ describe('native VectorIndex (FAISS)', function () {
             const batch = await index.search(queries, { k, nprobe, ...f.opts });
             for (let q = 0; q < nq; q++) {
               const one = queries.subarray(q * DIM, (q + 1) * DIM);
-              const stepwise = await index.searchStepwise(one, { k, nprobe, ...f.opts }, 50);
-              // The stepwise scan shares the collecting top-k, which IVF Flat takes from k = 64.
-              assert.equal(stepwise === null, k < 64, `stepwise applies from k = 64 (k ${k})`);
-              const single = q % 3 === 0 ? await index.search(one, { k, nprobe, ...f.opts }) : q % 3 === 1 || stepwise === null ? index.searchSync(one, { k, nprobe, ...f.opts })! : stepwise;
+              const single = q % 2 === 0 ? await index.search(one, { k, nprobe, ...f.opts }) : index.searchSync(one, { k, nprobe, ...f.opts })!;
               const label = `${f.name}, nprobe ${nprobe}, k ${k}, query ${q}`;
               assert.deepEqual(Array.from(single.ids), Array.from(batch.ids.subarray(q * k, (q + 1) * k)), label);
               for (let j = 0; j < k; j++) {
@@ -324,9 +321,7 @@ describe('native VectorIndex (FAISS)', function () {
               for (let q = 0; q < nq; q++) {
                 const one = qs.subarray(q * dim, (q + 1) * dim);
                 const single = q % 2 === 0 ? await back.search(one, { k, nprobe, ...f.opts }) : back.searchSync(one, { k, nprobe, ...f.opts })!;
-                // One list per step (lists hold ~190 codes here).
-                const stepwise = (await back.searchStepwise(one, { k, nprobe, ...f.opts }, 1))!;
-                for (const [got, off, how] of [[batch, q * k, 'batch'], [single, 0, 'single'], [stepwise, 0, 'stepwise']] as const) {
+                for (const [got, off, how] of [[batch, q * k, 'batch'], [single, 0, 'single']] as const) {
                   const label = `${f.name}, nprobe ${nprobe}, k ${k}, query ${q}, ${how}`;
                   assert.deepEqual(Array.from(got.ids.subarray(off, off + k)), Array.from(want.ids.subarray(q * k, (q + 1) * k)), label);
                   for (let j = 0; j < k; j++) {
@@ -518,53 +513,6 @@ describe('native VectorIndex (FAISS)', function () {
       assert.ok(blocked < 50, `reading ntotal/isTrained blocked the JS thread for ${blocked.toFixed(0)} ms of a ${took.toFixed(0)} ms train()`);
     });
 
-    it('a stepwise search serves the event loop between its steps, and applies only to the IVF scanners of the addon', async () => {
-      const index = VectorIndex.create(DIM, 'IVF16,SQfp16', 'ip');
-      await index.train(data.base);
-      await index.add(data.base, data.ids);
-      const q = queries.subarray(0, DIM);
-      let turns = 0;
-      const count = () => {
-        turns++;
-        if (turns < 1000) setImmediate(count);
-      };
-      setImmediate(count);
-      const got = (await index.searchStepwise(q, { k: 100, nprobe: 16 }, 1))!;
-      const turnsDuring = turns;
-      turns = 1000;
-      assert.deepEqual(got, await index.search(q, { k: 100, nprobe: 16 }));
-      // 16 lists, one per step: the loop turns between each two.
-      assert.ok(turnsDuring >= 15, `${turnsDuring} event-loop turns during 16 steps`);
-      const whole = (await index.searchStepwise(q, { k: 100, nprobe: 16 }, 1e9))!;
-      assert.deepEqual(whole, got, 'one step for everything: the same result');
-      assert.equal(await index.searchStepwise(queries.subarray(0, 2 * DIM), { k: 100, nprobe: 16 }, 1), null, 'several queries');
-      const flat = VectorIndex.create(DIM, 'Flat', 'ip');
-      await flat.add(data.base, data.ids);
-      assert.equal(await flat.searchStepwise(q, { k: 100 }, 1), null, 'Flat');
-      const hnsw = VectorIndex.create(DIM, 'HNSW16,Flat', 'ip');
-      await hnsw.add(data.base, data.ids);
-      assert.equal(await hnsw.searchStepwise(q, { k: 100 }, 1), null, 'HNSW');
-      await assert.rejects(index.searchStepwise(q, { k: 100 }, 0), /stepCodes/);
-    });
-
-    it('a stepwise search waits out writers between its steps and returns only indexed ids, best first, once each', async () => {
-      const index = VectorIndex.create(DIM, 'IVF16,Flat', 'l2');
-      await index.train(data.base);
-      const half = (N / 2) * DIM;
-      await index.add(data.base.subarray(0, half), data.ids.subarray(0, N / 2));
-      const q = queries.subarray(0, DIM);
-      const search = index.searchStepwise(q, { k: 200, nprobe: 16 }, 1);
-      // Queued on a libuv thread now: takes the index exclusively while the steps go on.
-      const adding = index.add(data.base.subarray(half), data.ids.subarray(N / 2));
-      const [got] = await Promise.all([search, adding]);
-      const ids = Array.from(got!.ids);
-      assert.equal(new Set(ids).size, ids.length, 'no id twice');
-      const all = new Set(data.ids);
-      for (const id of ids) assert.ok(all.has(id), `id ${id} was indexed`);
-      for (let j = 1; j < ids.length; j++) assert.ok(got!.distances[j - 1] <= got!.distances[j], `L2: ascending at ${j}`);
-      assert.deepEqual((await index.searchStepwise(q, { k: 200, nprobe: 16 }, 1))!, await index.search(q, { k: 200, nprobe: 16 }), 'after the write: the same as search()');
-    });
-
     it('a long search does not block the event loop', async function () {
       this.timeout(60000);
       const n = 200000;
@@ -692,23 +640,6 @@ describe('native VectorIndex (FAISS)', function () {
       assert.throws(() => raw.search(new Float32Array(8), 1, null, null, null, null, new Float32Array(1) as unknown as Uint8Array, 1), /allowBitmap must be a Uint8Array/);
       assert.throws(() => raw.search(new Float32Array(8), 1, null, null, null, null, null, 0), /threads must be an integer/);
       assert.throws(() => raw.search(new Float64Array(8) as unknown as Float32Array, 1, null, null, null, null, null, 1), /queries must be a Float32Array/);
-    });
-
-    it('a search cursor refuses to finish early, to run twice, and to be made by hand', async () => {
-      const ivf = new native.VectorIndex(8, 'IVF2,Flat', 'l2');
-      const x = Float32Array.from({ length: 8 * 100 }, (_, i) => Math.sin(i));
-      await ivf.train(x);
-      await ivf.add(x, BigInt64Array.from({ length: 100 }, (_, i) => BigInt(i)));
-      const cursor = ivf.searchBegin(x.subarray(0, 8), 64, null, 2, null, null, null, 1)!;
-      assert.throws(() => cursor.finish(), /lists left to scan/);
-      assert.throws(() => cursor.step(-1), /minCodes must be an integer/);
-      assert.equal(cursor.step(1), false, 'one list of two');
-      assert.equal(cursor.step(1), true);
-      assert.equal(cursor.finish().ids[0], 0n, 'the query is row 0 (L2)');
-      assert.throws(() => cursor.step(1), /already finished/);
-      assert.throws(() => cursor.finish(), /already finished/);
-      const Ctor = cursor.constructor as unknown as new (x: unknown) => unknown;
-      assert.throws(() => new Ctor({}), /made by VectorIndex.searchBegin/);
     });
 
     it('add with NaN vectors rejects; add/train/remove/write with bad sizes or types throw', async () => {

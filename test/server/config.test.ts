@@ -3,7 +3,6 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ENGINE_DEFAULTS } from '../../src/engine/engine';
 import { DEFAULTS, loadConfig } from '../../src/server/config';
 
 describe('server config', () => {
@@ -26,17 +25,13 @@ describe('server config', () => {
     assert.equal(c.sample, true);
   });
 
-  it('defaults the engine placement knobs to the engine defaults, and takes them from flags and environment', () => {
-    assert.equal(DEFAULTS.inlineMaxFlops, ENGINE_DEFAULTS.inlineMaxFlops);
-    assert.equal(DEFAULTS.inlineMaxSlices, ENGINE_DEFAULTS.inlineMaxSlices);
-    assert.equal(DEFAULTS.syncSearchMaxFloats, ENGINE_DEFAULTS.syncSearchMaxFloats);
-    assert.equal(DEFAULTS.syncSearchMaxSteps, ENGINE_DEFAULTS.syncSearchMaxSteps);
+  it('has no placement knobs: where work runs is the engine\'s decision', () => {
+    for (const flag of ['--inline-max-flops', '--inline-max-slices', '--sync-search-max-floats', '--sync-search-max-steps']) {
+      assert.throws(() => loadConfig([flag, '0']), /Unknown option/, flag);
+    }
     // 0: the engine's own default (2 x cores) for requests running the cascade at once.
     assert.equal(DEFAULTS.maxActiveRanks, 0);
-    const c = loadConfig(['--inline-max-flops', '0', '--max-active-ranks', '1'], { RANKING_SYNC_SEARCH_MAX_FLOATS: '0' });
-    assert.equal(c.inlineMaxFlops, 0);
-    assert.equal(c.syncSearchMaxFloats, 0);
-    assert.equal(c.maxActiveRanks, 1);
+    assert.equal(loadConfig(['--max-active-ranks', '1']).maxActiveRanks, 1);
   });
 
   it('takes the rankers\' precision from flags and environment, empty meaning the bundle\'s', () => {

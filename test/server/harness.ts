@@ -414,7 +414,6 @@ export const ENGINE_OPTIONS = {
   inlineMaxFlops: 4_000_000,
   inlineMaxSlices: 1,
   syncSearchMaxFloats: 1_000_000,
-  syncSearchMaxSteps: 4,
   catalogHeadroom: 1000,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,

@@ -13,6 +13,7 @@ import { PROVENANCE } from '../types';
 
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
+
 /** Candidates for the concatenated row lists (copied), each list with its provenance and retrieval scores. */
 function build(rowsFrom: ArrayLike<number>[], provenance: number[], scoresFrom: (ArrayLike<number> | null)[]): Candidates {
   let n = 0;
@@ -109,15 +110,9 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   };
   const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
-  // Larger ones too, in steps with the event loop served between them, while
-  // no other request could use the thread meanwhile.
   const frac = ctx.deps.ivfScanFraction;
   const floats = frac === null ? Infinity : frac * catalog.size * catalog.dim;
-  const maxFloats = ctx.deps.syncSearchMaxFloats;
-  let hits = floats <= maxFloats ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
-  if (hits === null && floats > maxFloats && floats <= maxFloats * ctx.deps.syncSearchMaxSteps && ctx.deps.preferInline()) {
-    hits = await catalog.index.searchStepwise(ctx.userEmb!, opts, Math.max(1, Math.floor(maxFloats / catalog.dim)));
-  }
+  let hits = floats <= ctx.deps.syncSearchMaxFloats ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
   hits ??= await catalog.index.search(ctx.userEmb!, opts);
   const settled = catalog.version === version;
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
