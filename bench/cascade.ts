@@ -3,7 +3,7 @@
 // measured apart from transport and load generation.
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
-//        [--threads 2] [--scorer native|ort|ts] [--batching on|off] [--heavy-budget 0.2]
+//        [--threads 2] [--scorer native|ort|ts] [--heavy-budget 0.2]
 //        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
 //        [--ranker-precision auto|fp32|bf16|int8]
 //        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
@@ -18,7 +18,7 @@
 //       IVF4096,Flat at nprobe 512 instead, --factory F another index;
 //   w3  re-rank mode on the demo world: 500 caller-supplied rows, N = 50.
 // Baselines: --scorer ort|ts runs the DCN-v2 models through ONNX Runtime or
-// plain TypeScript; --batching off gives every request its own worker batch;
+// plain TypeScript;
 // --heavy-budget 1 sends all K candidates to the strong pre-ranker.
 // Mixed traffic: --events-every 6 makes every sixth call a RecordEvents of
 // one click (engine.recordEvents) instead of a Rank: one per five Rank calls.
@@ -147,7 +147,6 @@ async function main(): Promise<void> {
       users: { type: 'string', default: '5000' },
       workload: { type: 'string', default: 'w1' },
       scorer: { type: 'string', default: 'native' },
-      batching: { type: 'string', default: 'on' },
       'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
       nprobe: { type: 'string' },
       factory: { type: 'string' },
@@ -178,7 +177,6 @@ async function main(): Promise<void> {
   if (!(workload in WORKLOADS)) throw new Error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}`);
   const scorer = values.scorer as ScorerBackend;
   if (!['native', 'ort', 'ts'].includes(scorer)) throw new Error('--scorer must be native, ort or ts');
-  const batching = values.batching === 'on';
   const heavyBudget = Number(values['heavy-budget']);
   const precision = values['ranker-precision'];
   if (!isPrecisionSetting(precision)) throw new Error(`--ranker-precision must be one of ${PRECISION_SETTINGS.join(', ')}`);
@@ -198,8 +196,6 @@ async function main(): Promise<void> {
     scorer,
     rankerPrecision: precision,
     search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
-    // Batching off: one request per worker batch.
-    maxBatchRows: batching ? ENGINE_DEFAULTS.maxBatchRows : 1,
     clock: 'bundle',
     seedEvents: paths.events,
     metrics,
@@ -280,7 +276,6 @@ async function main(): Promise<void> {
     workload,
     world: { items: bundle.items.n, dim: bundle.manifest.embeddingDim, dir: world.dir },
     scorer,
-    batching,
     heavyBudget,
     index: { ...bundle.manifest.index, nprobe: values.nprobe !== undefined ? Number(values.nprobe) : bundle.manifest.index.nprobe },
     models: { ranker: bundle.ranker.shape, preranker: bundle.preranker.shape },
@@ -306,7 +301,7 @@ async function main(): Promise<void> {
     '',
     `${result.date} · commit \`${result.commit}\` · ${result.cpu} (${result.cores} cores) · Node ${process.version} · load avg ${os.loadavg()[0].toFixed(2)} · \`${result.command}\``,
     '',
-    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}, micro-batching ${batching ? 'on' : 'off'}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight${pauseMs > 0 ? `, each lane idle ${pauseMs} ms after every call` : ''}, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline (up to ${inlineMaxSlices} such slices while idle), no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
+    `${spec.rerank > 0 ? `Re-rank of ${spec.rerank} given rows` : `K = ${DEFAULT_RANK.retrievalK}`}, M = ${DEFAULT_RANK.prerankKeep}, heavy budget ${heavyBudget * 100}%, ${DEFAULT_RANK.diversity}, ${spec.numResults} results; scorer ${scorer}; ${eventsEvery > 0 ? `${rankCalls} Rank + ${calls - rankCalls} RecordEvents calls (one click each; CPU per Rank call includes them)` : `${calls} calls`} after ${warmup} warm-up, ${concurrency} in flight${pauseMs > 0 ? `, each lane idle ${pauseMs} ms after every call` : ''}, ${threads} pool workers, batches up to ${inlineMaxFlops / 1e6} MFLOP scored inline (up to ${inlineMaxSlices} such slices while idle), no transport. RSS peak ${(peakRss / 1024).toFixed(0)} MiB.`,
     '',
     '| calls/s | wall p50 µs | p90 µs | p99 µs | main-thread CPU µs/call | other threads CPU µs/call |',
     '|---:|---:|---:|---:|---:|---:|',

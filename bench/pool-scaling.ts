@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   const batches = Array.from({ length: 64 }, () => Int32Array.from({ length: B }, () => Math.floor(rng() * bundle.items.n)));
   const runs: { threads: number; batchesPerSecond: number; rowsPerSecond: number; cpuMsPerBatch: { main: number; others: number } }[] = [];
   for (const threads of [1, 2, 1, 2]) {
-    // inlineMaxFlops 0: every batch goes to a worker; batching per request (maxBatchRows = B).
-    const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, inlineMaxFlops: 0, maxBatchRows: B, clock: 'bundle' });
+    // inlineMaxFlops 0: every batch goes to a worker, one request per task.
+    const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads, inlineMaxFlops: 0, clock: 'bundle' });
     const now = engine.now();
     const inFlight = 4 * threads;
     const run = async (ms: number): Promise<number> => {

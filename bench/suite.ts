@@ -23,7 +23,6 @@ export interface CascadeResult {
   workload: string;
   world: { items: number; dim: number };
   scorer: string;
-  batching: boolean;
   heavyBudget: number;
   index: { factory: string; nprobe?: number };
   models: { ranker: DcnShape; preranker: DcnShape };
@@ -59,8 +58,7 @@ export function runSpecs(quick: boolean): RunSpec[] {
     { name: 'w1-heavy-all', what: 'W1, strong pre-ranker on all K (heavy budget 100%)', args: ['--workload', 'w1', '--heavy-budget', '1', '--calls', c(2000)] },
     { name: 'w1-idle10', what: 'W1 with each call followed by 10 ms of idle (as a server at a moderate rate)', args: ['--workload', 'w1', '--pause-ms', '10', '--calls', c(1500)] },
     { name: 'w1-c4', what: 'W1, 4 in flight, default', args: ['--workload', 'w1', '--concurrency', '4', '--calls', c(3000)] },
-    { name: 'w1-c4-pool', what: 'W1, 4 in flight, pool (2 workers), micro-batching on', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--calls', c(3000)] },
-    { name: 'w1-c4-pool-nobatch', what: 'W1, 4 in flight, pool (2 workers), micro-batching off', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--batching', 'off', '--calls', c(3000)] },
+    { name: 'w1-c4-pool', what: 'W1, 4 in flight, pool (2 workers)', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--calls', c(3000)] },
     { name: 'w1-c4-pool-1worker', what: 'W1, 4 in flight, pool with 1 worker', args: ['--workload', 'w1', '--concurrency', '4', '--inline-max-flops', '0', '--threads', '1', '--calls', c(3000)] },
     { name: 'w3', what: 'W3, re-rank 500 given rows, N = 50', args: ['--workload', 'w3', '--calls', c(3000)] },
     { name: 'w2', what: 'W2, 1M items (IVF4096,SQfp16, nprobe 192), N = 50', args: ['--workload', 'w2', '--calls', c(1500)], needs1m: true },

@@ -70,10 +70,8 @@ function suiteSection(s: Suite): string[] {
   if (w1 && pool) cmp.push(`- Scoring inline (default: batches up to the inline FLOP bound run on the calling thread) vs every batch through the worker pool: total CPU ${f(total(w1), 0)} vs ${f(total(pool), 0)} µs per call (main thread ${f(w1.cpuUsPerCall.main, 0)} vs ${f(pool.cpuUsPerCall.main, 0)}), p50 ${f(w1.wallUs.p50 / 1000)} vs ${f(pool.wallUs.p50 / 1000)} ms.`);
   const c4 = by.get('w1-c4');
   const c4p = by.get('w1-c4-pool');
-  const nb = by.get('w1-c4-pool-nobatch');
   const one = by.get('w1-c4-pool-1worker');
   if (c4 && c4p) cmp.push(`- 4 requests in flight: default ${f(c4.callsPerSecond, 0)} calls/s (total CPU ${f(total(c4), 0)} µs per call), through the pool ${f(c4p.callsPerSecond, 0)} calls/s (${f(total(c4p), 0)} µs per call).`);
-  if (c4p && nb) cmp.push(`- Cross-request micro-batching in the pool, 4 in flight: ${f(c4p.callsPerSecond, 0)} calls/s with, ${f(nb.callsPerSecond, 0)} without (${f(c4p.callsPerSecond / nb.callsPerSecond)}x); total CPU ${f(total(c4p), 0)} vs ${f(total(nb), 0)} µs per call.`);
   if (c4p && one) cmp.push(`- Pool workers, 4 in flight: 2 workers ${f(c4p.callsPerSecond, 0)} calls/s, 1 worker ${f(one.callsPerSecond, 0)} calls/s (${f(c4p.callsPerSecond / one.callsPerSecond)}x). The main thread, the libuv threads and the workers share the same 2 cores, and the main thread is the busiest thread, so this is not the scaling of the pool alone.`);
   const all = by.get('w1-heavy-all');
   const pre = (r?: CascadeResult) => r?.stages.find((x) => x.stage === 'prerank')?.meanMs;

@@ -60,7 +60,6 @@ async function main(): Promise<void> {
     return Engine.create(bundle, {
       ...ENGINE_DEFAULTS,
       threads: cfg.threads,
-      maxBatchRows: cfg.maxBatchRows,
       maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
       maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
       maxQueuedRows: cfg.maxQueuedRows,

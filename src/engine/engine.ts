@@ -27,7 +27,6 @@ import { USER_EMBEDDING_CACHE_DEFAULTS, UserEmbeddingCache, UserEmbeddingCacheOp
 
 export interface EngineOptions {
   threads: number;
-  maxBatchRows: number;
   maxQueuedRows: number;
   /**
    * Scoring batches of at most this many FLOPs run inline instead of in a
@@ -91,7 +90,6 @@ export interface EngineOptions {
 /** Defaults for everything but the clock, the seed events and the metrics. */
 export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metrics' | 'store' | 'search' | 'hapRouting' | 'scorer' | 'rankerPrecision' | 'maxActiveRanks' | 'maxQueueWaitMs' | 'userEmbeddingCache'> = {
   threads: 2,
-  maxBatchRows: 4096,
   maxQueuedRows: 200_000,
   // ~0.6 ms of sgemm on one core of a small VM: the demo world's ranker over
   // 250 rows (~36 MFLOP) runs inline when the engine is otherwise idle, a
@@ -152,7 +150,6 @@ export class Engine {
     this.stats = new ItemStats(this.catalog.capacity);
     this.pool = new ScoringPool(bundle, this.catalog, {
       threads: opts.threads,
-      maxBatchRows: opts.maxBatchRows,
       maxQueuedRows: opts.maxQueuedRows,
       inlineMaxFlops: opts.inlineMaxFlops,
       inlineMaxSlices: opts.inlineMaxSlices,

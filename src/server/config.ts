@@ -18,7 +18,6 @@ export interface Config {
   demoDir: string;
   demoItems: number;
   threads: number;
-  maxBatchRows: number;
   maxQueuedRows: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
   maxConcurrentRanks: number;
@@ -89,7 +88,6 @@ export const DEFAULTS: Config = {
   demoDir: '.data/demo-world',
   demoItems: 100_000,
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
-  maxBatchRows: 4096,
   maxQueuedRows: 200_000,
   maxConcurrentRanks: 4096,
   maxActiveRanks: 0,
@@ -152,7 +150,6 @@ const HELP: Partial<Record<keyof Config, string>> = {
   demoDir: 'where the demo world is generated and cached',
   demoItems: 'items in the demo world',
   threads: 'scoring worker threads',
-  maxBatchRows: 'most candidate rows in one scoring micro-batch',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',
   maxActiveRanks: 'of those, calls running the cascade at once (0: 2 x cores)',

@@ -94,9 +94,9 @@ export interface Metrics {
   readonly stageCandidatesOut: Histogram<'stage'>;
   /** `strong_model_fraction`: share of the pre-rank candidates the strong model scored, per request. */
   readonly strongModelFraction: Histogram<never>;
-  /** `batch_rows{model}`: rows per micro-batch. */
+  /** `batch_rows{model}`: rows per scoring batch (one request's candidates, inline or in a worker). */
   readonly batchRows: Histogram<'model'>;
-  /** `batch_queue_wait_seconds{model}`: time a request waited for its micro-batch to run. */
+  /** `batch_queue_wait_seconds{model}`: time a request waited for a scoring worker. */
   readonly batchQueueWait: Histogram<'model'>;
   /** `pool_utilization`: busy workers / workers, in [0, 1]. */
   readonly poolUtilization: Gauge<never>;
@@ -134,7 +134,7 @@ export interface Metrics {
   observeRequest(method: string, code: number | GrpcStatusName, seconds: number): void;
   /** Observes one stage run: its latency and candidate counts. */
   observeStage(stage: string, seconds: number, candidatesIn: number, candidatesOut: number): void;
-  /** Observes one micro-batch: its rows and how long its oldest row waited. */
+  /** Observes one scoring batch: its rows and how long it waited for a worker. */
   observeBatch(model: string, rows: number, queueWaitSeconds: number): void;
   /** Sets bundle_info to exactly { name, version } = 1 (older label values are removed). */
   setBundle(name: string, version: string): void;
@@ -221,14 +221,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const batchRows = new Histogram({
     name: n('batch_rows'),
-    help: 'Rows per micro-batch, by model.',
+    help: 'Rows per scoring batch (one request), by model.',
     labelNames: ['model'] as const,
     buckets: [...BATCH_ROW_BUCKETS],
     registers,
   });
   const batchQueueWait = new Histogram({
     name: n('batch_queue_wait_seconds'),
-    help: 'Time rows waited in the micro-batch queue before running, in seconds, by model.',
+    help: 'Time a scoring batch waited for a worker, in seconds, by model.',
     labelNames: ['model'] as const,
     buckets: [...LATENCY_BUCKETS],
     registers,

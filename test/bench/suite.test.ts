@@ -7,7 +7,6 @@ const base: CascadeResult = {
   workload: 'w1',
   world: { items: 100_000, dim: 32 },
   scorer: 'native',
-  batching: true,
   heavyBudget: 0.2,
   index: { factory: 'IVF1024,Flat', nprobe: 128 },
   models: {
@@ -68,7 +67,7 @@ describe('bench: suite floors and run list', () => {
     const specs = runSpecs(false);
     const names = specs.map((s) => s.name);
     assert.equal(new Set(names).size, names.length, 'unique result names');
-    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-nobatch', 'w1-c4-pool-1worker', 'w1-idle10', 'w2', 'w2-flat512', 'w2-mixed', 'w3']) assert.ok(names.includes(n), n);
+    for (const n of ['w1', 'w1-pool', 'w1-ort', 'w1-ts', 'w1-heavy-all', 'w1-c4-pool', 'w1-c4-pool-1worker', 'w1-idle10', 'w2', 'w2-flat512', 'w2-mixed', 'w3']) assert.ok(names.includes(n), n);
     assert.deepEqual(specs.filter((s) => s.needs1m).map((s) => s.name), ['w2', 'w2-flat512', 'w2-4k-pages', 'w2-mixed']);
     assert.deepEqual(specs.find((s) => s.name === 'w2-4k-pages')!.env, { RANK_HUGE_PAGES: '0' }, 'the catalog on 4 KiB pages');
     assert.equal(specs.find((s) => s.name === 'w2')!.env, undefined, 'the default advises huge pages');

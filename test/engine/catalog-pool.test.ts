@@ -195,11 +195,11 @@ describe('engine: live catalog and scoring pool', function () {
     await assert.rejects(cat.upsert([item('c', new Float32Array(3), 0)]), /embedding has 3 values/);
   });
 
-  it('scores concurrent requests in shared batches, equal to scoring them one by one', async () => {
+  it('scores concurrent requests each in its own worker task, in arrival order, equal to the exact model', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     // fp32: compared with the exact model below.
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, precision: 'fp32' });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 0, precision: 'fp32' });
     const batches: { rows: number; segments: number }[] = [];
     pool.onBatch = (_m, rows, segments) => batches.push({ rows, segments });
     try {
@@ -210,7 +210,8 @@ describe('engine: live catalog and scoring pool', function () {
         rows: Int32Array.from({ length: 40 + g }, (_, i) => (i * 7 + g * 13) % cat.size),
       }));
       const got = await Promise.all(reqs.map((r) => pool.score('ranker', r.user, r.rows, now)));
-      assert.ok(batches.some((b) => b.segments > 1), `requests were merged: ${JSON.stringify(batches)}`);
+      assert.deepEqual(batches.map((b) => b.segments), [1, 1, 1, 1, 1, 1], 'one request per task');
+      assert.deepEqual(batches.map((b) => b.rows), reqs.map((r) => r.rows.length), 'in arrival order');
       const model = new DcnModel(bundle.ranker.shape, bundle.ranker.weights);
       const isNew = new Uint8Array(cat.size);
       for (let r = 0; r < cat.size; r++) isNew[r] = cat.isNew(r, now) ? 1 : 0;
@@ -228,8 +229,8 @@ describe('engine: live catalog and scoring pool', function () {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     const perRow = flopsPerRow(bundle.preranker.shape);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 30 * perRow });
-    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 30 * perRow });
+    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
     try {
       await pool.ready;
       const l = featureLayout(cat.dim);
@@ -256,7 +257,7 @@ describe('engine: live catalog and scoring pool', function () {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     const perRow = flopsPerRow(bundle.preranker.shape);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 100 * perRow, inlineBusyMaxFlops: 10 * perRow, inlineMaxSlices: 1 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 100 * perRow, inlineBusyMaxFlops: 10 * perRow, inlineMaxSlices: 1 });
     try {
       await pool.ready;
       const l = featureLayout(cat.dim);
@@ -280,8 +281,8 @@ describe('engine: live catalog and scoring pool', function () {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
     const perRow = flopsPerRow(bundle.ranker.shape);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 40 * perRow, inlineMaxSlices: 3 });
-    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 40 * perRow, inlineMaxSlices: 3 });
+    const viaWorker = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 0 });
     try {
       await pool.ready;
       const l = featureLayout(cat.dim);
@@ -320,7 +321,7 @@ describe('engine: live catalog and scoring pool', function () {
     const rows = [Int32Array.from({ length: 17 }, (_, i) => (i * 5) % cat.size), Int32Array.from({ length: 9 }, (_, i) => (i * 13 + 2) % cat.size)];
     const results: Record<string, Float32Array[]> = {};
     for (const backend of ['native', 'ort', 'ts'] as const) {
-      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 10_000, maxQueuedRows: 100_000, inlineMaxFlops: 0, backend, precision: 'fp32' });
+      const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 100_000, inlineMaxFlops: 0, backend, precision: 'fp32' });
       try {
         // Two requests at once, so the second may share a batch with the first.
         results[backend] = await Promise.all(users.map((u, g) => pool.score('ranker', u, rows[g], now)));
@@ -347,7 +348,7 @@ describe('engine: live catalog and scoring pool', function () {
   it('a terminated worker does not fail its batch: the batch runs again on the replacement', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 });
     try {
       const l = featureLayout(cat.dim);
       const user = new Float32Array(l.userDim);
@@ -382,7 +383,7 @@ describe('engine: live catalog and scoring pool', function () {
     it('is retried once on a fresh worker: every request of the batch gets its scores', async () => {
       const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
       const cat = new LiveCatalog(bundle, index, 0);
-      const opts = { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 };
+      const opts = { threads: 1, maxQueuedRows: 1_000_000, inlineMaxFlops: 0 };
       const pool = new ScoringPool(bundle, cat, { ...opts, workerFile });
       const plain = new ScoringPool(bundle, cat, opts);
       try {
@@ -406,7 +407,7 @@ describe('engine: live catalog and scoring pool', function () {
     it('fails the batch with a clear error when the retry is lost too, and keeps serving', async () => {
       const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
       const cat = new LiveCatalog(bundle, index, 0);
-      const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100_000, maxQueuedRows: 1_000_000, inlineMaxFlops: 0, workerFile });
+      const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 1_000_000, inlineMaxFlops: 0, workerFile });
       try {
         const user = new Float32Array(featureLayout(cat.dim).userDim);
         await pool.score('ranker', user, Int32Array.from([1, 2, 3]), 0);
@@ -427,7 +428,7 @@ describe('engine: live catalog and scoring pool', function () {
   it('refuses work past the queue bound with QueueFullError', async () => {
     const index = await VectorIndex.read(path.join(root, 'bundle', 'index.faiss'));
     const cat = new LiveCatalog(bundle, index, 0);
-    const pool = new ScoringPool(bundle, cat, { threads: 1, maxBatchRows: 100, maxQueuedRows: 150, inlineMaxFlops: 0 });
+    const pool = new ScoringPool(bundle, cat, { threads: 1, maxQueuedRows: 150, inlineMaxFlops: 0 });
     try {
       const l = featureLayout(cat.dim);
       const user = new Float32Array(l.userDim);

@@ -409,7 +409,6 @@ export interface Harness {
 
 export const ENGINE_OPTIONS = {
   threads: 1,
-  maxBatchRows: 4096,
   maxQueuedRows: 100_000,
   inlineMaxFlops: 4_000_000,
   inlineMaxSlices: 1,

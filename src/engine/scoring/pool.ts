@@ -1,9 +1,9 @@
-// The scoring pool: piscina workers running the native DCN-v2, fed by a
-// cross-request micro-batcher. While every worker is busy, new requests'
-// candidates wait and are merged into one batch (one GEMM per layer) when a
-// worker frees up: dynamic batching without a timer, so an idle engine adds
-// no latency and a busy one gets larger, more efficient batches. The queue is
-// bounded; past the bound, score() fails fast with QueueFullError.
+// The scoring pool: piscina workers running the native DCN-v2. While every
+// worker is busy, requests wait in arrival order (the oldest of either model
+// first); each request is one worker task. (Merging waiting requests into one
+// batch measured 0.95x on this project's 2-core machine, and was removed.)
+// The queue is bounded; past the bound, score() fails fast with
+// QueueFullError.
 // A batch whose forward pass is cheaper than a thread hop is scored on the
 // calling thread instead: a round trip to a worker costs ~1 ms of CPU in all on
 // small VMs, more than the strong pre-ranker's pass over 200 rows or the demo
@@ -54,8 +54,6 @@ export class WorkerLostError extends Error {
 
 export interface PoolOptions {
   threads: number;
-  /** Most candidate rows in one batch. */
-  maxBatchRows: number;
   /** Most rows waiting for a worker before score() refuses work. */
   maxQueuedRows: number;
   /** Batches of at most this many FLOPs are scored inline when the caller prefers it (0: never). */
@@ -270,85 +268,51 @@ export class ScoringPool {
     return a.enqueued <= b.enqueued ? 'ranker' : 'preranker';
   }
 
+  /** Sends the model's oldest waiting request (callers gone meanwhile are dropped) to a worker. */
   private dispatch(model: ModelName): void {
     const queue = this.pending[model];
-    const batch: Pending[] = [];
-    let rows = 0;
-    while (queue.length > 0) {
-      const p = queue[0];
-      if (batch.length > 0 && rows + p.rows.length > this.opts.maxBatchRows) break;
-      queue.shift();
+    let p: Pending | undefined;
+    while ((p = queue.shift()) !== undefined) {
       this.queuedRows -= p.rows.length;
-      if (p.signal?.aborted) {
-        this.dropped++;
-        p.reject(p.signal.reason ?? new Error('aborted'));
-        continue;
-      }
-      batch.push(p);
-      rows += p.rows.length;
+      if (!p.signal?.aborted) break;
+      this.dropped++;
+      p.reject(p.signal.reason ?? new Error('aborted'));
     }
-    if (batch.length === 0) return;
-    const now = process.hrtime.bigint();
-    const wait = Number(now - batch[0].enqueued) / 1e9;
-    this.onBatch?.(model, rows, batch.length, wait);
+    if (p === undefined) return;
+    const wait = Number(process.hrtime.bigint() - p.enqueued) / 1e9;
+    this.onBatch?.(model, p.rows.length, 1, wait);
     this.inflight++;
-    void this.runBatch(model, batch, 1).finally(() => {
+    void this.runTask(model, p, 1).finally(() => {
       this.inflight--;
       this.pump();
     });
   }
 
   /**
-   * Runs one batch on a worker and settles its requests. Scoring is
-   * idempotent, so a batch lost to its worker exiting (a crash, or the thread
+   * Runs one request's scoring on a worker and settles it. Scoring is
+   * idempotent, so a task lost to its worker exiting (a crash, or the thread
    * terminated) runs once more on a fresh worker (piscina replaces the dead
-   * one), without the requests whose callers left meanwhile; a second loss
-   * fails the batch with WorkerLostError. Any other error fails it at once.
-   * Never rejects.
+   * one), unless its caller left meanwhile; a second loss fails it with
+   * WorkerLostError. Any other error fails it at once. Never rejects.
    */
-  private async runBatch(model: ModelName, batch: Pending[], attempt: number): Promise<void> {
-    const du = batch[0].user.length;
-    const users = new Float32Array(batch.length * du);
-    const offsets = new Int32Array(batch.length + 1);
-    let o = 0;
-    batch.forEach((p, g) => {
-      o += p.rows.length;
-      offsets[g + 1] = o;
-    });
-    const allRows = new Int32Array(o);
-    batch.forEach((p, g) => {
-      users.set(p.user, g * du);
-      allRows.set(p.rows, offsets[g]);
-    });
-    const bounds = Array.from(offsets); // the typed arrays are transferred (detached) below
-    const task: ScoreTask = { model, users, offsets, rows: allRows, now: batch[0].now };
-    let out: Float32Array;
+  private async runTask(model: ModelName, p: Pending, attempt: number): Promise<void> {
+    // Copies: the arrays are transferred (detached) to the worker.
+    const users = Float32Array.from(p.user);
+    const offsets = Int32Array.of(0, p.rows.length);
+    const rows = Int32Array.from(p.rows);
+    const task: ScoreTask = { model, users, offsets, rows, now: p.now };
     try {
-      out = (await this.pool.run(task, { transferList: [users.buffer, offsets.buffer, allRows.buffer] as ArrayBuffer[] })) as Float32Array;
+      p.resolve((await this.pool.run(task, { transferList: [users.buffer, offsets.buffer, rows.buffer] as ArrayBuffer[] })) as Float32Array);
     } catch (err) {
-      if (!isWorkerExit(err)) {
-        batch.forEach((p) => p.reject(err));
-        return;
-      }
-      if (attempt >= 2) {
-        const lost = new WorkerLostError(model, attempt, err);
-        batch.forEach((p) => p.reject(lost));
-        return;
-      }
-      const again: Pending[] = [];
-      for (const p of batch) {
-        if (!p.signal?.aborted) again.push(p);
-        else {
-          this.dropped++;
-          p.reject(p.signal.reason ?? new Error('aborted'));
-        }
+      if (!isWorkerExit(err)) return p.reject(err);
+      if (attempt >= 2) return p.reject(new WorkerLostError(model, attempt, err));
+      if (p.signal?.aborted) {
+        this.dropped++;
+        return p.reject(p.signal.reason ?? new Error('aborted'));
       }
       this.retriedBatches++;
-      if (again.length > 0) await this.runBatch(model, again, attempt + 1);
-      return;
+      await this.runTask(model, p, attempt + 1);
     }
-    const h = this.heads[model];
-    batch.forEach((p, g) => p.resolve(out.slice(bounds[g] * h, bounds[g + 1] * h)));
   }
 }
 

@@ -33,7 +33,7 @@ export interface WorkerInit {
   calibration?: DcnCalibration;
 }
 
-/** One micro-batch: segment g = rows offsets[g]..offsets[g+1], scored with users[g]. */
+/** One scoring task: segment g = rows offsets[g]..offsets[g+1], scored with users[g] (the pool sends one segment per task). */
 export interface ScoreTask {
   model: ModelName;
   users: Float32Array;

@@ -1,6 +1,6 @@
 // Scoring worker: builds the DCN-v2 models once from the weights it was given,
-// reads item features straight from the shared catalog, and scores
-// micro-batches of candidates from several requests in one forward pass.
+// reads item features straight from the shared catalog, and scores one
+// request's candidates per task.
 import { workerData } from 'node:worker_threads';
 import Piscina from 'piscina';
 

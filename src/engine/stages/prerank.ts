@@ -1,7 +1,7 @@
 // Stage 4: HAP pre-ranking. The light two-tower score (<user, item> plus the
 // bundle's popularity bias) for every candidate; the candidates whose
 // keep/drop decision at the top-M boundary is least certain go to the strong
-// pre-ranker (at most heavyBudget x K of them, micro-batched in the worker
+// pre-ranker (at most heavyBudget x K of them, inline or in the worker
 // pool); its scores are calibrated onto the light scale and the top M kept.
 import { hapMerge, hapRoute, scoreRows, topK } from '../../native';
 import type { RankContext, Stage } from '../context';

@@ -1,7 +1,6 @@
 // Stage 5: the multi-task DCN-v2 ranker scores the kept candidates: one
-// probability per objective, computed in the worker pool (micro-batched with
-// other requests) or, for a small model while the engine is otherwise idle,
-// on the calling thread (see ScoringPool).
+// probability per objective, computed in the worker pool or, when that is
+// cheaper than the hop, on the calling thread (see ScoringPool).
 import type { RankContext, Stage } from '../context';
 import { dropNonFinite } from '../context';
 import type { Candidates } from '../types';

@@ -69,7 +69,7 @@ describe('reduced-precision rankers on the demo world', function () {
       ...bundle,
       manifest: { ...bundle.manifest, models: { ...bundle.manifest.models, ranker: { ...bundle.manifest.models.ranker, precision: p } } },
     });
-    const opts = { threads: 1, maxBatchRows: 4096, maxQueuedRows: 10_000, inlineMaxFlops: 0 };
+    const opts = { threads: 1, maxQueuedRows: 10_000, inlineMaxFlops: 0 };
     const fromBundle = new ScoringPool(withPrecision('bf16'), catalog, opts);
     const overridden = new ScoringPool(withPrecision('bf16'), catalog, { ...opts, precision: 'int8' });
     try {
