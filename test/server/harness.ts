@@ -330,6 +330,17 @@ export async function expectStatus(p: Promise<unknown>, code: grpc.status, detai
   return err;
 }
 
+/** Length of the longest run of same-brand items on a page. */
+export function maxBrandRun(items: readonly RankedItem[]): number {
+  let best = 0;
+  let run = 0;
+  items.forEach((it, i) => {
+    run = i > 0 && it.brand === items[i - 1].brand ? run + 1 : 1;
+    best = Math.max(best, run);
+  });
+  return best;
+}
+
 // ---------------------------------------------------------------- world
 
 export interface WorldItem {

@@ -6,17 +6,7 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 
-import { expectStatus, Harness, RankedItem, RankingClient, RankRequest, RankResponse, startHarness } from './harness';
-
-function maxBrandRun(items: RankedItem[]): number {
-  let best = 0;
-  let run = 0;
-  items.forEach((it, i) => {
-    run = i > 0 && it.brand === items[i - 1].brand ? run + 1 : 1;
-    best = Math.max(best, run);
-  });
-  return best;
-}
+import { expectStatus, maxBrandRun, Harness, RankedItem, RankingClient, RankRequest, RankResponse, startHarness } from './harness';
 
 function stageScore(it: RankedItem, stage: string): number | undefined {
   return it.stage_scores.find((s) => s.stage === stage)?.score;

@@ -9,6 +9,7 @@ import { createMetrics } from '../../src/server/metrics';
 import { RankingService, SERVICE_NAME } from '../../src/server/service';
 import {
   expectStatus,
+  maxBrandRun,
   Harness,
   healthCheck,
   httpRequest,
@@ -40,16 +41,6 @@ function ids(res: RankResponse): string[] {
 
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-function maxBrandRun(items: RankedItem[]): number {
-  let best = 0;
-  let run = 0;
-  items.forEach((it, i) => {
-    run = i > 0 && it.brand === items[i - 1].brand ? run + 1 : 1;
-    best = Math.max(best, run);
-  });
-  return best;
 }
 
 describe('server/service (end to end over gRPC)', function () {
