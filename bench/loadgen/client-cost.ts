@@ -9,7 +9,7 @@
 // side by side.
 //
 //   node dist/bench/loadgen/client-cost.js --label after [--server real|null] [--rate 200] [--duration 10]
-//        [--warmup 3] [--workers 2] [--mix rank] [--repeat 1] [--results bench/results]
+//        [--warmup 3] [--workers 2] [--mix rank] [--repeat 1] [--results bench/results] [--note TEXT]
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +24,8 @@ const NAME = 'loadgen-client-cost';
 
 interface CostRun {
   label: string;
+  /** What the run measured, beyond the label (e.g. which client code). */
+  note?: string;
   meta: RunMeta;
   rate: number;
   mix: Mix;
@@ -40,12 +42,13 @@ interface CostRun {
   serverCpuUsPerRank?: number;
 }
 
-function toRun(label: string, server: 'real' | 'null', meta: RunMeta, r: LoadResult): CostRun {
+function toRun(label: string, note: string | undefined, server: 'real' | 'null', meta: RunMeta, r: LoadResult): CostRun {
   const rank = r.methods.Rank;
   const errors: Record<string, number> = {};
   for (const m of Object.values(r.methods)) for (const [k, v] of Object.entries(m.errors)) errors[k] = (errors[k] ?? 0) + v;
   return {
     label,
+    ...(note ? { note } : {}),
     meta,
     rate: r.options.rate,
     mix: r.options.mix,
@@ -89,6 +92,8 @@ function markdown(runs: CostRun[]): string {
         `| ${r.label} | ${r.meta.date} | \`${r.meta.commit}\` | \`${r.meta.command}\` | ${r.meta.pinning} | ${r.server} | ${r.rate} | ${r.mix} | ${r.workers} | ${r.durationS} | ${r.sent} | **${f(r.clientCpuUsPerCall, 0)}** | ${f(r.clientWakeupsPerCall)} | ${f(r.clientCpuMaxUtil, 3)} | ${f(r.rankP50)} | ${f(r.rankP99)} | ${f(r.serverCpuUsPerRank, 0)} | ${Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${f(r.meta.loadavg1)} |`,
     ),
     '',
+    ...[...new Map(runs.filter((r) => r.note).map((r) => [r.label, r.note])).entries()].map(([l, n]) => `- **${l}**: ${n}`),
+    '',
   ].join('\n');
 }
 
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
       'http-port': { type: 'string', default: '8191' },
       server: { type: 'string', default: 'real' },
       results: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
+      note: { type: 'string' },
     },
   });
   const kind = values.server;
@@ -116,7 +122,11 @@ async function main(): Promise<void> {
   if (mix !== 'rank' && mix !== 'rank+events') throw new Error(`--mix must be rank or rank+events, got ${mix}`);
   const pin = hasTaskset();
   const server = kind === 'real' ? await startServer(ROOT, Number(values['grpc-port']), Number(values['http-port']), pin) : await startNullServer(Number(values['grpc-port']), pin);
-  const command = `node dist/bench/loadgen/client-cost.js ${process.argv.slice(2).join(' ')}`;
+  const argv = process.argv
+    .slice(2)
+    .map((x) => (/[\s"]/.test(x) ? JSON.stringify(x) : x))
+    .join(' ');
+  const command = `node dist/bench/loadgen/client-cost.js ${argv}`;
   const runs: CostRun[] = [];
   try {
     for (let i = 0; i < Number(values.repeat); i++) {
@@ -131,7 +141,7 @@ async function main(): Promise<void> {
         serverPid: server.pid,
         clientCpus: pin ? '1' : undefined,
       });
-      const run = toRun(label, kind, runMeta(ROOT, command, pin ? 'server on CPU 0, load workers on CPU 1' : 'no pinning'), r);
+      const run = toRun(label, values.note, kind, runMeta(ROOT, command, pin ? 'server on CPU 0, load workers on CPU 1' : 'no pinning'), r);
       process.stderr.write(`${label}: ${run.sent} calls, client CPU ${f(run.clientCpuUsPerCall, 0)} µs/call, ${f(run.clientWakeupsPerCall)} wake-ups/call, Rank p99 ${f(run.rankP99)} ms\n`);
       runs.push(run);
     }
