@@ -1,19 +1,20 @@
 // The open-loop gRPC load generator's processes. runLoad() (the parent) forks
-// N worker processes, each with its own grpc-js channel and its round-robin
-// share of one seeded schedule; they start on a common wall-clock epoch, send
-// every call at its scheduled time whether or not earlier calls have returned,
-// and hand back their latency recorders (see schedule.ts), which the parent
-// merges. The parent optionally samples the server's CPU time from
+// N worker processes, each with its own HTTP/2 connection (raw-grpc.ts: the
+// request messages are serialized and framed once at start-up, responses are
+// read for their status only) and its round-robin share of one seeded
+// schedule; they start on a common wall-clock epoch, send every call at its
+// scheduled time whether or not earlier calls have returned, and hand back
+// their latency recorders (see schedule.ts), which the parent merges. The parent optionally samples the server's CPU time from
 // /proc/PID/stat at the start and end of the measurement window.
 //
 // A worker is this same file run as `node client.js --loadgen-worker`.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
-import { ArrivalProcess, buildSchedule, LatencyRecorder, LatencySummary, parseProcStatCpuUs, RecorderSnapshot, workerShare } from './schedule';
+import { loadProto, SERVICE_NAME } from '../../src/server/proto';
+import { CallDone, frameMessage, RawGrpcClient, unframeMessage } from './raw-grpc';
+import { ArrivalProcess, buildSchedule, LatencyRecorder, LatencySummary, mulberry32, parseProcStatCpuUs, RecorderSnapshot, workerShare } from './schedule';
 
 export type Mix = 'rank' | 'rank+events';
 
@@ -68,6 +69,8 @@ interface WorkerResult {
   sent: number;
   maxInFlight: number;
   cpuUs: number;
+  /** Voluntary context switches (the process slept and was woken) over the same span as cpuUs. */
+  wakeups: number;
   wallMs: number;
   /** Events RecordEvents acknowledged (its `accepted`), warm-up included. */
   eventsAcknowledged: number;
@@ -99,6 +102,8 @@ export interface LoadResult {
   maxInFlight: number;
   /** Client CPU (all workers, user + system) per call sent, µs. */
   clientCpuUsPerCall: number;
+  /** Times a worker slept and was woken (voluntary context switches), all workers, per call sent. */
+  clientWakeupsPerCall: number;
   /** Events acknowledged by RecordEvents over the whole run (warm-up included). */
   eventsAcknowledged: number;
   /** Busiest worker's CPU time / wall time (1 = one core saturated). */
@@ -213,6 +218,7 @@ function mergeResults(o: LoadOptions, results: WorkerResult[], serverCpuDelta: n
     sent,
     maxInFlight: Math.max(...results.map((r) => r.maxInFlight)),
     clientCpuUsPerCall: sent > 0 ? cpuUs / sent : NaN,
+    clientWakeupsPerCall: sent > 0 ? results.reduce((a, r) => a + r.wakeups, 0) / sent : NaN,
     clientCpuMaxUtil: Math.max(...results.map((r) => r.cpuUs / 1000 / r.wallMs)),
     eventsAcknowledged: results.reduce((a, r) => a + r.eventsAcknowledged, 0),
   };
@@ -228,15 +234,59 @@ function mergeResults(o: LoadOptions, results: WorkerResult[], serverCpuDelta: n
 
 // ---------------------------------------------------------------- worker side
 
-type UnaryCb = (err: grpc.ServiceError | null, res?: { accepted?: number }) => void;
-type RankingClient = grpc.Client & {
-  Rank(req: object, opts: grpc.CallOptions, cb: UnaryCb): grpc.ClientUnaryCall;
-  RecordEvents(req: object, opts: grpc.CallOptions, cb: UnaryCb): grpc.ClientUnaryCall;
-};
+const SERVICE_PATH = `/${SERVICE_NAME}`;
+/** Distinct RecordEvents requests a worker encodes at most; past that its event calls reuse them in order. */
+const EVENT_VARIANTS = 1 << 16;
 
-function statusName(err: grpc.ServiceError | null): string {
-  if (!err) return 'OK';
-  return (grpc.status as unknown as Record<number, string>)[err.code] ?? `CODE_${err.code}`;
+type Serialize = (value: object) => Buffer;
+type Deserialize = (bytes: Buffer) => unknown;
+
+function methodCodec(method: Method): { serialize: Serialize; deserialize: Deserialize } {
+  const def = loadProto()[SERVICE_NAME] as Record<string, { requestSerialize: Serialize; responseDeserialize: Deserialize }>;
+  return { serialize: def[method].requestSerialize, deserialize: def[method].responseDeserialize };
+}
+
+const userId = (i: number): string => `user-${String(i).padStart(6, '0')}`;
+
+/**
+ * The framed request messages of one worker's share, encoded once: a Rank
+ * request per distinct user it calls for (user = global index mod users)
+ * and a RecordEvents request per event call (its user, a click on a seeded
+ * random item), up to EVENT_VARIANTS of them.
+ */
+export function encodeRequests(o: Pick<LoadOptions, 'mix' | 'users' | 'items' | 'numResults' | 'seed'>, indices: Uint32Array, worker: number): { rank: Map<number, Buffer>; events: Buffer[] } {
+  const rankCodec = methodCodec('Rank');
+  const rank = new Map<number, Buffer>();
+  const events: Buffer[] = [];
+  const eventsCodec = o.mix === 'rank+events' ? methodCodec('RecordEvents') : undefined;
+  const rnd = mulberry32((o.seed * 7919 + worker + 1) >>> 0);
+  for (const g of indices) {
+    const u = g % o.users;
+    if (methodOf(g, o.mix) === 'Rank') {
+      if (!rank.has(u)) rank.set(u, frameMessage(rankCodec.serialize({ user_id: userId(u), context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: o.numResults })));
+    } else if (eventsCodec && events.length < EVENT_VARIANTS) {
+      const item = `item-${String(Math.floor(rnd() * o.items)).padStart(7, '0')}`;
+      events.push(frameMessage(eventsCodec.serialize({ events: [{ user_id: userId(u), item_id: item, type: 'ACTION_TYPE_CLICK', timestamp_ms: 0 }] })));
+    }
+  }
+  return { rank, events };
+}
+
+/**
+ * One Rank call before the run: the framing and the server's answer agree
+ * with the proto (an OK response must decode as a RankResponse). A non-OK
+ * status is left to the run's own accounting.
+ */
+async function probe(client: RawGrpcClient, frame: Buffer, timeoutMs: number): Promise<void> {
+  const { deserialize } = methodCodec('Rank');
+  const [st, body] = await new Promise<[string, Buffer | undefined]>((res) => client.call(`${SERVICE_PATH}/Rank`, frame, timeoutMs, (s, b) => res([s, b]), true));
+  if (st !== 'OK') return;
+  try {
+    if (!body) throw new Error('no response message');
+    deserialize(unframeMessage(body));
+  } catch (e) {
+    throw new Error(`the server's Rank response does not decode as a RankResponse: ${(e as Error).message}`);
+  }
 }
 
 async function workerMain(): Promise<void> {
@@ -245,17 +295,15 @@ async function workerMain(): Promise<void> {
   const w = cfg.worker;
   const schedule = buildSchedule({ rate: o.rate, durationS: o.warmupS + o.durationS, process: o.process, seed: o.seed });
   const { offsets, indices } = workerShare(schedule, w, o.workers);
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(o.target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as RankingClient;
-  await new Promise<void>((res, rej) => client.waitForReady(Date.now() + 10_000, (e) => (e ? rej(e) : res())));
+  const requests = encodeRequests(o, indices, w);
+  const eventsCodec = o.mix === 'rank+events' ? methodCodec('RecordEvents') : undefined;
+  const client = new RawGrpcClient(o.target);
+  await client.connect(10_000);
+  const firstRank = requests.rank.values().next();
+  if (!firstRank.done) await probe(client, firstRank.value, o.timeoutMs);
 
-  // Reused request objects: one per user for Rank; events are built per call (one in six).
-  const rankReqs = Array.from({ length: o.users }, (_, i) => ({
-    user_id: `user-${String(i).padStart(6, '0')}`,
-    context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' },
-    num_results: o.numResults,
-  }));
-  const rnd = Math.random;
+  const rankPath = `${SERVICE_PATH}/Rank`;
+  const eventsPath = `${SERVICE_PATH}/RecordEvents`;
   const warmupMs = o.warmupS * 1000;
   const endMs = warmupMs + o.durationS * 1000;
   const recorders: Record<Method, LatencyRecorder> = { Rank: new LatencyRecorder(warmupMs, endMs), RecordEvents: new LatencyRecorder(warmupMs, endMs) };
@@ -263,11 +311,13 @@ async function workerMain(): Promise<void> {
   process.send!({ type: 'ready', worker: w });
   const { startEpoch } = await new Promise<{ startEpoch: number }>((res) => process.once('message', (m: { startEpoch: number }) => res(m)));
   const cpu0 = process.cpuUsage();
+  const switches0 = process.resourceUsage().voluntaryContextSwitches;
   const wall0 = nowEpochMs();
   let next = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   let sent = 0;
+  let eventCalls = 0;
   let acknowledged = 0;
   const pending = new Set<number>();
   let finish: () => void = () => undefined;
@@ -279,25 +329,27 @@ async function workerMain(): Promise<void> {
     const method = methodOf(g, o.mix);
     const rec = recorders[method];
     const sentMs = nowEpochMs() - startEpoch;
-    const deadline = Date.now() + o.timeoutMs;
     inFlight++;
     sent++;
     if (inFlight > maxInFlight) maxInFlight = inFlight;
     pending.add(k);
-    const cb: UnaryCb = (err, res) => {
+    const done: CallDone = (status, body) => {
       const doneMs = nowEpochMs() - startEpoch;
-      if (!err && method === 'RecordEvents') acknowledged += res?.accepted ?? 0;
+      // RecordEvents answers a few bytes: decoded for `accepted` (Rank responses are not decoded).
+      if (status === 'OK' && body && eventsCodec) {
+        try {
+          acknowledged += (eventsCodec.deserialize(unframeMessage(body)) as { accepted?: number }).accepted ?? 0;
+        } catch {
+          // counted as OK (the status says so), acknowledges nothing
+        }
+      }
       inFlight--;
       pending.delete(k);
-      rec.record({ scheduledMs, sentMs, doneMs, status: statusName(err) });
+      rec.record({ scheduledMs, sentMs, doneMs, status });
       if (next >= offsets.length && inFlight === 0) finish();
     };
-    if (method === 'Rank') client.Rank(rankReqs[g % o.users], { deadline }, cb);
-    else {
-      const item = Math.floor(rnd() * o.items);
-      const events = [{ user_id: rankReqs[g % o.users].user_id, item_id: `item-${String(item).padStart(7, '0')}`, type: 'ACTION_TYPE_CLICK', timestamp_ms: 0 }];
-      client.RecordEvents({ events }, { deadline }, cb);
-    }
+    if (method === 'Rank') client.call(rankPath, requests.rank.get(g % o.users)!, o.timeoutMs, done);
+    else client.call(eventsPath, requests.events[eventCalls++ % requests.events.length], o.timeoutMs, done, true);
   };
   const tick = (): void => {
     const t = nowEpochMs() - startEpoch;
@@ -320,6 +372,7 @@ async function workerMain(): Promise<void> {
     sent,
     maxInFlight,
     cpuUs: cpu.user + cpu.system,
+    wakeups: process.resourceUsage().voluntaryContextSwitches - switches0,
     wallMs: nowEpochMs() - wall0,
     eventsAcknowledged: acknowledged,
   };
