@@ -40,7 +40,7 @@ export interface PrecisionRun {
 
 export interface PrecisionRow {
   precision: DcnPrecision;
-  /** The engine that served it ('default': the evaluator's default engine, whose 'auto' resolved to this precision). */
+  /** The engine that served it. */
   engine: string;
   requests: number;
   /** Per-request 95% intervals (mean -/+ 1.96 stderr). */
@@ -176,7 +176,7 @@ export function precisionSection(args: {
   return {
     note:
       `the same requests (default knobs, exploration NONE, the same seed per user, debug on) to an engine whose ranker and strong pre-ranker run in fp32 and to one per reduced precision ` +
-      `(EngineOptions.rankerPrecision; int8 calibrated on the bundle's rows at load), all sharing the default engine's user state; NDCG as everywhere in this report; ` +
+      `(EngineOptions.rankerPrecision; int8 calibrated on the bundle's rows at load), built one after the other and sharing the default engine's user state; NDCG as everywhere in this report; ` +
       `overlap = items a request's top ${bar.k} shares with the fp32 top ${bar.k} of the same request. Bar: NDCG@${bar.k} >= ${bar.ndcg50RatioAtLeast} x fp32 and ` +
       `overlap >= ${bar.overlapAtLeast} in >= ${100 * bar.overlapShareAtLeast}% of requests (on the 100k and the 1M world)`,
     bar,

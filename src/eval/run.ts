@@ -522,16 +522,15 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       if (!engines.has(engineOf(s))) engines.set(engineOf(s), await Engine.create(bundle, { ...base, store: engine.store, search: s }));
     }
     engines.set('top-routing', await Engine.create(bundle, { ...base, store: engine.store, hapRouting: 'top' }));
-    // Precision engines: the fp32 reference, and one per compared precision
-    // (the default engine when its 'auto' resolved to that precision for both
-    // rankers and it is not already the reference).
+    // Precision engines: the fp32 reference, then one per compared precision,
+    // built one after the other the same way (not the default engine even
+    // where its 'auto' is that precision: its clock started earlier, it holds
+    // a warm user-embedding cache), so they differ in the rankers' precision.
     const precisions = [...new Set(cfg.precisions ?? REDUCED_PRECISIONS)];
     const runsIn = (e: Engine, p: DcnPrecision) => e.pool.precision.ranker === p && e.pool.precision.preranker === p;
-    const precisionRef = precisions.length === 0 ? null : runsIn(engine, 'fp32') ? 'default' : 'fp32 reference';
-    const precisionEngines = precisions.map((p) => ({ precision: p, engine: precisionRef !== 'default' && runsIn(engine, p) ? 'default' : `precision ${p}` }));
-    for (const key of [precisionRef, ...precisionEngines.map((x) => x.engine)]) {
-      if (key === null || engines.has(key)) continue;
-      const p: DcnPrecision = key === 'fp32 reference' ? 'fp32' : precisionEngines.find((x) => x.engine === key)!.precision;
+    const precisionRef = precisions.length === 0 ? null : 'fp32 reference';
+    const precisionEngines = precisions.map((p) => ({ precision: p, engine: `precision ${p}` }));
+    for (const { precision: p, engine: key } of precisionRef === null ? [] : [{ precision: 'fp32' as const, engine: precisionRef }, ...precisionEngines]) {
       const e = await Engine.create(bundle, { ...base, store: engine.store, rankerPrecision: p });
       engines.set(key, e);
       if (!runsIn(e, p)) throw new Error(`the ${key} engine runs ${JSON.stringify(e.pool.precision)}, not ${p}`);
@@ -589,7 +588,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
             { name: 'precision-fp32-reference', description: "API: default knobs, exploration NONE; rankers in fp32 (the precision section's reference)", options: { ...none }, engine: precisionRef },
             ...precisionEngines.map((x) => ({
               name: `precision-${x.precision}`,
-              description: `API: default knobs, exploration NONE; rankers in ${x.precision}${x.engine === 'default' ? " (the default engine: 'auto' on this CPU)" : ''}`,
+              description: `API: default knobs, exploration NONE; rankers in ${x.precision}`,
               options: { ...none },
               engine: x.engine,
             })),
