@@ -11,9 +11,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+import { DcnPrecision } from '../native/dcn-precision';
 import { GENERATOR_VERSION } from '../world/generate';
 import { DEFAULT_WORLD, WorldConfig } from '../world/schema';
-import { writeReport } from './report';
+import { REDUCED_PRECISIONS } from './precision';
+import { precisionCpuLine, precisionTable, writeReport } from './report';
 import { DEFAULT_BUDGETS, DEFAULT_LAMBDAS, runEval } from './run';
 
 export const USAGE = `usage: npm run eval -- [options]
@@ -30,6 +32,8 @@ options:
   --seed N         sampling seed (default 1)
   --threads N      scoring workers per engine (default 1)
   --root DIR       the world's directory (default: the demo world's cache in .data/)
+  --precisions L   ranker precisions compared with fp32, comma-separated (int8, bf16,
+                   fp32), or none (default ${REDUCED_PRECISIONS.join(',')})
   --help, -h       this text`;
 
 function parseArgs(argv: string[]): Record<string, string> {
@@ -49,6 +53,17 @@ function int(args: Record<string, string>, k: string, dflt: number): number {
   const n = Number(args[k]);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${k} must be a positive integer, got ${args[k]}`);
   return n;
+}
+
+/** --precisions: a comma-separated list of int8, bf16 and fp32, or 'none'. */
+export function parsePrecisions(v: string | undefined): DcnPrecision[] {
+  if (v === undefined) return [...REDUCED_PRECISIONS];
+  if (v === 'none') return [];
+  const out = v.split(',').map((x) => x.trim());
+  for (const x of out) {
+    if (x !== 'int8' && x !== 'bf16' && x !== 'fp32') throw new Error(`--precisions must list int8, bf16 or fp32 (or be none), got ${x}`);
+  }
+  return [...new Set(out as DcnPrecision[])];
 }
 
 /** The named worlds of --world. */
@@ -83,7 +98,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
-  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root']);
+  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root', 'precisions']);
   for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (args.world !== undefined && args.items !== undefined) throw new Error('--world and --items are exclusive');
   if (args.world !== undefined && !(args.world in WORLDS)) throw new Error(`--world must be one of ${Object.keys(WORLDS).join(', ')}, got ${args.world}`);
@@ -103,6 +118,7 @@ async function main(): Promise<void> {
   }
   const out = reportDir(repo, args.out, isDefault ? null : (args.world ?? String(items)));
   const users = int(args, 'users', 300);
+  const precisions = parsePrecisions(args.precisions);
   const report = await runEval({
     root,
     world,
@@ -111,6 +127,7 @@ async function main(): Promise<void> {
     threads: int(args, 'threads', 1),
     budgets: DEFAULT_BUDGETS,
     lambdas: DEFAULT_LAMBDAS,
+    precisions,
     command: ['npm run eval --', ...process.argv.slice(2)].join(' '),
     log: (m) => console.error(m),
   });
@@ -125,6 +142,13 @@ async function main(): Promise<void> {
       `retrieval: ${report.retrieval.index.mean.toFixed(3)} of the true top ${report.retrieval.trueTopN} among the ${report.retrieval.k} candidates; ` +
       `reactivity: ${report.reactivity.before.mean.toFixed(2)} -> ${report.reactivity.after.mean.toFixed(2)} of the top 20 in the burst's category`,
   );
+  const p = report.precision;
+  if (p !== null) {
+    console.log('');
+    console.log(`Reduced precision (${report.world.items} items, ${p.reference.requests} requests): ${p.allPass ? 'every precision meets the bar' : 'NOT every precision meets the bar'}`);
+    console.log(precisionCpuLine(p));
+    for (const line of precisionTable(p)) console.log(line);
+  }
 }
 
 if (require.main === module) {

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import type { Interval } from './metrics';
+import type { PrecisionSection } from './precision';
 import type { EvalReport } from './run';
 import { renderLinePlot } from './svg';
 
@@ -284,7 +285,56 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push(`RecordEvents acknowledged ${rx.eventsAccepted} of ${rx.eventsSent} events.`);
   L.push('');
+  L.push('## Reduced precision');
+  L.push('');
+  const p = r.precision;
+  if (p === null) {
+    L.push('Not measured (no precision compared).');
+  } else {
+    L.push(p.note + '.');
+    L.push('');
+    L.push(precisionCpuLine(p));
+    L.push('');
+    L.push(...precisionTable(p));
+    L.push('');
+    L.push(
+      `± = half-width of the 95% interval over requests (${p.reference.requests} requests); the ratio's interval: paired percentile bootstrap over requests (${p.bootstrapIters} resamples); ` +
+        `same order = the top ${p.bar.k} identical to fp32's, position by position.`,
+    );
+  }
+  L.push('');
   return L.join('\n');
+}
+
+/**
+ * The reduced-precision table (markdown, also printed by the CLI): the fp32
+ * reference, then each compared precision with its ratio, overlap and verdict.
+ */
+export function precisionTable(p: PrecisionSection): string[] {
+  const b = p.bar;
+  const L: string[] = [];
+  L.push(`| rankers | engine | NDCG@10 | NDCG@50 | NDCG@50 / fp32 (95% interval) | top-${b.k} overlap >= ${b.overlapAtLeast} | mean overlap | min overlap | same order | bar |`);
+  L.push('|---|---|---|---|---|---|---|---|---|---|');
+  const ref = p.reference;
+  L.push(`| fp32 (reference) | ${ref.engine} | ${pm(ref.ndcg10)} | ${pm(ref.ndcg50)} | 1 | | ${b.k} | ${b.k} | | |`);
+  for (const r of p.rows) {
+    const q = r.ndcg50Ratio;
+    L.push(
+      `| ${r.precision} | ${r.engine} | ${pm(r.ndcg10)} | ${pm(r.ndcg50)} | ${q.ratio.toFixed(4)} (${q.lo.toFixed(4)}-${q.hi.toFixed(4)}) | ${pct(r.overlap.shareAtLeastBar)} | ` +
+        `${r.overlap.mean.toFixed(2)} | ${r.overlap.min} | ${pct(r.identicalShare)} | ${r.pass ? 'pass' : `FAIL: ${r.failures.join('; ')}`} |`,
+    );
+  }
+  return L;
+}
+
+/** One line: the CPU, what 'auto' picks on it and what the default engine runs. */
+export function precisionCpuLine(p: PrecisionSection): string {
+  const c = p.cpu.onednn;
+  const flags = p.cpu.flags === null ? 'CPU flags unknown (no /proc/cpuinfo)' : `CPU flags: ${Object.entries(p.cpu.flags).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`;
+  return (
+    `oneDNN ISA ${c.isa} (int8 dot products ${c.vnni ? 'yes' : 'no'}, bf16 dot products ${c.bf16 ? 'yes' : 'no'}, AMX ${c.amx ? 'yes' : 'no'}); ${flags}. ` +
+    `'auto' picks ${p.auto} on this CPU; the default engine runs the ranker in ${p.defaultEngine.ranker} and the strong pre-ranker in ${p.defaultEngine.preranker}.`
+  );
 }
 
 /** Writes report.json, report.md and the plots into `dir`; returns the files written. */

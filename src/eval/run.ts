@@ -38,6 +38,9 @@
 //                the top B by light score) beside the default 'uncertainty'.
 //   exploration  epsilon-greedy with several epsilons and start positions:
 //                new-item share by position, new-item recall.
+//   precision    an engine whose rankers run in fp32 beside one per reduced
+//                precision (int8, bf16), the same requests: NDCG of each and
+//                the overlap of their top 50s (precision.ts).
 //   reactivity   after all the above: for a sub-sample of users, a Rank call,
 //                a burst of RecordEvents (clicks, then carts) on items of a
 //                category the user does not favour, and the same Rank again.
@@ -48,7 +51,8 @@ import pino from 'pino';
 import { loadBundle, newItemMask } from '../bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
 import { UserTower } from '../engine/user-tower';
-import { scoreRows, topK } from '../native';
+import { onednnCpu, scoreRows, topK } from '../native';
+import type { DcnPrecision } from '../native/dcn-precision';
 import { createMetrics } from '../server/metrics';
 import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
 import { DEFAULT_RANK } from '../server/validate';
@@ -74,6 +78,7 @@ import {
   recallOfTop,
   shareByPosition,
 } from './metrics';
+import { precisionSection, PrecisionRun, PrecisionSection, REDUCED_PRECISIONS } from './precision';
 
 export const EVAL_SURFACES: Surface[] = ['home', 'browse', 'search'];
 export const NUM_RESULTS = 50;
@@ -108,6 +113,12 @@ export interface EvalConfig {
   reactivityCarts?: number;
   /** Bootstrap resamples of the headline ratios' intervals. */
   bootstrapIters?: number;
+  /**
+   * Ranker precisions compared with an fp32 engine on the same requests
+   * (default REDUCED_PRECISIONS: int8 and bf16; 'fp32' compares a second
+   * fp32 engine; empty: no precision section).
+   */
+  precisions?: DcnPrecision[];
 }
 
 export const DEFAULT_BUDGETS = [0, 0.05, 0.1, 0.2, 0.5, 1.0];
@@ -341,6 +352,8 @@ export interface EvalReport {
     eventsSent: number;
     eventsAccepted: number;
   };
+  /** Reduced-precision rankers against fp32 (null: cfg.precisions empty). */
+  precision: PrecisionSection | null;
   seconds: number;
 }
 
@@ -509,6 +522,19 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       if (!engines.has(engineOf(s))) engines.set(engineOf(s), await Engine.create(bundle, { ...base, store: engine.store, search: s }));
     }
     engines.set('top-routing', await Engine.create(bundle, { ...base, store: engine.store, hapRouting: 'top' }));
+    // Precision engines: the fp32 reference, then one per compared precision,
+    // built one after the other the same way (not the default engine even
+    // where its 'auto' is that precision: its clock started earlier, it holds
+    // a warm user-embedding cache), so they differ in the rankers' precision.
+    const precisions = [...new Set(cfg.precisions ?? REDUCED_PRECISIONS)];
+    const runsIn = (e: Engine, p: DcnPrecision) => e.pool.precision.ranker === p && e.pool.precision.preranker === p;
+    const precisionRef = precisions.length === 0 ? null : 'fp32 reference';
+    const precisionEngines = precisions.map((p) => ({ precision: p, engine: `precision ${p}` }));
+    for (const { precision: p, engine: key } of precisionRef === null ? [] : [{ precision: 'fp32' as const, engine: precisionRef }, ...precisionEngines]) {
+      const e = await Engine.create(bundle, { ...base, store: engine.store, rankerPrecision: p });
+      engines.set(key, e);
+      if (!runsIn(e, p)) throw new Error(`the ${key} engine runs ${JSON.stringify(e.pool.precision)}, not ${p}`);
+    }
     log(`${engines.size} engines: ${[...engines.keys()].join(', ')}`);
     await service.start();
     service.setEngine(engine);
@@ -556,6 +582,17 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       },
       { name: 'engine', description: 'API: default knobs, exploration NONE', options: { ...none } },
       { name: 'engine+exploration', description: 'API: default knobs including the default epsilon-greedy exploration', options: {} },
+      ...(precisionRef === null
+        ? []
+        : [
+            { name: 'precision-fp32-reference', description: "API: default knobs, exploration NONE; rankers in fp32 (the precision section's reference)", options: { ...none }, engine: precisionRef },
+            ...precisionEngines.map((x) => ({
+              name: `precision-${x.precision}`,
+              description: `API: default knobs, exploration NONE; rankers in ${x.precision}`,
+              options: { ...none },
+              engine: x.engine,
+            })),
+          ]),
       {
         name: 'no-shortcuts',
         description: 'API: retrieval_k min(5000, items), heavy_budget 1.0, diversity NONE, exploration NONE',
@@ -591,6 +628,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
 
     const sampled = sampleUsers(truth.users.info.map((u) => u.segment), cfg.users, cfg.seed);
     const samples = new Map<string, Sample[]>(specs.map((s) => [s.name, []]));
+    // The returned rows of the precision section's lists (their overlap is compared).
+    const precisionLists = new Map<string, number[][]>(specs.filter((s) => s.name.startsWith('precision-')).map((s) => [s.name, []]));
     const oracleScores: ListScores[] = [];
     const popular = Array.from(topK(bundle.bias, NUM_RESULTS));
     const allRows = Int32Array.from({ length: n }, (_, i) => i);
@@ -729,6 +768,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         if (spec.name === 'engine') engineResponse = res;
         const ids = spec.pick ? spec.pick(res) : res.items.map((it) => it.item_id);
         const rows = toRows(ids);
+        precisionLists.get(spec.name)?.push(rows);
         const pre = res.stages.find((x) => x.stage === 'prerank');
         const ret = res.stages.find((x) => x.stage === 'retrieval');
         const m = pre ? /strong model on (\d+) of (\d+)/.exec(pre.note) : null;
@@ -869,6 +909,23 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       topPrerankMs: configs[`hap-top-${b}`].prerankMs,
     }));
     const r20 = routingRows.find((r) => r.budget === 0.2);
+    const precisionRun = (name: string): PrecisionRun => ({
+      ndcg10: samples.get(name)!.map((x) => x.scores.ndcg10),
+      ndcg50: samples.get(name)!.map((x) => x.scores.ndcg50),
+      lists: precisionLists.get(name)!,
+    });
+    const precisionBoot = new Rng((cfg.seed ^ 0xb16f) >>> 0);
+    const precision =
+      precisionRef === null
+        ? null
+        : precisionSection({
+            cpu: onednnCpu,
+            defaultEngine: { ...engine.pool.precision },
+            reference: { engine: precisionRef, run: precisionRun('precision-fp32-reference') },
+            compared: precisionEngines.map((x) => ({ precision: x.precision, engine: x.engine, run: precisionRun(`precision-${x.precision}`) })),
+            random: () => precisionBoot.next(),
+            iters,
+          });
     const divSpecs = specs.filter((s) => s.name === 'div-none' || /^(mmr|dpp)-/.test(s.name));
     const divPoints = divSpecs.map((s) => {
       const c = configs[s.name];
@@ -1039,6 +1096,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         rows: explorationRows,
       },
       reactivity,
+      precision,
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {

@@ -62,6 +62,7 @@ describe('eval: end to end on a tiny world', function () {
     names.push(...BUDGETS.map((b) => `hap-${b}`), ...LAMBDAS.flatMap((l) => [`mmr-${l}`, `dpp-${l}`]));
     names.push(...DEFAULT_ROUTING_BUDGETS.map((b) => `hap-top-${b}`), 'ann-nprobe-1', 'ann-nprobe-64', 'ann-nprobe-512');
     names.push(...DEFAULT_EPSILONS.map((e) => `explore-e${e}-k5`), 'explore-e0.1-k1', 'explore-e0.1-k10');
+    names.push('precision-fp32-reference', 'precision-int8', 'precision-bf16');
     assert.deepEqual(Object.keys(report.configs).sort(), names.sort());
     for (const c of Object.values(report.configs)) {
       assert.equal(c.requests, USERS, c.name);
@@ -240,6 +241,7 @@ describe('eval: end to end on a tiny world', function () {
       '## Diversity trade-off',
       '## Exploration and novelty',
       '## Reactivity',
+      '## Reduced precision',
       '### Per objective',
       '## Retrieval recall against the true top items',
       'By segment and by surface',
