@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     node: process.version,
     onednn: sh("dpkg-query -W -f='${Version}' libdnnl2") || 'unknown',
     onednnIsa: onednnCpu.isa,
-    auto: autoPrecision(onednnCpu),
+    auto: `ranker ${autoPrecision(onednnCpu, 'ranker')}, pre-ranker ${autoPrecision(onednnCpu, 'preranker')}`,
     isaFlags: flags.filter((f) => /^(avx2|fma|avx512(f|bw|vl|_vnni|_bf16|_fp16)|avx_vnni|amx_\w+)$/.test(f)).join(' '),
     args: argv,
     loadStart: os.loadavg()[0],

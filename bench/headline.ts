@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const meta = { ...runMeta(ROOT, `node dist/bench/headline.js ${process.argv.slice(2).join(' ')}`, pin ? 'server on CPU 0, load generator on CPU 1' : 'no pinning'), a: dirs.a, b: dirs.b };
   const cpu = native.onednnCpu;
   const isa = `${cpu.isa}${cpu.vnni ? ', int8 dot products (VNNI)' : ''}${cpu.bf16 ? ', AVX-512 BF16' : ''}${cpu.amx ? ', AMX' : ''}`;
-  const precisionB = resolvePrecision(undefined, cpu);
+  const precisionB = `ranker ${resolvePrecision(undefined, cpu, 'ranker')}, pre-ranker ${resolvePrecision(undefined, cpu, 'preranker')}`;
   const med = (side: 'a' | 'b', get: (r: SideRun) => number) => median(runs.filter((r) => r.side === side).map(get));
   const row = (name: string, get: (r: SideRun) => number, digits = 0) => {
     const a = med('a', get);
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     '',
     `${meta.date} · ${meta.cpu} (${meta.cores} cores; oneDNN ISA: ${isa}) · Node ${meta.node} · ${meta.pinning} · \`${meta.command}\``,
     '',
-    `A: \`${dirs.a}\` (fp32 rankers); B: \`${dirs.b}\` (rankers in ${precisionB} on this CPU). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
+    `A: \`${dirs.a}\` (fp32 rankers); B: \`${dirs.b}\` (${precisionB} on this CPU). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
     '',
     '| metric | A | B | B / A |',
     '|---|---:|---:|---:|',

@@ -69,7 +69,8 @@ export interface PrecisionSection {
     flags: Record<string, boolean> | null;
   };
   /** What 'auto' resolves to on this CPU. */
-  auto: DcnPrecision;
+  /** What 'auto' picks on this CPU, per model. */
+  auto: Record<'ranker' | 'preranker', DcnPrecision>;
   /** What the evaluator's default engine runs (the bundle's setting, else 'auto'). */
   defaultEngine: { ranker: DcnPrecision; preranker: DcnPrecision };
   reference: { precision: 'fp32'; engine: string; requests: number; ndcg10: Interval; ndcg50: Interval };
@@ -181,7 +182,7 @@ export function precisionSection(args: {
       `overlap >= ${bar.overlapAtLeast} in >= ${100 * bar.overlapShareAtLeast}% of requests (on the 100k and the 1M world)`,
     bar,
     cpu: { onednn: { ...args.cpu }, flags: args.flags === undefined ? cpuFlags() : args.flags },
-    auto: autoPrecision(args.cpu),
+    auto: { ranker: autoPrecision(args.cpu, 'ranker'), preranker: autoPrecision(args.cpu, 'preranker') },
     defaultEngine: args.defaultEngine,
     reference: { precision: 'fp32', engine: args.reference.engine, requests: ref.lists.length, ndcg10: meanInterval(ref.ndcg10), ndcg50: meanInterval(ref.ndcg50) },
     rows,

@@ -139,7 +139,7 @@ describe('eval: the reduced-precision section end to end on a tiny world', funct
     const p = report.precision!;
     assert.ok(p !== null);
     assert.deepEqual(p.cpu.onednn, { ...onednnCpu });
-    assert.equal(p.auto, autoPrecision(onednnCpu));
+    assert.deepEqual(p.auto, { ranker: autoPrecision(onednnCpu, 'ranker'), preranker: autoPrecision(onednnCpu, 'preranker') });
     assert.ok(['fp32', 'bf16', 'int8'].includes(p.defaultEngine.ranker));
     if (process.platform === 'linux') assert.deepEqual(Object.keys(p.cpu.flags ?? {}), ['avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16']);
     assert.deepEqual(p.bar, PRECISION_BAR);
@@ -193,7 +193,7 @@ describe('eval: the reduced-precision section end to end on a tiny world', funct
   it('puts the section in report.md and the table on one line per precision', () => {
     const md = markdown(report);
     assert.ok(md.includes('## Reduced precision'));
-    assert.ok(md.includes(`'auto' picks ${report.precision!.auto} on this CPU`));
+    assert.ok(md.includes(`'auto' picks ${report.precision!.auto.ranker} for the ranker and ${report.precision!.auto.preranker} for the strong pre-ranker on this CPU`));
     const table = precisionTable(report.precision!);
     assert.equal(table.length, 2 + 1 + 3);
     assert.match(table[3], /^\| fp32 \| precision fp32 \| .* \| 1\.0000 \(1\.0000-1\.0000\) \| 100\.0% \| 50\.00 \| 50 \| 100\.0% \| pass \|$/);

@@ -193,16 +193,22 @@ describe('native DCN-v2 through oneDNN (fp32, bf16, int8)', () => {
 
   describe("'auto' precision", () => {
     const cpu = (over: Partial<typeof onednnCpu>) => ({ isa: 'x', vnni: false, bf16: false, amx: false, ...over });
-    it('is int8 with VNNI or AMX, else fp32 (AVX-512 BF16 alone does not pick bf16)', () => {
-      assert.equal(autoPrecision(cpu({ vnni: true })), 'int8');
-      assert.equal(autoPrecision(cpu({ amx: true, bf16: true, vnni: true })), 'int8');
-      assert.equal(autoPrecision(cpu({ bf16: true })), 'fp32');
-      assert.equal(autoPrecision(cpu({})), 'fp32');
+    it('the pre-ranker is int8 with VNNI or AMX, else fp32', () => {
+      assert.equal(autoPrecision(cpu({ vnni: true }), 'preranker'), 'int8');
+      assert.equal(autoPrecision(cpu({ amx: true, bf16: true, vnni: true }), 'preranker'), 'int8');
+      assert.equal(autoPrecision(cpu({ bf16: true }), 'preranker'), 'fp32');
+      assert.equal(autoPrecision(cpu({}), 'preranker'), 'fp32');
+    });
+    it('the ranker is bf16 with AMX, else fp32 (its int8 fails the quality bar; AVX-512 BF16 alone is slower than fp32)', () => {
+      assert.equal(autoPrecision(cpu({ vnni: true }), 'ranker'), 'fp32');
+      assert.equal(autoPrecision(cpu({ amx: true, bf16: true, vnni: true }), 'ranker'), 'bf16');
+      assert.equal(autoPrecision(cpu({ bf16: true, vnni: true }), 'ranker'), 'fp32');
+      assert.equal(autoPrecision(cpu({}), 'ranker'), 'fp32');
     });
     it('an explicit setting wins; unset means auto', () => {
-      assert.equal(resolvePrecision('bf16', cpu({ vnni: true })), 'bf16');
-      assert.equal(resolvePrecision(undefined, cpu({ vnni: true })), 'int8');
-      assert.equal(resolvePrecision('auto', cpu({})), 'fp32');
+      assert.equal(resolvePrecision('bf16', cpu({ vnni: true }), 'preranker'), 'bf16');
+      assert.equal(resolvePrecision(undefined, cpu({ vnni: true }), 'preranker'), 'int8');
+      assert.equal(resolvePrecision('auto', cpu({ vnni: true }), 'ranker'), 'fp32');
     });
     it('reads the CPU through oneDNN', () => {
       assert.equal(typeof onednnCpu.isa, 'string');

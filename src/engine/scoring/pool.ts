@@ -138,7 +138,7 @@ export class ScoringPool {
     // baseline backends ('ort', 'ts') compute in fp32.
     const pick = (m: ModelName): DcnPrecision => {
       if ((opts.backend ?? 'native') !== 'native') return 'fp32';
-      const p = resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu);
+      const p = resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu, m);
       return p === 'int8' && catalog.size === 0 ? 'fp32' : p;
     };
     this.precision = { ranker: pick('ranker'), preranker: pick('preranker') };
