@@ -53,6 +53,17 @@ export function autoPrecision(cpu: CpuCaps, model: DcnModelRole): DcnPrecision {
   return AUTO_RULES[model].find((r) => r.when(cpu))?.use ?? 'fp32';
 }
 
+/**
+ * The kernels of the exact fp32 path: oneDNN's fp32 matmul where oneDNN runs
+ * AVX-512 kernels (the W2 ranker over 200 rows: 513 vs 757 µs on the packed
+ * AVX2 kernels of native/gemm.cc, the strong pre-ranker 111 vs 132 µs, the
+ * same probabilities to 2e-7; bench/results/dcn-precision.md), else the
+ * packed kernels (not yet measured against oneDNN on an AVX2-only CPU).
+ */
+export function fp32Backend(cpu: CpuCaps): 'onednn' | 'gemm' {
+  return cpu.isa.startsWith('avx512') ? 'onednn' : 'gemm';
+}
+
 /** A setting resolved to a precision: an explicit one wins, 'auto' asks the CPU. */
 export function resolvePrecision(setting: DcnPrecisionSetting | undefined, cpu: CpuCaps, model: DcnModelRole): DcnPrecision {
   return setting === undefined || setting === 'auto' ? autoPrecision(cpu, model) : setting;

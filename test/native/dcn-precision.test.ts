@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 
 import { native } from '../../src/native/binding';
 import { DcnCalibration, DcnModel, DcnShape, DcnWeights } from '../../src/native/dcn';
-import { autoPrecision, resolvePrecision } from '../../src/native/dcn-precision';
+import { autoPrecision, fp32Backend, resolvePrecision } from '../../src/native/dcn-precision';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { NativeInputError, onednnCpu } from '../../src/native';
 import { dcnForwardReference, randomDcnWeights } from '../../src/reference/dcn';
@@ -204,6 +204,10 @@ describe('native DCN-v2 through oneDNN (fp32, bf16, int8)', () => {
       assert.equal(autoPrecision(cpu({ amx: true, bf16: true, vnni: true }), 'ranker'), 'bf16');
       assert.equal(autoPrecision(cpu({ bf16: true, vnni: true }), 'ranker'), 'fp32');
       assert.equal(autoPrecision(cpu({}), 'ranker'), 'fp32');
+    });
+    it('fp32 runs on oneDNN where oneDNN has AVX-512 kernels, else on the packed AVX2 kernels', () => {
+      assert.equal(fp32Backend(cpu({ isa: 'avx512_core_bf16' })), 'onednn');
+      assert.equal(fp32Backend(cpu({ isa: 'avx2' })), 'gemm');
     });
     it('an explicit setting wins; unset means auto', () => {
       assert.equal(resolvePrecision('bf16', cpu({ vnni: true }), 'preranker'), 'bf16');

@@ -5,6 +5,8 @@
 import * as ort from 'onnxruntime-node';
 
 import { DcnModel, DcnShape, headInputDim } from '../../native/dcn';
+import { fp32Backend } from '../../native/dcn-precision';
+import { onednnCpu } from '../../native';
 import { gatherItemFeatures } from '../../native/features';
 import type { DcnCalibration, DcnWeights } from '../../native/dcn';
 import { buildDcnOnnx } from '../../onnx/dcn-graph';
@@ -46,7 +48,8 @@ interface Runner {
 }
 
 function nativeRunner(m0: WorkerModel, w: DcnWeights, calibration: DcnCalibration | undefined): Runner {
-  const m = new DcnModel(m0.shape, w, { precision: m0.precision, calibration });
+  const backend = m0.precision === 'fp32' ? fp32Backend(onednnCpu) : undefined;
+  const m = new DcnModel(m0.shape, w, { precision: m0.precision, backend, calibration });
   return { run: (users, offsets, x) => m.forwardSegments(users, offsets, x) };
 }
 
