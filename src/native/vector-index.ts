@@ -30,6 +30,16 @@ export interface SearchOptions {
    * results again itself (LiveCatalog counts its changes for this).
    */
   alive?: Uint8Array;
+  /**
+   * IVF with half-precision codes (IVF<n>,SQfp16): a two-pass search. The
+   * lists are scanned on 8-bit copies of their codes (built at the first
+   * such search), the best refine * k by that approximate score are
+   * re-scored from the index's own codes and the best k of them returned,
+   * with their half-precision scores. Faster; may miss items the one-pass
+   * search returns (measure recall). 0 or absent: one pass. Other indexes
+   * ignore it.
+   */
+  refine?: number;
   /** Drops repeated ids (the best stays), like `alive` after the search: an HNSW index keeps an updated item's old vector. */
   unique?: boolean;
 }
@@ -120,7 +130,8 @@ export class VectorIndex {
     const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
     if (opts.alive !== undefined && !(opts.alive instanceof Uint8Array)) throw new NativeInputError('alive must be a Uint8Array');
     if (opts.unique !== undefined && typeof opts.unique !== 'boolean') throw new NativeInputError('unique must be a boolean');
-    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads, opts.alive ?? null, opts.unique ?? false];
+    const refine = opts.refine === undefined ? null : checkInt('refine', opts.refine, 0, 64);
+    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads, opts.alive ?? null, opts.unique ?? false, refine];
   }
 
   /** Top-k search for one or many queries (queries is nq * dim floats), on a libuv thread. */
