@@ -301,7 +301,7 @@ struct SearchArgs {
   size_t k = 0;
   int efSearch = 0;  // 0: index default
   int nprobe = 0;    // 0: index default
-  int refine = 0;    // IVF SQfp16: two-pass search keeping refine * k candidates (RefineParams); 0: one pass
+  double refine = 0;  // IVF SQfp16: two-pass search keeping ceil(refine * k) candidates (RefineParams); 0: one pass
   int threads = 1;
   Filter filter;
   // Post-filter of each query's k results: ids whose byte in `alive` is not 1
@@ -378,7 +378,7 @@ void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
   } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
     ip.nprobe = a.nprobe > 0 ? size_t(a.nprobe) : ivf->nprobe;
     ip.nprobe = std::min(ip.nprobe, ivf->nlist);
-    ip.refine = size_t(a.refine);
+    ip.refine = a.refine;
     params = &ip;
   }
   params->sel = const_cast<faiss::IDSelector*>(sel);
@@ -590,7 +590,10 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
       a.aliveRef = Napi::Persistent(info[8].As<Napi::Object>());
     }
     a.unique = HasArg(info, 9) && info[9].ToBoolean().Value();
-    if (HasArg(info, 10)) a.refine = int(ArgInt(info, 10, "refine", 0, 64));
+    if (HasArg(info, 10)) {
+      a.refine = ArgNumber(info, 10, "refine");
+      RANK_THROW_RANGE_IF(a.refine != 0 && !(a.refine >= 1 && a.refine <= 64), env, "refine must be 0 or in [1, 64]");
+    }
     return a;
   }
 

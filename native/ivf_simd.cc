@@ -735,7 +735,8 @@ void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t
       sq.qtype == faiss::ScalarQuantizer::QT_fp16 && KnownMetric(*this) && !store_pairs && maxCodes == 0) {
     std::shared_ptr<const Int8Shadow> sh = Shadow();
     const size_t np = rp->nprobe;
-    const size_t kc = std::max<size_t>(size_t(k), std::min<size_t>(rp->refine * size_t(k), size_t(1) << 26));
+    const double want = std::ceil(std::min(rp->refine, 64.0) * double(k));
+    const size_t kc = std::max<size_t>(size_t(k), size_t(std::min(want, double(size_t(1) << 26))));
     const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
     size_t ndis = 0;
 #pragma omp parallel for if (n > 1) reduction(+ : ndis)

@@ -36,14 +36,14 @@ struct SimdIVFFlat : faiss::IndexIVFFlat {
 
 // Search parameters of an IVF index with a two-pass option: refine > 0 on a
 // SimdIVFSQ with half-precision codes scans 8-bit copies of the codes
-// (integer dot products), keeps the best refine * k candidates by that
+// (integer dot products), keeps the best ceil(refine * k) candidates by that
 // approximate score, re-scores them from the half-precision codes and
 // returns the best k of those. The returned scores are the half-precision
 // ones; the returned set may miss items the one-pass search finds (where
 // the approximate pass drops them), so recall is for the caller to measure.
 // Ignored (one pass) by every other index.
 struct RefineParams : faiss::SearchParametersIVF {
-  size_t refine = 0;
+  double refine = 0;  // 0: one pass; else >= 1
 };
 
 struct Int8Shadow;

@@ -53,7 +53,7 @@ export interface EngineOptions {
   freshPool: number;
   freshKeep: number;
   /** Overrides of the bundle's index search parameters (evaluation, tuning). */
-  search?: { nprobe?: number; efSearch?: number };
+  search?: { nprobe?: number; efSearch?: number; refine?: number };
   /**
    * Which candidates the strong pre-ranker sees: 'uncertainty' (HAP: those
    * nearest the keep boundary, the default) or 'top' (the best by light score;
@@ -173,6 +173,7 @@ export class Engine {
       freshKeep: opts.freshKeep,
       nprobe: opts.search?.nprobe ?? bundle.manifest.index.nprobe,
       efSearch: opts.search?.efSearch ?? bundle.manifest.index.efSearch,
+      refine: opts.search?.refine ?? bundle.manifest.index.refine,
       hapRouting: opts.hapRouting ?? 'uncertainty',
       marks: new RowMarks(this.catalog.capacity),
       syncSearchMaxFloats: opts.syncSearchMaxFloats,

@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { native } from '../../src/native/binding';
 import { Metric, SearchOptions, SearchResult, VectorIndex } from '../../src/native/vector-index';
 import { mulberry32, normalArray, Rng } from '../../src/reference/random';
 
@@ -113,7 +114,7 @@ describe('native VectorIndex: two-pass IVF SQfp16 search (refine)', function () 
               const every = index.searchSync(one, { k: N, nprobe: NLIST })!;
               all.clear();
               for (let j = 0; j < N; j++) all.set(every.ids[j], every.distances[j]);
-              const got = index.searchSync(one, { k, nprobe: 6, refine: 2, ...f.opts })!;
+              const got = index.searchSync(one, { k, nprobe: 6, refine: q % 2 === 0 ? 2 : 1.5, ...f.opts })!;
               const seen = new Set<bigint>();
               let n = 0;
               for (let j = 0; j < k; j++) {
@@ -212,11 +213,13 @@ describe('native VectorIndex: two-pass IVF SQfp16 search (refine)', function () 
     assert.equal(run('scalar'), dflt, 'scalar differs from the default level');
   });
 
-  it('rejects a bad refine, naming it', async () => {
+  it('rejects a bad refine, naming it (the wrapper and the raw addon)', async () => {
     const index = VectorIndex.create(8, 'Flat', 'ip');
     await index.add(normalArray(mulberry32(1), 80), BigInt64Array.from({ length: 10 }, (_, i) => BigInt(i)));
     const q = normalArray(mulberry32(2), 8);
-    for (const bad of [-1, 1.5, 65, Number.NaN]) assert.throws(() => index.searchSync(q, { k: 3, refine: bad }), /refine/);
+    for (const bad of [-1, 0.5, 65, Number.NaN, Infinity]) assert.throws(() => index.searchSync(q, { k: 3, refine: bad }), /refine must be 0 or a number in \[1, 64\]/);
+    const raw = new native.VectorIndex(8, 'Flat', 'ip');
+    for (const bad of [-1, 0.5, 65, Number.NaN]) assert.throws(() => raw.searchSync(q, 3, null, null, null, null, null, 1, null, false, bad), /refine/);
     // Ignored by other index kinds.
     assert.deepEqual(index.searchSync(q, { k: 3, refine: 4 })!.ids, index.searchSync(q, { k: 3 })!.ids);
   });
