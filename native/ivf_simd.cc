@@ -591,6 +591,14 @@ size_t RefinedQuery(const faiss::IndexIVFScalarQuantizer& ix, const Int8Shadow& 
     }
     const size_t first = sh.listBlock[key];
     const size_t nb = sh.listBlock[key + 1] - first;
+    // The lists lie apart in memory: start reading the next one now, as the
+    // hardware prefetcher would only after a few of its lines.
+    if (j + 1 < nprobe && keys[j + 1] >= 0) {
+      const size_t nf = sh.listBlock[keys[j + 1]];
+      const char* p = reinterpret_cast<const char*>(sh.blocks.data() + nf * blockBytes);
+      const size_t bytes = (sh.listBlock[keys[j + 1] + 1] - nf) * blockBytes;
+      for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    }
     for (size_t c0 = 0; c0 < nb; c0 += kChunk) {
       const size_t cb = std::min(kChunk, nb - c0);
       simd::DotBlocksU8S8(sh.blocks.data() + (first + c0) * blockBytes, cb, sh.groups, qq.q4.data(), ibuf);
