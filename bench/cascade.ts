@@ -4,7 +4,7 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--heavy-budget 0.2]
-//        [--factory world|F] [--nprobe N] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
+//        [--factory world|F] [--nprobe N] [--refine R] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
 //        [--ranker-precision auto|fp32|bf16|int8]
 //        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
 //
@@ -14,7 +14,9 @@
 //       bench/bundle-load.js or on first use), K = 1000, M = 200, heavy budget
 //       20%, DCN-v2 ranker (3 cross, MLP 256-128, 4 heads), DPP N = 50; its
 //       index IVF4096,SQfp16 at nprobe 192 (recall@1000 0.95 vs exact; built
-//       once next to the world); --factory world searches the world's own
+//       once next to the world), searched in two passes (refine 1.25: an
+//       8-bit first pass keeping 1250 candidates, re-scored from the fp16
+//       codes; --refine 0 for one pass); --factory world searches the world's own
 //       IVF4096,Flat at nprobe 512 instead, --factory F another index;
 //   w3  re-rank mode on the demo world: 500 caller-supplied rows, N = 50.
 // Baselines: --scorer ort|ts runs the DCN-v2 models through ONNX Runtime or
@@ -60,7 +62,7 @@ type Workload = 'w1' | 'w2' | 'w3';
 export interface WorkloadSpec {
   world: { dir: string; config: WorldConfig };
   /** The index the workload searches, when not the world's own (see bench/index-variant.ts). */
-  index?: { factory: string; nprobe: number };
+  index?: { factory: string; nprobe: number; refine?: number };
   numResults: number;
   rerank: number;
 }
@@ -71,10 +73,13 @@ export const WORKLOADS: Record<Workload, WorkloadSpec> = {
   // the smallest setting with recall@1000 >= 0.95 against exact search on
   // the world's own user queries (bench/retrieval.js: 0.954, where SQ8 needs
   // nprobe 224). The world's bundle itself has IVF4096,Flat at nprobe 512
-  // (--factory world; the W2 of commits up to d5c8923).
+  // (--factory world; the W2 of commits up to d5c8923). Two passes at refine
+  // 1.25 return the one-pass recall at 0.65-0.8x its time
+  // (bench/results/retrieval-w2-refine.md); an engine search setting, so the
+  // variant's manifest stays as built.
   w2: {
     world: { dir: path.join('.data', 'bench-worlds', 'world-1000000'), config: { ...DEFAULT_WORLD, items: 1_000_000, dim: 64 } },
-    index: { factory: 'IVF4096,SQfp16', nprobe: 192 },
+    index: { factory: 'IVF4096,SQfp16', nprobe: 192, refine: 1.25 },
     numResults: 50,
     rerank: 0,
   },
@@ -149,6 +154,7 @@ async function main(): Promise<void> {
       scorer: { type: 'string', default: 'native' },
       'heavy-budget': { type: 'string', default: String(DEFAULT_RANK.heavyBudget) },
       nprobe: { type: 'string' },
+      refine: { type: 'string' },
       factory: { type: 'string' },
       'sync-search-max-floats': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxFloats) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
@@ -182,6 +188,13 @@ async function main(): Promise<void> {
   if (!isPrecisionSetting(precision)) throw new Error(`--ranker-precision must be one of ${PRECISION_SETTINGS.join(', ')}`);
   const spec = WORKLOADS[workload];
 
+  // --refine, else the workload's own (only with its own index).
+  const refine = values.refine !== undefined ? Number(values.refine) : values.factory === undefined ? spec.index?.refine : undefined;
+  if (refine !== undefined && !(refine === 0 || (refine >= 1 && refine <= 64))) throw new Error('--refine must be 0 or a number in [1, 64]');
+  const searchOverrides =
+    values.nprobe !== undefined || refine !== undefined
+      ? { ...(values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : {}), ...(refine !== undefined ? { refine } : {}) }
+      : undefined;
   const world = spec.world;
   const paths = await ensureWorld(path.join(ROOT, world.dir), world.config, (m) => console.error(m));
   const bundle = await loadBundle(await workloadBundle(spec, paths.bundle, values.factory));
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
     syncSearchMaxFloats: Number(values['sync-search-max-floats']),
     scorer,
     rankerPrecision: precision,
-    search: values.nprobe !== undefined ? { nprobe: Number(values.nprobe) } : undefined,
+    search: searchOverrides,
     clock: 'bundle',
     seedEvents: paths.events,
     metrics,

@@ -301,6 +301,7 @@ struct SearchArgs {
   size_t k = 0;
   int efSearch = 0;  // 0: index default
   int nprobe = 0;    // 0: index default
+  double refine = 0;  // IVF SQfp16: two-pass search keeping ceil(refine * k) candidates (RefineParams); 0: one pass
   int threads = 1;
   Filter filter;
   // Post-filter of each query's k results: ids whose byte in `alive` is not 1
@@ -366,7 +367,7 @@ void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
   const faiss::IDSelector* sel = chain.Build(a.filter, st);
 
   faiss::SearchParametersHNSW hp;
-  faiss::SearchParametersIVF ip;
+  RefineParams ip;
   faiss::SearchParameters plain;
   faiss::SearchParameters* params = &plain;
   if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&index)) {
@@ -377,6 +378,7 @@ void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
   } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
     ip.nprobe = a.nprobe > 0 ? size_t(a.nprobe) : ivf->nprobe;
     ip.nprobe = std::min(ip.nprobe, ivf->nlist);
+    ip.refine = a.refine;
     params = &ip;
   }
   params->sel = const_cast<faiss::IDSelector*>(sel);
@@ -559,7 +561,7 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
   }
 
   // search(queries, k, efSearch, nprobe, allowIds|null, denyIds|null, allowBitmap|null, threads,
-  //        alive|null, unique)
+  //        alive|null, unique, refine|null)
   SearchArgs ParseSearch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     View<float> q = ArgArray<float>(info, 0, "queries");
@@ -588,6 +590,10 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
       a.aliveRef = Napi::Persistent(info[8].As<Napi::Object>());
     }
     a.unique = HasArg(info, 9) && info[9].ToBoolean().Value();
+    if (HasArg(info, 10)) {
+      a.refine = ArgNumber(info, 10, "refine");
+      RANK_THROW_RANGE_IF(a.refine != 0 && !(a.refine >= 1 && a.refine <= 64), env, "refine must be 0 or in [1, 64]");
+    }
     return a;
   }
 

@@ -4,8 +4,12 @@
 #include <faiss/invlists/DirectMap.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
+#include <faiss/utils/fp16.h>
+#include <faiss/impl/FaissAssert.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -133,11 +137,20 @@ struct Collector {
   size_t cap;
   float threshold;
   bool primed = false;
-  std::vector<Hit> hits;
+  // A per-thread buffer (fresh pages at every query cost page faults);
+  // `slot` tells apart collectors alive at the same time on one thread.
+  std::vector<Hit>& hits;
 
-  explicit Collector(size_t kk)
+  static std::vector<Hit>& Buffer(int slot) {
+    thread_local std::vector<Hit> buffers[2];
+    return buffers[slot];
+  }
+
+  explicit Collector(size_t kk, int slot = 0)
       : k(kk), cap(std::max<size_t>(4 * kk, 1024)),
-        threshold(IsIP ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity()) {
+        threshold(IsIP ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity()),
+        hits(Buffer(slot)) {
+    hits.clear();
     hits.reserve(cap);
   }
 
@@ -364,28 +377,34 @@ bool ProbeOrder(const faiss::IndexIVF& ix, const float* x, size_t nprobe, std::v
   const bool ip = ix.metric_type == faiss::METRIC_INNER_PRODUCT;
   const size_t np = std::max<size_t>(1, std::min<size_t>(nprobe, nlist));
   thread_local std::vector<float> cd;
-  thread_local std::vector<idx_t> order;
+  thread_local std::vector<uint64_t> order;
   cd.resize(nlist);
   order.resize(nlist);
   if (ip)
     simd::DotRows(x, flat->get_xb(), nlist, d, cd.data());
   else
     simd::L2Rows(x, flat->get_xb(), nlist, d, cd.data());
-  for (size_t i = 0; i < nlist; ++i) order[i] = idx_t(i);
+  // Best first, ties by list number, NaN (a NaN query) last, as one integer
+  // key per list: the score's bits made monotone (ascending = best first)
+  // above the list number, so selection compares plain integers.
   const float* dist = cd.data();
-  // Best first, ties by list number; NaN (a NaN query) sorts last.
-  auto better = [dist, ip](idx_t a, idx_t b) {
-    const float va = dist[a], vb = dist[b];
-    if (va == vb || (va != va && vb != vb)) return a < b;
-    if (va != va) return false;
-    if (vb != vb) return true;
-    return ip ? va > vb : va < vb;
-  };
-  if (np < nlist) std::nth_element(order.begin(), order.begin() + (np - 1), order.end(), better);
-  std::sort(order.begin(), order.begin() + np, better);
-  keys.assign(order.begin(), order.begin() + np);
+  for (size_t i = 0; i < nlist; ++i) {
+    const float v = dist[i] == 0 ? 0.f : dist[i];  // -0 ties with +0
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    uint32_t key = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);  // ascending with v
+    if (ip) key = ~key;                                                   // IP: larger first
+    if (v != v) key = 0xFFFFFFFFu;
+    order[i] = (uint64_t(key) << 32) | uint64_t(i);
+  }
+  if (np < nlist) std::nth_element(order.begin(), order.begin() + (np - 1), order.end());
+  std::sort(order.begin(), order.begin() + np);
+  keys.resize(np);
   coarseOut.resize(np);
-  for (size_t i = 0; i < np; ++i) coarseOut[i] = dist[keys[i]];
+  for (size_t i = 0; i < np; ++i) {
+    keys[i] = idx_t(order[i] & 0xFFFFFFFFu);
+    coarseOut[i] = dist[keys[i]];
+  }
   return true;
 }
 
@@ -399,7 +418,8 @@ bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, floa
   thread_local std::vector<idx_t> keys;
   thread_local std::vector<float> coarse;
   if (!ProbeOrder(ix, x, params ? params->nprobe : ix.nprobe, keys, coarse)) return false;
-  faiss::SearchParametersIVF local;  // nprobe as clamped: `keys` holds exactly np lists
+  RefineParams local;  // nprobe as clamped: `keys` holds exactly np lists
+  if (const auto* rp = dynamic_cast<const RefineParams*>(params_in)) local.refine = rp->refine;
   local.nprobe = keys.size();
   local.max_codes = params ? params->max_codes : ix.max_codes;
   local.sel = params ? params->sel : nullptr;
@@ -445,6 +465,225 @@ bool CollectForMetric(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t 
     CollectAll<false>(ix, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
                       [&](const float* q) { return makeCodes(std::false_type{}, q); });
   return true;
+}
+
+}  // namespace
+
+// 8-bit copies of an fp16 IVF index's codes for the refined search's first
+// pass: code value x_i (a residual when by_residual) is stored as
+// u_i = round(x_i / scale_i) + 128, in [1, 255], with scale_i = max |x_i| / 127
+// over the whole index, rows laid out in the 16-row blocks of
+// simd::DotBlocksU8S8. L2 keeps each row's ||x||^2 (from the fp16 values).
+struct Int8Shadow {
+  size_t d = 0;
+  size_t groups = 0;               // ceil(d / 4): 64-byte slices per block
+  std::vector<float> scale;        // per dimension
+  std::vector<size_t> listBlock;   // first block of each list, nlist + 1 entries
+  std::vector<size_t> listSize;    // codes per list when built
+  std::vector<uint8_t> blocks;
+  std::vector<float> norms;        // per row slot (16 per block); L2 only
+
+  explicit Int8Shadow(const faiss::IndexIVFScalarQuantizer& ix) : d(size_t(ix.d)), groups((d + 3) / 4) {
+    const size_t nlist = ix.nlist;
+    listBlock.assign(nlist + 1, 0);
+    listSize.assign(nlist, 0);
+    std::vector<float> maxAbs(d, 0.f);
+    for (size_t l = 0; l < nlist; ++l) {
+      const size_t n = ix.invlists->list_size(l);
+      listSize[l] = n;
+      listBlock[l + 1] = listBlock[l] + (n + simd::kBlockRows - 1) / simd::kBlockRows;
+      if (n == 0) continue;
+      faiss::InvertedLists::ScopedCodes codes(ix.invlists, l);
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(codes.get());
+      for (size_t r = 0; r < n; ++r)
+        for (size_t i = 0; i < d; ++i) maxAbs[i] = std::max(maxAbs[i], std::fabs(faiss::decode_fp16(h[r * d + i])));
+    }
+    scale.resize(d);
+    for (size_t i = 0; i < d; ++i) scale[i] = maxAbs[i] > 0 && std::isfinite(maxAbs[i]) ? maxAbs[i] / 127.f : 1.f;
+    const size_t blockBytes = groups * 64;
+    blocks.assign(listBlock[nlist] * blockBytes, 128);
+    const bool l2 = ix.metric_type == faiss::METRIC_L2;
+    if (l2) norms.assign(listBlock[nlist] * simd::kBlockRows, 0.f);
+    for (size_t l = 0; l < nlist; ++l) {
+      const size_t n = listSize[l];
+      if (n == 0) continue;
+      faiss::InvertedLists::ScopedCodes codes(ix.invlists, l);
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(codes.get());
+      for (size_t r = 0; r < n; ++r) {
+        const size_t b = listBlock[l] + r / simd::kBlockRows, rr = r % simd::kBlockRows;
+        uint8_t* blk = blocks.data() + b * blockBytes;
+        float norm = 0;
+        for (size_t i = 0; i < d; ++i) {
+          const float x = faiss::decode_fp16(h[r * d + i]);
+          norm += x * x;
+          const float c = std::nearbyint(x / scale[i]);
+          const int v = std::isfinite(c) ? int(std::max(-127.f, std::min(127.f, c))) : 0;
+          blk[(i / 4) * 64 + rr * 4 + i % 4] = uint8_t(v + 128);
+        }
+        if (l2) norms[b * simd::kBlockRows + rr] = norm;
+      }
+    }
+  }
+};
+
+namespace {
+
+// The query side of the first pass: w_i = q_i * scale_i, quantized to
+// sw * wq_i with |wq_i| <= 63; the approximate <q, x> of a row is then
+// sw * (sum_i wq_i u_i - 128 * sum_i wq_i).
+struct QuantQuery {
+  std::vector<int32_t> q4;
+  float sw = 1;
+  int32_t bias = 0;  // 128 * sum_i wq_i
+
+  void Set(const Int8Shadow& sh, const float* q) {
+    q4.assign(sh.groups, 0);
+    float m = 0;
+    for (size_t i = 0; i < sh.d; ++i) m = std::max(m, std::fabs(q[i] * sh.scale[i]));
+    sw = m > 0 && std::isfinite(m) ? m / 63.f : 1.f;
+    int8_t* bytes = reinterpret_cast<int8_t*>(q4.data());
+    int32_t sum = 0;
+    for (size_t i = 0; i < sh.d; ++i) {
+      const float c = std::nearbyint(q[i] * sh.scale[i] / sw);
+      const int v = std::isfinite(c) ? int(std::max(-63.f, std::min(63.f, c))) : 0;
+      bytes[i] = int8_t(v);
+      sum += v;
+    }
+    bias = 128 * sum;
+  }
+};
+
+// One query of the refined search (see RefineParams): the first pass over
+// the 8-bit copy into `kc` candidates, then their fp16 scores and the best k.
+template <bool IsIP>
+size_t RefinedQuery(const faiss::IndexIVFScalarQuantizer& ix, const Int8Shadow& sh, const float* q, size_t k,
+                    size_t kc, const idx_t* keys, const float* coarse, size_t nprobe, const faiss::IDSelector* sel,
+                    float* dis, idx_t* labels) {
+  const size_t d = sh.d;
+  const size_t blockBytes = sh.groups * 64;
+  constexpr size_t kChunk = 4;  // blocks per kernel call: 64 rows
+  Collector<IsIP> cand(kc);
+  QuantQuery qq;
+  std::vector<float> lq(d);
+  if (IsIP) qq.Set(sh, q);
+  int32_t ibuf[kChunk * simd::kBlockRows];
+  float buf[kChunk * simd::kBlockRows];
+  size_t ndis = 0;
+  for (size_t j = 0; j < nprobe; ++j) {
+    const idx_t key = keys[j];
+    if (key < 0) continue;
+    const size_t n = ix.invlists->list_size(key);
+    if (n == 0) continue;
+    FAISS_THROW_IF_NOT_MSG(n == sh.listSize[key], "8-bit copy of the inverted lists is stale");
+    ndis += n;
+    std::unique_ptr<faiss::InvertedLists::ScopedIds> sids;
+    if (sel) sids.reset(new faiss::InvertedLists::ScopedIds(ix.invlists, key));
+    float offset = 0, qnorm = 0;
+    if (IsIP) {
+      if (ix.by_residual) offset = coarse[j];
+    } else {
+      if (ix.by_residual)
+        ix.quantizer->compute_residual(q, lq.data(), key);
+      else
+        std::copy(q, q + d, lq.begin());
+      for (size_t i = 0; i < d; ++i) qnorm += lq[i] * lq[i];
+      qq.Set(sh, lq.data());
+    }
+    const size_t first = sh.listBlock[key];
+    const size_t nb = sh.listBlock[key + 1] - first;
+    // The lists lie apart in memory: start reading the next one now, as the
+    // hardware prefetcher would only after a few of its lines.
+    if (j + 1 < nprobe && keys[j + 1] >= 0) {
+      const size_t nf = sh.listBlock[keys[j + 1]];
+      const char* p = reinterpret_cast<const char*>(sh.blocks.data() + nf * blockBytes);
+      const size_t bytes = (sh.listBlock[keys[j + 1] + 1] - nf) * blockBytes;
+      for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    }
+    for (size_t c0 = 0; c0 < nb; c0 += kChunk) {
+      const size_t cb = std::min(kChunk, nb - c0);
+      simd::DotBlocksU8S8(sh.blocks.data() + (first + c0) * blockBytes, cb, sh.groups, qq.q4.data(), ibuf);
+      const size_t r0 = c0 * simd::kBlockRows;
+      const size_t bn = std::min(cb * simd::kBlockRows, n - r0);
+      if (IsIP) {
+        for (size_t t = 0; t < bn; ++t) buf[t] = offset + qq.sw * float(ibuf[t] - qq.bias);
+      } else {
+        const float* nr = sh.norms.data() + (first + c0) * simd::kBlockRows;
+        for (size_t t = 0; t < bn; ++t) buf[t] = qnorm + nr[t] - 2.f * qq.sw * float(ibuf[t] - qq.bias);
+      }
+      for (uint64_t m = simd::PassMask(buf, bn, cand.threshold, IsIP); m != 0; m &= m - 1) {
+        const size_t t = size_t(__builtin_ctzll(m));
+        const float v = buf[t];
+        if (!cand.Passes(v)) continue;
+        const size_t pos = r0 + t;
+        if (sel && !sel->is_member(sids->get()[pos])) continue;
+        cand.Add(v, idx_t(faiss::lo_build(j, pos)));
+      }
+    }
+  }
+  // Second pass: the candidates' fp16 scores, list by list (by residual, the
+  // query's shift or offset is the list's), in FAISS's scanner arithmetic.
+  cand.Compact();  // the best kc
+  thread_local std::vector<idx_t> packed;
+  packed.clear();
+  for (const auto& h : cand.hits) packed.push_back(h.id);
+  std::sort(packed.begin(), packed.end());
+  // Gather the candidates' rows and ids first, prefetching ahead: they are
+  // scattered over the lists, and mostly not in cache.
+  const size_t m = packed.size();
+  std::vector<std::unique_ptr<faiss::InvertedLists::ScopedCodes>> held;
+  std::vector<std::unique_ptr<faiss::InvertedLists::ScopedIds>> heldIds;
+  // Scratch kept per thread: fresh vectors of this size would be fresh
+  // pages (page faults) at every query.
+  thread_local std::vector<const uint16_t*> src;
+  thread_local std::vector<const idx_t*> idSrc;
+  thread_local std::vector<size_t> runStart;  // candidates [runStart[r], runStart[r + 1]) are of one list
+  src.resize(m);
+  idSrc.resize(m);
+  runStart.clear();
+  for (size_t a = 0; a < m; ++a) {
+    const size_t j = size_t(faiss::lo_listno(packed[a]));
+    if (a == 0 || j != size_t(faiss::lo_listno(packed[a - 1]))) {
+      runStart.push_back(a);
+      held.emplace_back(new faiss::InvertedLists::ScopedCodes(ix.invlists, keys[j]));
+      heldIds.emplace_back(new faiss::InvertedLists::ScopedIds(ix.invlists, keys[j]));
+    }
+    const size_t pos = size_t(faiss::lo_offset(packed[a]));
+    src[a] = reinterpret_cast<const uint16_t*>(held.back()->get()) + pos * d;
+    idSrc[a] = heldIds.back()->get() + pos;
+  }
+  runStart.push_back(m);
+  constexpr size_t kAhead = 12;
+  const size_t rowBytes = d * sizeof(uint16_t);
+  for (size_t a = 0; a < std::min(kAhead, m); ++a) {
+    for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(reinterpret_cast<const char*>(src[a]) + o);
+    __builtin_prefetch(idSrc[a]);
+  }
+  thread_local std::vector<uint16_t> rows;
+  thread_local std::vector<idx_t> ids;
+  rows.resize(m * d);
+  ids.resize(m);
+  for (size_t a = 0; a < m; ++a) {
+    if (a + kAhead < m) {
+      for (size_t o = 0; o < rowBytes; o += 64) __builtin_prefetch(reinterpret_cast<const char*>(src[a + kAhead]) + o);
+      __builtin_prefetch(idSrc[a + kAhead]);
+    }
+    std::memcpy(rows.data() + a * d, src[a], rowBytes);
+    ids[a] = *idSrc[a];
+  }
+  Collector<IsIP> top(k, 1);
+  F16Codes<IsIP> f16(ix, q);
+  thread_local std::vector<float> out;
+  out.resize(m);
+  for (size_t r = 0; r + 1 < runStart.size(); ++r) {
+    const size_t a = runStart[r], b = runStart[r + 1];
+    const size_t j = size_t(faiss::lo_listno(packed[a]));
+    f16.SetList(keys[j], coarse[j]);
+    f16.Block(reinterpret_cast<const uint8_t*>(rows.data()), a, b - a, out.data() + a);
+  }
+  for (size_t a = 0; a < m; ++a)
+    if (top.Passes(out[a])) top.Add(out[a], ids[a]);
+  top.Finish(dis, labels);
+  return ndis;
 }
 
 }  // namespace
@@ -498,6 +737,33 @@ void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t
                                    bool store_pairs, const faiss::IVFSearchParameters* params,
                                    faiss::IndexIVFStats* stats) const {
   bool done = false;
+  const auto* rp = dynamic_cast<const RefineParams*>(params);
+  const size_t maxCodes = params ? params->max_codes : max_codes;
+  if (rp != nullptr && rp->refine > 0 && k > 0 && is_trained && Supports(*this) &&
+      sq.qtype == faiss::ScalarQuantizer::QT_fp16 && KnownMetric(*this) && !store_pairs && maxCodes == 0) {
+    std::shared_ptr<const Int8Shadow> sh = Shadow();
+    const size_t np = rp->nprobe;
+    const double want = std::ceil(std::min(rp->refine, 64.0) * double(k));
+    const size_t kc = std::max<size_t>(size_t(k), size_t(std::min(want, double(size_t(1) << 26))));
+    const bool ip = metric_type == faiss::METRIC_INNER_PRODUCT;
+    size_t ndis = 0;
+#pragma omp parallel for if (n > 1) reduction(+ : ndis)
+    for (idx_t i = 0; i < n; ++i) {
+      const float* xi = x + i * d;
+      if (ip)
+        ndis += RefinedQuery<true>(*this, *sh, xi, size_t(k), kc, assign + i * np, centroid_dis + i * np, np,
+                                   rp->sel, distances + i * k, labels + i * k);
+      else
+        ndis += RefinedQuery<false>(*this, *sh, xi, size_t(k), kc, assign + i * np, centroid_dis + i * np, np,
+                                    rp->sel, distances + i * k, labels + i * k);
+    }
+    if (stats) {
+      stats->nq += size_t(n);
+      stats->nlist += size_t(n) * np;
+      stats->ndis += ndis;
+    }
+    return;
+  }
   if (is_trained && Supports(*this)) {
     if (sq.qtype == faiss::ScalarQuantizer::QT_fp16)
       done = CollectForMetric(*this, n, x, k, assign, centroid_dis, distances, labels, store_pairs, params, stats,
@@ -509,6 +775,36 @@ void SimdIVFSQ::search_preassigned(idx_t n, const float* x, idx_t k, const idx_t
   if (!done)
     faiss::IndexIVFScalarQuantizer::search_preassigned(n, x, k, assign, centroid_dis, distances, labels, store_pairs,
                                                        params, stats);
+}
+
+std::shared_ptr<const Int8Shadow> SimdIVFSQ::Shadow() const {
+  std::lock_guard<std::mutex> lock(shadowMu_);
+  if (!shadow_ && sq.qtype == faiss::ScalarQuantizer::QT_fp16) shadow_ = std::make_shared<const Int8Shadow>(*this);
+  return shadow_;
+}
+
+void SimdIVFSQ::add_core(idx_t n, const float* x, const idx_t* xids, const idx_t* precomputed_idx) {
+  {
+    std::lock_guard<std::mutex> lock(shadowMu_);
+    shadow_.reset();
+  }
+  faiss::IndexIVFScalarQuantizer::add_core(n, x, xids, precomputed_idx);
+}
+
+size_t SimdIVFSQ::remove_ids(const faiss::IDSelector& sel) {
+  {
+    std::lock_guard<std::mutex> lock(shadowMu_);
+    shadow_.reset();
+  }
+  return faiss::IndexIVFScalarQuantizer::remove_ids(sel);
+}
+
+void SimdIVFSQ::reset() {
+  {
+    std::lock_guard<std::mutex> lock(shadowMu_);
+    shadow_.reset();
+  }
+  faiss::IndexIVFScalarQuantizer::reset();
 }
 
 std::unique_ptr<faiss::Index> WithSimdScanner(std::unique_ptr<faiss::Index> index) {

@@ -6,6 +6,7 @@
 #include <faiss/IndexScalarQuantizer.h>
 
 #include <memory>
+#include <mutex>
 
 namespace rank {
 
@@ -33,6 +34,20 @@ struct SimdIVFFlat : faiss::IndexIVFFlat {
   static constexpr idx_t kCollectMinK = 64;
 };
 
+// Search parameters of an IVF index with a two-pass option: refine > 0 on a
+// SimdIVFSQ with half-precision codes scans 8-bit copies of the codes
+// (integer dot products), keeps the best ceil(refine * k) candidates by that
+// approximate score, re-scores them from the half-precision codes and
+// returns the best k of those. The returned scores are the half-precision
+// ones; the returned set may miss items the one-pass search finds (where
+// the approximate pass drops them), so recall is for the caller to measure.
+// Ignored (one pass) by every other index.
+struct RefineParams : faiss::SearchParametersIVF {
+  double refine = 0;  // 0: one pass; else >= 1
+};
+
+struct Int8Shadow;
+
 // IndexIVFScalarQuantizer with half-precision codes (QT_fp16, factory
 // "IVF<n>,SQfp16": half the bytes of IVFFlat per vector, widened with F16C)
 // or 8-bit codes (QT_8bit, "SQ8": a quarter). Single queries
@@ -53,6 +68,18 @@ struct SimdIVFSQ : faiss::IndexIVFScalarQuantizer {
 
   void search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
               const faiss::SearchParameters* params = nullptr) const override;
+
+  // Changes to the lists drop the 8-bit copy (rebuilt at the next refined search).
+  void add_core(idx_t n, const float* x, const idx_t* xids, const idx_t* precomputed_idx) override;
+  size_t remove_ids(const faiss::IDSelector& sel) override;
+  void reset() override;
+
+  // The 8-bit copy of the lists, built on first use (null for codes other than fp16).
+  std::shared_ptr<const Int8Shadow> Shadow() const;
+
+ private:
+  mutable std::mutex shadowMu_;
+  mutable std::shared_ptr<const Int8Shadow> shadow_;
 };
 
 // If `index` is a plain IndexIVFFlat, or an IndexIVFScalarQuantizer with

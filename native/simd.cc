@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -494,4 +495,92 @@ void InitSimdInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("simdLevel", Napi::String::New(env, simd::Level()));
 }
 
+}  // namespace rank
+
+namespace rank {
+namespace simd {
+namespace {
+
+void DotBlocksScalar(const uint8_t* blocks, size_t nblocks, size_t groups, const int32_t* q4, int32_t* out) {
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = blocks + b * groups * 64;
+    for (size_t r = 0; r < kBlockRows; ++r) {
+      int32_t s = 0;
+      for (size_t g = 0; g < groups; ++g) {
+        const int8_t* q = reinterpret_cast<const int8_t*>(q4 + g);
+        const uint8_t* u = blk + g * 64 + r * 4;
+        s += int32_t(u[0]) * q[0] + int32_t(u[1]) * q[1] + int32_t(u[2]) * q[2] + int32_t(u[3]) * q[3];
+      }
+      out[b * kBlockRows + r] = s;
+    }
+  }
+}
+
+// u8 x s8 pairs summed to int16 (no saturation: |q| <= 63), then to int32.
+__attribute__((target("avx2"))) void DotBlocksAvx2(const uint8_t* blocks, size_t nblocks, size_t groups,
+                                                   const int32_t* q4, int32_t* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = blocks + b * groups * 64;
+    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+    for (size_t g = 0; g < groups; ++g) {
+      const __m256i q = _mm256_set1_epi32(q4[g]);
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + g * 64));
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + g * 64 + 32));
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(a, q), ones));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(c, q), ones));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * kBlockRows), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * kBlockRows + 8), hi);
+  }
+}
+
+// One vpdpbusd per 4 bytes of 16 rows.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void DotBlocksVnni(const uint8_t* blocks, size_t nblocks,
+                                                                         size_t groups, const int32_t* q4,
+                                                                         int32_t* out) {
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* blk = blocks + b * groups * 64;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      acc0 = _mm512_dpbusd_epi32(acc0, _mm512_loadu_si512(blk + g * 64), _mm512_set1_epi32(q4[g]));
+      acc1 = _mm512_dpbusd_epi32(acc1, _mm512_loadu_si512(blk + g * 64 + 64), _mm512_set1_epi32(q4[g + 1]));
+    }
+    if (g < groups) acc0 = _mm512_dpbusd_epi32(acc0, _mm512_loadu_si512(blk + g * 64), _mm512_set1_epi32(q4[g]));
+    _mm512_storeu_si512(out + b * kBlockRows, _mm512_add_epi32(acc0, acc1));
+  }
+}
+
+using BlocksFn = void (*)(const uint8_t*, size_t, size_t, const int32_t*, int32_t*);
+struct BlocksDispatch {
+  BlocksFn fn;
+  const char* level;
+};
+
+const BlocksDispatch& Blocks() {
+  static const BlocksDispatch d = [] {
+    __builtin_cpu_init();
+    // RANK_BLOCKS_LEVEL=avx2|scalar forces a lower level (to compare them).
+    const char* force = std::getenv("RANK_BLOCKS_LEVEL");
+    if (force != nullptr && std::strcmp(force, "scalar") == 0) return BlocksDispatch{DotBlocksScalar, "scalar"};
+    const bool avx2Only = force != nullptr && std::strcmp(force, "avx2") == 0;
+    if (!avx2Only &&
+__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vnni"))
+      return BlocksDispatch{DotBlocksVnni, "avx512vnni"};
+    if (__builtin_cpu_supports("avx2")) return BlocksDispatch{DotBlocksAvx2, "avx2"};
+    return BlocksDispatch{DotBlocksScalar, "scalar"};
+  }();
+  return d;
+}
+
+}  // namespace
+
+void DotBlocksU8S8(const uint8_t* blocks, size_t nblocks, size_t groups, const int32_t* q4, int32_t* out) {
+  Blocks().fn(blocks, nblocks, groups, q4, out);
+}
+const char* BlocksLevel() { return Blocks().level; }
+
+}  // namespace simd
 }  // namespace rank

@@ -42,6 +42,17 @@ size_t ArgMax(const float* v, size_t n);
 // NaN never passes.
 uint64_t PassMask(const float* v, size_t n, float t, bool greater);
 
+// Integer dot products of byte codes with a small signed query, over rows
+// stored in blocks of 16 (kBlockRows): a block is `groups` slices of 64
+// bytes, slice g holding bytes [4g, 4g + 4) of each of its 16 rows in row
+// order. q4[g] packs query bytes [4g, 4g + 4) (int8, each in [-63, 63] so
+// that no path saturates). out[16 b + r] = sum_i q_i u_i over row r of
+// block b, exact: every level gives the same integers.
+constexpr size_t kBlockRows = 16;
+void DotBlocksU8S8(const uint8_t* blocks, size_t nblocks, size_t groups, const int32_t* q4, int32_t* out);
+// "avx512vnni", "avx2" or "scalar": what DotBlocksU8S8 runs on this CPU.
+const char* BlocksLevel();
+
 // "avx2" or "scalar": what the dispatcher picked on this CPU.
 const char* Level();
 

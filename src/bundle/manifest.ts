@@ -38,7 +38,8 @@ export interface Manifest {
   defaultWeights: Record<string, Record<string, number>>;
   /** The time the catalog was made at (created_at of new items is relative to it). */
   referenceTime?: string;
-  index: { factory: string; metric: 'ip' | 'l2'; nprobe?: number; efSearch?: number };
+  /** refine: IVF SQfp16 two-pass search (SearchOptions.refine); absent or 0: one pass. */
+  index: { factory: string; metric: 'ip' | 'l2'; nprobe?: number; efSearch?: number; refine?: number };
   features: {
     layout: string;
     /** Standardisation of ln(price): (ln(price) - mean) / std. */
@@ -118,6 +119,9 @@ export function checkManifest(raw: unknown): Manifest {
   const idx = m.index as Obj;
   if (!isObj(idx) || typeof idx.factory !== 'string' || (idx.metric !== 'ip' && idx.metric !== 'l2')) {
     fail('"index" must be { factory: string, metric: "ip" | "l2" }');
+  }
+  if (idx.refine !== undefined && !(idx.refine === 0 || (typeof idx.refine === 'number' && idx.refine >= 1 && idx.refine <= 64))) {
+    fail('"index.refine" must be 0 or a number in [1, 64]');
   }
   const f = m.features as Obj;
   if (!isObj(f) || typeof f.layout !== 'string') fail('"features.layout" must be a string');

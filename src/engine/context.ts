@@ -29,6 +29,8 @@ export interface EngineDeps {
   /** Index search parameters (the bundle's unless overridden). */
   nprobe?: number;
   efSearch?: number;
+  /** IVF SQfp16: two-pass search keeping refine * k candidates (SearchOptions.refine). */
+  refine?: number;
   /** Strong pre-ranker routing: HAP's boundary rule or the light top-B. */
   hapRouting: 'uncertainty' | 'top';
   /** Scratch set over catalog rows (see RowMarks: synchronous use only). */

@@ -53,7 +53,7 @@ export interface EngineOptions {
   freshPool: number;
   freshKeep: number;
   /** Overrides of the bundle's index search parameters (evaluation, tuning). */
-  search?: { nprobe?: number; efSearch?: number };
+  search?: { nprobe?: number; efSearch?: number; refine?: number };
   /**
    * Which candidates the strong pre-ranker sees: 'uncertainty' (HAP: those
    * nearest the keep boundary, the default) or 'top' (the best by light score;
@@ -173,6 +173,7 @@ export class Engine {
       freshKeep: opts.freshKeep,
       nprobe: opts.search?.nprobe ?? bundle.manifest.index.nprobe,
       efSearch: opts.search?.efSearch ?? bundle.manifest.index.efSearch,
+      refine: opts.search?.refine ?? bundle.manifest.index.refine,
       hapRouting: opts.hapRouting ?? 'uncertainty',
       marks: new RowMarks(this.catalog.capacity),
       syncSearchMaxFloats: opts.syncSearchMaxFloats,
@@ -247,6 +248,9 @@ export class Engine {
     const Du = featureLayout(this.bundle.manifest.embeddingDim).userDim;
     const rows = Int32Array.from({ length: Math.min(8, this.catalog.size) }, (_, i) => i);
     await this.pool.warm({ ranker: new Float32Array(Du), preranker: new Float32Array(Du) }, rows, this.now());
+    // A two-pass index search builds its 8-bit copy of the lists at its first
+    // call (~0.5 s for 1M x 64): here, off the event loop, not in a request.
+    if (this.deps.refine) await this.catalog.index.search(new Float32Array(this.bundle.manifest.embeddingDim), { k: 1, nprobe: 1, refine: this.deps.refine });
   }
 
   /**

@@ -21,6 +21,7 @@ export type RawSearchArgs = [
   threads: number,
   alive?: Uint8Array | null,
   unique?: boolean,
+  refine?: number | null,
 ];
 
 export interface RawVectorIndex {

@@ -30,6 +30,17 @@ export interface SearchOptions {
    * results again itself (LiveCatalog counts its changes for this).
    */
   alive?: Uint8Array;
+  /**
+   * IVF with half-precision codes (IVF<n>,SQfp16): a two-pass search. The
+   * lists are scanned on 8-bit copies of their codes (built at the first
+   * such search), the best ceil(refine * k) by that approximate score are
+   * re-scored from the index's own codes and the best k of them returned,
+   * with their half-precision scores. Faster; may miss items the one-pass
+   * search returns (measure recall). 0 or absent: one pass; else in
+   * [1, 64], fractions allowed (1.5: 1.5 k candidates). Other indexes
+   * ignore it.
+   */
+  refine?: number;
   /** Drops repeated ids (the best stays), like `alive` after the search: an HNSW index keeps an updated item's old vector. */
   unique?: boolean;
 }
@@ -44,6 +55,12 @@ export interface SearchResult {
 }
 
 const MAX_K = 1 << 20;
+
+/** SearchOptions.refine: 0 (one pass) or a finite number in [1, 64]. */
+export function checkRefine(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v === 0 || (v >= 1 && v <= 64))) throw new NativeInputError(`${name} must be 0 or a number in [1, 64], got ${String(v)}`);
+  return v;
+}
 
 export class VectorIndex {
   private constructor(private readonly raw: RawVectorIndex) {}
@@ -120,7 +137,8 @@ export class VectorIndex {
     const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
     if (opts.alive !== undefined && !(opts.alive instanceof Uint8Array)) throw new NativeInputError('alive must be a Uint8Array');
     if (opts.unique !== undefined && typeof opts.unique !== 'boolean') throw new NativeInputError('unique must be a boolean');
-    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads, opts.alive ?? null, opts.unique ?? false];
+    const refine = opts.refine === undefined ? null : checkRefine('refine', opts.refine);
+    return [queries, k, ef, nprobe, allow, deny, opts.allowBitmap ?? null, threads, opts.alive ?? null, opts.unique ?? false, refine];
   }
 
   /** Top-k search for one or many queries (queries is nq * dim floats), on a libuv thread. */

@@ -187,6 +187,15 @@ describe('bundle/loader', function () {
       });
     });
 
+    it('an index refine that is not 0 or a number in [1, 64]', async () => {
+      for (const bad of [-1, 0.5, 65, '2']) {
+        const b = await brokenCopy((x) => editManifest(x, (m) => ((m.index as { refine?: unknown }).refine = bad)));
+        await rejects(b, 'manifest.json', /"index\.refine" must be 0 or a number in \[1, 64\]/);
+      }
+      const ok = await brokenCopy((x) => editManifest(x, (m) => (m.index.refine = 1.5)));
+      assert.equal((await loadBundle(ok, { buildIndex: false })).manifest.index.refine, 1.5);
+    });
+
     it('a model precision that is not a precision setting', async () => {
       const b = await brokenCopy((x) => editManifest(x, (m) => ((m.models.ranker as { precision?: string }).precision = 'fp16')));
       await rejects(b, 'manifest.json', /"models\.ranker\.precision" must be one of "auto", "fp32", "bf16", "int8", got "fp16"/);

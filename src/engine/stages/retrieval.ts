@@ -103,6 +103,7 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
     k,
     nprobe: ctx.deps.nprobe,
     efSearch: ctx.deps.efSearch,
+    refine: ctx.deps.refine,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
     denyIds,
     alive: catalog.alive,
