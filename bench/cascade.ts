@@ -75,8 +75,8 @@ export const WORKLOADS: Record<Workload, WorkloadSpec> = {
   // nprobe 224). The world's bundle itself has IVF4096,Flat at nprobe 512
   // (--factory world; the W2 of commits up to d5c8923). Two passes at refine
   // 1.25 return the one-pass recall at 0.65-0.8x its time
-  // (bench/results/retrieval-w2-refine.md); an engine search setting, so the
-  // variant's manifest stays as built.
+  // (bench/results/retrieval-w2-refine.md); written into the variant's
+  // manifest (index.refine), so the server serves it too.
   w2: {
     world: { dir: path.join('.data', 'bench-worlds', 'world-1000000'), config: { ...DEFAULT_WORLD, items: 1_000_000, dim: 64 } },
     index: { factory: 'IVF4096,SQfp16', nprobe: 192, refine: 1.25 },
@@ -95,7 +95,7 @@ export async function workloadBundle(spec: WorkloadSpec, worldBundle: string, fa
   if (factory === 'world') return worldBundle;
   const idx = factory !== undefined ? { factory, nprobe: undefined } : spec.index;
   if (!idx) return worldBundle;
-  return ensureIndexVariant(path.join(ROOT, spec.world.dir), worldBundle, idx.factory, idx.nprobe, (m) => console.error(m));
+  return ensureIndexVariant(path.join(ROOT, spec.world.dir), worldBundle, idx.factory, idx.nprobe, (m) => console.error(m), 'refine' in idx ? idx.refine : undefined);
 }
 
 /** A /proc/self/status field in KiB. */
@@ -188,8 +188,8 @@ async function main(): Promise<void> {
   if (!isPrecisionSetting(precision)) throw new Error(`--ranker-precision must be one of ${PRECISION_SETTINGS.join(', ')}`);
   const spec = WORKLOADS[workload];
 
-  // --refine, else the workload's own (only with its own index).
-  const refine = values.refine !== undefined ? Number(values.refine) : values.factory === undefined ? spec.index?.refine : undefined;
+  // --refine overrides the bundle's index.refine.
+  const refine = values.refine !== undefined ? Number(values.refine) : undefined;
   if (refine !== undefined && !(refine === 0 || (refine >= 1 && refine <= 64))) throw new Error('--refine must be 0 or a number in [1, 64]');
   const searchOverrides =
     values.nprobe !== undefined || refine !== undefined

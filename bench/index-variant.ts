@@ -20,16 +20,20 @@ export function factorySlug(factory: string): string {
  * and the manifest's nprobe set to `nprobe`. `worldDir` is the world's
  * directory (the variant goes to `<worldDir>-<factory slug>/bundle`).
  */
-export async function ensureIndexVariant(worldDir: string, worldBundle: string, factory: string, nprobe: number | undefined, log: (m: string) => void): Promise<string> {
+export async function ensureIndexVariant(
+  worldDir: string,
+  worldBundle: string,
+  factory: string,
+  nprobe: number | undefined,
+  log: (m: string) => void,
+  refine?: number,
+): Promise<string> {
   const dir = path.join(`${worldDir}-${factorySlug(factory)}`, 'bundle');
   const base = await readManifest(worldBundle);
   try {
     const m = await readManifest(dir);
     if (m.index.factory === factory && m.files[EMBEDDINGS]?.sha256 === base.files[EMBEDDINGS]?.sha256) {
-      if (nprobe !== undefined && m.index.nprobe !== nprobe) {
-        await fs.writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify({ ...m, index: { ...m.index, nprobe } }, null, 2) + '\n');
-        await fs.rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
-      }
+      await setSearch(dir, nprobe, refine);
       return dir;
     }
   } catch {
@@ -47,5 +51,15 @@ export async function ensureIndexVariant(worldDir: string, worldBundle: string, 
     else await fs.link(from, path.join(dir, f));
   }
   await rebuildBundleIndex(dir, { factory, nprobe, threads: 2, progress: false });
+  await setSearch(dir, nprobe, refine);
   return dir;
+}
+
+/** The variant's manifest search settings (nprobe, refine) as given; written only when they differ. */
+async function setSearch(dir: string, nprobe: number | undefined, refine: number | undefined): Promise<void> {
+  const m = await readManifest(dir);
+  const index = { ...m.index, ...(nprobe !== undefined ? { nprobe } : {}), ...(refine !== undefined ? { refine } : {}) };
+  if (index.nprobe === m.index.nprobe && index.refine === m.index.refine) return;
+  await fs.writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify({ ...m, index }, null, 2) + '\n');
+  await fs.rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
 }
