@@ -146,8 +146,8 @@ function composePage(
   let list: Int32Array = compose(organic, full.subarray(0, nf));
   let explored: Uint8Array = new Uint8Array(list.length);
 
-  // Exploration with new items, over the whole list (positions past N give
-  // the brand-run rule its material; the draws for the first N are the same).
+  // Exploration with new items on the first N positions; the organic items
+  // left follow in order, as material for the brand-run rule.
   if (exploring) {
     // Organic relevance follows the list order (Algorithm 1 takes argmax rel).
     const orgRel = new Float32Array(list.length);
@@ -155,16 +155,20 @@ function composePage(
     const mixed = mixExploration(
       { rows: rowsAt(c.rows, list), rel: orgRel },
       { rows: rowsAt(c.rows, freshKept), rel: scoresAt(c.scores, freshKept) },
-      list.length + freshKept.length,
+      N,
       o.explorationStart,
       o.epsilon,
       rngFor(o.seed),
       o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
       (row) => stats.posterior(row),
     );
-    // Back to candidate positions: each pick's index in the list it came from.
-    const positions = new Int32Array(mixed.at.length);
-    for (let p = 0; p < positions.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
+    // Back to candidate positions: each pick's index in the list it came
+    // from. Organic picks take the list in order, so the rest of it follows.
+    let used = 0;
+    for (let p = 0; p < mixed.at.length; p++) if (mixed.exploration[p] === 0) used++;
+    const positions = new Int32Array(mixed.at.length + list.length - used);
+    for (let p = 0; p < mixed.at.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
+    positions.set(list.subarray(used), mixed.at.length);
     list = positions;
     explored = mixed.exploration;
   }
@@ -176,7 +180,9 @@ function composePage(
   all.set(aside, list.length);
   const brandAt = new Int32Array(all.length);
   for (let i = 0; i < all.length; i++) brandAt[i] = catalog.brand[c.rows[all[i]]];
-  const order = limitBrandRuns(Int32Array.from(all.keys()), brandAt, o.brandRunLimit).subarray(0, N);
+  const identity = new Int32Array(all.length);
+  for (let i = 0; i < identity.length; i++) identity[i] = i;
+  const order = limitBrandRuns(identity, brandAt, o.brandRunLimit).subarray(0, N);
   const positions = new Int32Array(order.length);
   const pageExplored = new Uint8Array(order.length);
   for (let i = 0; i < order.length; i++) {
