@@ -4,7 +4,7 @@
 //
 //   node dist/bench/cascade.js [--workload w1|w2|w3] [--calls 2000] [--concurrency 1]
 //        [--threads 2] [--scorer native|ort|ts] [--heavy-budget 0.2]
-//        [--factory world|F] [--nprobe N] [--refine R] [--inline-max-flops N] [--sync-search-max-floats N] [--events-every N]
+//        [--factory world|F] [--nprobe N] [--refine R] [--inline-max-flops N] [--sync-search-max-bytes N] [--events-every N]
 //        [--ranker-precision auto|fp32|bf16|int8]
 //        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
 //
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       nprobe: { type: 'string' },
       refine: { type: 'string' },
       factory: { type: 'string' },
-      'sync-search-max-floats': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxFloats) },
+      'sync-search-max-bytes': { type: 'string', default: String(ENGINE_DEFAULTS.syncSearchMaxBytes) },
       'inline-max-flops': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxFlops) },
       'inline-max-slices': { type: 'string', default: String(ENGINE_DEFAULTS.inlineMaxSlices) },
       'events-every': { type: 'string', default: '0' },
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
     threads,
     inlineMaxFlops,
     inlineMaxSlices,
-    syncSearchMaxFloats: Number(values['sync-search-max-floats']),
+    syncSearchMaxBytes: Number(values['sync-search-max-bytes']),
     scorer,
     rankerPrecision: precision,
     search: searchOverrides,

@@ -36,7 +36,9 @@ export interface EngineDeps {
   /** Scratch set over catalog rows (see RowMarks: synchronous use only). */
   marks: RowMarks;
   /** Searches scanning at most this many floats run synchronously (see EngineOptions). */
-  syncSearchMaxFloats: number;
+  syncSearchMaxBytes: number;
+  /** Bytes of codes the index reads per scanned vector (see ivfCodeBytes). */
+  ivfCodeBytes: number;
   /** Share of the index one search scans (IVF), null when unknown (never synchronous). */
   ivfScanFraction: number | null;
   /** True when scoring on the calling thread blocks nobody: one core, or no other Rank in flight. */

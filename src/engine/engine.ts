@@ -41,11 +41,11 @@ export interface EngineOptions {
    */
   inlineMaxSlices: number;
   /**
-   * IVF searches expected to scan at most this many floats run on the calling
-   * thread instead of a libuv thread (0: never); other index kinds always run
-   * off the event loop.
+   * IVF searches expected to read at most this many bytes of codes run on the
+   * calling thread instead of a libuv thread (0: never); other index kinds
+   * always run off the event loop.
    */
-  syncSearchMaxFloats: number;
+  syncSearchMaxBytes: number;
   /** Extra catalog rows for UpsertItems. */
   catalogHeadroom: number;
   seenTtlMs: number;
@@ -101,10 +101,13 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   // slices when the engine is otherwise idle: the round trip it saves costs
   // more than the forward pass (bench/results/ab-w2-slices.md).
   inlineMaxSlices: 4,
-  // ~1 M floats (4 MB) of inverted lists: ~0.1-0.3 ms of scanning, less than a
-  // thread hop costs on small machines. The demo world (IVF1024, nprobe 128,
-  // 100k x 32) scans ~0.4 M; a 1M x 64 catalog at nprobe 512 of 4096 ~8 M.
-  syncSearchMaxFloats: 1_000_000,
+  // 4 MB of inverted lists: well under a millisecond of scanning, less than
+  // a hop to a libuv thread and back costs on small machines (the main
+  // thread sleeps meanwhile and every later stage runs on colder caches).
+  // The demo world (IVF1024,Flat, nprobe 128, 100k x 32) reads ~1.6 MB; the
+  // 1M x 64 W2 world (IVF4096,SQfp16, nprobe 192) 6.1 MB in one pass and
+  // 3.1 MB in the two-pass search's 8-bit first pass.
+  syncSearchMaxBytes: 4_000_000,
   catalogHeadroom: 0,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,
@@ -118,6 +121,21 @@ export function ivfScanFraction(factory: string, nprobe: number | undefined): nu
   if (!m) return null;
   const nlist = Number(m[1]);
   return nlist > 0 ? Math.min(1, (nprobe ?? 1) / nlist) : null;
+}
+
+/**
+ * Bytes of codes an IVF search reads per vector it scans: 4 d (Flat), 2 d
+ * (SQfp16; d in the two-pass search, whose first pass reads an 8-bit copy),
+ * d (SQ8), d / 2 (SQ4), m (PQm); 4 d when unknown.
+ */
+export function ivfCodeBytes(factory: string, dim: number, refine?: number): number {
+  const code = factory.split(',').pop() ?? '';
+  if (code === 'SQfp16') return refine ? dim : 2 * dim;
+  if (code === 'SQ8') return dim;
+  if (code === 'SQ4') return dim / 2;
+  const pq = /^PQ(\d+)(?:x(\d+))?/.exec(code);
+  if (pq) return (Number(pq[1]) * Number(pq[2] ?? 8)) / 8;
+  return 4 * dim;
 }
 
 export class Engine {
@@ -176,8 +194,9 @@ export class Engine {
       refine: opts.search?.refine ?? bundle.manifest.index.refine,
       hapRouting: opts.hapRouting ?? 'uncertainty',
       marks: new RowMarks(this.catalog.capacity),
-      syncSearchMaxFloats: opts.syncSearchMaxFloats,
+      syncSearchMaxBytes: opts.syncSearchMaxBytes,
       ivfScanFraction: ivfScanFraction(bundle.manifest.index.factory, opts.search?.nprobe ?? bundle.manifest.index.nprobe),
+      ivfCodeBytes: ivfCodeBytes(bundle.manifest.index.factory, bundle.manifest.embeddingDim, opts.search?.refine ?? bundle.manifest.index.refine),
       preferInline: () => this.cores === 1 || this.slots.activeCount <= 1,
     };
     this.stages = defaultCascade({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });

@@ -86,7 +86,7 @@ describe('engine: live catalog and scoring pool', function () {
 
   // The search on a libuv thread.
   it('never returns a row deleted while its search ran (the search filters by alive rows; a change meanwhile is checked again)', async () => {
-    const placement = { syncSearchMaxFloats: 0 };
+    const placement = { syncSearchMaxBytes: 0 };
     const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, clock: 'bundle', ...placement, search: { nprobe: 8 }, freshKeep: 0, seedEvents: path.join(root, 'events.jsonl') });
     try {
       const weights = Float32Array.from(bundle.manifest.objectives, () => 1);

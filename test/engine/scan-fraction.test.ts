@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { ivfScanFraction } from '../../src/engine/engine';
+import { ivfCodeBytes, ivfScanFraction } from '../../src/engine/engine';
 
 describe('engine: ivfScanFraction (which searches may run on the calling thread)', () => {
   it('is nprobe / nlist for IVF factories, capped at 1', () => {
@@ -15,5 +15,17 @@ describe('engine: ivfScanFraction (which searches may run on the calling thread)
     assert.equal(ivfScanFraction('Flat', 10), null);
     assert.equal(ivfScanFraction('HNSW32', 10), null);
     assert.equal(ivfScanFraction('IVF0,Flat', 1), null);
+  });
+});
+
+describe('engine: ivfCodeBytes (bytes an IVF search reads per scanned vector)', () => {
+  it('follows the code type, the two-pass search reading its 8-bit copy', () => {
+    assert.equal(ivfCodeBytes('IVF1024,Flat', 32), 128);
+    assert.equal(ivfCodeBytes('IVF4096,SQfp16', 64), 128);
+    assert.equal(ivfCodeBytes('IVF4096,SQfp16', 64, 1.25), 64);
+    assert.equal(ivfCodeBytes('IVF4096,SQ8', 64), 64);
+    assert.equal(ivfCodeBytes('IVF4096,PQ16', 64), 16);
+    assert.equal(ivfCodeBytes('IVF4096,PQ32x4fs', 64), 16);
+    assert.equal(ivfCodeBytes('HNSW32', 64), 256);
   });
 });

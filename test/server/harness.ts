@@ -423,7 +423,7 @@ export const ENGINE_OPTIONS = {
   maxQueuedRows: 100_000,
   inlineMaxFlops: 4_000_000,
   inlineMaxSlices: 1,
-  syncSearchMaxFloats: 1_000_000,
+  syncSearchMaxBytes: 4_000_000,
   catalogHeadroom: 1000,
   seenTtlMs: 24 * 3_600_000,
   purchaseWindowMs: 60 * 86_400_000,

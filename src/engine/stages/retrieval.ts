@@ -112,8 +112,8 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
   const frac = ctx.deps.ivfScanFraction;
-  const floats = frac === null ? Infinity : frac * catalog.size * catalog.dim;
-  let hits = floats <= ctx.deps.syncSearchMaxFloats ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
+  const bytes = frac === null ? Infinity : frac * catalog.size * ctx.deps.ivfCodeBytes;
+  let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
   hits ??= await catalog.index.search(ctx.userEmb!, opts);
   const settled = catalog.version === version;
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
