@@ -6,7 +6,7 @@ import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
 import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
 import type { RankInput } from '../../src/engine/request';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { plainRankInput } from './rank-input';
 import { QueueFullError, ScoringPool, WorkerLostError } from '../../src/engine/scoring/pool';
 import { flopsPerRow } from '../../src/engine/scoring/scorer';
 import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
@@ -89,19 +89,7 @@ describe('engine: live catalog and scoring pool', function () {
     const placement = { syncSearchMaxBytes: 0 };
     const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, clock: 'bundle', ...placement, search: { nprobe: 8 }, freshKeep: 0, seedEvents: path.join(root, 'events.jsonl') });
     try {
-      const weights = Float32Array.from(bundle.manifest.objectives, () => 1);
-      const request = (userId: string): RankInput => ({
-        requestId: 'r',
-        userId,
-        surface: 'home',
-        device: 'mobile',
-        recentActions: [],
-        numResults: 20,
-        weights,
-        options: { ...DEFAULT_RANK, exploration: 'none', exclude: new Set(), seed: 1 },
-        debug: false,
-        deadline: Infinity,
-      });
+      const request = (userId: string): RankInput => plainRankInput(bundle, userId);
       const userId = 'user-000003';
       const before = (await engine.rank(request(userId))).items.map((it) => it.row);
       assert.equal(before.length, 20);

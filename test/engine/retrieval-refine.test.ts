@@ -7,8 +7,7 @@ import * as path from 'node:path';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
-import type { RankInput } from '../../src/engine/request';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { plainRankInput } from './rank-input';
 import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
 
 describe('engine: retrieval with the two-pass IVF SQfp16 search (refine)', function () {
@@ -28,21 +27,9 @@ describe('engine: retrieval with the two-pass IVF SQfp16 search (refine)', funct
     assert.equal(bundle.index.kind, 'ivf-sq-simd');
     const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, clock: 'bundle', search, seedEvents: path.join(root, 'events.jsonl') });
     try {
-      const weights = Float32Array.from(bundle.manifest.objectives, () => 1);
       const out: number[][] = [];
       for (let u = 0; u < 12; u++) {
-        const input: RankInput = {
-          requestId: `r${u}`,
-          userId: `user-${String(u * 7).padStart(6, '0')}`,
-          surface: 'home',
-          device: 'mobile',
-          recentActions: [],
-          numResults: 20,
-          weights,
-          options: { ...DEFAULT_RANK, exploration: 'none', exclude: new Set(), seed: 1 },
-          debug: false,
-          deadline: Infinity,
-        };
+        const input = plainRankInput(bundle, `user-${String(u * 7).padStart(6, '0')}`, `r${u}`);
         out.push((await engine.rank(input)).items.map((it) => it.row));
       }
       return out;
