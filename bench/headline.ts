@@ -21,7 +21,6 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { native } from '../src/native/binding';
-import { resolvePrecision } from '../src/native/dcn-precision';
 import { ensureWorld } from '../src/world/cache';
 import { workloadBundle, WORKLOADS } from './cascade';
 import { DEFAULT_LOAD, LoadResult, runLoad } from './loadgen/client';
@@ -33,6 +32,8 @@ const STAGES = ['user_state', 'user_embedding', 'retrieval', 'prerank', 'rank', 
 
 interface SideRun {
   side: 'a' | 'b';
+  /** model_precision_info of the server, when it exports it. */
+  precision: string;
   cpuUsPerRank: number;
   stagesMs: Record<string, number>;
   saturationPerS: number;
@@ -91,8 +92,10 @@ async function runSide(side: 'a' | 'b', root: string, serverArgs: string[], o: {
     const half = Math.max(1, Math.round(saturation / 2));
     const h = await load(half, o.duration, 2);
     const rank = h.methods.Rank!;
+    const precision = [...m0.matchAll(/^ranking_model_precision_info\{model="(\w+)",precision="(\w+)",kernels="(\w+)"\} 1$/gm)].map((m) => `${m[1]} ${m[2]} (${m[3]})`).join(', ');
     const run: SideRun = {
       side,
+      precision: precision || 'fp32 (not exported)',
       cpuUsPerRank: steady.serverCpuUsPerRank ?? NaN,
       stagesMs: stageMeans(m0, m1),
       saturationPerS: saturation,
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
   const meta = { ...runMeta(ROOT, `node dist/bench/headline.js ${process.argv.slice(2).join(' ')}`, pin ? 'server on CPU 0, load generator on CPU 1' : 'no pinning'), a: dirs.a, b: dirs.b };
   const cpu = native.onednnCpu;
   const isa = `${cpu.isa}${cpu.vnni ? ', int8 dot products (VNNI)' : ''}${cpu.bf16 ? ', AVX-512 BF16' : ''}${cpu.amx ? ', AMX' : ''}`;
-  const precisionB = `ranker ${resolvePrecision(undefined, cpu, 'ranker')}, pre-ranker ${resolvePrecision(undefined, cpu, 'preranker')}`;
+  const precisionB = runs.find((r) => r.side === 'b')?.precision ?? '';
   const med = (side: 'a' | 'b', get: (r: SideRun) => number) => median(runs.filter((r) => r.side === side).map(get));
   const row = (name: string, get: (r: SideRun) => number, digits = 0) => {
     const a = med('a', get);
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
     '',
     `${meta.date} · ${meta.cpu} (${meta.cores} cores; oneDNN ISA: ${isa}) · Node ${meta.node} · ${meta.pinning} · \`${meta.command}\``,
     '',
-    `A: \`${dirs.a}\` (fp32 rankers); B: \`${dirs.b}\` (${precisionB} on this CPU). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
+    `A: \`${dirs.a}\` (fp32 rankers); B: \`${dirs.b}\` (${precisionB}, as its metrics say). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
     '',
     '| metric | A | B | B / A |',
     '|---|---:|---:|---:|',

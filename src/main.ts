@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     recovered = [];
   }
   service.setEngine(engine);
-  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, ms: Date.now() - t0 }, 'SERVING');
+  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, precisionProbeUs: Object.fromEntries(Object.entries(engine.pool.probes).map(([m, p]) => [m, p.medianUs])), ms: Date.now() - t0 }, 'SERVING');
 
   // SIGHUP reloads the bundle directory from disk (blue-green, see ReloadBundle).
   const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));

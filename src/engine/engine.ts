@@ -161,19 +161,14 @@ export class Engine {
     readonly bundle: Bundle,
     private readonly opts: EngineOptions,
     tower: UserTower,
+    catalog: LiveCatalog,
+    pool: ScoringPool,
   ) {
     this.slots = new SlotQueue({ maxActive: opts.maxActiveRanks ?? 2 * this.cores, maxQueueWaitMs: opts.maxQueueWaitMs ?? Infinity });
-    this.catalog = new LiveCatalog(bundle, bundle.index, opts.catalogHeadroom);
+    this.catalog = catalog;
     this.store = opts.store ?? new InMemoryUserStore({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     this.stats = new ItemStats(this.catalog.capacity);
-    this.pool = new ScoringPool(bundle, this.catalog, {
-      threads: opts.threads,
-      maxQueuedRows: opts.maxQueuedRows,
-      inlineMaxFlops: opts.inlineMaxFlops,
-      inlineMaxSlices: opts.inlineMaxSlices,
-      backend: opts.scorer,
-      precision: opts.rankerPrecision,
-    });
+    this.pool = pool;
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);
     this.clockOffset = opts.clock === 'bundle' && Number.isFinite(ref) ? ref - Date.now() : 0;
     const popular = topK(this.catalog.cols.bias.subarray(0, this.catalog.size), this.catalog.size);
@@ -204,12 +199,22 @@ export class Engine {
     if (m) {
       this.pool.onBatch = (model, rows, _segments, wait) => m.observeBatch(model, rows, wait);
       m.setBundle(bundle.manifest.name, bundle.manifest.version);
+      m.setModelPrecision(this.pool.precision);
     }
   }
 
   static async create(bundle: Bundle, opts: EngineOptions): Promise<Engine> {
     const tower = await UserTower.create(bundle.userTower, bundle.manifest.embeddingDim);
-    const engine = new Engine(bundle, opts, tower);
+    const catalog = new LiveCatalog(bundle, bundle.index, opts.catalogHeadroom);
+    const pool = await ScoringPool.create(bundle, catalog, {
+      threads: opts.threads,
+      maxQueuedRows: opts.maxQueuedRows,
+      inlineMaxFlops: opts.inlineMaxFlops,
+      inlineMaxSlices: opts.inlineMaxSlices,
+      backend: opts.scorer,
+      precision: opts.rankerPrecision,
+    });
+    const engine = new Engine(bundle, opts, tower, catalog, pool);
     if (opts.seedEvents) await seedFromEvents(engine.store, engine.stats, opts.seedEvents, engine.catalog.rowOf, engine.now());
     await engine.warm();
     return engine;

@@ -10,7 +10,7 @@
 // sharing at least 45 items with fp32's top 50.
 import { readFileSync } from 'node:fs';
 
-import { autoPrecision, CpuCaps, DcnPrecision } from '../native/dcn-precision';
+import { CpuCaps, DcnPrecision } from '../native/dcn-precision';
 import { bootstrapRatio, Interval, mean, meanInterval, pairedDifference } from './metrics';
 
 export const PRECISION_BAR = {
@@ -164,6 +164,8 @@ function readCpuinfo(): string | null {
 /** The section from the fp32 run and one run per compared precision. */
 export function precisionSection(args: {
   cpu: CpuCaps;
+  /** What 'auto' resolved to on this CPU (measured when the default engine loaded). */
+  auto: { ranker: DcnPrecision; preranker: DcnPrecision };
   defaultEngine: { ranker: DcnPrecision; preranker: DcnPrecision };
   reference: { engine: string; run: PrecisionRun };
   compared: { precision: DcnPrecision; engine: string; run: PrecisionRun }[];
@@ -182,7 +184,7 @@ export function precisionSection(args: {
       `overlap >= ${bar.overlapAtLeast} in >= ${100 * bar.overlapShareAtLeast}% of requests (on the 100k and the 1M world)`,
     bar,
     cpu: { onednn: { ...args.cpu }, flags: args.flags === undefined ? cpuFlags() : args.flags },
-    auto: { ranker: autoPrecision(args.cpu, 'ranker'), preranker: autoPrecision(args.cpu, 'preranker') },
+    auto: args.auto,
     defaultEngine: args.defaultEngine,
     reference: { precision: 'fp32', engine: args.reference.engine, requests: ref.lists.length, ndcg10: meanInterval(ref.ndcg10), ndcg50: meanInterval(ref.ndcg50) },
     rows,

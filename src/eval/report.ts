@@ -333,7 +333,7 @@ export function precisionCpuLine(p: PrecisionSection): string {
   const flags = p.cpu.flags === null ? 'CPU flags unknown (no /proc/cpuinfo)' : `CPU flags: ${Object.entries(p.cpu.flags).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`;
   return (
     `oneDNN ISA ${c.isa} (int8 dot products ${c.vnni ? 'yes' : 'no'}, bf16 dot products ${c.bf16 ? 'yes' : 'no'}, AMX ${c.amx ? 'yes' : 'no'}); ${flags}. ` +
-    `'auto' picks ${p.auto.ranker} for the ranker and ${p.auto.preranker} for the strong pre-ranker on this CPU; the default engine runs the ranker in ${p.defaultEngine.ranker} and the strong pre-ranker in ${p.defaultEngine.preranker}.`
+    `'auto' picks (by timing the candidates at load) ${p.auto.ranker} for the ranker and ${p.auto.preranker} for the strong pre-ranker on this CPU; the default engine runs the ranker in ${p.defaultEngine.ranker} and the strong pre-ranker in ${p.defaultEngine.preranker}.`
   );
 }
 

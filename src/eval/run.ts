@@ -527,7 +527,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
     // where its 'auto' is that precision: its clock started earlier, it holds
     // a warm user-embedding cache), so they differ in the rankers' precision.
     const precisions = [...new Set(cfg.precisions ?? REDUCED_PRECISIONS)];
-    const runsIn = (e: Engine, p: DcnPrecision) => e.pool.precision.ranker === p && e.pool.precision.preranker === p;
+    const runsIn = (e: Engine, p: DcnPrecision) => e.pool.precision.ranker.precision === p && e.pool.precision.preranker.precision === p;
     const precisionRef = precisions.length === 0 ? null : 'fp32 reference';
     const precisionEngines = precisions.map((p) => ({ precision: p, engine: `precision ${p}` }));
     for (const { precision: p, engine: key } of precisionRef === null ? [] : [{ precision: 'fp32' as const, engine: precisionRef }, ...precisionEngines]) {
@@ -920,7 +920,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         ? null
         : precisionSection({
             cpu: onednnCpu,
-            defaultEngine: { ...engine.pool.precision },
+            auto: { ranker: engine.pool.precision.ranker.precision, preranker: engine.pool.precision.preranker.precision },
+            defaultEngine: { ranker: engine.pool.precision.ranker.precision, preranker: engine.pool.precision.preranker.precision },
             reference: { engine: precisionRef, run: precisionRun('precision-fp32-reference') },
             compared: precisionEngines.map((x) => ({ precision: x.precision, engine: x.engine, run: precisionRun(`precision-${x.precision}`) })),
             random: () => precisionBoot.next(),

@@ -30,8 +30,10 @@ export interface CpuCaps {
 export type DcnModelRole = 'ranker' | 'preranker';
 
 /**
- * 'auto', per model, first rule that holds; else fp32. Chosen by the
- * evaluator's reduced-precision section (npm run eval: NDCG@50 >= 0.995 x
+ * 'auto' without a measurement, per model, first rule that holds; else fp32.
+ * The engine measures instead (native/precision-probe.ts, ScoringPool.create);
+ * these rules are the usual outcome on CPUs measured so far, used where a
+ * pool is built without a probe. Quality (npm run eval: NDCG@50 >= 0.995 x
  * fp32, and top-50 overlap >= 45 with fp32's in >= 98% of requests, on the
  * 100k and 1M worlds):
  *  - the strong pre-ranker in int8 where the CPU has int8 dot products: its
@@ -40,9 +42,9 @@ export type DcnModelRole = 'ranker' | 'preranker';
  *  - the ranker in int8 fails the overlap bar (89% of requests on the 100k
  *    world, 85.5% on the 1M world; NDCG@50 0.9991 x fp32): the page order
  *    follows its scores closely and DPP amplifies small changes. bf16 passes
- *    (100% and 98.0%), but without AMX it is slower than fp32 (oneDNN 2.6),
- *    so only AMX picks it.
- * Change the table after measuring (bench/dcn-precision.ts, npm run eval).
+ *    (100% and 98.0%); its speed without AMX depends on the CPU (slower than
+ *    fp32 on a Xeon, faster on an EPYC Zen 4), so the rule picks it only
+ *    with AMX.
  */
 export const AUTO_RULES: Readonly<Record<DcnModelRole, readonly { when: (cpu: CpuCaps) => boolean; use: DcnPrecision }[]>> = {
   preranker: [{ when: (c) => c.vnni || c.amx, use: 'int8' }],

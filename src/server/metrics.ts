@@ -114,6 +114,8 @@ export interface Metrics {
   readonly catalogItems: Gauge<never>;
   /** `bundle_info{name, version}` = 1 for the loaded bundle only (use `setBundle`). */
   readonly bundleInfo: Gauge<'name' | 'version'>;
+  /** `model_precision_info{model, precision, kernels}` = 1 for what each ranker runs (use `setModelPrecision`). */
+  readonly modelPrecisionInfo: Gauge<'model' | 'precision' | 'kernels'>;
   /** `degraded_total{reason}`: responses where the cascade cut a corner. */
   readonly degraded: Counter<'reason'>;
   /** `candidates_dropped_total{stage, reason}`: candidates removed for a defect of their own (a score that is not finite). */
@@ -138,6 +140,8 @@ export interface Metrics {
   observeBatch(model: string, rows: number, queueWaitSeconds: number): void;
   /** Sets bundle_info to exactly { name, version } = 1 (older label values are removed). */
   setBundle(name: string, version: string): void;
+  /** Sets model_precision_info to exactly the given models' { precision, kernels } = 1. */
+  setModelPrecision(models: Record<string, { precision: string; backend?: string }>): void;
   /** The registry in Prometheus text format (runs `collect` first). */
   text(): Promise<string>;
 }
@@ -279,6 +283,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['name', 'version'] as const,
     registers,
   });
+  const modelPrecisionInfo = new Gauge({
+    name: n('model_precision_info'),
+    help: "The arithmetic each DCN-v2 model runs in (value 1): precision fp32, bf16 or int8; kernels onednn or gemm (the engine's packed fp32 kernels).",
+    labelNames: ['model', 'precision', 'kernels'] as const,
+    registers,
+  });
   const degraded = new Counter({
     name: n('degraded_total'),
     help: 'Responses degraded to meet the deadline, by reason.',
@@ -336,6 +346,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     eventsReplayed,
     catalogItems,
     bundleInfo,
+    modelPrecisionInfo,
     degraded,
     candidatesDropped,
     policyRuleUnmet,
@@ -358,6 +369,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     setBundle(name, version) {
       bundleInfo.reset();
       bundleInfo.set({ name, version }, 1);
+    },
+    setModelPrecision(models) {
+      modelPrecisionInfo.reset();
+      for (const [model, p] of Object.entries(models)) modelPrecisionInfo.set({ model, precision: p.precision, kernels: p.precision === 'fp32' ? (p.backend ?? 'gemm') : 'onednn' }, 1);
     },
     text() {
       return registry.metrics();

@@ -11,7 +11,8 @@ import { parsePrecisions } from '../../src/eval/cli';
 import { comparePrecision, cpuFlags, PRECISION_BAR, PrecisionRun, topOverlap } from '../../src/eval/precision';
 import { markdown, precisionTable } from '../../src/eval/report';
 import { EvalReport, runEval } from '../../src/eval/run';
-import { autoPrecision, onednnCpu } from '../../src/native';
+import { onednnCpu } from '../../src/native';
+import { QUALITY_ALLOWED } from '../../src/native/precision-probe';
 import { DEFAULT_WORLD } from '../../src/world/schema';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
@@ -139,8 +140,10 @@ describe('eval: the reduced-precision section end to end on a tiny world', funct
     const p = report.precision!;
     assert.ok(p !== null);
     assert.deepEqual(p.cpu.onednn, { ...onednnCpu });
-    assert.deepEqual(p.auto, { ranker: autoPrecision(onednnCpu, 'ranker'), preranker: autoPrecision(onednnCpu, 'preranker') });
-    assert.ok(['fp32', 'bf16', 'int8'].includes(p.defaultEngine.ranker));
+    // The default engine runs 'auto': the probe's choice among what the bar allows.
+    assert.deepEqual(p.auto, p.defaultEngine);
+    assert.ok(QUALITY_ALLOWED.ranker.includes(p.auto.ranker), p.auto.ranker);
+    assert.ok(QUALITY_ALLOWED.preranker.includes(p.auto.preranker), p.auto.preranker);
     if (process.platform === 'linux') assert.deepEqual(Object.keys(p.cpu.flags ?? {}), ['avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16']);
     assert.deepEqual(p.bar, PRECISION_BAR);
   });

@@ -21,8 +21,9 @@ import Piscina from 'piscina';
 import type { Bundle } from '../../bundle/loader';
 import { nextTurn } from '../../util/turn';
 import { flattenWeights } from '../../native/dcn';
-import { DcnPrecision, DcnPrecisionSetting, resolvePrecision } from '../../native/dcn-precision';
+import { DcnPrecisionSetting, fp32Backend, resolvePrecision } from '../../native/dcn-precision';
 import { onednnCpu } from '../../native';
+import { PrecisionChoice, ProbeResult, probePrecision } from '../../native/precision-probe';
 import type { LiveCatalog } from '../catalog';
 import { calibrationSample } from './calibration';
 import type { ModelName, ScoreTask, ScorerBackend, WorkerInit } from './protocol';
@@ -75,6 +76,12 @@ export interface PoolOptions {
    * bundle's models.*.precision (default 'auto': by CPU, see dcn-precision.ts).
    */
   precision?: DcnPrecisionSetting;
+  /**
+   * Per model, the precision (and fp32 kernels) 'auto' resolved to by
+   * measurement (ScoringPool.create); without it, 'auto' follows the
+   * per-ISA rules of dcn-precision.ts.
+   */
+  choices?: Partial<Record<ModelName, PrecisionChoice>>;
 }
 
 export interface BatchObserver {
@@ -92,7 +99,7 @@ interface Pending {
 }
 
 /** What a scorer (worker or inline) is built from. */
-export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: ScorerBackend, precision: Record<ModelName, DcnPrecision>): WorkerInit {
+export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: ScorerBackend, precision: Record<ModelName, PrecisionChoice>): WorkerInit {
   return {
     backend,
     dim: catalog.dim,
@@ -102,10 +109,10 @@ export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: Scorer
     bias: catalog.cols.bias,
     createdAt: catalog.cols.createdAt,
     models: {
-      ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights), precision: precision.ranker },
-      preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights), precision: precision.preranker },
+      ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights), ...precision.ranker },
+      preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights), ...precision.preranker },
     },
-    calibration: backend === 'native' && Object.values(precision).includes('int8') ? calibrationSample(catalog) : undefined,
+    calibration: backend === 'native' && Object.values(precision).some((p) => p.precision === 'int8') ? calibrationSample(catalog) : undefined,
   };
 }
 
@@ -126,8 +133,33 @@ export class ScoringPool {
   /** Rows scored on the calling thread (whole batches under inlineMaxFlops, or in slices). */
   inlineRows = 0;
   onBatch: BatchObserver | null = null;
-  /** The arithmetic each model runs in. */
-  readonly precision: Record<ModelName, DcnPrecision>;
+  /** The arithmetic each model runs in (and, for fp32, its kernels). */
+  readonly precision: Record<ModelName, PrecisionChoice>;
+  /** What the 'auto' probe measured, per model it ran for. */
+  readonly probes: Partial<Record<ModelName, ProbeResult>>;
+
+  /**
+   * A pool whose 'auto' models are resolved by timing the candidates on this
+   * CPU (native/precision-probe.ts); an explicit precision (option or
+   * manifest) is used as given.
+   */
+  static async create(bundle: Bundle, catalog: LiveCatalog, opts: PoolOptions): Promise<ScoringPool> {
+    const probes: Partial<Record<ModelName, ProbeResult>> = {};
+    if ((opts.backend ?? 'native') === 'native') {
+      let calibration: ReturnType<typeof calibrationSample> | undefined;
+      for (const m of ['ranker', 'preranker'] as const) {
+        const setting = opts.precision ?? bundle.manifest.models[m].precision;
+        if ((setting !== undefined && setting !== 'auto') || opts.choices?.[m]) continue;
+        if (catalog.size > 0) calibration ??= calibrationSample(catalog);
+        probes[m] = await probePrecision(m, bundle[m].shape, bundle[m].weights, calibration, onednnCpu);
+      }
+    }
+    const choices = { ...opts.choices };
+    for (const [m, p] of Object.entries(probes)) choices[m as ModelName] ??= p.choice;
+    const pool = new ScoringPool(bundle, catalog, { ...opts, choices });
+    Object.assign(pool.probes, probes);
+    return pool;
+  }
 
   constructor(
     bundle: Bundle,
@@ -136,11 +168,13 @@ export class ScoringPool {
   ) {
     // int8 calibrates on the catalog's rows: an empty catalog runs fp32. The
     // baseline backends ('ort', 'ts') compute in fp32.
-    const pick = (m: ModelName): DcnPrecision => {
-      if ((opts.backend ?? 'native') !== 'native') return 'fp32';
-      const p = resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu, m);
-      return p === 'int8' && catalog.size === 0 ? 'fp32' : p;
+    const pick = (m: ModelName): PrecisionChoice => {
+      if ((opts.backend ?? 'native') !== 'native') return { precision: 'fp32' };
+      const chosen = opts.choices?.[m] ?? { precision: resolvePrecision(opts.precision ?? bundle.manifest.models[m].precision, onednnCpu, m) };
+      const p = chosen.precision === 'int8' && catalog.size === 0 ? { precision: 'fp32' as const } : chosen;
+      return p.precision === 'fp32' ? { precision: 'fp32', backend: p.backend ?? fp32Backend(onednnCpu) } : p;
     };
+    this.probes = {};
     this.precision = { ranker: pick('ranker'), preranker: pick('preranker') };
     const init = workerInit(bundle, catalog, opts.backend ?? 'native', this.precision);
     this.heads = { ranker: bundle.ranker.shape.heads, preranker: bundle.preranker.shape.heads };

@@ -11,6 +11,8 @@ export interface WorkerModel {
   tensors: Float32Array[];
   /** Arithmetic of the native backend (resolved once, on the main thread). */
   precision: DcnPrecision;
+  /** fp32's kernels, when measured (else by ISA: dcn-precision.ts fp32Backend). */
+  backend?: 'gemm' | 'onednn';
 }
 
 /**

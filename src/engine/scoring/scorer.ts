@@ -48,7 +48,7 @@ interface Runner {
 }
 
 function nativeRunner(m0: WorkerModel, w: DcnWeights, calibration: DcnCalibration | undefined): Runner {
-  const backend = m0.precision === 'fp32' ? fp32Backend(onednnCpu) : undefined;
+  const backend = m0.precision === 'fp32' ? (m0.backend ?? fp32Backend(onednnCpu)) : undefined;
   const m = new DcnModel(m0.shape, w, { precision: m0.precision, backend, calibration });
   return { run: (users, offsets, x) => m.forwardSegments(users, offsets, x) };
 }

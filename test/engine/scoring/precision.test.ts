@@ -12,7 +12,9 @@ import { ScoringPool, workerInit } from '../../../src/engine/scoring/pool';
 import type { ModelName } from '../../../src/engine/scoring/protocol';
 import { Scorer } from '../../../src/engine/scoring/scorer';
 import { featureLayout, userFeatures } from '../../../src/features/layout';
-import type { DcnPrecision } from '../../../src/native/dcn-precision';
+import { DcnPrecision, fp32Backend } from '../../../src/native/dcn-precision';
+import { onednnCpu } from '../../../src/native';
+import { chooseFromTimings, PrecisionChoice, probeCandidates, QUALITY_ALLOWED } from '../../../src/native/precision-probe';
 import { Rng } from '../../../src/util/random';
 import { worldPaths } from '../../../src/world/generate';
 import { DEVICES, OBJECTIVES, SURFACES } from '../../../src/world/schema';
@@ -73,25 +75,56 @@ describe('reduced-precision rankers on the demo world', function () {
     const fromBundle = new ScoringPool(withPrecision('bf16'), catalog, opts);
     const overridden = new ScoringPool(withPrecision('bf16'), catalog, { ...opts, precision: 'int8' });
     try {
-      assert.equal(fromBundle.precision.ranker, 'bf16');
-      assert.equal(overridden.precision.ranker, 'int8');
-      assert.equal(overridden.precision.preranker, 'int8');
+      assert.equal(fromBundle.precision.ranker.precision, 'bf16');
+      assert.equal(overridden.precision.ranker.precision, 'int8');
+      assert.equal(overridden.precision.preranker.precision, 'int8');
       // inlineMaxFlops 0: every batch goes through the worker, built from workerData.
       const l = featureLayout(CFG.dim);
       const user = userFeatures(l, catalog.cols.embeddings.subarray(0, l.dim), 0.3, 'search', 'app');
       const rows = Int32Array.from({ length: 120 }, (_, i) => (i * 31) % catalog.size);
       const now = Date.parse(CFG.referenceTime);
       const viaWorker = await overridden.score('ranker', user, rows, now);
-      const inline = await Scorer.create(workerInit(bundle, catalog, 'native', { ranker: 'int8', preranker: 'int8' }));
+      const inline = await Scorer.create(workerInit(bundle, catalog, 'native', { ranker: { precision: 'int8' }, preranker: { precision: 'int8' } }));
       assert.deepEqual(Array.from(viaWorker), Array.from((await inline.score('ranker', user, Int32Array.of(0, 120), rows, now)) as Float32Array));
     } finally {
       await Promise.all([fromBundle.close(), overridden.close()]);
     }
   });
 
+  it("'auto' is resolved by timing the candidates on this CPU, once per model shape; an explicit setting is not probed", async () => {
+    const opts = { threads: 1, maxQueuedRows: 10_000, inlineMaxFlops: 0 };
+    const auto = await ScoringPool.create(bundle, catalog, opts);
+    const again = await ScoringPool.create(bundle, catalog, opts);
+    const fixed = await ScoringPool.create(bundle, catalog, { ...opts, precision: 'fp32' });
+    try {
+      for (const m of ['ranker', 'preranker'] as ModelName[]) {
+        const probe = auto.probes[m];
+        assert.ok(probe, `${m} probed`);
+        const timed = Object.keys(probe.medianUs).sort();
+        assert.deepEqual(timed, probeCandidates(m, onednnCpu, true).sort());
+        for (const t of Object.values(probe.medianUs)) assert.ok(t > 0 && Number.isFinite(t), String(t));
+        // The pool runs what the probe chose, which the rule picks from the timings.
+        assert.deepEqual(auto.precision[m], chooseFromTimings(m, probe.medianUs));
+        assert.ok(QUALITY_ALLOWED[m].includes(auto.precision[m].precision));
+        assert.equal(again.probes[m], probe, 'the same shapes are not timed twice');
+      }
+      assert.deepEqual(fixed.probes, {});
+      assert.deepEqual(fixed.precision.ranker, { precision: 'fp32', backend: fp32Backend(onednnCpu) });
+      // Workers build what the probe chose: a worker's scores match the inline scorer's.
+      const l = featureLayout(CFG.dim);
+      const user = userFeatures(l, catalog.cols.embeddings.subarray(0, l.dim), 0.3, 'search', 'app');
+      const rows = Int32Array.from({ length: 60 }, (_, i) => (i * 17) % catalog.size);
+      const now = Date.parse(CFG.referenceTime);
+      const inline = await Scorer.create(workerInit(bundle, catalog, 'native', auto.precision));
+      assert.deepEqual(Array.from(await auto.score('ranker', user, rows, now)), Array.from((await inline.score('ranker', user, Int32Array.of(0, 60), rows, now)) as Float32Array));
+    } finally {
+      await Promise.all([auto.close(), again.close(), fixed.close()]);
+    }
+  });
+
   for (const precision of ['int8', 'bf16'] as DcnPrecision[]) {
     it(`${precision}: the top 50 of 200 candidates keeps >= 45 of fp32's, for the ranker and the pre-ranker`, async () => {
-      const both = (p: DcnPrecision): Record<ModelName, DcnPrecision> => ({ ranker: p, preranker: p });
+      const both = (p: DcnPrecision): Record<ModelName, PrecisionChoice> => ({ ranker: { precision: p }, preranker: { precision: p } });
       const exact = await Scorer.create(workerInit(bundle, catalog, 'native', both('fp32')));
       const reduced = await Scorer.create(workerInit(bundle, catalog, 'native', both(precision)));
       const { users } = regenerate(CFG);
