@@ -196,7 +196,7 @@ describe('eval: the reduced-precision section end to end on a tiny world', funct
   it('puts the section in report.md and the table on one line per precision', () => {
     const md = markdown(report);
     assert.ok(md.includes('## Reduced precision'));
-    assert.ok(md.includes(`'auto' picks ${report.precision!.auto.ranker} for the ranker and ${report.precision!.auto.preranker} for the strong pre-ranker on this CPU`));
+    assert.ok(md.includes(`'auto' picks (by timing the candidates at load) ${report.precision!.auto.ranker} for the ranker and ${report.precision!.auto.preranker} for the strong pre-ranker on this CPU`));
     const table = precisionTable(report.precision!);
     assert.equal(table.length, 2 + 1 + 3);
     assert.match(table[3], /^\| fp32 \| precision fp32 \| .* \| 1\.0000 \(1\.0000-1\.0000\) \| 100\.0% \| 50\.00 \| 50 \| 100\.0% \| pass \|$/);
