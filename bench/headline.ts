@@ -37,6 +37,8 @@ interface SideRun {
   cpuUsPerRank: number;
   stagesMs: Record<string, number>;
   saturationPerS: number;
+  /** At --rate: the event loop's delay p99 (prom-client, over the window), GC pauses (all kinds) per Rank and their mean. */
+  loop: { lagP99Ms: number; gcMsPerRank: number; gcMeanMs: number; gcPerS: number };
   halfLoad: { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; okShare: number };
 }
 
@@ -48,6 +50,17 @@ const median = (xs: number[]): number => {
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   return res.text();
+}
+
+/** Event-loop delay p99 at the second scrape, and GC pauses between the two. */
+function loopStats(before: string, after: string, seconds: number): SideRun['loop'] {
+  const ok = (t: string) => Number(/^ranking_requests_total\{method="Rank",code="OK"\} ([-+\d.eE]+)$/m.exec(t)?.[1] ?? NaN);
+  const ranks = ok(after) - ok(before);
+  const sum = (t: string, what: 'sum' | 'count') => [...t.matchAll(new RegExp(`^nodejs_gc_duration_seconds_${what}\\{kind="\\w+"\\} ([-+\\d.eE]+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  const lag = /^nodejs_eventloop_lag_p99_seconds ([-+\d.eE]+)$/m.exec(after);
+  const gcS = sum(after, 'sum') - sum(before, 'sum');
+  const gcN = sum(after, 'count') - sum(before, 'count');
+  return { lagP99Ms: lag ? Number(lag[1]) * 1000 : NaN, gcMsPerRank: ranks > 0 ? (gcS * 1000) / ranks : NaN, gcMeanMs: gcN > 0 ? (gcS * 1000) / gcN : 0, gcPerS: gcN / seconds };
 }
 
 /** Mean stage time in ms between two scrapes of the server's stage histograms. */
@@ -84,8 +97,10 @@ async function runSide(side: 'a' | 'b', root: string, serverArgs: string[], o: {
   try {
     await load(o.rate, 2, 1); // warm: first calls, page cache, JIT
     const m0 = await scrape(httpPort);
+    const tSteady = process.hrtime.bigint();
     const steady = await load(o.rate, o.duration, 2);
     const m1 = await scrape(httpPort);
+    const steadyS = Number(process.hrtime.bigint() - tSteady) / 1e9;
     const over = await load(o.overload, 5, 1);
     await new Promise((r) => setTimeout(r, 2000)); // drain
     const saturation = over.methods.Rank?.achievedRate ?? NaN;
@@ -99,6 +114,7 @@ async function runSide(side: 'a' | 'b', root: string, serverArgs: string[], o: {
       cpuUsPerRank: steady.serverCpuUsPerRank ?? NaN,
       stagesMs: stageMeans(m0, m1),
       saturationPerS: saturation,
+      loop: loopStats(m0, m1, steadyS),
       halfLoad: { rate: half, p50Ms: rank.latency.p50, p99Ms: rank.latency.p99, p999Ms: rank.latency.p999, okShare: rank.calls > 0 ? rank.ok / rank.calls : NaN },
     };
     return run;
@@ -162,6 +178,10 @@ async function main(): Promise<void> {
     row('p50 at 50% of saturation, ms', (r) => r.halfLoad.p50Ms, 2),
     row('p99 at 50% of saturation, ms', (r) => r.halfLoad.p99Ms, 2),
     row('p99.9 at 50% of saturation, ms', (r) => r.halfLoad.p999Ms, 2),
+    row(`event-loop delay p99 at ${o.rate}/s, ms`, (r) => r.loop.lagP99Ms, 2),
+    row(`GC pause time per Rank at ${o.rate}/s, µs`, (r) => r.loop.gcMsPerRank * 1000, 0),
+    row(`GC pauses at ${o.rate}/s, per s (mean ms)`, (r) => r.loop.gcPerS, 1),
+    row(`GC pause mean at ${o.rate}/s, ms`, (r) => r.loop.gcMeanMs, 3),
     ...STAGES.map((s) => row(`stage ${s}, ms (mean at ${o.rate}/s)`, (r) => r.stagesMs[s], 3)),
   ];
   console.log(lines.join('\n'));
