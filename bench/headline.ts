@@ -15,7 +15,7 @@
 //
 //   node dist/bench/headline.js --a /path/to/baseline-checkout [--b .] [--pairs 2]
 //        [--rate 100] [--overload 600] [--duration 10] [--out w2]
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,15 @@ interface SideRun {
   /** At --rate: the event loop's delay p99 (prom-client, over the window), GC pauses (all kinds) per Rank and their mean. */
   loop: { lagP99Ms: number; gcMsPerRank: number; gcMeanMs: number; gcPerS: number };
   halfLoad: { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; okShare: number };
+}
+
+/** The short commit of a checkout (its path when it is not one). */
+function commitOf(dir: string): string {
+  try {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return dir;
+  }
 }
 
 const median = (xs: number[]): number => {
@@ -169,7 +178,7 @@ async function main(): Promise<void> {
     '',
     `${meta.date} · ${meta.cpu} (${meta.cores} cores; oneDNN ISA: ${isa}) · Node ${meta.node} · ${meta.pinning} · \`${meta.command}\``,
     '',
-    `A: \`${dirs.a}\` (fp32 rankers); B: \`${dirs.b}\` (${precisionB}, as its metrics say). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
+    `A: \`${commitOf(dirs.a)}\` (fp32 rankers); B: \`${commitOf(dirs.b)}\` (${precisionB}, as its metrics say). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
     '',
     '| metric | A | B | B / A |',
     '|---|---:|---:|---:|',
