@@ -5,8 +5,7 @@ import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 
 import { Metric, VectorIndex } from '../native';
-import { INDEX_FILE } from './loader';
-import { fileEntry, readManifest, writeManifest } from './manifest';
+import { fileEntry, INDEX_FILE, readManifest, writeManifest } from './manifest';
 import { readNpyFloat32 } from './npy';
 
 export interface BuildIndexOptions {

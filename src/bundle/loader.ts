@@ -8,15 +8,14 @@ import { onnx } from 'onnx-proto';
 
 import { checkShape, DcnModel, DcnShape, DcnWeights, VectorIndex } from '../native';
 import { featureLayout, LAYOUT_NAME } from '../features/layout';
-import { tensorNames } from '../world/models';
+import { tensorNames } from './tensors';
 import { buildIndex } from './index-builder';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from './limits';
-import { BundleError, fileEntry, Manifest, MANIFEST, readManifest, sha256File, writeManifest } from './manifest';
+import { BundleError, fileEntry, INDEX_FILE, Manifest, MANIFEST, readManifest, sha256File, writeManifest } from './manifest';
 import { jsonProblem } from './json-error';
 import { NpyError, readNpyFloat32 } from './npy';
 import { readSafetensors, SafetensorsError } from './safetensors';
 
-export const INDEX_FILE = 'index.faiss';
 export const BIAS_FILE = 'item_bias.npy';
 const DAY_MS = 86_400_000;
 

@@ -9,6 +9,8 @@ import { DcnPrecisionSetting, isPrecisionSetting, PRECISION_SETTINGS } from '../
 
 export const FORMAT_VERSION = 1;
 export const MANIFEST = 'manifest.json';
+/** The FAISS index file of a bundle (optional: without it the loader builds the index). */
+export const INDEX_FILE = 'index.faiss';
 
 export type DcnModelEntry = {
   format: 'dcn-v2';

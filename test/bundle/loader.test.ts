@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 
 import { buildIndex } from '../../src/bundle/index-builder';
-import { Bundle, INDEX_FILE, loadBundle, LoadOptions } from '../../src/bundle/loader';
+import { Bundle, loadBundle, LoadOptions } from '../../src/bundle/loader';
+import { INDEX_FILE } from '../../src/bundle/manifest';
 import { BundleError, fileEntry, Manifest } from '../../src/bundle/manifest';
 import { readNpyFloat32, writeNpyFloat32 } from '../../src/bundle/npy';
 import { readSafetensors, writeSafetensors } from '../../src/bundle/safetensors';

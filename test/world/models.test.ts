@@ -8,7 +8,8 @@ import { featureLayout, gatherItemFeatures, ItemColumns, userFeatures } from '..
 import { DcnModel, DcnShape, DcnWeights } from '../../src/native';
 import { Rng } from '../../src/util/random';
 import { Catalog } from '../../src/world/catalog';
-import { prerankerShape, rankerShape, tensorNames } from '../../src/world/models';
+import { tensorNames } from '../../src/bundle/tensors';
+import { prerankerShape, rankerShape } from '../../src/world/models';
 import { DAY_MS, DEVICES, OBJECTIVES, SURFACES } from '../../src/world/schema';
 import { DEFAULT_TRUTH, trueProbabilities } from '../../src/world/truth';
 import { Users } from '../../src/world/users';
