@@ -44,7 +44,7 @@ import * as hdr from 'hdr-histogram-js';
 import { loadBundle } from '../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
 import type { RankInput } from '../src/engine/request';
-import { ACTION } from '../src/engine/types';
+import { ACTION } from '../src/models/schema';
 import { createMetrics } from '../src/server/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
 import { isPrecisionSetting, PRECISION_SETTINGS } from '../src/native/dcn-precision';

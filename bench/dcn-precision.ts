@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { featureLayout } from '../src/features/layout';
+import { featureLayout } from '../src/models/layout';
 import { autoPrecision, DcnModel, DcnShape, onednnCpu } from '../src/native';
 import type { DcnCalibration, DcnModelOptions } from '../src/native';
 import { prerankerShape, rankerShape } from '../src/world/models';

@@ -7,7 +7,7 @@ import * as readline from 'node:readline';
 import { onnx } from 'onnx-proto';
 
 import { checkShape, DcnModel, DcnShape, DcnWeights, VectorIndex } from '../native';
-import { featureLayout, LAYOUT_NAME } from '../features/layout';
+import { featureLayout, LAYOUT_NAME } from '../models/layout';
 import { tensorNames } from './tensors';
 import { buildIndex } from './index-builder';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from './limits';

@@ -1,6 +1,6 @@
 // Per-request state shared by the stages, and the stage contract.
 import type { Bundle } from '../bundle/loader';
-import type { FeatureLayout } from '../features/layout';
+import type { FeatureLayout } from '../models/layout';
 import type { LiveCatalog } from './catalog';
 import type { RankInput } from './request';
 import type { RowMarks } from './row-marks';
@@ -8,7 +8,8 @@ import type { ScoringPool } from './scoring/pool';
 import type { ItemStats, UserStore } from './state';
 import type { UserEmbeddingCache } from './user-embedding-cache';
 import type { UserTower } from './user-tower';
-import type { Candidates, Removed, UserSnapshot } from './types';
+import type { Candidates, Removed } from './types';
+import type { UserSnapshot } from './state/snapshot';
 
 /** What the engine gives every stage. */
 export interface EngineDeps {

@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 
 import type { Bundle } from '../bundle/loader';
-import { featureLayout } from '../features/layout';
+import { featureLayout } from '../models/layout';
 import { topK } from '../native';
 import type { Metrics } from '../server/metrics';
 import { LiveCatalog, NewItem } from './catalog';
@@ -17,7 +17,7 @@ import { ScoringPool } from './scoring/pool';
 import type { ScorerBackend } from './scoring/protocol';
 import { defaultCascade } from './stages';
 import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from './state';
-import { ACTION_NAMES } from './types';
+import { ACTION_NAMES } from '../models/schema';
 import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
 import { RowMarks } from './row-marks';
 

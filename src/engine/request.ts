@@ -1,7 +1,8 @@
 // A validated Rank request as the engine sees it (the server turns the wire
 // message into this, resolving ids to catalog rows), and the result.
-import type { Device } from '../world/schema';
-import type { ActionCode, ProvenanceCode } from './types';
+import type { Device } from '../models/schema';
+import type { ProvenanceCode } from './types';
+import type { ActionCode } from '../models/schema';
 
 export type DiversityMethod = 'none' | 'mmr' | 'dpp';
 export type ExplorationMethod = 'none' | 'epsilon-greedy' | 'thompson';

@@ -8,7 +8,7 @@
 // maxAgeMs (the ages the tower sees drift with time: 10 minutes move them by
 // 0.007 days). Least recently used entries are evicted past maxEntries.
 import type { TowerOutput } from './user-tower';
-import type { UserSnapshot } from './types';
+import type { UserSnapshot } from './state/snapshot';
 
 export interface UserEmbeddingCacheOptions {
   /** Users kept (0: no cache). */

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 
 import type { LiveCatalog } from './catalog';
-import type { UserSnapshot } from './types';
+import type { UserSnapshot } from './state/snapshot';
 
 const DAY_MS = 86_400_000;
 

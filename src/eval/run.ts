@@ -58,7 +58,8 @@ import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
 import { DEFAULT_RANK } from '../server/validate';
 import { Rng } from '../util/random';
 import { ensureWorld } from '../world/cache';
-import { Objective, OBJECTIVES, Surface, WorldConfig } from '../world/schema';
+import { Objective, OBJECTIVES, WorldConfig } from '../world/schema';
+import { Surface } from '../models/schema';
 import { trueProbabilities, trueUtility } from '../world/truth';
 import { loadTruth } from '../world/truth-files';
 import {

@@ -13,7 +13,7 @@
 // and the recovery (torn last line cut, corrupt lines skipped) are the
 // generic Journal's (journal.ts); this file holds the event's line format and
 // the event log's options.
-import { ACTION_NAMES, ActionCode } from '../engine/types';
+import { ACTION_NAMES, ActionCode } from '../models/schema';
 import { Journal, JournalCodec, JournalSync } from './journal';
 
 export { JournalClosedError as EventLogClosedError, JournalFullError as EventLogFullError } from './journal';

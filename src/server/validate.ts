@@ -5,7 +5,7 @@ import type { Bundle } from '../bundle/loader';
 import type { LiveCatalog, NewItem } from '../engine/catalog';
 import type { DiversityMethod, ExplorationMethod, RankInput, RankOptions } from '../engine/request';
 import type { EngineEvent } from '../engine/state';
-import { ACTION, ActionCode } from '../engine/types';
+import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
 import { invalid, ServiceError } from './errors';
 

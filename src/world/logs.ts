@@ -8,7 +8,8 @@ import { Rng } from '../util/random';
 import { Catalog } from './catalog';
 import { trueProbabilities, TruthCoefficients } from './truth';
 import { Users } from './users';
-import { Action, DAY_MS, DEVICES, WorldConfig } from './schema';
+import { Action, DAY_MS, WorldConfig } from './schema';
+import { DEVICES } from '../models/schema';
 
 export interface LogEvent {
   user: number;

@@ -13,8 +13,9 @@
 //   = |lp - pi| and pass is_new through; each head is a linear read-out.
 // Strong pre-ranker: the same cross 0, MLP [16], one head = the click logit.
 import type { DcnShape, DcnWeights } from '../native/dcn';
-import { FeatureLayout, slots } from '../features/layout';
-import { OBJECTIVES, SURFACES } from './schema';
+import { FeatureLayout, slots } from '../models/layout';
+import { OBJECTIVES } from './schema';
+import { SURFACES } from '../models/schema';
 import { TruthCoefficients } from './truth';
 
 function linear(out: number, inp: number) {

@@ -1,13 +1,10 @@
-// The demo world's vocabulary and configuration.
+// The demo world's vocabulary and configuration (surfaces, devices and
+// action codes are the engine's own: models/schema.ts).
 
-export const SURFACES = ['home', 'browse', 'search', 'pdp'] as const;
-export const DEVICES = ['mobile', 'desktop', 'app'] as const;
 export const OBJECTIVES = ['click', 'wishlist', 'cart', 'purchase'] as const;
 /** Action types of the interaction log, weakest to strongest. */
 export const ACTIONS = ['impression', 'click', 'wishlist', 'cart', 'purchase'] as const;
 
-export type Surface = (typeof SURFACES)[number];
-export type Device = (typeof DEVICES)[number];
 export type Objective = (typeof OBJECTIVES)[number];
 export type Action = (typeof ACTIONS)[number];
 

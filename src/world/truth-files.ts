@@ -7,7 +7,8 @@ import * as readline from 'node:readline';
 import type { Bundle } from '../bundle/loader';
 import { readNpyFloat32 } from '../bundle/npy';
 import { WorldPaths } from './generate';
-import { DAY_MS, Device, DEVICES } from './schema';
+import { DAY_MS } from './schema';
+import { Device, DEVICES } from '../models/schema';
 import { TruthCoefficients, TruthItems, TruthUsers } from './truth';
 
 export interface TruthUserInfo {

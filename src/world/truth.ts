@@ -10,7 +10,8 @@
 // crosses (what DCN-v2's cross layers model); |.| is what a ReLU MLP models.
 import { Catalog } from './catalog';
 import { Users } from './users';
-import { DEVICES, OBJECTIVES, Objective, SURFACES, Surface } from './schema';
+import { OBJECTIVES, Objective } from './schema';
+import { DEVICES, SURFACES, Surface } from '../models/schema';
 
 export interface ObjectiveTruth {
   scale: number;

@@ -2,7 +2,8 @@
 // more often), a taste for a few brands, a preferred price level and a device.
 import { Rng, normalizeRow, zipfCumulative } from '../util/random';
 import { Catalog } from './catalog';
-import { DEVICES, WorldConfig } from './schema';
+import { WorldConfig } from './schema';
+import { DEVICES } from '../models/schema';
 
 export interface Users {
   n: number;

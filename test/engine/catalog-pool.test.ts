@@ -9,7 +9,7 @@ import type { RankInput } from '../../src/engine/request';
 import { plainRankInput } from './rank-input';
 import { QueueFullError, ScoringPool, WorkerLostError } from '../../src/engine/scoring/pool';
 import { flopsPerRow } from '../../src/engine/scoring/scorer';
-import { featureLayout, gatherItemFeatures } from '../../src/features/layout';
+import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
 import { DcnModel, VectorIndex } from '../../src/native';
 import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
 

@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 
 import { UserEmbeddingCache } from '../../src/engine/user-embedding-cache';
-import type { UserSnapshot } from '../../src/engine/types';
+import type { UserSnapshot } from '../../src/engine/state/snapshot';
 
 function snap(rows: number[], codes: number[], times: number[]): UserSnapshot {
   return { actionRows: Int32Array.from(rows), actionCodes: Uint8Array.from(codes), actionTimes: Float64Array.from(times), purchased: new Map(), seen: new Map() };

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { featureLayout, gatherItemFeatures as layoutGather } from '../../src/features/layout';
+import { featureLayout, gatherItemFeatures as layoutGather } from '../../src/models/layout';
 import { native } from '../../src/native/binding';
 import { adviseHugePages } from '../../src/native/memory';
 import { NativeInputError } from '../../src/native/checks';

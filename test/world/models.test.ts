@@ -4,13 +4,14 @@ import * as path from 'node:path';
 
 import { readNpyFloat32 } from '../../src/bundle/npy';
 import { readSafetensors } from '../../src/bundle/safetensors';
-import { featureLayout, gatherItemFeatures, ItemColumns, userFeatures } from '../../src/features/layout';
+import { featureLayout, gatherItemFeatures, ItemColumns, userFeatures } from '../../src/models/layout';
 import { DcnModel, DcnShape, DcnWeights } from '../../src/native';
 import { Rng } from '../../src/util/random';
 import { Catalog } from '../../src/world/catalog';
 import { tensorNames } from '../../src/bundle/tensors';
 import { prerankerShape, rankerShape } from '../../src/world/models';
-import { DAY_MS, DEVICES, OBJECTIVES, SURFACES } from '../../src/world/schema';
+import { DAY_MS, OBJECTIVES } from '../../src/world/schema';
+import { DEVICES, SURFACES } from '../../src/models/schema';
 import { DEFAULT_TRUTH, trueProbabilities } from '../../src/world/truth';
 import { Users } from '../../src/world/users';
 import { ItemLine, makeWorld, pearson, readJsonl, regenerate, smallConfig, tmpDir } from './helpers';

@@ -5,10 +5,10 @@
 // every surface and device in turn. The fp32 model runs over these rows and
 // records each layer's input ranges; nothing here depends on the clock or on
 // chance, so every worker calibrates the same way.
-import { featureLayout, userFeatures } from '../../features/layout';
+import { featureLayout, userFeatures } from '../../models/layout';
 import type { DcnCalibration } from '../../native/dcn';
 import { gatherItemFeatures } from '../../native/features';
-import { DEVICES, SURFACES } from '../../world/schema';
+import { DEVICES, SURFACES } from '../../models/schema';
 import type { LiveCatalog } from '../catalog';
 
 export interface CalibrationSize {

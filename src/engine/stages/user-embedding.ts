@@ -2,7 +2,7 @@
 // and the preferred price level; they make the shared user part of x0. The
 // output is reused while the user's actions and the catalog are unchanged
 // (UserEmbeddingCache).
-import { userFeatures } from '../../features/layout';
+import { userFeatures } from '../../models/layout';
 import type { RankContext, Stage } from '../context';
 import type { Candidates } from '../types';
 

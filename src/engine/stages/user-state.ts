@@ -1,8 +1,9 @@
 // Stage 1: the user's recent actions, purchases and seen items, with the
 // request's in-session actions merged in (they need not be recorded first).
 import type { RankContext, Stage } from '../context';
-import type { Candidates, UserSnapshot } from '../types';
-import { ACTION } from '../types';
+import type { Candidates } from '../types';
+import type { UserSnapshot } from '../state/snapshot';
+import { ACTION } from '../../models/schema';
 
 function withSessionActions(u: UserSnapshot, ctx: RankContext): UserSnapshot {
   const extra = ctx.input.recentActions;

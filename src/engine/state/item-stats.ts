@@ -1,7 +1,7 @@
 // Online click statistics per catalog row, for exploration (Thompson sampling
 // or UCB over a Beta posterior). Fed from the same events as the user store:
 // impressions and clicks count, the other actions are ignored.
-import { ACTION, ActionCode } from '../types';
+import { ACTION, ActionCode } from '../../models/schema';
 import type { EngineEvent } from './user-store';
 
 export interface BetaPosterior {

@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import * as readline from 'node:readline';
 
-import { ACTION, ActionCode } from '../types';
+import { ACTION, ActionCode } from '../../models/schema';
 import type { ItemStats } from './item-stats';
 import type { EngineEvent, UserStore } from './user-store';
 

@@ -2,7 +2,8 @@
 // (the user tower's input), recent purchases (down-ranked) and recent
 // impressions (seen filter). Behind `UserStore` so a Redis-backed store can
 // replace the in-memory one.
-import { ACTION, ActionCode, UserSnapshot } from '../types';
+import { UserSnapshot } from './snapshot';
+import { ACTION, ActionCode } from '../../models/schema';
 import { ActionSlab, Ring } from './action-slab';
 
 /** One interaction, already mapped to a catalog row and an action code. */

@@ -11,13 +11,14 @@ import { calibrationSample } from '../../../src/engine/scoring/calibration';
 import { ScoringPool, workerInit } from '../../../src/engine/scoring/pool';
 import type { ModelName } from '../../../src/engine/scoring/protocol';
 import { Scorer } from '../../../src/engine/scoring/scorer';
-import { featureLayout, userFeatures } from '../../../src/features/layout';
+import { featureLayout, userFeatures } from '../../../src/models/layout';
 import { DcnPrecision, fp32Backend } from '../../../src/native/dcn-precision';
 import { onednnCpu } from '../../../src/native';
 import { chooseFromTimings, PrecisionChoice, probeCandidates, QUALITY_ALLOWED } from '../../../src/native/precision-probe';
 import { Rng } from '../../../src/util/random';
 import { worldPaths } from '../../../src/world/generate';
-import { DEVICES, OBJECTIVES, SURFACES } from '../../../src/world/schema';
+import { OBJECTIVES } from '../../../src/world/schema';
+import { DEVICES, SURFACES } from '../../../src/models/schema';
 import { makeWorld, regenerate, smallConfig, tmpDir } from '../../world/helpers';
 
 const CFG = smallConfig({ items: 4000, users: 60 });

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 
 import { ItemStats } from '../../../src/engine/state';
-import { ACTION } from '../../../src/engine/types';
+import { ACTION } from '../../../src/models/schema';
 
 describe('engine/state/item-stats', () => {
   it('counts impressions and clicks into a Beta posterior', () => {

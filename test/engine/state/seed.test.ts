@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { InMemoryUserStore, ItemStats, seedFromEvents } from '../../../src/engine/state';
-import { ACTION } from '../../../src/engine/types';
+import { ACTION } from '../../../src/models/schema';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-01T00:00:00.000Z');

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 
 import { EngineEvent, InMemoryUserStore } from '../../../src/engine/state';
-import { ACTION, ActionCode } from '../../../src/engine/types';
+import { ACTION, ActionCode } from '../../../src/models/schema';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

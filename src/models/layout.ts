@@ -9,7 +9,7 @@
 //
 // The user part is the same for every candidate of a request, which is what
 // the native DCN-v2's user split exploits.
-import { DEVICES, Device, SURFACES, Surface } from '../world/schema';
+import { DEVICES, Device, SURFACES, Surface } from './schema';
 
 export const LAYOUT_NAME = 'user-item-v1';
 
