@@ -45,7 +45,7 @@ import { loadBundle } from '../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
 import type { RankInput } from '../src/engine/request';
 import { ACTION } from '../src/models/schema';
-import { createMetrics } from '../src/server/metrics';
+import { createMetrics } from '../src/metrics/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
 import { isPrecisionSetting, PRECISION_SETTINGS } from '../src/native/dcn-precision';
 import { ensureWorld } from '../src/world/cache';

@@ -12,7 +12,7 @@ import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
 import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log';
-import { createMetrics } from './server/metrics';
+import { createMetrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
 import { loadProto, RankingService } from './server/service';
 import { ensureWorld } from './world/cache';

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import type { Bundle } from '../bundle/loader';
 import { featureLayout } from '../models/layout';
 import { topK } from '../native';
-import type { Metrics } from '../server/metrics';
+import type { Metrics } from '../metrics/metrics';
 import { LiveCatalog, NewItem } from './catalog';
 import type { EngineDeps, RankContext, Stage } from './context';
 import { emptyCandidates, recordTrail } from './context';

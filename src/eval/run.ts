@@ -53,7 +53,7 @@ import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
 import { UserTower } from '../engine/user-tower';
 import { onednnCpu, scoreRows, topK } from '../native';
 import type { DcnPrecision } from '../native/dcn-precision';
-import { createMetrics } from '../server/metrics';
+import { createMetrics } from '../metrics/metrics';
 import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
 import { DEFAULT_RANK } from '../server/validate';
 import { Rng } from '../util/random';

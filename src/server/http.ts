@@ -23,8 +23,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { grpcStatusName } from './metrics';
-import type { Metrics } from './metrics';
+import { grpcStatusName } from '../metrics/metrics';
+import type { Metrics } from '../metrics/metrics';
 
 /** What the rank callback answers: an HTTP status and a JSON-serialisable body. */
 export interface HttpReply {

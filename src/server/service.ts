@@ -15,7 +15,7 @@ import type { RankOutput } from '../engine/request';
 import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { RankResponse, rankResponseSerializer } from './rank-response';
-import { grpcStatusName, Metrics } from './metrics';
+import { grpcStatusName, Metrics } from '../metrics/metrics';
 import { invalid, ServiceError, toStatus } from './errors';
 import { checkConfined } from '../bundle/confine';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { Engine } from '../../src/engine/engine';
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { loadProto, RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
 

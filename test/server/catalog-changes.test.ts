@@ -11,7 +11,7 @@ import { MANIFEST } from '../../src/bundle/manifest';
 import { Engine } from '../../src/engine/engine';
 import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/server/catalog-log';
 import { CatalogChanges, supersedes } from '../../src/server/catalog-changes';
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import * as grpc from '@grpc/grpc-js';
 

@@ -7,7 +7,7 @@ import type { RankInput, RankOutput } from '../../src/engine/request';
 import { Engine, QueueWaitError } from '../../src/engine/engine';
 import { toStatus } from '../../src/server/errors';
 import { DEFAULT_RANK } from '../../src/server/validate';
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, World } from './harness';
 

@@ -14,7 +14,7 @@ import pino from 'pino';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { Engine, EngineOptions } from '../../src/engine/engine';
-import { createMetrics, Metrics } from '../../src/server/metrics';
+import { createMetrics, Metrics } from '../../src/metrics/metrics';
 import { loadProto, RankingService, ReloadResult, SERVICE_NAME } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';

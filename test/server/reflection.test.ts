@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService, SERVICE_NAME } from '../../src/server/service';
 import { reflectionFilesOfSymbol, reflectionListServices, startService } from './harness';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService, SERVICE_NAME } from '../../src/server/service';
 import {
   expectStatus,

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
 import type { Engine } from '../../src/engine/engine';
-import { createMetrics } from '../../src/server/metrics';
+import { createMetrics } from '../../src/metrics/metrics';
 import { loadProto, RankingService } from '../../src/server/service';
 import { silentLogger } from './harness';
 

@@ -9,8 +9,8 @@ import {
   LATENCY_BUCKETS,
   createMetrics,
   grpcStatusName,
-} from '../../src/server/metrics';
-import type { Metrics } from '../../src/server/metrics';
+} from '../../src/metrics/metrics';
+import type { Metrics } from '../../src/metrics/metrics';
 
 interface Sample {
   name: string;

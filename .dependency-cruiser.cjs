@@ -1,0 +1,47 @@
+// Dependency rules of src/ (npm test runs `depcruise src`): the layers below
+// the cascade know nothing of it, nothing in the engine knows the demo world
+// or the evaluator, and there are no import cycles.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles make the load order matter and the layers meaningless.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'foundations-know-no-cascade',
+      severity: 'error',
+      comment: 'The schema, the bundle format, the native binding and the user store know nothing of the cascade, the transport or the demo world.',
+      from: { path: '^src/(models|bundle|native|onnx|util|engine/state)/' },
+      to: { path: '^src/(engine/(?!state/)|server/|world/|eval/|cli/|main\\.ts|demo\\.ts)' },
+    },
+    {
+      name: 'engine-knows-no-transport-or-demo',
+      severity: 'error',
+      comment: 'The engine runs a cascade over a bundle: no gRPC, no demo world, no evaluator.',
+      from: { path: '^src/engine/' },
+      to: { path: '^src/(server|world|eval|cli)/|^src/(main|demo)\\.ts' },
+    },
+    {
+      name: 'server-knows-no-demo',
+      severity: 'error',
+      comment: 'The transport serves any bundle.',
+      from: { path: '^src/server/' },
+      to: { path: '^src/(world|eval)/' },
+    },
+    {
+      name: 'src-not-to-tests-or-bench',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+  },
+};

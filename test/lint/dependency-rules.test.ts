@@ -1,0 +1,64 @@
+// The dependency rules (.dependency-cruiser.cjs) hold for src/, and each one
+// does catch what it forbids (a throwaway tree with one violation per rule).
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const CONFIG = path.join(ROOT, '.dependency-cruiser.cjs');
+const DEPCRUISE = path.join(ROOT, 'node_modules', '.bin', 'depcruise');
+
+interface Cruise {
+  summary: { violations: { rule: { name: string }; from: string; to: string }[] };
+}
+
+function cruise(cwd: string): Cruise {
+  const r = spawnSync(DEPCRUISE, ['src', '--config', CONFIG, '--output-type', 'json'], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (!r.stdout) throw new Error(`depcruise printed nothing: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Cruise;
+}
+
+describe('dependency rules', function () {
+  this.timeout(60_000);
+
+  it('src/ has no import cycles and no layer violations', () => {
+    const v = cruise(ROOT).summary.violations;
+    assert.deepEqual(v.map((x) => `${x.rule.name}: ${x.from} -> ${x.to}`), []);
+  });
+
+  it('each rule fires on a tree that breaks it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'deps-'));
+    try {
+      const files: Record<string, string> = {
+        'src/a.ts': "import { b } from './b';\nexport const a = b + 1;\n",
+        'src/b.ts': "import { a } from './a';\nexport const b = 1;\nexport const c = () => a;\n",
+        'src/models/schema.ts': "import { run } from '../engine/cascade';\nexport const s = run;\n",
+        'src/engine/cascade.ts': "import { serve } from '../server/service';\nexport const run = serve;\n",
+        'src/server/service.ts': "import { world } from '../world/generate';\nexport const serve = world;\n",
+        'src/world/generate.ts': "export const world = 1;\n",
+        'src/util/x.ts': "import { t } from '../../test/helper';\nexport const x = t;\n",
+        'test/helper.ts': 'export const t = 1;\n',
+        'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'es2022', strict: true } }),
+      };
+      for (const [f, text] of Object.entries(files)) {
+        await fs.mkdir(path.dirname(path.join(dir, f)), { recursive: true });
+        await fs.writeFile(path.join(dir, f), text);
+      }
+      const fired = new Set(cruise(dir).summary.violations.map((v) => v.rule.name));
+      assert.deepEqual(
+        [...fired].sort(),
+        ['engine-knows-no-transport-or-demo', 'foundations-know-no-cascade', 'no-circular', 'server-knows-no-demo', 'src-not-to-tests-or-bench'],
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm test runs the check before the tests', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts.test, /npm run -s lint:deps && mocha/);
+    assert.match(pkg.scripts['lint:deps'], /^depcruise src --config \.dependency-cruiser\.cjs$/);
+  });
+});
