@@ -16,7 +16,7 @@ import type { DcnPrecisionSetting } from '../native/dcn-precision';
 import { ScoringPool } from './scoring/pool';
 import type { ScorerBackend } from './scoring/protocol';
 import { defaultCascade } from './stages';
-import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from './state';
+import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, USER_STORE_DEFAULTS, UserStore } from './state';
 import { ACTION_NAMES } from '../models/schema';
 import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
 import { RowMarks } from './row-marks';
@@ -109,8 +109,9 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'clock' | 'seedEvents' | 'metr
   // 3.1 MB in the two-pass search's 8-bit first pass.
   syncSearchMaxBytes: 4_000_000,
   catalogHeadroom: 0,
-  seenTtlMs: 24 * 3_600_000,
-  purchaseWindowMs: 60 * 86_400_000,
+  // The retention windows are the user store's (one definition).
+  seenTtlMs: USER_STORE_DEFAULTS.seenTtlMs,
+  purchaseWindowMs: USER_STORE_DEFAULTS.purchaseWindowMs,
   freshPool: 2000,
   freshKeep: 50,
 };

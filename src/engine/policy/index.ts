@@ -1,9 +1,6 @@
 // The policy layer (paper section 6): business heuristics, filters and the
 // exploration mix, as pure functions over catalog rows and typed arrays.
 export { recentMask } from './recency';
-export { downrankPurchased, PURCHASE_WINDOW_MS } from './downrank-purchased';
-export { filterSeen, demoteSeen } from './seen-filter';
-export type { SeenSplit } from './seen-filter';
 export { dedupe, NEAR_DUPLICATE_COSINE } from './dedupe';
 export type { DedupeReason, DedupeResult } from './dedupe';
 export { limitBrandRuns, maxBrandRun } from './brand-run';

@@ -1,6 +1,7 @@
 // Rule: a timestamped event (purchase, impression) counts while its age
 // now - t is at most `windowMs`; events stamped in the future (clock skew)
-// count as just happened. Shared by the purchase down-rank and the seen filter.
+// count as just happened. The policy stage applies it to impressions (seen
+// TTL) and purchases (down-rank window).
 
 /** Checks that a window or ttl is a non-negative number (Infinity allowed). */
 export function checkWindow(name: string, ms: number): void {
