@@ -15,6 +15,9 @@ import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log'
 import { createMetrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
 import { loadProto, RankingService } from './server/service';
+import { ProfileSet } from './server/profiles';
+import { DEFAULT_RANK } from './server/validate';
+import { CASCADE_STAGES } from './engine/stages';
 import { ensureWorld } from './world/cache';
 import { DEFAULT_WORLD } from './world/schema';
 
@@ -102,8 +105,11 @@ async function main(): Promise<void> {
     log.info({ dir: cfg.catalogLog, changes: catalogChanges.length, skippedLines, truncatedBytes, sync: cfg.catalogLogSync, ms: Date.now() - t }, 'catalog log opened');
     if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'catalog log: skipped unreadable lines / cut a torn last line');
   }
+  const profiles = cfg.profiles ? await ProfileSet.load(path.resolve(cfg.profiles), { base: DEFAULT_RANK, stages: CASCADE_STAGES }) : undefined;
+  if (profiles) log.info({ file: cfg.profiles, profiles: [...profiles.profiles.keys()], experiments: profiles.experiments.map((e) => e.name) }, 'rank profiles loaded');
   const tls = cfg.tlsCert && cfg.tlsKey;
   const service = new RankingService({
+    profiles,
     host: cfg.host,
     grpcPort: cfg.grpcPort,
     httpPort: cfg.httpPort,

@@ -82,6 +82,11 @@ export interface Stage {
    */
   readonly ownTrail?: boolean;
   run(ctx: RankContext, c: Candidates): Promise<Candidates> | Candidates;
+  /**
+   * What stands in for the stage when a rank profile leaves it out or the
+   * deadline planner drops it; a stage without it always runs.
+   */
+  skip?(ctx: RankContext, c: Candidates): Candidates;
 }
 
 export function emptyCandidates(): Candidates {

@@ -139,6 +139,10 @@ export function ivfCodeBytes(factory: string, dim: number, refine?: number): num
   return 4 * dim;
 }
 
+const NOTHING_SKIPPED: ReadonlySet<string> = new Set();
+/** The planner's last step: the page is composed from the pre-rank order. */
+const RANK_SKIPPED: ReadonlySet<string> = new Set(['rank', 'ensemble']);
+
 export class Engine {
   readonly catalog: LiveCatalog;
   readonly store: UserStore;
@@ -255,6 +259,11 @@ export class Engine {
     return this.slots.screen(deadline);
   }
 
+  /** The cascade's stages in order, and which of them a rank profile may leave out. */
+  get stageIds(): { id: string; optional: boolean }[] {
+    return this.stages.map((s) => ({ id: s.id, optional: s.skip !== undefined }));
+  }
+
   /** Requests running the cascade now (the rest of `inflight` waits for a slot). */
   get activeRanks(): number {
     return this.slots.activeCount;
@@ -289,15 +298,15 @@ export class Engine {
    *   4. no ranker: the page is composed from the pre-rank order.
    * Returns the degradation steps taken (also reported in the response).
    */
-  private plan(input: RankInput): { input: RankInput; steps: string[]; skipRank: boolean } {
+  private plan(input: RankInput): { input: RankInput; steps: string[]; skipRank: ReadonlySet<string> } {
     const left = input.deadline - Date.now();
-    if (!Number.isFinite(left)) return { input, steps: [], skipRank: false };
+    if (!Number.isFinite(left)) return { input, steps: [], skipRank: NOTHING_SKIPPED };
     const cost = (id: string) => this.ewma.get(id) ?? 0;
     let predicted = this.stages.reduce((a, st) => a + cost(st.id), 0);
     const margin = 1.25;
     const steps: string[] = [];
     let o = input.options;
-    let skipRank = false;
+    let skipRank = NOTHING_SKIPPED;
     const K = o.retrievalK;
     if (predicted * margin > left && !input.candidateRows && K > 5 * input.numResults) {
       o = { ...o, retrievalK: Math.max(5 * input.numResults, Math.floor(K / 4)), prerankKeep: Math.min(o.prerankKeep, Math.max(5 * input.numResults, Math.floor(K / 4))) };
@@ -315,7 +324,7 @@ export class Engine {
       steps.push('no_diversity');
     }
     if (predicted * margin > left) {
-      skipRank = true;
+      skipRank = RANK_SKIPPED;
       steps.push('no_rank');
     }
     return { input: steps.length > 0 ? { ...input, options: o } : input, steps, skipRank };
@@ -377,9 +386,8 @@ export class Engine {
         this.cancelled++;
         throw input.signal.reason ?? new Error('cancelled');
       }
-      if (skipRank && (stage.id === 'rank' || stage.id === 'ensemble')) {
-        // The page is composed from the pre-rank order; objectives are unknown.
-        c.objectives = new Float32Array(c.rows.length * this.bundle.manifest.objectives.length);
+      if (stage.skip && (skipRank.has(stage.id) || input.options.skipStages?.has(stage.id))) {
+        c = stage.skip(ctx, c);
         continue;
       }
       const before = c.rows.length;

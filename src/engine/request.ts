@@ -23,6 +23,12 @@ export interface RankOptions {
   exclude: ReadonlySet<number>;
   /** Seed of the exploration draws (0: random). */
   seed: number;
+  /** Impressions newer than this hide an item (default: the engine's seenTtlMs). */
+  seenTtlMs?: number;
+  /** Purchases newer than this move an item to the end of the page (default: the engine's purchaseWindowMs). */
+  purchaseWindowMs?: number;
+  /** Stages left out (each must have a stand-in: Stage.skip). */
+  skipStages?: ReadonlySet<string>;
 }
 
 export interface RankInput {

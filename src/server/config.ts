@@ -52,6 +52,8 @@ export interface Config {
    * log, and startup re-applies what the log holds.
    */
   catalogLog: string;
+  /** JSON file of rank profiles and A/B experiments (docs/profiles.md); empty: the built-in profile only. */
+  profiles: string;
   /** As eventLogSync, for the catalog log. */
   catalogLogSync: 'data' | 'none';
   clock: 'wall' | 'bundle';
@@ -99,6 +101,7 @@ export const DEFAULTS: Config = {
   eventLog: '',
   eventLogSync: 'data',
   catalogLog: '',
+  profiles: '',
   catalogLogSync: 'data',
   clock: 'wall',
   logLevel: 'info',

@@ -133,6 +133,8 @@ export class RankResponse {
     private readonly objectives: readonly string[],
     private readonly unknown: string[],
     private readonly requestId: string,
+    /** The rank profile, and under an experiment its name and the user's bucket. */
+    readonly served: { profile: string; experiment?: string; bucket?: string } = { profile: '' },
   ) {}
 
   /** The protobuf encoding of ranking.v1.RankResponse. */
@@ -184,6 +186,9 @@ export class RankResponse {
       w.end(m);
     }
     w.string(8, this.requestId);
+    w.string(9, this.served.profile);
+    w.string(10, this.served.experiment ?? '');
+    w.string(11, this.served.bucket ?? '');
     const bytes = w.finish();
     if (w.buf.length > 1 << 20) shared = new Writer(16 << 10); // do not keep a huge buffer
     return bytes;
@@ -211,6 +216,9 @@ export class RankResponse {
       stages: out.stages.map((s) => ({ stage: s.stage, millis: s.millis, candidates_in: s.candidatesIn, candidates_out: s.candidatesOut, note: s.note })),
       removed: out.removed.map((r) => ({ item_id: catalog.ids[r.row], stage: r.stage, reason: r.reason })),
       request_id: this.requestId,
+      profile: this.served.profile,
+      experiment: this.served.experiment ?? '',
+      bucket: this.served.bucket ?? '',
     };
   }
 }

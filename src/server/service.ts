@@ -11,10 +11,11 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 
 import type { Engine } from '../engine/engine';
-import type { RankOutput } from '../engine/request';
 import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { RankResponse, rankResponseSerializer } from './rank-response';
+import { ProfileSet } from './profiles';
+import { CASCADE_STAGES } from '../engine/stages';
 import { grpcStatusName, Metrics } from '../metrics/metrics';
 import { invalid, ServiceError, toStatus } from './errors';
 import { checkConfined } from '../bundle/confine';
@@ -36,6 +37,11 @@ export interface ServiceOptions {
   httpPort: number;
   limits?: Partial<Limits>;
   defaults?: Partial<RankDefaults>;
+  /**
+   * Rank profiles and experiments (profiles.ts; --profiles FILE). Absent:
+   * only the built-in profile ("default": `defaults`, every stage).
+   */
+  profiles?: ProfileSet;
   maxMessageBytes?: number;
   /**
    * Rank calls admitted at once, running or waiting for a cascade slot (gRPC
@@ -103,6 +109,7 @@ export class RankingService {
   private json: JsonCodec | null = null;
   private readonly limits: Limits;
   private readonly defaults: RankDefaults;
+  private readonly profiles: ProfileSet;
   private ranking = 0;
   private reloading = false;
   /** Events accepted since start (and restored from the event log), by item id, replayed into a reloaded bundle. */
@@ -119,6 +126,7 @@ export class RankingService {
   constructor(private readonly opts: ServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
+    this.profiles = opts.profiles ?? ProfileSet.builtin(this.defaults, CASCADE_STAGES);
     this.catalogChanges = new CatalogChanges({ log: opts.catalogLog, onError: opts.onCatalogLogError });
     const max = opts.maxMessageBytes ?? 4 << 20;
     this.grpcServer = new grpc.Server({
@@ -247,7 +255,7 @@ export class RankingService {
         (res) => {
           const secs = Number(process.hrtime.bigint() - t0) / 1e9;
           this.opts.metrics.observeRequest(method, grpc.status.OK, secs);
-          if (debug) log().debug({ code: 'OK', ms: secs * 1000 }, 'call');
+          if (debug) log().debug({ code: 'OK', ms: secs * 1000, ...(res instanceof RankResponse ? res.served : {}) }, 'call');
           callback(null, res);
         },
         (err: unknown) => {
@@ -296,7 +304,7 @@ export class RankingService {
 
   private async rankWith(engine: Engine, req: unknown, requestId: string, deadline: number, signal?: AbortSignal): Promise<object> {
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
-    const { input, unknownCandidates } = toRankInput(req, {
+    const { input, unknownCandidates, served } = toRankInput(req, {
       bundle: engine.bundle,
       catalog: engine.catalog,
       now: engine.now(),
@@ -304,10 +312,12 @@ export class RankingService {
       deadline,
       limits: this.limits,
       defaults: this.defaults,
+      profiles: this.profiles,
     });
     input.signal = signal;
     const out = await engine.rank(input);
-    return this.toResponse(engine, out, unknownCandidates, requestId);
+    const profile = { profile: served?.profile.name ?? '', experiment: served?.experiment, bucket: served?.bucket };
+    return new RankResponse(out, engine.catalog, engine.bundle.manifest.objectives, unknownCandidates, requestId, profile);
   }
 
   /**
@@ -331,10 +341,6 @@ export class RankingService {
         body: { error: { code: status, status: grpcStatusName(s.code), reason: String(s.metadata.get('error-code')[0] ?? 'INTERNAL'), message: s.details }, requestId },
       };
     }
-  }
-
-  private toResponse(engine: Engine, out: RankOutput, unknown: string[], requestId: string): RankResponse {
-    return new RankResponse(out, engine.catalog, engine.bundle.manifest.objectives, unknown, requestId);
   }
 
   private async recordEvents(req: unknown): Promise<object> {

@@ -8,6 +8,7 @@ import type { EngineEvent } from '../engine/state';
 import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
 import { invalid, ServiceError } from './errors';
+import type { ProfileSet, Served } from './profiles';
 
 export interface Limits {
   maxResults: number;
@@ -132,10 +133,10 @@ function list(field: string, v: unknown, max: number): unknown[] {
 
 export function toRankInput(
   raw: unknown,
-  ctx: { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults },
-): { input: RankInput; unknownCandidates: string[] } {
+  ctx: { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults; profiles?: ProfileSet },
+): { input: RankInput; unknownCandidates: string[]; served?: Served } {
   const r = obj('request', raw);
-  const { bundle, catalog, limits, defaults: D } = ctx;
+  const { bundle, catalog, limits } = ctx;
   const userId = id('user_id', r.user_id, limits);
   const c = obj('context', r.context);
   const surface = enumOf('context.surface', c.surface, SURFACES, 'home');
@@ -148,7 +149,13 @@ export function toRankInput(
     category = catalog.categories.find(c.category);
     if (category === undefined) throw invalid('context.category', `unknown category "${c.category}"`);
   }
-  const numResults = typeof r.num_results === 'number' ? r.num_results : 0;
+  // The rank profile: named by the request, else the user's experiment
+  // bucket on this surface, else the surface's default. Its values are the
+  // defaults of every option the request leaves unset.
+  if (r.profile !== undefined && r.profile !== null && typeof r.profile !== 'string') throw invalid('profile', `must be a string, got ${show(r.profile)}`);
+  const served = ctx.profiles?.resolve(userId, surface, r.profile as string | undefined);
+  const D = served?.profile.defaults ?? ctx.defaults;
+  const numResults = typeof r.num_results === 'number' && r.num_results !== 0 ? r.num_results : (served?.profile.numResults ?? 0);
   if (!Number.isInteger(numResults) || numResults < 1 || numResults > limits.maxResults) {
     const given = r.num_results === undefined || r.num_results === null ? 'is missing' : `got ${show(r.num_results)}`;
     throw invalid('num_results', `must be between 1 and ${limits.maxResults}, ${given}`);
@@ -213,6 +220,9 @@ export function toRankInput(
     explorationStart: count('options.exploration_start', o.exploration_start, limits.maxResults, D.explorationStart),
     exclude,
     seed: typeof o.seed === 'number' && Number.isFinite(o.seed) ? o.seed >>> 0 : 0,
+    seenTtlMs: served?.profile.seenTtlMs,
+    purchaseWindowMs: served?.profile.purchaseWindowMs,
+    skipStages: served && served.profile.skipStages.size > 0 ? served.profile.skipStages : undefined,
   };
   const input: RankInput = {
     requestId: ctx.requestId,
@@ -228,7 +238,7 @@ export function toRankInput(
     debug: r.debug === true,
     deadline: ctx.deadline,
   };
-  return { input, unknownCandidates };
+  return { input, unknownCandidates, served };
 }
 
 export function toEvents(raw: unknown, catalog: LiveCatalog, now: number, limits: Limits): EngineEvent[] {

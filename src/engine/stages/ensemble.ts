@@ -5,6 +5,8 @@ import type { Candidates } from '../types';
 
 export const ensembleStage: Stage = {
   id: 'ensemble',
+  // Without the ensemble the candidates keep the previous stage's scores.
+  skip: (_ctx, c) => c,
   run(ctx: RankContext, c: Candidates): Candidates {
     const w = ctx.input.weights;
     const H = w.length;

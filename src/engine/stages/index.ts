@@ -13,3 +13,9 @@ export type { PolicyConfig } from './policy';
 export function defaultCascade(policy: PolicyConfig): Stage[] {
   return [userStateStage, userEmbeddingStage, retrievalStage, prerankStage, rankStage, ensembleStage, policyStage(policy)];
 }
+
+/** The default cascade's stage ids, and which of them a rank profile may leave out (those with a stand-in). */
+export const CASCADE_STAGES: readonly { id: string; optional: boolean }[] = defaultCascade({ seenTtlMs: 0, purchaseWindowMs: 0 }).map((s) => ({
+  id: s.id,
+  optional: s.skip !== undefined,
+}));

@@ -208,8 +208,8 @@ export function policyStage(cfg: PolicyConfig): Stage {
 
       // 1. Seen recently: dropped. 2. Purchased within the window: set aside,
       // in score order, for the tail. The rest, best first.
-      const seen = recentMask(c.rows, user.seen, ctx.now, cfg.seenTtlMs);
-      const bought = recentMask(c.rows, user.purchased, ctx.now, cfg.purchaseWindowMs);
+      const seen = recentMask(c.rows, user.seen, ctx.now, o.seenTtlMs ?? cfg.seenTtlMs);
+      const bought = recentMask(c.rows, user.purchased, ctx.now, o.purchaseWindowMs ?? cfg.purchaseWindowMs);
       let nSeen = 0;
       let nBought = 0;
       for (let i = 0; i < K; i++) {

@@ -17,4 +17,9 @@ export const rankStage: Stage = {
     ctx.note = `${c.rows.length} scored`;
     return out;
   },
+  // Without the ranker the page follows the pre-rank order; objectives are unknown (0).
+  skip(ctx: RankContext, c: Candidates): Candidates {
+    c.objectives = new Float32Array(c.rows.length * ctx.input.weights.length);
+    return c;
+  },
 };
