@@ -31,6 +31,9 @@ export interface RankOptions {
   skipStages?: ReadonlySet<string>;
 }
 
+/** The options a request may leave unset: a rank profile's values, or the built-in defaults. */
+export type RankDefaults = Omit<RankOptions, 'exclude' | 'seed' | 'seenTtlMs' | 'purchaseWindowMs' | 'skipStages'>;
+
 export interface RankInput {
   requestId: string;
   userId: string;

@@ -7,9 +7,8 @@
 // bucket. The file format is in docs/profiles.md.
 import { promises as fs } from 'node:fs';
 
-import type { DiversityMethod, ExplorationMethod } from '../engine/request';
+import type { DiversityMethod, ExplorationMethod, RankDefaults } from '../engine/request';
 import { invalid } from './errors';
-import type { RankDefaults } from './validate';
 
 /** A stage of the cascade, and whether a profile may leave it out. */
 export interface StageInfo {

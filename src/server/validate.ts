@@ -3,7 +3,7 @@
 // inputs. Every problem is INVALID_ARGUMENT with the field named.
 import type { Bundle } from '../bundle/loader';
 import type { LiveCatalog, NewItem } from '../engine/catalog';
-import type { DiversityMethod, ExplorationMethod, RankInput, RankOptions } from '../engine/request';
+import type { DiversityMethod, ExplorationMethod, RankDefaults, RankInput, RankOptions } from '../engine/request';
 import type { EngineEvent } from '../engine/state';
 import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
@@ -34,8 +34,7 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 
-/** Stage options a request may leave unset. */
-export type RankDefaults = Omit<RankOptions, 'exclude' | 'seed'>;
+export type { RankDefaults };
 
 export const DEFAULT_RANK: RankDefaults = {
   retrievalK: 1000,
