@@ -1,6 +1,7 @@
 // Dependency rules of src/ (npm test runs `depcruise src`): the layers below
 // the cascade know nothing of it, nothing in the engine knows the demo world
-// or the evaluator, and there are no import cycles.
+// or the evaluator, the typed client knows only the proto, and there are no
+// import cycles.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -31,6 +32,13 @@ module.exports = {
       comment: 'The transport serves any bundle.',
       from: { path: '^src/server/' },
       to: { path: '^src/(world|eval)/' },
+    },
+    {
+      name: 'client-knows-only-the-proto',
+      severity: 'error',
+      comment: 'The typed client (src/client) loads nothing of the engine: grpc-js, proto-loader, node built-ins, the proto (server/proto.ts) and its generated types.',
+      from: { path: '^src/client/' },
+      to: { dependencyTypesNot: ['core'], pathNot: '^src/client/|^src/server/proto\\.ts$|(^|/)node_modules/@grpc/(grpc-js|proto-loader)/' },
     },
     {
       name: 'src-not-to-tests-or-bench',

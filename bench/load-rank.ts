@@ -14,13 +14,11 @@ import * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 
-import { loadProto } from '../src/server/service';
+import { RankingClient, RankRequest } from '../src/client';
 
 const ROOT = path.join(__dirname, '..', '..');
 const GRPC_PORT = 50151;
 const HTTP_PORT = 8151;
-
-type RankClient = grpc.Client & { Rank(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): void };
 
 async function waitHealthy(server: ChildProcess): Promise<void> {
   const t0 = Date.now();
@@ -37,11 +35,11 @@ async function waitHealthy(server: ChildProcess): Promise<void> {
   throw new Error('server did not become healthy in 5 minutes');
 }
 
-function userReq(i: number): object {
+function userReq(i: number): RankRequest {
   return { user_id: `user-${String(i % 10_000).padStart(6, '0')}`, context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 20 };
 }
 
-async function grpcRun(client: RankClient, concurrency: number, seconds: number, warmup: number) {
+async function grpcRun(client: RankingClient, concurrency: number, seconds: number, warmup: number) {
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   let ok = 0;
   let errors = 0;
@@ -52,7 +50,7 @@ async function grpcRun(client: RankClient, concurrency: number, seconds: number,
   const loop = async () => {
     while (Date.now() < tEnd) {
       const t0 = process.hrtime.bigint();
-      const err = await new Promise<grpc.ServiceError | null>((resolve) => client.Rank(userReq(n++), { deadline: Date.now() + 5000 }, (e) => resolve(e)));
+      const err = await client.rank(userReq(n++), { deadline: Date.now() + 5000 }).then(() => null, (e: grpc.ServiceError) => e);
       if (Date.now() < tMeasure) continue;
       if (err) errors++;
       else {
@@ -76,8 +74,7 @@ async function main(): Promise<void> {
   });
   try {
     await waitHealthy(server);
-    const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-    const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${GRPC_PORT}`, grpc.credentials.createInsecure()) as unknown as RankClient;
+    const client = new RankingClient(`127.0.0.1:${GRPC_PORT}`);
     const grpcResults = [];
     for (const c of levels) {
       process.stderr.write(`gRPC closed loop, concurrency ${c}, ${seconds} s...\n`);

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
+import { RankingClient } from './client';
 import { Engine, ENGINE_DEFAULTS } from './engine/engine';
 import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
@@ -14,7 +15,7 @@ import { EventLog, LoggedEvent } from './server/event-log';
 import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log';
 import { createMetrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
-import { loadProto, RankingService } from './server/service';
+import { RankingService } from './server/service';
 import { ProfileSet } from './server/profiles';
 import { DEFAULT_RANK } from './server/validate';
 import { CASCADE_STAGES } from './engine/stages';
@@ -24,17 +25,11 @@ import { DEFAULT_WORLD } from './world/schema';
 const ROOT = path.join(__dirname, '..', '..');
 
 async function sampleRanking(port: number, userId: string, log: pino.Logger): Promise<void> {
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    Rank(req: object, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void): void;
-  };
-  const req = { user_id: userId, context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 10, debug: true };
-  const res = await new Promise<Record<string, unknown>>((resolve, reject) => client.Rank(req, (err, r) => (err ? reject(err) : resolve(r))));
-  client.close();
-  const items = res.items as { item_id: string; score: number; category: string; brand: string; provenance: string; exploration: boolean; strong_scored: boolean }[];
-  const stages = res.stages as { stage: string; millis: number; candidates_in: number; candidates_out: number }[];
+  const client = new RankingClient(`127.0.0.1:${port}`);
+  const res = await client.rank({ user_id: userId, context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 10, debug: true }).finally(() => client.close());
+  const { items, stages } = res;
   log.info({ userId }, 'sample ranking through the gRPC API');
-  console.log(`\nRank(user_id="${userId}", surface=home, device=mobile, num_results=10) -> bundle ${String(res.bundle_version)}`);
+  console.log(`\nRank(user_id="${userId}", surface=home, device=mobile, num_results=10) -> bundle ${res.bundle_version}`);
   console.log(stages.map((s) => `  ${s.stage.padEnd(15)} ${s.millis.toFixed(2).padStart(7)} ms  ${s.candidates_in} -> ${s.candidates_out}`).join('\n'));
   console.log('\n  #  item          score   category     brand        source');
   items.forEach((it, i) =>

@@ -25,16 +25,13 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
+import { RankingClient, RankRequest } from '../../src/client';
 import { clockTicks } from './client';
 import { runMeta } from './report';
 import { parseProcStatCpuUs } from './schedule';
 import { hasTaskset, waitHealthy } from './server';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
-
-type Cb = (err: grpc.ServiceError | null) => void;
-type RankClient = grpc.Client & { Rank(req: object, opts: grpc.CallOptions, cb: Cb): grpc.ClientUnaryCall };
 
 export interface WaveResult {
   wave: number;
@@ -159,8 +156,7 @@ async function main(): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const ticks = clockTicks();
   const cpuUs = async (): Promise<number> => parseProcStatCpuUs(await fs.readFile(`/proc/${server.pid}/stat`, 'utf8'), ticks);
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const clients: RankClient[] = [];
+  const clients: RankingClient[] = [];
   let summary: BurstSummary;
   const serverCodes: Record<string, number> = {};
   const satRuns: { ok: number; ms: number; cpu: number }[] = [];
@@ -168,11 +164,11 @@ async function main(): Promise<void> {
     await waitHealthy(server, httpPort, 120_000);
     for (let i = 0; i < connections; i++) {
       // A local subchannel pool per client: one HTTP/2 connection each.
-      const c = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as RankClient;
-      await new Promise<void>((res, rej) => c.waitForReady(Date.now() + 10_000, (e) => (e ? rej(e) : res())));
+      const c = new RankingClient(`127.0.0.1:${grpcPort}`, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+      await new Promise<void>((res, rej) => c.raw.waitForReady(Date.now() + 10_000, (e) => (e ? rej(e) : res())));
       clients.push(c);
     }
-    const reqs = Array.from({ length: users }, (_, i) => ({
+    const reqs = Array.from({ length: users }, (_, i): RankRequest => ({
       user_id: `user-${String(i).padStart(6, '0')}`,
       context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' },
       num_results: numResults,
@@ -182,7 +178,7 @@ async function main(): Promise<void> {
       new Promise((resolve) => {
         const t0 = performance.now();
         const k = seq++;
-        clients[k % clients.length].Rank(reqs[k % users], { deadline: Date.now() + timeoutMs }, (err) => {
+        clients[k % clients.length].raw.Rank(reqs[k % users], { deadline: Date.now() + timeoutMs }, (err) => {
           if (err && err.code === grpc.status.INTERNAL) process.stderr.write(`INTERNAL: ${err.details}\n`);
           const end = performance.now();
           resolve({ code: err ? err.code : grpc.status.OK, ms: end - t0, end, retryAfter: (err?.metadata?.get('retry-after-ms').length ?? 0) > 0 });

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 
-import { loadProto } from '../../src/server/service';
+import { RankingClient, RankRequest } from '../../src/client';
 import { clockTicks } from './client';
 import { runMeta } from './report';
 import { parseProcStatCpuUs } from './schedule';
@@ -26,8 +26,6 @@ import { hasTaskset, startServer } from './server';
 const ROOT = path.join(__dirname, '..', '..', '..');
 const GRPC_PORT = 50_871;
 const HTTP_PORT = 50_872;
-
-type RankClient = grpc.Client & { Rank(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): void };
 
 interface Row {
   target: string;
@@ -49,16 +47,15 @@ async function startNullServer(pin: boolean): Promise<ChildProcess> {
   return child;
 }
 
-async function measure(target: string, pid: number, request: object, expectOk: boolean, inFlight: number, seconds: number): Promise<Row> {
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${GRPC_PORT}`, grpc.credentials.createInsecure()) as unknown as RankClient;
+async function measure(target: string, pid: number, request: RankRequest, expectOk: boolean, inFlight: number, seconds: number): Promise<Row> {
+  const client = new RankingClient(`127.0.0.1:${GRPC_PORT}`);
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const errors: Record<string, number> = {};
   const ticks = clockTicks();
   const one = (record: boolean): Promise<void> =>
     new Promise((resolve) => {
       const t0 = process.hrtime.bigint();
-      client.Rank(request, { deadline: Date.now() + 10_000 }, (err) => {
+      client.raw.Rank(request, { deadline: Date.now() + 10_000 }, (err) => {
         if (record) {
           hist.recordValue(Math.max(1, Math.round(Number(process.hrtime.bigint() - t0) / 1000)));
           const code = err ? grpc.status[err.code] : 'OK';
@@ -106,8 +103,8 @@ async function main(): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const pinning = pin ? 'servers pinned to CPU 0 (taskset -c 0), this client to CPU 1' : 'no pinning';
   const rows: Row[] = [];
-  const rank = { user_id: 'user-000001', context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 20 };
-  const rejected = { user_id: '', num_results: 20 };
+  const rank: RankRequest = { user_id: 'user-000001', context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 20 };
+  const rejected: RankRequest = { user_id: '', num_results: 20 };
   const levels = [1, 8, 32];
 
   const bare = await startNullServer(pin);

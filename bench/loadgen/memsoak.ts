@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
+import { RankingClient, RankRequest } from '../../src/client';
 import { runMeta } from './report';
 import { metricSum, rssMiB, startServer } from './server';
 
@@ -31,12 +31,6 @@ interface Sample {
   heapUsedMiB: number;
   externalMiB: number;
 }
-
-type UnaryCb = (err: grpc.ServiceError | null, res?: { accepted?: number }) => void;
-type RankingClient = grpc.Client & {
-  Rank(req: object, opts: grpc.CallOptions, cb: UnaryCb): void;
-  RecordEvents(req: object, opts: grpc.CallOptions, cb: UnaryCb): void;
-};
 
 /** Least-squares slope of y over x. */
 export function slope(xs: readonly number[], ys: readonly number[]): number {
@@ -75,10 +69,9 @@ async function main(): Promise<void> {
   const httpPort = Number(values['http-port']);
   const server = await startServer(ROOT, grpcPort, httpPort, false, ['--max-journal', '20000']);
   const pid = server.pid!;
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as RankingClient;
+  const client = new RankingClient(`127.0.0.1:${grpcPort}`);
   const userIds = Array.from({ length: users }, (_, i) => `user-${String(i).padStart(6, '0')}`);
-  const rankReqs = userIds.map((user_id) => ({ user_id, context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 20 }));
+  const rankReqs = userIds.map((user_id): RankRequest => ({ user_id, context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' }, num_results: 20 }));
 
   const samples: Sample[] = [];
   const statuses: Record<string, number> = {};
@@ -110,18 +103,18 @@ async function main(): Promise<void> {
           return;
         }
         const k = next++;
-        const cb: UnaryCb = (err, res) => {
+        const end = (err: grpc.ServiceError | null, accepted = 0): void => {
           const name = err ? ((grpc.status as unknown as Record<number, string>)[err.code] ?? String(err.code)) : 'OK';
           statuses[name] = (statuses[name] ?? 0) + 1;
-          if (!err && res?.accepted) acknowledged += res.accepted;
+          if (!err) acknowledged += accepted;
           done++;
           fire();
         };
         const deadline = Date.now() + 10_000;
         if (k % 6 === 5) {
           const item = `item-${String(Math.floor(Math.random() * items)).padStart(7, '0')}`;
-          client.RecordEvents({ events: [{ user_id: userIds[k % users], item_id: item, type: 'ACTION_TYPE_CLICK', timestamp_ms: 0 }] }, { deadline }, cb);
-        } else client.Rank(rankReqs[k % users], { deadline }, cb);
+          client.raw.RecordEvents({ events: [{ user_id: userIds[k % users], item_id: item, type: 'ACTION_TYPE_CLICK', timestamp_ms: 0 }] }, { deadline }, (err, res) => end(err, res?.accepted));
+        } else client.raw.Rank(rankReqs[k % users], { deadline }, (err) => end(err));
       };
       for (let i = 0; i < concurrency; i++) fire();
     });

@@ -45,21 +45,21 @@
 //                a burst of RecordEvents (clicks, then carts) on items of a
 //                category the user does not favour, and the same Rank again.
 import { execFileSync } from 'node:child_process';
-import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
 import { loadBundle, newItemMask } from '../bundle/loader';
+import { ActionType, Device as WireDevice, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface as WireSurface } from '../client';
 import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
 import { UserTower } from '../engine/user-tower';
 import { onednnCpu, scoreRows, topK } from '../native';
 import type { DcnPrecision } from '../native/dcn-precision';
 import { createMetrics } from '../metrics/metrics';
-import { loadProto, RankingService, SERVICE_NAME } from '../server/service';
+import { RankingService } from '../server/service';
 import { DEFAULT_RANK } from '../server/validate';
 import { Rng } from '../util/random';
 import { ensureWorld } from '../world/cache';
 import { Objective, OBJECTIVES, WorldConfig } from '../world/schema';
-import { Surface } from '../models/schema';
+import { Device, Surface } from '../models/schema';
 import { trueProbabilities, trueUtility } from '../world/truth';
 import { loadTruth } from '../world/truth-files';
 import {
@@ -360,57 +360,12 @@ export interface EvalReport {
 
 // ---------------------------------------------------------------- client
 
-interface WireItem {
-  item_id: string;
-  category: string;
-  brand: string;
-  exploration: boolean;
-  stage_scores: { stage: string; score: number }[];
-}
-interface WireStage {
-  stage: string;
-  millis: number;
-  candidates_in: number;
-  note: string;
-}
-export interface WireRankResponse {
-  items: WireItem[];
-  stages: WireStage[];
-}
+/** Deadline of the evaluator's calls to its in-process service. */
+const CALL_DEADLINE_MS = 60_000;
 
-type MethodDefs = Record<string, grpc.MethodDefinition<object, object>>;
-
-/** A minimal promise client of ranking.v1.RankingService (Rank and RecordEvents). */
-export class RankClient {
-  private readonly raw: grpc.Client;
-  private readonly defs: MethodDefs;
-
-  constructor(address: string) {
-    this.raw = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.defs = loadProto()[SERVICE_NAME] as unknown as MethodDefs;
-  }
-
-  private call<T>(method: string, req: object, timeoutMs: number): Promise<T> {
-    const def = this.defs[method];
-    return new Promise((resolve, reject) =>
-      this.raw.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(err) : resolve(res as T),
-      ),
-    );
-  }
-
-  rank(req: object, timeoutMs = 60_000): Promise<WireRankResponse> {
-    return this.call<WireRankResponse>('Rank', req, timeoutMs);
-  }
-
-  recordEvents(req: { events: { user_id: string; item_id: string; type: string; timestamp_ms: number }[] }, timeoutMs = 60_000): Promise<{ accepted: number }> {
-    return this.call<{ accepted: number }>('RecordEvents', req, timeoutMs);
-  }
-
-  close(): void {
-    this.raw.close();
-  }
-}
+/** The proto's names of the world's surfaces and devices. */
+const WIRE_SURFACE: Record<Surface, WireSurface> = { home: 'SURFACE_HOME', browse: 'SURFACE_BROWSE', search: 'SURFACE_SEARCH', pdp: 'SURFACE_PDP' };
+const WIRE_DEVICE: Record<Device, WireDevice> = { mobile: 'DEVICE_MOBILE', desktop: 'DEVICE_DESKTOP', app: 'DEVICE_APP' };
 
 // ---------------------------------------------------------------- helpers
 
@@ -484,13 +439,13 @@ interface Sample {
 interface Spec {
   name: string;
   description: string;
-  /** Wire options (plus request fields); null for lists computed here. */
-  options: Record<string, unknown> | null;
+  /** The request's stage options; null for lists computed here. */
+  options: StageOptions | null;
   /** The engine that serves it (default 'default'). */
   engine?: string;
   numResults?: number;
   /** Turns the response into the scored rows (default: the items in order). */
-  pick?: (res: WireRankResponse) => string[];
+  pick?: (res: RankResponse__Output) => string[];
 }
 
 // ---------------------------------------------------------------- the run
@@ -517,7 +472,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   const engineOf = (s: SearchSetting) => (isDefaultSetting(s) ? 'default' : `search ${searchLabel(s)}`);
   const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: pino({ level: 'silent' }) });
   const tower = await UserTower.create(bundle.userTower, dim);
-  let client: RankClient | null = null;
+  let client: RankingClient | null = null;
   try {
     for (const s of grid) {
       if (!engines.has(engineOf(s))) engines.set(engineOf(s), await Engine.create(bundle, { ...base, store: engine.store, search: s }));
@@ -546,7 +501,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         serving = key;
       }
     };
-    client = new RankClient(`127.0.0.1:${service.grpcPort}`);
+    client = new RankingClient(`127.0.0.1:${service.grpcPort}`, { deadlineMs: CALL_DEADLINE_MS });
     const rowOf = bundle.items.rowOf;
     const toRows = (ids: string[]) =>
       ids.map((id) => {
@@ -555,13 +510,13 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         return r;
       });
 
-    const byLight = (res: WireRankResponse) =>
+    const byLight = (res: RankResponse__Output) =>
       res.items
         .map((it) => ({ id: it.item_id, s: it.stage_scores.find((x) => x.stage === 'light')?.score ?? -Infinity }))
         .sort((a, b) => b.s - a.s)
         .slice(0, NUM_RESULTS)
         .map((x) => x.id);
-    const none = { exploration: 'EXPLORATION_METHOD_NONE' };
+    const none: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE' };
     const routingBudgets = cfg.routingBudgets ?? DEFAULT_ROUTING_BUDGETS;
     const epsilons = cfg.epsilons ?? DEFAULT_EPSILONS;
     const starts = cfg.explorationStarts ?? DEFAULT_EXPLORATION_STARTS;
@@ -587,7 +542,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         ? []
         : [
             { name: 'precision-fp32-reference', description: "API: default knobs, exploration NONE; rankers in fp32 (the precision section's reference)", options: { ...none }, engine: precisionRef },
-            ...precisionEngines.map((x) => ({
+            ...precisionEngines.map((x): Spec => ({
               name: `precision-${x.precision}`,
               description: `API: default knobs, exploration NONE; rankers in ${x.precision}`,
               options: { ...none },
@@ -599,27 +554,27 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         description: 'API: retrieval_k min(5000, items), heavy_budget 1.0, diversity NONE, exploration NONE',
         options: { ...none, retrieval_k: Math.min(5000, n), heavy_budget: 1, diversity: 'DIVERSITY_METHOD_NONE' },
       },
-      ...hapBudgets.map((b) => ({ name: `hap-${b}`, description: `API: default knobs, heavy_budget ${b}, exploration NONE`, options: { ...none, heavy_budget: b } })),
-      ...routingBudgets.map((b) => ({
+      ...hapBudgets.map((b): Spec => ({ name: `hap-${b}`, description: `API: default knobs, heavy_budget ${b}, exploration NONE`, options: { ...none, heavy_budget: b } })),
+      ...routingBudgets.map((b): Spec => ({
         name: `hap-top-${b}`,
         description: `API: default knobs, heavy_budget ${b}, exploration NONE; engine with hapRouting 'top' (strong pre-ranker on the top B by light score)`,
         options: { ...none, heavy_budget: b },
         engine: 'top-routing',
       })),
-      ...grid.map((s) => ({
+      ...grid.map((s): Spec => ({
         name: annName(s),
         description: `API: default knobs, exploration NONE; engine with index search ${searchLabel(s)}${isDefaultSetting(s) ? ' (the bundle default)' : ''}`,
         options: { ...none },
         engine: engineOf(s),
       })),
-      ...explore.map(({ e, k }) => ({
+      ...explore.map(({ e, k }): Spec => ({
         name: `explore-e${e}-k${k}`,
         description: `API: default knobs, epsilon-greedy exploration, exploration_epsilon ${e}, exploration_start ${k}`,
         options: { exploration: 'EXPLORATION_METHOD_EPSILON_GREEDY', exploration_epsilon: e, exploration_start: k },
       })),
       { name: 'div-none', description: 'API: default knobs, diversity NONE, exploration NONE', options: { ...none, diversity: 'DIVERSITY_METHOD_NONE' } },
       ...(['MMR', 'DPP'] as const).flatMap((m) =>
-        cfg.lambdas.map((l) => ({
+        cfg.lambdas.map((l): Spec => ({
           name: `${m.toLowerCase()}-${l}`,
           description: `API: default knobs, diversity ${m}, diversity_lambda ${l}, exploration NONE`,
           options: { ...none, diversity: `DIVERSITY_METHOD_${m}`, diversity_lambda: l },
@@ -718,8 +673,8 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       };
       oracleScores.push(score(oracle));
       const userSeed = (cfg.seed * 1_000_003 + u) >>> 0 || 1;
-      const cache = new Map<string, Promise<{ res: WireRankResponse; ms: number }>>();
-      let engineResponse: WireRankResponse | null = null;
+      const cache = new Map<string, Promise<{ res: RankResponse__Output; ms: number }>>();
+      let engineResponse: RankResponse__Output | null = null;
       for (const spec of specs) {
         const out = samples.get(spec.name)!;
         if (spec.options === null) {
@@ -747,7 +702,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
         const key = spec.engine ?? 'default';
         const req = {
           user_id: info.id,
-          context: { surface: `SURFACE_${surface.toUpperCase()}`, device: `DEVICE_${info.device.toUpperCase()}` },
+          context: { surface: WIRE_SURFACE[surface], device: WIRE_DEVICE[info.device] },
           num_results: spec.numResults ?? NUM_RESULTS,
           debug: true,
           options: { ...spec.options, seed: userSeed },
@@ -858,7 +813,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       configs[spec.name] = {
         name: spec.name,
         description: spec.description,
-        options: spec.options,
+        options: spec.options === null ? null : { ...spec.options },
         engine: spec.options === null ? 'none' : spec.engine ?? 'default',
         requests: xs.length,
         ndcg10: mean(xs.map((x) => x.scores.ndcg10)),
@@ -1116,12 +1071,12 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
  * carts on the first few of them, then the same Rank again.
  */
 async function measureReactivity(
-  client: RankClient,
+  client: RankingClient,
   bundle: { items: { n: number; ids: string[]; category: Int32Array; categoryNames: string[] } },
-  users: { id: string; device: string; categories: string[] }[],
+  users: { id: string; device: Device; categories: string[] }[],
   sampled: number[],
   cfg: EvalConfig,
-  none: Record<string, unknown>,
+  none: StageOptions,
   log: (m: string) => void,
 ): Promise<EvalReport['reactivity']> {
   const clicks = cfg.reactivityClicks ?? 8;
@@ -1142,9 +1097,9 @@ async function measureReactivity(
   let accepted = 0;
   for (const u of chosen) {
     const info = users[u];
-    const req = {
+    const req: RankRequest = {
       user_id: info.id,
-      context: { surface: 'SURFACE_HOME', device: `DEVICE_${info.device.toUpperCase()}` },
+      context: { surface: 'SURFACE_HOME', device: WIRE_DEVICE[info.device] },
       num_results: NUM_RESULTS,
       options: { ...none, seed: (cfg.seed * 1_000_003 + u) >>> 0 || 1 },
     };
@@ -1164,7 +1119,7 @@ async function measureReactivity(
       [pool[i], pool[j]] = [pool[j], pool[i]];
       picked.push(pool[i]);
     }
-    const ev = (r: number, type: string) => ({ user_id: info.id, item_id: bundle.items.ids[r], type, timestamp_ms: 0 });
+    const ev = (r: number, type: ActionType) => ({ user_id: info.id, item_id: bundle.items.ids[r], type, timestamp_ms: 0 });
     const events = [...picked.map((r) => ev(r, 'ACTION_TYPE_CLICK')), ...picked.slice(0, carts).map((r) => ev(r, 'ACTION_TYPE_CART'))];
     const ack = await client.recordEvents({ events });
     sent += events.length;

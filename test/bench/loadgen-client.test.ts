@@ -12,32 +12,23 @@ import * as grpc from '@grpc/grpc-js';
 import { encodeRequests, methodOf, runLoad } from '../../bench/loadgen/client';
 import { frameMessage, RawGrpcClient, unframeMessage } from '../../bench/loadgen/raw-grpc';
 import { buildSchedule } from '../../bench/loadgen/schedule';
-import { loadProto, SERVICE_NAME } from '../../src/server/proto';
+import { Event__Output, RankingServiceHandlers, rankingPackage, RankRequest__Output } from '../../src/client';
+import { SERVICE_NAME } from '../../src/server/proto';
 
-type Codec = { requestSerialize: (v: object) => Buffer; responseDeserialize: (b: Buffer) => unknown; requestDeserialize: (b: Buffer) => unknown };
-const def = loadProto()[SERVICE_NAME] as unknown as Record<string, Codec>;
+const def = rankingPackage().ranking.v1.RankingService.service;
 const RANK = `/${SERVICE_NAME}/Rank`;
-
-interface WireRank {
-  user_id: string;
-  num_results: number;
-  context?: { surface?: string; device?: string };
-}
-interface WireEvents {
-  events: { user_id: string; item_id: string; type: string }[];
-}
 
 /** grpc-js server with the service's proto: Rank is OK for user-NNNNNN ids unless `refuse` says otherwise; RecordEvents accepts every event. */
 class TestServer {
   readonly server = new grpc.Server();
-  readonly ranks: WireRank[] = [];
-  readonly events: WireEvents['events'] = [];
+  readonly ranks: RankRequest__Output[] = [];
+  readonly events: Event__Output[] = [];
   port = 0;
 
   constructor(refuse: (userId: string) => grpc.status | undefined = () => undefined) {
-    const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-    this.server.addService(pkg.ranking.v1.RankingService.service, {
-      Rank: (call: grpc.ServerUnaryCall<WireRank, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    // The other methods answer UNIMPLEMENTED (grpc-js's default).
+    const handlers: Pick<RankingServiceHandlers, 'Rank' | 'RecordEvents'> = {
+      Rank: (call, cb) => {
         const r = call.request;
         this.ranks.push(r);
         if (!/^user-\d{6}$/.test(r.user_id)) return cb({ code: grpc.status.INVALID_ARGUMENT, details: 'user_id must be set' });
@@ -45,11 +36,12 @@ class TestServer {
         if (refused !== undefined) return cb({ code: refused, details: 'refused by the test server' });
         cb(null, { items: [{ item_id: `item-for-${r.user_id}`, score: 1 }], request_id: 'r1' });
       },
-      RecordEvents: (call: grpc.ServerUnaryCall<WireEvents, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      RecordEvents: (call, cb) => {
         this.events.push(...call.request.events);
         cb(null, { accepted: call.request.events.length });
       },
-    });
+    };
+    this.server.addService(def, handlers);
   }
 
   async start(): Promise<string> {
@@ -117,7 +109,7 @@ describe('loadgen raw HTTP/2 client against grpc-js', () => {
     assert.equal(rank.size, 1, 'one request per distinct user (3 and 13 are both user 3 of 10)');
     const r = await call(client, RANK, rank.get(3)!, 5000, true);
     assert.equal(r.status, 'OK');
-    const res = def.Rank.responseDeserialize(unframeMessage(r.body!)) as { items: { item_id: string }[] };
+    const res = def.Rank.responseDeserialize(unframeMessage(r.body!));
     assert.deepEqual(
       res.items.map((i) => i.item_id),
       ['item-for-user-000003'],
@@ -149,7 +141,7 @@ describe('loadgen raw HTTP/2 client against grpc-js', () => {
     assert.equal(events.length, eventIdx.length);
     assert.equal(rank.size, indices.length - eventIdx.length);
     events.forEach((e, k) => {
-      const req = def.RecordEvents.requestDeserialize(unframeMessage(e)) as WireEvents;
+      const req = def.RecordEvents.requestDeserialize(unframeMessage(e));
       assert.equal(req.events.length, 1);
       assert.equal(req.events[0].user_id, `user-${String(eventIdx[k]).padStart(6, '0')}`);
       assert.equal(req.events[0].type, 'ACTION_TYPE_CLICK');
@@ -191,7 +183,7 @@ describe('loadgen raw HTTP/2 client against misbehaving servers', () => {
       assert.equal(first.headers['grpc-timeout'], '1234m');
       assert.equal(first.body[0], 0, 'not compressed');
       assert.equal(first.body.readUInt32BE(1), first.body.length - 5);
-      assert.equal((def.Rank.requestDeserialize(first.body.subarray(5)) as WireRank).user_id, 'user-000042');
+      assert.equal(def.Rank.requestDeserialize(first.body.subarray(5)).user_id, 'user-000042');
     } finally {
       c.close();
       await srv.close();

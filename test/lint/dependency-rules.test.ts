@@ -39,6 +39,10 @@ describe('dependency rules', function () {
         'src/server/service.ts': "import { world } from '../world/generate';\nexport const serve = world;\n",
         'src/world/generate.ts': "export const world = 1;\n",
         'src/util/x.ts': "import { t } from '../../test/helper';\nexport const x = t;\n",
+        'src/client/index.ts': "import { run } from '../engine/cascade';\nexport const c = run;\n",
+        // What the client may import: node built-ins and the proto module.
+        'src/client/proto.ts': "import { join } from 'node:path';\nimport { PROTO } from '../server/proto';\nexport const p = join(PROTO);\n",
+        'src/server/proto.ts': "export const PROTO = 'ranking.proto';\n",
         'test/helper.ts': 'export const t = 1;\n',
         'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'es2022', strict: true } }),
       };
@@ -46,10 +50,16 @@ describe('dependency rules', function () {
         await fs.mkdir(path.dirname(path.join(dir, f)), { recursive: true });
         await fs.writeFile(path.join(dir, f), text);
       }
-      const fired = new Set(cruise(dir).summary.violations.map((v) => v.rule.name));
+      const violations = cruise(dir).summary.violations;
+      const fired = new Set(violations.map((v) => v.rule.name));
+      assert.deepEqual(
+        violations.filter((v) => v.rule.name === 'client-knows-only-the-proto').map((v) => v.from),
+        ['src/client/index.ts'],
+        'node built-ins and server/proto.ts are allowed in the client',
+      );
       assert.deepEqual(
         [...fired].sort(),
-        ['engine-knows-no-transport-or-demo', 'foundations-know-no-cascade', 'no-circular', 'server-knows-no-demo', 'src-not-to-tests-or-bench'],
+        ['client-knows-only-the-proto', 'engine-knows-no-transport-or-demo', 'foundations-know-no-cascade', 'no-circular', 'server-knows-no-demo', 'src-not-to-tests-or-bench'],
       );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -15,9 +15,10 @@ import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import * as grpc from '@grpc/grpc-js';
 
-import { ENGINE_OPTIONS, expectStatus, makeWorld, RankingClient, silentLogger, WireItem, World } from './harness';
+import { Item, RankingClient, StageOptions } from '../../src/client';
+import { ENGINE_OPTIONS, expectStatus, makeWorld, silentLogger, World } from './harness';
 
-const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 const BUNDLE = 'bundle'; // the world's bundle, relative to the bundle root (the world's directory)
 
 interface Served {
@@ -99,9 +100,9 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
     const doomed = [...seen.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([id]) => id);
     assert.equal(doomed.length, 40, 'the pages name at least 40 distinct items');
     const gone = new Set(doomed);
-    assert.equal((await s.client.deleteItems(doomed)).deleted, 40);
+    assert.equal((await s.client.deleteItems({ item_ids: doomed })).deleted, 40);
 
-    const r = await s.client.reloadBundle(BUNDLE);
+    const r = await s.client.reloadBundle({ path: BUNDLE });
     const keep = [...world.items.keys()].find((id) => !gone.has(id))!;
     const { ranked, unknown } = await lookup(s.client, [...doomed, keep]);
     assert.deepEqual(unknown, [...doomed].sort(), 'every deleted id is unknown to the reloaded bundle');
@@ -116,11 +117,11 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
 
   it('an item upserted before a ReloadBundle (new, or an update of a bundle item) is still there after it', async () => {
     const existing = [...world.items.values()][123];
-    const fresh: WireItem = { item_id: 'catalog-new-1', brand: 'brand-upserted', category: existing.category, price: 12.5, embedding: embedding(1) };
-    const update: WireItem = { item_id: existing.id, brand: 'brand-updated', category: existing.category, price: existing.price, embedding: embedding(2) };
-    assert.deepEqual(await s.client.upsertItems([fresh, update]), { inserted: 1, updated: 1 });
+    const fresh: Item = { item_id: 'catalog-new-1', brand: 'brand-upserted', category: existing.category, price: 12.5, embedding: embedding(1) };
+    const update: Item = { item_id: existing.id, brand: 'brand-updated', category: existing.category, price: existing.price, embedding: embedding(2) };
+    assert.deepEqual(await s.client.upsertItems({ items: [fresh, update] }), { inserted: 1, updated: 1 });
 
-    await s.client.reloadBundle(BUNDLE);
+    await s.client.reloadBundle({ path: BUNDLE });
     const { ranked, unknown } = await lookup(s.client, ['catalog-new-1', existing.id]);
     assert.deepEqual(unknown, [], 'the upserted item is known to the reloaded bundle');
     assert.equal(ranked.get('catalog-new-1')?.brand, 'brand-upserted');
@@ -129,17 +130,17 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
 
   it('a bundle created after the changes supersedes them: not re-applied to it, and forgotten once it serves', async () => {
     const victim = [...world.items.keys()][200];
-    const added: WireItem = { item_id: 'catalog-new-2', brand: 'b', category: world.items.get(victim)!.category, price: 3, embedding: embedding(3) };
-    await s.client.deleteItems([victim]);
-    await s.client.upsertItems([added]);
+    const added: Item = { item_id: 'catalog-new-2', brand: 'b', category: world.items.get(victim)!.category, price: 3, embedding: embedding(3) };
+    await s.client.deleteItems({ item_ids: [victim] });
+    await s.client.upsertItems({ items: [added] });
     // The same bundle again: it predates the changes, which are re-applied.
-    await s.client.reloadBundle(BUNDLE);
+    await s.client.reloadBundle({ path: BUNDLE });
     assert.deepEqual((await lookup(s.client, [victim, 'catalog-new-2'])).unknown, [victim]);
 
     // A bundle built after the changes (its builder saw them): it is the catalog.
     await new Promise((r) => setTimeout(r, 5));
     const later = await bundleCreatedAt(world, 'bundle-later', new Date().toISOString());
-    const r = await s.client.reloadBundle(later);
+    const r = await s.client.reloadBundle({ path: later });
     assert.equal(r.replayed_catalog_changes, 0);
     assert.equal(r.superseded_catalog_changes, 40 + 2 + 2, 'the changes of all three tests, one per item');
     const now = await lookup(s.client, [victim, 'catalog-new-2']);
@@ -147,7 +148,7 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
     assert.ok(now.ranked.has(victim));
 
     // Forgotten: going back to the older bundle does not re-apply them.
-    const back = await s.client.reloadBundle(BUNDLE);
+    const back = await s.client.reloadBundle({ path: BUNDLE });
     assert.equal(back.replayed_catalog_changes, 0);
     assert.deepEqual((await lookup(s.client, [victim, 'catalog-new-2'])).unknown, ['catalog-new-2']);
   });
@@ -155,7 +156,7 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
   it('changes acknowledged while a ReloadBundle re-applies earlier ones to the new bundle hold in it', async () => {
     const ids = [...world.items.keys()].slice(400, 411);
     const category = world.items.get(ids[0])!.category;
-    await s.client.deleteItems([ids[0]]);
+    await s.client.deleteItems({ item_ids: [ids[0]] });
     // Hold the new engine's re-application of that delete until the other changes are acknowledged.
     let entered!: () => void;
     const reapplying = new Promise<void>((r) => (entered = r));
@@ -170,12 +171,12 @@ describe('catalog changes across ReloadBundle (in memory, no catalog log)', func
         return deleteItems(batch);
       };
     };
-    const reload = s.client.reloadBundle(BUNDLE);
+    const reload = s.client.reloadBundle({ path: BUNDLE });
     const first = await Promise.race([reapplying.then(() => 're-applying'), reload.then(() => 'swapped')]);
     assert.equal(first, 're-applying', 'the reload re-applies the delete made before it');
     await Promise.all([
-      ...ids.slice(1).map((id) => s.client.deleteItems([id])),
-      s.client.upsertItems([{ item_id: 'during-reload', brand: 'b', category, price: 5, embedding: embedding(5) }]),
+      ...ids.slice(1).map((id) => s.client.deleteItems({ item_ids: [id] })),
+      s.client.upsertItems({ items: [{ item_id: 'during-reload', brand: 'b', category, price: 5, embedding: embedding(5) }] }),
     ]);
     release();
     const r = await reload;
@@ -226,9 +227,9 @@ describe('catalog changes with a catalog log', function () {
     const { journal } = await openCatalogLog({ dir });
     const s = await serve(world, journal);
     const ids = [...world.items.keys()].slice(0, 30);
-    const acks = await Promise.all(ids.map((id) => s.client.deleteItems([id])));
+    const acks = await Promise.all(ids.map((id) => s.client.deleteItems({ item_ids: [id] })));
     assert.ok(acks.every((a) => a.deleted === 1));
-    await s.client.upsertItems([{ item_id: 'logged-new', brand: 'b', category: world.items.get(ids[0])!.category, price: 2, embedding: embedding(4) }]);
+    await s.client.upsertItems({ items: [{ item_id: 'logged-new', brand: 'b', category: world.items.get(ids[0])!.category, price: 2, embedding: embedding(4) }] });
     assert.ok(journal.writes < 31, `${journal.writes} writes for 31 changes (30 of them concurrent)`);
     await s.close();
     await journal.close();
@@ -252,9 +253,9 @@ describe('catalog changes with a catalog log', function () {
     try {
       const id = [...world.items.keys()][300];
       await journal.close(); // every append fails from now on
-      await expectStatus(s.client.deleteItems([id]), grpc.status.UNAVAILABLE, 'catalog log');
+      await expectStatus(s.client.deleteItems({ item_ids: [id] }), grpc.status.UNAVAILABLE, 'catalog log');
       assert.deepEqual((await lookup(s.client, [id])).unknown, [], 'not applied');
-      const r = await s.client.reloadBundle(BUNDLE);
+      const r = await s.client.reloadBundle({ path: BUNDLE });
       assert.equal(r.replayed_catalog_changes, 0);
       assert.deepEqual((await lookup(s.client, [id])).unknown, [], 'not re-applied');
     } finally {
@@ -267,8 +268,8 @@ describe('catalog changes with a catalog log', function () {
     const { journal } = await openCatalogLog({ dir, sync: 'none' });
     const s = await serve(world, journal);
     const category = [...world.items.values()][0].category;
-    for (let i = 1; i <= 1200; i++) await s.client.upsertItems([{ item_id: 'churn', brand: 'b', category, price: i, embedding: embedding(i) }]);
-    await s.client.deleteItems(['churn-never-existed']);
+    for (let i = 1; i <= 1200; i++) await s.client.upsertItems({ items: [{ item_id: 'churn', brand: 'b', category, price: i, embedding: embedding(i) }] });
+    await s.client.deleteItems({ item_ids: ['churn-never-existed'] });
     await s.close();
     await journal.close();
     assert.ok(journal.size <= 2 * 2 + 1000, `${journal.size} records for 2 live changes`);

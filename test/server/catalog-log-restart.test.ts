@@ -4,19 +4,16 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 
-import { call, kill, ProcessClient, serverProcesses } from './server-process';
+import { RankedItem__Output, RankingClient, RankRequest, StageOptions } from '../../src/client';
+import { bearer } from './harness';
+import { kill, serverProcesses } from './server-process';
 
-const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 const TOKEN = 'catalog-admin-token';
 
-interface Ranked {
-  item_id: string;
-  brand: string;
-}
-
-async function rank(c: ProcessClient, req: object): Promise<{ items: Ranked[]; unknown: string[] }> {
-  const res = await call(c, 'Rank', { ...req, options: PLAIN });
-  return { items: res.items as Ranked[], unknown: [...(res.unknown_candidate_ids as string[])].sort() };
+async function rank(c: RankingClient, req: RankRequest): Promise<{ items: RankedItem__Output[]; unknown: string[] }> {
+  const res = await c.rank({ ...req, options: PLAIN });
+  return { items: res.items, unknown: [...res.unknown_candidate_ids].sort() };
 }
 
 describe('catalog log: acknowledged catalog changes survive a crash of the server process', function () {
@@ -38,8 +35,8 @@ describe('catalog log: acknowledged catalog changes survive a crash of the serve
     const item = (id: string, brand: string, k: number) => ({ item_id: id, brand, category, price: 4, embedding: Array.from({ length: dim }, (_, i) => Math.cos(k * i)) });
     // Concurrent calls, so they go through shared group commits.
     await Promise.all([
-      ...doomed.map((id) => call(a.client, 'DeleteItems', { item_ids: [id] }, TOKEN)),
-      call(a.client, 'UpsertItems', { items: [item('crash-new', 'brand-new', 1), item(updated.item_id, 'brand-updated', 2)] }, TOKEN),
+      ...doomed.map((id) => a.client.deleteItems({ item_ids: [id] }, bearer(TOKEN))),
+      a.client.upsertItems({ items: [item('crash-new', 'brand-new', 1), item(updated.item_id, 'brand-updated', 2)] }, bearer(TOKEN)),
     ]);
     const probe = { user_id: user, candidate_ids: [...doomed, 'crash-new', updated.item_id], num_results: 10 };
     assert.deepEqual((await rank(a.client, probe)).unknown, doomed, 'the changes apply before the crash');

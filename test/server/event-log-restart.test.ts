@@ -4,13 +4,14 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 
-import { call, kill, ProcessClient, serverProcesses } from './server-process';
+import { RankingClient, StageOptions } from '../../src/client';
+import { kill, serverProcesses } from './server-process';
 
-const PLAIN = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 
-async function topItems(c: ProcessClient, user: string): Promise<string[]> {
-  const res = await call(c, 'Rank', { user_id: user, num_results: 10, options: PLAIN });
-  return (res.items as { item_id: string }[]).map((it) => it.item_id);
+async function topItems(c: RankingClient, user: string): Promise<string[]> {
+  const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
+  return res.items.map((it) => it.item_id);
 }
 
 describe('event log: acknowledged events survive a crash of the server process', function () {
@@ -26,9 +27,9 @@ describe('event log: acknowledged events survive a crash of the server process',
     const top = before[0];
     // The purchase among concurrent calls from other users, so it goes through a shared group commit.
     const others = Array.from({ length: 30 }, (_, i) =>
-      call(a.client, 'RecordEvents', { events: [{ user_id: `user-0002${String(i).padStart(2, '0')}`, item_id: before[1], type: 'ACTION_TYPE_CLICK' }] }),
+      a.client.recordEvents({ events: [{ user_id: `user-0002${String(i).padStart(2, '0')}`, item_id: before[1], type: 'ACTION_TYPE_CLICK' }] }),
     );
-    const ack = await call(a.client, 'RecordEvents', { events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }] });
+    const ack = await a.client.recordEvents({ events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }] });
     assert.equal(Number(ack.accepted), 1);
     await Promise.all(others);
     assert.ok(!(await topItems(a.client, user)).includes(top), 'the purchase applies before the crash');

@@ -68,7 +68,7 @@ describe('server fuzzing: random and malformed requests', function () {
     for (let i = 0; i < 600; i++) {
       const p =
         i % 3 === 2
-          ? h.client.recordEvents(many(() => ({ user_id: junkString(), item_id: pick([junkString(), 'item-0000001']), type: pick(['ACTION_TYPE_CLICK', 'ACTION_TYPE_PURCHASE', 0, 77]), timestamp_ms: pick([0, -1, 1e12]) }), 2000) as never)
+          ? h.client.recordEvents({ events: many(() => ({ user_id: junkString(), item_id: pick([junkString(), 'item-0000001']), type: pick(['ACTION_TYPE_CLICK', 'ACTION_TYPE_PURCHASE', 0, 77]), timestamp_ms: pick([0, -1, 1e12]) }), 2000) as never })
           : h.client.rank(randomRank() as never, { deadline: Date.now() + 10_000 });
       const c = await code(p);
       seen.set(c, (seen.get(c) ?? 0) + 1);

@@ -3,13 +3,14 @@ import { promises as fs } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
+import { RankingClient } from '../../src/client';
 import type { RankInput, RankOutput } from '../../src/engine/request';
 import { Engine, QueueWaitError } from '../../src/engine/engine';
 import { toStatus } from '../../src/server/errors';
 import { DEFAULT_RANK } from '../../src/server/validate';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
-import { ENGINE_OPTIONS, makeWorld, RankingClient, silentLogger, World } from './harness';
+import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
 
 /** An engine request for user i on the home surface, 10 results, default options. */
 function rankInput(bundle: Bundle, requestId: string, i: number): RankInput {
@@ -208,22 +209,21 @@ describe('server hardening: deadlines and load shedding', function () {
   });
 
   it('a cancelled call stops: the engine counts it and its queued work is dropped', async () => {
-    const raw = new grpc.Client(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
-    const methods = (await import('../../src/server/service')).loadProto()['ranking.v1.RankingService'] as unknown as Record<string, grpc.MethodDefinition<object, object>>;
-    const def = methods.Rank;
+    // A client of its own, for the call object of the call to cancel.
+    const other = new RankingClient(`127.0.0.1:${service.grpcPort}`);
     const before = engine.cancelled + engine.pool.dropped;
     try {
       for (let round = 0; round < 20 && engine.cancelled + engine.pool.dropped === before; round++) {
         // A heavy call keeps the workers busy (the limit here is 2 calls); the next is cancelled mid-way.
         const busy = [1].map((k) => client.rank({ user_id: `user-00020${k}`, num_results: 200, options: { retrieval_k: 4000, heavy_budget: 1 } }).catch(() => undefined));
-        const call = raw.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, { user_id: 'user-000300', num_results: 200, options: { retrieval_k: 4000, heavy_budget: 1 } }, new grpc.Metadata(), () => undefined);
+        const call = other.raw.Rank({ user_id: 'user-000300', num_results: 200, options: { retrieval_k: 4000, heavy_budget: 1 } }, () => undefined);
         await new Promise((r) => setTimeout(r, 1 + round));
         call.cancel();
         await Promise.all(busy);
         await new Promise((r) => setTimeout(r, 20));
       }
     } finally {
-      raw.close();
+      other.close();
     }
     assert.ok(engine.cancelled + engine.pool.dropped > before, 'cancellation reached the engine or its queue');
   });

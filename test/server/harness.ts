@@ -1,7 +1,7 @@
 // End-to-end harness for the ranking service: a small demo world generated
 // once into a temp directory, the real Engine on it, a RankingService on
-// 127.0.0.1 (ephemeral gRPC and HTTP ports), and typed grpc-js clients (the
-// ranking service, grpc.health.v1 and server reflection) with promise helpers.
+// 127.0.0.1 (ephemeral gRPC and HTTP ports) with the project's typed client
+// (src/client), and promise helpers for grpc.health.v1 and server reflection.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { request } from 'node:http';
@@ -13,143 +13,16 @@ import { service as healthServiceDef } from 'grpc-health-check';
 import pino from 'pino';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
+import { RankingCallOptions, RankingClient } from '../../src/client';
 import { Engine, EngineOptions } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/metrics/metrics';
-import { loadProto, RankingService, ReloadResult, SERVICE_NAME } from '../../src/server/service';
+import { RankingService } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
 
-// ---------------------------------------------------------------- wire types
-// As @grpc/proto-loader (keepCase, enums as strings, longs as numbers,
-// defaults) decodes them. Request fields are loose on purpose: the tests send
-// invalid values (a numeric enum, NaN) to check the server's validation.
-
-export type EnumValue = string | number;
-
-export interface WireContext {
-  surface?: EnumValue;
-  device?: EnumValue;
-  country?: string;
-  category?: string;
-  query?: string;
-}
-
-export interface WireAction {
-  item_id?: string;
-  type?: EnumValue;
-  timestamp_ms?: number;
-}
-
-export interface WireStageOptions {
-  retrieval_k?: number;
-  prerank_keep?: number;
-  heavy_budget?: number;
-  diversity?: EnumValue;
-  diversity_lambda?: number;
-  brand_run_limit?: number;
-  exploration?: EnumValue;
-  exploration_epsilon?: number;
-  exploration_start?: number;
-  exclude_item_ids?: string[];
-  seed?: number;
-}
-
-export interface RankRequest {
-  user_id?: string;
-  context?: WireContext;
-  recent_actions?: WireAction[];
-  candidate_ids?: string[];
-  num_results?: number;
-  objective_weights?: Record<string, number>;
-  options?: WireStageOptions;
-  debug?: boolean;
-  latency_budget_ms?: number;
-}
-
-export interface ObjectiveScore {
-  objective: string;
-  probability: number;
-}
-
-export interface StageScore {
-  stage: string;
-  score: number;
-}
-
-export interface RankedItem {
-  item_id: string;
-  score: number;
-  objectives: ObjectiveScore[];
-  provenance: string;
-  strong_scored: boolean;
-  exploration: boolean;
-  brand: string;
-  category: string;
-  stage_scores: StageScore[];
-}
-
-export interface StageDebug {
-  stage: string;
-  millis: number;
-  candidates_in: number;
-  candidates_out: number;
-  note: string;
-}
-
-export interface RemovedCandidate {
-  item_id: string;
-  stage: string;
-  reason: string;
-}
-
-export interface RankResponse {
-  items: RankedItem[];
-  bundle_version: string;
-  unknown_candidate_ids: string[];
-  degraded: boolean;
-  degradations: string[];
-  stages: StageDebug[];
-  removed: RemovedCandidate[];
-  request_id: string;
-}
-
-export interface WireEvent {
-  user_id?: string;
-  item_id?: string;
-  type?: EnumValue;
-  timestamp_ms?: number;
-}
-
-export interface WireItem {
-  item_id?: string;
-  brand?: string;
-  category?: string;
-  price?: number;
-  created_at_ms?: number;
-  content_hash?: string;
-  embedding?: number[];
-  bias?: number;
-}
-
-export interface RecordEventsResponse {
-  accepted: number;
-}
-
-export interface UpsertItemsResponse {
-  inserted: number;
-  updated: number;
-}
-
-export interface DeleteItemsResponse {
-  deleted: number;
-  unknown_item_ids: string[];
-}
-
-export type ReloadBundleResponse = ReloadResult;
+// ---------------------------------------------------------------- calls, health and reflection
 
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
-
-// ---------------------------------------------------------------- clients
 
 type MethodDefs = Record<string, grpc.MethodDefinition<object, object>>;
 
@@ -167,45 +40,11 @@ function unaryCall<Res>(
   });
 }
 
-/** A promise-based client of ranking.v1.RankingService. */
-export class RankingClient {
-  readonly raw: grpc.Client;
-  private readonly methods: MethodDefs;
-
-  constructor(address: string) {
-    this.raw = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.methods = loadProto()[SERVICE_NAME] as unknown as MethodDefs;
-  }
-
-  private call<Res>(method: string, req: object, opts: grpc.CallOptions = {}, metadata?: grpc.Metadata): Promise<Res> {
-    const def = this.methods[method];
-    assert.ok(def, `no method ${method} in ${SERVICE_NAME}`);
-    return unaryCall<Res>(this.raw, def, req, opts, metadata);
-  }
-
-  rank(req: RankRequest, opts?: grpc.CallOptions, metadata?: grpc.Metadata): Promise<RankResponse> {
-    return this.call('Rank', req, opts, metadata);
-  }
-
-  recordEvents(events: WireEvent[], opts?: grpc.CallOptions): Promise<RecordEventsResponse> {
-    return this.call('RecordEvents', { events }, opts);
-  }
-
-  upsertItems(items: WireItem[], opts?: grpc.CallOptions): Promise<UpsertItemsResponse> {
-    return this.call('UpsertItems', { items }, opts);
-  }
-
-  deleteItems(itemIds: string[], opts?: grpc.CallOptions): Promise<DeleteItemsResponse> {
-    return this.call('DeleteItems', { item_ids: itemIds }, opts);
-  }
-
-  reloadBundle(bundlePath: string, opts?: grpc.CallOptions): Promise<ReloadBundleResponse> {
-    return this.call('ReloadBundle', { path: bundlePath }, opts);
-  }
-
-  close(): void {
-    this.raw.close();
-  }
+/** Call options carrying "authorization: Bearer <token>" for admin calls (no header without a token). */
+export function bearer(token?: string): RankingCallOptions {
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  return { metadata };
 }
 
 /** grpc.health.v1.Health/Check through a raw client (the definition grpc-health-check serves). */
@@ -331,7 +170,7 @@ export async function expectStatus(p: Promise<unknown>, code: grpc.status, detai
 }
 
 /** Length of the longest run of same-brand items on a page. */
-export function maxBrandRun(items: readonly RankedItem[]): number {
+export function maxBrandRun(items: readonly { brand: string }[]): number {
   let best = 0;
   let run = 0;
   items.forEach((it, i) => {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 
-import { expectStatus, maxBrandRun, Harness, RankedItem, RankingClient, RankRequest, RankResponse, startHarness } from './harness';
+import { RankedItem__Output, RankingClient, RankRequest, RankResponse__Output, StageOptions } from '../../src/client';
+import { expectStatus, maxBrandRun, Harness, startHarness } from './harness';
 
-function stageScore(it: RankedItem, stage: string): number | undefined {
+function stageScore(it: RankedItem__Output, stage: string): number | undefined {
   return it.stage_scores.find((s) => s.stage === stage)?.score;
 }
 
@@ -48,9 +49,9 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
     it('UpsertItems refuses embedding values and biases beyond the magnitude bound, naming the item field', async () => {
       const dim = h.bundle.manifest.embeddingDim;
       const item = { item_id: 'poison-1', brand: 'b', category: 'c', price: 10, embedding: new Array(dim).fill(3e38) };
-      await expectStatus(client.upsertItems([item]), grpc.status.INVALID_ARGUMENT, /items\[0\]\.embedding\[0\]: .*magnitude at most/);
-      await expectStatus(client.upsertItems([{ ...item, embedding: new Array(dim).fill(0.1), bias: 1e30 }]), grpc.status.INVALID_ARGUMENT, /items\[0\]\.bias/);
-      await expectStatus(client.upsertItems([{ ...item, embedding: new Array(dim).fill(0.1), price: 1e300 }]), grpc.status.INVALID_ARGUMENT, /items\[0\]\.price/);
+      await expectStatus(client.upsertItems({ items: [item] }), grpc.status.INVALID_ARGUMENT, /items\[0\]\.embedding\[0\]: .*magnitude at most/);
+      await expectStatus(client.upsertItems({ items: [{ ...item, embedding: new Array(dim).fill(0.1), bias: 1e30 }] }), grpc.status.INVALID_ARGUMENT, /items\[0\]\.bias/);
+      await expectStatus(client.upsertItems({ items: [{ ...item, embedding: new Array(dim).fill(0.1), price: 1e300 }] }), grpc.status.INVALID_ARGUMENT, /items\[0\]\.price/);
       const res = await client.rank(base(user(), { candidate_ids: ['poison-1'] }));
       assert.deepEqual(res.unknown_candidate_ids, ['poison-1'], 'the refused item must not be in the catalog');
     });
@@ -125,7 +126,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
       const { catalog } = h.engine;
       const dim = catalog.dim;
       const u = user();
-      const plain = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+      const plain: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
       // The user's best and worst of 200 established items, in score order.
       const sample = [...byBrand().values()].flat().slice(0, 200);
       const ranked = await client.rank(base(u, { num_results: 200, candidate_ids: sample, options: { ...plain, brand_run_limit: 1000 } }));
@@ -142,7 +143,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
           bias: catalog.cols.bias[row],
         };
       });
-      await client.upsertItems(copies);
+      await client.upsertItems({ items: copies });
       const mono = copies.map((c) => c.item_id);
       const pool = [...mono, ...established.slice(150, 200)];
       const scored = await client.rank(base(u, { num_results: pool.length, candidate_ids: pool, options: { ...plain, brand_run_limit: 1000 } }));
@@ -153,7 +154,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
       const res = await client.rank(base(u, { num_results: 10, candidate_ids: [...mono, ...low], options: { ...plain, brand_run_limit: 1 }, debug: true }));
       assert.equal(res.items.length, 10);
       assert.equal(maxBrandRun(res.items), 1, `brands: ${res.items.map((it) => it.brand).join(' ')}`);
-      await client.deleteItems(mono);
+      await client.deleteItems({ item_ids: mono });
     });
 
     it('holds for the whole page with exploration picks, or the response says it could not', async () => {
@@ -194,7 +195,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
           embedding: Array.from(a, (x, j) => 0.7 * x + 0.3 * b[j]),
         };
       });
-      await client.upsertItems(fresh);
+      await client.upsertItems({ items: fresh });
       try {
         for (const limit of [1, 3]) {
           const res = await client.rank(base(u, { num_results: 20, debug: true, options: { retrieval_k: 30, brand_run_limit: limit, exploration_epsilon: 1, exploration_start: 2, seed: 5 } }));
@@ -203,7 +204,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
           assert.ok(maxBrandRun(res.items) <= limit, `limit ${limit}: ${res.items.map((it) => `${it.brand}${it.exploration ? '*' : ''}`).join(' ')}`);
         }
       } finally {
-        await client.deleteItems(fresh.map((f) => f.item_id));
+        await client.deleteItems({ item_ids: fresh.map((f) => f.item_id) });
       }
     });
 
@@ -238,7 +239,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
   });
 
   describe('debug scores', () => {
-    const check = (res: RankResponse, strongExpected: boolean) => {
+    const check = (res: RankResponse__Output, strongExpected: boolean) => {
       const biasWeight = h.bundle.manifest.lightModel?.biasWeight ?? 0;
       const w = h.bundle.manifest.defaultWeights.home;
       for (const it of res.items) {
@@ -296,8 +297,8 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
   });
 
   describe('user embedding cache', () => {
-    const note = (res: RankResponse) => res.stages.find((s) => s.stage === 'user_embedding')!.note;
-    const plain = { exploration: 'EXPLORATION_METHOD_NONE' };
+    const note = (res: RankResponse__Output) => res.stages.find((s) => s.stage === 'user_embedding')!.note;
+    const plain: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE' };
 
     it('reuses the embedding while nothing changed, with the same page', async () => {
       const u = user();
@@ -314,13 +315,13 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
       const first = await client.rank(base(u, { debug: true, options: plain }));
       assert.match(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/);
       const clicked = first.items[3].item_id;
-      await client.recordEvents([{ user_id: u, item_id: clicked, type: 'ACTION_TYPE_CART' }]);
+      await client.recordEvents({ events: [{ user_id: u, item_id: clicked, type: 'ACTION_TYPE_CART' }] });
       const afterEvent = await client.rank(base(u, { debug: true, options: plain }));
       assert.doesNotMatch(note(afterEvent), /cached/, 'a recorded event must recompute the embedding');
       const session = await client.rank(base(u, { debug: true, options: plain, recent_actions: [{ item_id: first.items[5].item_id, type: 'ACTION_TYPE_CLICK' }] }));
       assert.doesNotMatch(note(session), /cached/, 'an in-session action must recompute the embedding');
       assert.match(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/);
-      await client.deleteItems([first.items[9].item_id]);
+      await client.deleteItems({ item_ids: [first.items[9].item_id] });
       assert.doesNotMatch(note(await client.rank(base(u, { debug: true, options: plain }))), /cached/, 'a catalog change must recompute the embedding');
     });
   });
@@ -330,7 +331,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
     for (const ts of [1e15, 9e18]) {
       it(`RecordEvents refuses timestamp_ms ${ts} naming the field`, async () => {
         await expectStatus(
-          client.recordEvents([{ user_id: user(), item_id: item(), type: 'ACTION_TYPE_IMPRESSION', timestamp_ms: ts }]),
+          client.recordEvents({ events: [{ user_id: user(), item_id: item(), type: 'ACTION_TYPE_IMPRESSION', timestamp_ms: ts }] }),
           grpc.status.INVALID_ARGUMENT,
           /events\[0\]\.timestamp_ms: .*ahead of the server clock/,
         );
@@ -339,7 +340,7 @@ describe('server: ranking integrity (end to end over gRPC)', function () {
 
     it('accepts a small skew and refuses in-session actions from the future', async () => {
       const now = h.engine.now();
-      const res = await client.recordEvents([{ user_id: user(), item_id: item(), type: 'ACTION_TYPE_CLICK', timestamp_ms: now + 60_000 }]);
+      const res = await client.recordEvents({ events: [{ user_id: user(), item_id: item(), type: 'ACTION_TYPE_CLICK', timestamp_ms: now + 60_000 }] });
       assert.equal(res.accepted, 1);
       await expectStatus(
         client.rank(base(user(), { recent_actions: [{ item_id: item(), type: 'ACTION_TYPE_CLICK', timestamp_ms: now + 3_600_000 }] })),

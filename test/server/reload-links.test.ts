@@ -4,29 +4,22 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
 import { loadBundle } from '../../src/bundle/loader';
+import { RankingClient, ReloadBundleResponse__Output } from '../../src/client';
 import { Engine } from '../../src/engine/engine';
 import { createMetrics } from '../../src/metrics/metrics';
-import { loadProto, RankingService, SERVICE_NAME } from '../../src/server/service';
+import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
-
-type Methods = Record<string, grpc.MethodDefinition<object, object>>;
 
 describe('ReloadBundle: bundle files must be in the bundle root, errors never quote files', function () {
   this.timeout(180_000);
   let world: World;
   let root: string;
   let service: RankingService;
-  let client: grpc.Client;
+  let client: RankingClient;
   const metrics = createMetrics({ defaultMetrics: false });
-  const methods = loadProto()[SERVICE_NAME] as unknown as Methods;
   const loadEngine = async (dir: string) => Engine.create(await loadBundle(dir, { progress: false }), { ...ENGINE_OPTIONS, seedEvents: world.paths.events, metrics });
 
-  const reload = (rel: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest(methods.ReloadBundle.path, methods.ReloadBundle.requestSerialize, methods.ReloadBundle.responseDeserialize, { path: rel }, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (err, res) =>
-        err ? reject(err) : resolve(res as Record<string, unknown>),
-      ),
-    );
+  const reload = (rel: string): Promise<ReloadBundleResponse__Output> => client.reloadBundle({ path: rel }, { deadline: Date.now() + 60_000 });
   const refused = async (rel: string): Promise<grpc.ServiceError> => {
     const err = await reload(rel).then(
       () => assert.fail(`ReloadBundle ${rel} succeeded`),
@@ -55,7 +48,7 @@ describe('ReloadBundle: bundle files must be in the bundle root, errors never qu
     service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger, bundleRoot: root, loadEngine });
     await service.start();
     service.setEngine(await loadEngine(world.paths.bundle));
-    client = new grpc.Client(`127.0.0.1:${service.grpcPort}`, grpc.credentials.createInsecure());
+    client = new RankingClient(`127.0.0.1:${service.grpcPort}`);
   });
   after(async () => {
     client?.close();

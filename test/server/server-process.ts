@@ -1,24 +1,22 @@
 // The real server process (dist/src/main.js) on the test world, for tests of
 // what survives a crash: started on free ports with extra flags, called
-// through a grpc-js client, killed with SIGKILL.
+// through the typed client (20 s deadlines), killed with SIGKILL.
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
+import { RankingClient } from '../../src/client';
 import { makeWorld, World } from './harness';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
-type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
-export type Method = 'Rank' | 'RecordEvents' | 'UpsertItems' | 'DeleteItems' | 'ReloadBundle';
-export type ProcessClient = grpc.Client & Record<Method, Unary>;
+/** Deadline of the calls to the server process. */
+const DEADLINE_MS = 20_000;
 
 export interface Running {
   proc: ChildProcess;
-  client: ProcessClient;
+  client: RankingClient;
   httpPort: number;
 }
 
@@ -41,8 +39,7 @@ export async function startServer(world: World, flags: string[]): Promise<Runnin
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-  const client = new pkg.ranking.v1.RankingService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as ProcessClient;
+  const client = new RankingClient(`127.0.0.1:${grpcPort}`, { deadlineMs: DEADLINE_MS });
   const until = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
@@ -52,13 +49,6 @@ export async function startServer(world: World, flags: string[]): Promise<Runnin
     await new Promise((r) => setTimeout(r, 100));
   }
   return { proc, client, httpPort };
-}
-
-/** One unary call (20 s deadline), with "authorization: Bearer <token>" when a token is given. */
-export function call(c: ProcessClient, method: Method, req: object, token?: string): Promise<Record<string, unknown>> {
-  const md = new grpc.Metadata();
-  if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-  return new Promise((resolve, reject) => c[method](req, md, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 /** SIGKILL: no drain, no close of the logs. */

@@ -5,37 +5,24 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 
+import { Device, DiversityMethod, RankedItem__Output, RankingCallOptions, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface } from '../../src/client';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService, SERVICE_NAME } from '../../src/server/service';
-import {
-  expectStatus,
-  maxBrandRun,
-  Harness,
-  healthCheck,
-  httpRequest,
-  RankedItem,
-  RankingClient,
-  RankRequest,
-  RankResponse,
-  reflectionListServices,
-  startHarness,
-  startService,
-  WireStageOptions,
-} from './harness';
+import { expectStatus, maxBrandRun, Harness, healthCheck, httpRequest, reflectionListServices, startHarness, startService } from './harness';
 
 const OBJECTIVES = ['click', 'wishlist', 'cart', 'purchase'];
 const STAGES = ['user_state', 'user_embedding', 'retrieval', 'prerank', 'rank', 'ensemble', 'policy'];
 /** The demo bundle's default weights for SURFACE_HOME (src/world/generate.ts). */
 const HOME_WEIGHTS: Record<string, number> = { click: 1, wishlist: 2, cart: 4, purchase: 8 };
-const PLAIN: WireStageOptions = { exploration: 'EXPLORATION_METHOD_NONE' };
+const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE' };
 
-function prob(it: RankedItem, objective: string): number {
+function prob(it: RankedItem__Output, objective: string): number {
   const o = it.objectives.find((x) => x.objective === objective);
   assert.ok(o, `item ${it.item_id} has no ${objective} probability`);
   return o.probability;
 }
 
-function ids(res: RankResponse): string[] {
+function ids(res: RankResponse__Output): string[] {
   return res.items.map((it) => it.item_id);
 }
 
@@ -54,7 +41,7 @@ describe('server/service (end to end over gRPC)', function () {
     assert.ok(nextUser < returning.length, 'ran out of test users');
     return returning[nextUser++];
   };
-  const rank = (req: RankRequest, opts?: grpc.CallOptions): Promise<RankResponse> => client.rank(req, opts);
+  const rank = (req: RankRequest, opts?: RankingCallOptions): Promise<RankResponse__Output> => client.rank(req, opts);
   const base = (userId: string, over: RankRequest = {}): RankRequest => ({
     user_id: userId,
     context: { surface: 'SURFACE_HOME', device: 'DEVICE_MOBILE' },
@@ -173,7 +160,7 @@ describe('server/service (end to end over gRPC)', function () {
     it('echoes the x-request-id metadata as request_id', async () => {
       const md = new grpc.Metadata();
       md.set('x-request-id', 'req-e2e-42');
-      const res = await client.rank(base(freshUser(), { num_results: 2 }), {}, md);
+      const res = await client.rank(base(freshUser(), { num_results: 2 }), { metadata: md });
       assert.equal(res.request_id, 'req-e2e-42');
     });
 
@@ -190,7 +177,7 @@ describe('server/service (end to end over gRPC)', function () {
         try {
           const md = new grpc.Metadata();
           md.set('x-request-id', `log-${level}`);
-          await c.rank(base(freshUser(), { num_results: 2 }), {}, md);
+          await c.rank(base(freshUser(), { num_results: 2 }), { metadata: md });
           await expectStatus(c.rank({ ...base(freshUser()), num_results: -1 }), grpc.status.INVALID_ARGUMENT, /num_results/);
         } finally {
           c.close();
@@ -270,7 +257,7 @@ describe('server/service (end to end over gRPC)', function () {
 
   describe('objective weights, events and the policy layer', () => {
     const steer = (o: Record<string, number>): Record<string, number> => ({ click: 0, wishlist: 0, cart: 0, purchase: 0, ...o });
-    const noDiversity: WireStageOptions = { diversity: 'DIVERSITY_METHOD_NONE', exploration: 'EXPLORATION_METHOD_NONE', brand_run_limit: 1000 };
+    const noDiversity: StageOptions = { diversity: 'DIVERSITY_METHOD_NONE', exploration: 'EXPLORATION_METHOD_NONE', brand_run_limit: 1000 };
 
     it('all weight on purchase sorts by P(purchase), with a higher mean P(purchase) than all weight on click', async () => {
       for (let u = 0; u < 3; u++) {
@@ -294,7 +281,7 @@ describe('server/service (end to end over gRPC)', function () {
       const user = freshUser();
       const first = await rank(base(user, { num_results: 10, options: PLAIN }));
       const top = first.items[0].item_id;
-      const ack = await client.recordEvents([{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE', timestamp_ms: 0 }]);
+      const ack = await client.recordEvents({ events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE', timestamp_ms: 0 }] });
       assert.equal(ack.accepted, 1);
       const second = await rank(base(user, { num_results: 10, options: PLAIN, debug: true }));
       assert.equal(second.items.length, 10);
@@ -315,7 +302,7 @@ describe('server/service (end to end over gRPC)', function () {
       const user = freshUser();
       const first = await rank(base(user, { num_results: 10, options: PLAIN }));
       const shown = ids(first).slice(0, 5);
-      const ack = await client.recordEvents(shown.map((item_id) => ({ user_id: user, item_id, type: 'ACTION_TYPE_IMPRESSION' })));
+      const ack = await client.recordEvents({ events: shown.map((item_id) => ({ user_id: user, item_id, type: 'ACTION_TYPE_IMPRESSION' })) });
       assert.equal(ack.accepted, 5);
       const second = await rank(base(user, { num_results: 10, options: PLAIN, debug: true }));
       assert.equal(second.items.length, 10);
@@ -342,7 +329,7 @@ describe('server/service (end to end over gRPC)', function () {
       const violations: string[] = [];
       for (const user of users) {
         for (const limit of [1, 2, 3]) {
-          for (const diversity of ['DIVERSITY_METHOD_NONE', 'DIVERSITY_METHOD_DPP', 'DIVERSITY_METHOD_MMR']) {
+          for (const diversity of ['DIVERSITY_METHOD_NONE', 'DIVERSITY_METHOD_DPP', 'DIVERSITY_METHOD_MMR'] as const) {
             const res = await rank(base(user, { num_results: 40, options: { exploration: 'EXPLORATION_METHOD_NONE', brand_run_limit: limit, diversity }, debug: true }));
             assert.equal(res.items.length, 40);
             // The policy stage had plenty of candidates of other brands to break any run with.
@@ -355,7 +342,7 @@ describe('server/service (end to end over gRPC)', function () {
       assert.deepEqual(violations, []);
     });
 
-    const checkExploration = (res: RankResponse, k: number, label: string): number => {
+    const checkExploration = (res: RankResponse__Output, k: number, label: string): number => {
       const flagged = res.items.map((it, i) => ({ it, pos: i + 1 })).filter((x) => x.it.exploration);
       for (const { it, pos } of flagged) {
         assert.ok(pos >= k, `${label}: exploration item ${it.item_id} at position ${pos} < ${k}`);
@@ -368,7 +355,7 @@ describe('server/service (end to end over gRPC)', function () {
       return flagged.length;
     };
     /** Keeps every retrieved candidate through the pre-rank cut, so fresh (new) candidates reach the policy. */
-    const wide: WireStageOptions = { prerank_keep: 5000 };
+    const wide: StageOptions = { prerank_keep: 5000 };
 
     it('exploration EPSILON_GREEDY / THOMPSON with epsilon 1: flagged items are new and never before exploration_start (wide pre-rank)', async () => {
       for (const [exploration, k] of [
@@ -412,7 +399,7 @@ describe('server/service (end to end over gRPC)', function () {
     });
 
     it('exploration with epsilon 0 flags no item', async () => {
-      for (const exploration of ['EXPLORATION_METHOD_EPSILON_GREEDY', 'EXPLORATION_METHOD_THOMPSON']) {
+      for (const exploration of ['EXPLORATION_METHOD_EPSILON_GREEDY', 'EXPLORATION_METHOD_THOMPSON'] as const) {
         for (let u = 0; u < 2; u++) {
           const res = await rank(base(freshUser(), { num_results: 200, options: { ...wide, exploration, exploration_epsilon: 0, exploration_start: 1 } }));
           assert.ok(res.items.length >= 190);
@@ -435,7 +422,7 @@ describe('server/service (end to end over gRPC)', function () {
 
     it('MMR and DPP raise the mean number of distinct categories in the top 20 over NONE (20 users)', async () => {
       const users = Array.from({ length: 20 }, () => freshUser());
-      const distinct = async (diversity: string) =>
+      const distinct = async (diversity: DiversityMethod) =>
         mean(
           await Promise.all(
             users.map(async (u) => {
@@ -464,8 +451,10 @@ describe('server/service (end to end over gRPC)', function () {
       const res = await rank(base(user, { num_results: 200, options: PLAIN }));
       assert.ok(res.items.length > 0 && res.items.length <= 200);
     });
-    it('unknown surface value (the number 99)', () => invalid(base(user, { context: { surface: 99 } }), /context\.surface/));
-    it('unknown device value', () => invalid(base(user, { context: { surface: 'SURFACE_HOME', device: 42 } }), /context\.device/));
+    // Enum numbers the proto does not define: the generated request types allow
+    // only defined values, so these are asserted to the enum type.
+    it('unknown surface value (the number 99)', () => invalid(base(user, { context: { surface: 99 as Surface } }), /context\.surface/));
+    it('unknown device value', () => invalid(base(user, { context: { surface: 'SURFACE_HOME', device: 42 as Device } }), /context\.device/));
     it('negative objective weight', () => invalid(base(user, { objective_weights: { click: -1 } }), /objective_weights\["click"\]/));
     it('NaN objective weight', () => invalid(base(user, { objective_weights: { purchase: NaN } }), /objective_weights\["purchase"\]/));
     it('infinite objective weight', () => invalid(base(user, { objective_weights: { cart: Infinity } }), /objective_weights\["cart"\]/));
@@ -487,26 +476,28 @@ describe('server/service (end to end over gRPC)', function () {
       await invalid(base(user, { options: { exploration_epsilon: -0.1 } }), /options\.exploration_epsilon/);
       await invalid(base(user, { options: { diversity_lambda: 2 } }), /options\.diversity_lambda/);
       await invalid(base(user, { options: { retrieval_k: 5001 } }), /options\.retrieval_k/);
-      await invalid(base(user, { options: { diversity: 17 } }), /options\.diversity/);
+      await invalid(base(user, { options: { diversity: 17 as DiversityMethod } }), /options\.diversity/);
     });
     it('RecordEvents with an unknown item id', () =>
       expectStatus(
-        client.recordEvents([
-          { user_id: user, item_id: h.world.items.keys().next().value!, type: 'ACTION_TYPE_CLICK' },
-          { user_id: user, item_id: 'no-such-item', type: 'ACTION_TYPE_CLICK' },
-        ]),
+        client.recordEvents({
+          events: [
+            { user_id: user, item_id: h.world.items.keys().next().value!, type: 'ACTION_TYPE_CLICK' },
+            { user_id: user, item_id: 'no-such-item', type: 'ACTION_TYPE_CLICK' },
+          ],
+        }),
         grpc.status.INVALID_ARGUMENT,
         /events\[1\]\.item_id/,
       ));
     it('RecordEvents with more than 1000 events', async () => {
       const item = h.world.items.keys().next().value!;
-      const events = Array.from({ length: 1001 }, () => ({ user_id: 'e2e-flood', item_id: item, type: 'ACTION_TYPE_CLICK' }));
-      await expectStatus(client.recordEvents(events), grpc.status.INVALID_ARGUMENT, /events/);
+      const events = Array.from({ length: 1001 }, () => ({ user_id: 'e2e-flood', item_id: item, type: 'ACTION_TYPE_CLICK' as const }));
+      await expectStatus(client.recordEvents({ events }), grpc.status.INVALID_ARGUMENT, /events/);
     });
     it('RecordEvents with an empty user id or no action type', async () => {
       const item = h.world.items.keys().next().value!;
-      await expectStatus(client.recordEvents([{ user_id: '', item_id: item, type: 'ACTION_TYPE_CLICK' }]), grpc.status.INVALID_ARGUMENT, /events\[0\]\.user_id/);
-      await expectStatus(client.recordEvents([{ user_id: user, item_id: item }]), grpc.status.INVALID_ARGUMENT, /events\[0\]\.type/);
+      await expectStatus(client.recordEvents({ events: [{ user_id: '', item_id: item, type: 'ACTION_TYPE_CLICK' }] }), grpc.status.INVALID_ARGUMENT, /events\[0\]\.user_id/);
+      await expectStatus(client.recordEvents({ events: [{ user_id: user, item_id: item }] }), grpc.status.INVALID_ARGUMENT, /events\[0\]\.type/);
     });
     const item = (over: Record<string, unknown> = {}) => ({
       item_id: 'bad-item',
@@ -517,19 +508,19 @@ describe('server/service (end to end over gRPC)', function () {
       ...over,
     });
     it('UpsertItems with the wrong embedding length', () =>
-      expectStatus(client.upsertItems([item({ embedding: [1, 0, 0] })]), grpc.status.INVALID_ARGUMENT, /items\[0\]\.embedding/));
+      expectStatus(client.upsertItems({ items: [item({ embedding: [1, 0, 0] })] }), grpc.status.INVALID_ARGUMENT, /items\[0\]\.embedding/));
     it('UpsertItems with a NaN in the embedding', () =>
       expectStatus(
-        client.upsertItems([item({ embedding: Array.from({ length: h.world.config.dim }, (_, i) => (i === 3 ? NaN : 0.1)) })]),
+        client.upsertItems({ items: [item({ embedding: Array.from({ length: h.world.config.dim }, (_, i) => (i === 3 ? NaN : 0.1)) })] }),
         grpc.status.INVALID_ARGUMENT,
         /items\[0\]\.embedding/,
       ));
     it('UpsertItems with a non-positive price or a repeated id', async () => {
-      await expectStatus(client.upsertItems([item({ price: 0 })]), grpc.status.INVALID_ARGUMENT, /items\[0\]\.price/);
-      await expectStatus(client.upsertItems([item(), item()]), grpc.status.INVALID_ARGUMENT, /items\[1\]\.item_id/);
+      await expectStatus(client.upsertItems({ items: [item({ price: 0 })] }), grpc.status.INVALID_ARGUMENT, /items\[0\]\.price/);
+      await expectStatus(client.upsertItems({ items: [item(), item()] }), grpc.status.INVALID_ARGUMENT, /items\[1\]\.item_id/);
       assert.ok(!h.engine.catalog.rowOf.has('bad-item'), 'a rejected upsert changes nothing');
     });
-    it('DeleteItems with an empty id', () => expectStatus(client.deleteItems(['']), grpc.status.INVALID_ARGUMENT, /item_ids\[0\]/));
+    it('DeleteItems with an empty id', () => expectStatus(client.deleteItems({ item_ids: [''] }), grpc.status.INVALID_ARGUMENT, /item_ids\[0\]/));
     it('a Rank with an already expired deadline gets DEADLINE_EXCEEDED', () =>
       // grpc-js may end this call on the client side already; either way the caller sees DEADLINE_EXCEEDED.
       expectStatus(rank(base(user), { deadline: Date.now() - 1000 }), grpc.status.DEADLINE_EXCEEDED));
@@ -558,7 +549,7 @@ describe('server/service (end to end over gRPC)', function () {
       });
       const res = await httpRequest(h.httpPort, 'POST', '/v1/rank', body, { 'content-type': 'application/json', 'x-request-id': 'http-1' });
       assert.equal(res.status, 200, res.body);
-      const json = JSON.parse(res.body) as RankResponse;
+      const json = JSON.parse(res.body) as RankResponse__Output;
       assert.equal(json.items.length, 7);
       assert.equal(new Set(ids(json)).size, 7);
       assert.equal(json.bundle_version, h.bundle.manifest.version);
@@ -633,23 +624,25 @@ describe('server/service (end to end over gRPC)', function () {
 
     it('an upserted copy of the user top item is retrieved and ranked; once deleted it never returns', async () => {
       const user = freshUser();
-      const opts: WireStageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE', retrieval_k: 2000 };
+      const opts: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE', retrieval_k: 2000 };
       const first = await rank(base(user, { num_results: 10, options: opts }));
       const top = first.items[0];
       const original = h.world.items.get(top.item_id)!;
       const row = h.engine.catalog.rowOf.get(top.item_id)!;
       const cloneId = 'e2e-clone-of-top';
-      const up = await client.upsertItems([
-        {
-          item_id: cloneId,
-          brand: original.brand,
-          category: original.category,
-          price: original.price,
-          created_at_ms: original.createdAt,
-          embedding: rowEmbedding(top.item_id),
-          bias: h.engine.catalog.cols.bias[row],
-        },
-      ]);
+      const up = await client.upsertItems({
+        items: [
+          {
+            item_id: cloneId,
+            brand: original.brand,
+            category: original.category,
+            price: original.price,
+            created_at_ms: original.createdAt,
+            embedding: rowEmbedding(top.item_id),
+            bias: h.engine.catalog.cols.bias[row],
+          },
+        ],
+      });
       assert.deepEqual(up, { inserted: 1, updated: 0 });
       assert.ok(h.engine.catalog.rowOf.has(cloneId));
 
@@ -666,7 +659,7 @@ describe('server/service (end to end over gRPC)', function () {
       assert.ok(ids(rerank).includes(cloneId));
       assert.deepEqual(rerank.unknown_candidate_ids, []);
 
-      const del = await client.deleteItems([cloneId, 'never-existed']);
+      const del = await client.deleteItems({ item_ids: [cloneId, 'never-existed'] });
       assert.deepEqual(del, { deleted: 1, unknown_item_ids: ['never-existed'] });
       const after = await rank(base(user, { num_results: 10, options: { ...opts, exclude_item_ids: [top.item_id] }, debug: true }));
       assert.ok(!ids(after).includes(cloneId), 'deleted clone returned');
@@ -677,18 +670,18 @@ describe('server/service (end to end over gRPC)', function () {
       assert.ok(!ids(rerankAfter).includes(cloneId));
       assert.deepEqual(rerankAfter.unknown_candidate_ids, [cloneId]);
       await expectStatus(
-        client.recordEvents([{ user_id: user, item_id: cloneId, type: 'ACTION_TYPE_CLICK' }]),
+        client.recordEvents({ events: [{ user_id: user, item_id: cloneId, type: 'ACTION_TYPE_CLICK' }] }),
         grpc.status.INVALID_ARGUMENT,
         /events\[0\]\.item_id/,
       );
-      assert.deepEqual(await client.deleteItems([cloneId]), { deleted: 0, unknown_item_ids: [cloneId] });
+      assert.deepEqual(await client.deleteItems({ item_ids: [cloneId] }), { deleted: 0, unknown_item_ids: [cloneId] });
     });
 
     it('a deleted bundle item never returns (retrieval, large retrieval_k, re-rank)', async () => {
       const user = freshUser();
       const first = await rank(base(user, { num_results: 10, options: PLAIN }));
       const top = first.items[0].item_id;
-      assert.deepEqual(await client.deleteItems([top]), { deleted: 1, unknown_item_ids: [] });
+      assert.deepEqual(await client.deleteItems({ item_ids: [top] }), { deleted: 1, unknown_item_ids: [] });
       const again = await rank(base(user, { num_results: 10, options: PLAIN }));
       assert.equal(again.items.length, 10);
       assert.ok(!ids(again).includes(top));
@@ -704,14 +697,14 @@ describe('server/service (end to end over gRPC)', function () {
       const id = 'e2e-replaced';
       const template = { brand: 'e2e-brand', category: 'e2e-new-category', price: 25, created_at_ms: 0 };
       const e = Array.from({ length: dim() }, (_, i) => (i === 1 ? 1 : 0));
-      assert.deepEqual(await client.upsertItems([{ item_id: id, ...template, embedding: e }]), { inserted: 1, updated: 0 });
+      assert.deepEqual(await client.upsertItems({ items: [{ item_id: id, ...template, embedding: e }] }), { inserted: 1, updated: 0 });
       const e2 = Array.from({ length: dim() }, (_, i) => (i === 2 ? 1 : 0));
-      assert.deepEqual(await client.upsertItems([{ item_id: id, ...template, brand: 'e2e-brand-2', embedding: e2 }]), { inserted: 0, updated: 1 });
+      assert.deepEqual(await client.upsertItems({ items: [{ item_id: id, ...template, brand: 'e2e-brand-2', embedding: e2 }] }), { inserted: 0, updated: 1 });
       // The new category is known now: browsing it finds exactly the one item.
       const res = await rank(base(user, { context: { surface: 'SURFACE_BROWSE', category: 'e2e-new-category' }, num_results: 5, options: PLAIN }));
       assert.deepEqual(ids(res), [id]);
       assert.equal(res.items[0].brand, 'e2e-brand-2');
-      assert.deepEqual(await client.deleteItems([id]), { deleted: 1, unknown_item_ids: [] });
+      assert.deepEqual(await client.deleteItems({ item_ids: [id] }), { deleted: 1, unknown_item_ids: [] });
       const gone = await rank(base(user, { context: { surface: 'SURFACE_BROWSE', category: 'e2e-new-category' }, num_results: 5, options: PLAIN }));
       assert.deepEqual(ids(gone), []);
     });
@@ -720,9 +713,9 @@ describe('server/service (end to end over gRPC)', function () {
     const reupsert = async (id: string) => {
       const w = h.world.items.get(id)!;
       const row = h.engine.catalog.rowOf.get(id)!;
-      const res = await client.upsertItems([
-        { item_id: id, brand: w.brand, category: w.category, price: w.price, created_at_ms: w.createdAt, embedding: rowEmbedding(id), bias: h.engine.catalog.cols.bias[row] },
-      ]);
+      const res = await client.upsertItems({
+        items: [{ item_id: id, brand: w.brand, category: w.category, price: w.price, created_at_ms: w.createdAt, embedding: rowEmbedding(id), bias: h.engine.catalog.cols.bias[row] }],
+      });
       assert.deepEqual(res, { inserted: 0, updated: 1 });
     };
 
@@ -730,7 +723,7 @@ describe('server/service (end to end over gRPC)', function () {
       const user = freshUser();
       const first = await rank(base(user, { num_results: 10, options: PLAIN }));
       const top = first.items[0].item_id;
-      await client.recordEvents([{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }]);
+      await client.recordEvents({ events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }] });
       assert.ok(!ids(await rank(base(user, { num_results: 10, options: PLAIN }))).includes(top));
       await reupsert(top); // e.g. a catalog feed refresh of the same item
       const after = await rank(base(user, { num_results: 10, options: PLAIN }));
@@ -741,7 +734,7 @@ describe('server/service (end to end over gRPC)', function () {
       const user = freshUser();
       const first = await rank(base(user, { num_results: 10, options: PLAIN }));
       const shown = ids(first).slice(0, 3);
-      await client.recordEvents(shown.map((item_id) => ({ user_id: user, item_id, type: 'ACTION_TYPE_IMPRESSION' })));
+      await client.recordEvents({ events: shown.map((item_id) => ({ user_id: user, item_id, type: 'ACTION_TYPE_IMPRESSION' })) });
       for (const id of shown) await reupsert(id);
       const after = await rank(base(user, { num_results: 10, options: PLAIN }));
       for (const id of shown) assert.ok(!ids(after).includes(id), `seen ${id} is back at position ${ids(after).indexOf(id) + 1} after its update`);
@@ -750,10 +743,10 @@ describe('server/service (end to end over gRPC)', function () {
     it('catalog_items on /metrics follows upserts and deletes', async () => {
       const before = h.engine.catalog.itemCount;
       const e = Array.from({ length: dim() }, (_, i) => (i === 4 ? 1 : 0));
-      await client.upsertItems([{ item_id: 'e2e-count', brand: 'x', category: 'y', price: 3, embedding: e }]);
+      await client.upsertItems({ items: [{ item_id: 'e2e-count', brand: 'x', category: 'y', price: 3, embedding: e }] });
       const m1 = await httpRequest(h.httpPort, 'GET', '/metrics');
       assert.match(m1.body, new RegExp(`^ranking_catalog_items ${before + 1}$`, 'm'));
-      await client.deleteItems(['e2e-count']);
+      await client.deleteItems({ item_ids: ['e2e-count'] });
       const m2 = await httpRequest(h.httpPort, 'GET', '/metrics');
       assert.match(m2.body, new RegExp(`^ranking_catalog_items ${before}$`, 'm'));
     });
@@ -769,7 +762,7 @@ describe('server/service (end to end over gRPC)', function () {
         embedding: Array.from({ length: dim() }, (_, j) => (j === i % dim() ? 1 : 0)),
       }));
       const count = h.engine.catalog.itemCount;
-      await expectStatus(client.upsertItems(items), grpc.status.RESOURCE_EXHAUSTED, /capacity/);
+      await expectStatus(client.upsertItems({ items }), grpc.status.RESOURCE_EXHAUSTED, /capacity/);
       assert.equal(h.engine.catalog.itemCount, count);
       assert.ok(!h.engine.catalog.rowOf.has('e2e-cap-0'));
       await expectStatus(rank(base('user-000003', { context: { surface: 'SURFACE_HOME', category: 'cap' } })), grpc.status.INVALID_ARGUMENT, /context\.category/);

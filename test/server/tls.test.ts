@@ -5,10 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
+import { RankingClient } from '../../src/client';
 import type { Engine } from '../../src/engine/engine';
 import { createMetrics } from '../../src/metrics/metrics';
-import { loadProto, RankingService } from '../../src/server/service';
-import { silentLogger } from './harness';
+import { RankingService } from '../../src/server/service';
+import { bearer, silentLogger } from './harness';
 
 /**
  * Made with openssl: a CA; a server certificate for 127.0.0.1/localhost;
@@ -87,10 +88,6 @@ describe('server TLS and mutual TLS', function () {
   });
 });
 
-type Unary = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
-type AdminClient = grpc.Client & Record<'UpsertItems' | 'DeleteItems' | 'ReloadBundle', Unary>;
-type AdminMethod = 'UpsertItems' | 'DeleteItems' | 'ReloadBundle';
-
 /** Just enough of an Engine for DeleteItems (logged with the bundle's version and createdAt): records the ids it was asked to delete. */
 function stubEngine(deleted: string[][]): Engine {
   return {
@@ -126,7 +123,7 @@ describe('admin calls authorised by client certificate identity (mutual TLS)', f
   let dir: string;
   const read = (f: string) => readFileSync(path.join(dir, f));
   const services: RankingService[] = [];
-  const clients: grpc.Client[] = [];
+  const clients: RankingClient[] = [];
   let deleted: string[][] = [];
   let mtls: RankingService; // client certificates required; ADMINS allowed; TOKEN too
   let mtlsNoNames: RankingService; // client certificates required; TOKEN only
@@ -171,26 +168,22 @@ describe('admin calls authorised by client certificate identity (mutual TLS)', f
   });
 
   /** An admin client presenting the named certificate ("" for none) to the service. */
-  function client(service: RankingService, who: string): AdminClient {
-    const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };
-    const creds = who ? grpc.credentials.createSsl(read('ca.pem'), read(`${who}.key`), read(`${who}.pem`)) : grpc.credentials.createSsl(read('ca.pem'));
-    const c = new pkg.ranking.v1.RankingService(`localhost:${service.grpcPort}`, creds) as unknown as AdminClient;
+  function client(service: RankingService, who: string): RankingClient {
+    const credentials = who ? grpc.credentials.createSsl(read('ca.pem'), read(`${who}.key`), read(`${who}.pem`)) : grpc.credentials.createSsl(read('ca.pem'));
+    const c = new RankingClient(`localhost:${service.grpcPort}`, { credentials, deadlineMs: 10_000 });
     clients.push(c);
     return c;
   }
 
   /** The call's status name ("OK" or a gRPC code), with its message. */
-  function call(c: AdminClient, method: AdminMethod, req: object, token?: string): Promise<{ status: string; details: string; res?: Record<string, unknown> }> {
-    const md = new grpc.Metadata();
-    if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-    return new Promise((resolve) =>
-      (c[method] as Unary).call(c, req, md, { deadline: Date.now() + 10_000 }, (err, res) =>
-        resolve(err ? { status: grpc.status[err.code], details: err.details } : { status: 'OK', details: '', res }),
-      ),
+  function outcome<Res>(call: Promise<Res>): Promise<{ status: string; details: string; res?: Res }> {
+    return call.then(
+      (res) => ({ status: 'OK', details: '', res }),
+      (err: grpc.ServiceError) => ({ status: grpc.status[err.code], details: err.details }),
     );
   }
 
-  const del = (c: AdminClient, token?: string) => call(c, 'DeleteItems', { item_ids: ['i1', 'i2'] }, token);
+  const del = (c: RankingClient, token?: string) => outcome(c.deleteItems({ item_ids: ['i1', 'i2'] }, bearer(token)));
 
   it('lets a certificate whose subject CN is listed make admin calls without a token', async () => {
     const r = await del(client(mtls, 'admin'));
@@ -210,8 +203,8 @@ describe('admin calls authorised by client certificate identity (mutual TLS)', f
     const r = await del(c);
     assert.equal(r.status, 'PERMISSION_DENIED');
     assert.match(r.details, /ranking-client.*not an admin identity/);
-    assert.equal((await call(c, 'UpsertItems', { items: [] })).status, 'PERMISSION_DENIED');
-    assert.equal((await call(c, 'ReloadBundle', { path: 'b' })).status, 'PERMISSION_DENIED');
+    assert.equal((await outcome(c.upsertItems({ items: [] }))).status, 'PERMISSION_DENIED');
+    assert.equal((await outcome(c.reloadBundle({ path: 'b' }))).status, 'PERMISSION_DENIED');
     assert.deepEqual(deleted, [], 'a refused call must not reach the engine');
   });
 

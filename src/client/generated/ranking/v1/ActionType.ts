@@ -1,0 +1,26 @@
+// Original file: proto/ranking/v1/ranking.proto
+
+export const ActionType = {
+  ACTION_TYPE_UNSPECIFIED: 'ACTION_TYPE_UNSPECIFIED',
+  ACTION_TYPE_IMPRESSION: 'ACTION_TYPE_IMPRESSION',
+  ACTION_TYPE_CLICK: 'ACTION_TYPE_CLICK',
+  ACTION_TYPE_WISHLIST: 'ACTION_TYPE_WISHLIST',
+  ACTION_TYPE_CART: 'ACTION_TYPE_CART',
+  ACTION_TYPE_PURCHASE: 'ACTION_TYPE_PURCHASE',
+} as const;
+
+export type ActionType =
+  | 'ACTION_TYPE_UNSPECIFIED'
+  | 0
+  | 'ACTION_TYPE_IMPRESSION'
+  | 1
+  | 'ACTION_TYPE_CLICK'
+  | 2
+  | 'ACTION_TYPE_WISHLIST'
+  | 3
+  | 'ACTION_TYPE_CART'
+  | 4
+  | 'ACTION_TYPE_PURCHASE'
+  | 5
+
+export type ActionType__Output = typeof ActionType[keyof typeof ActionType]
