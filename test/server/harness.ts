@@ -16,7 +16,7 @@ import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { RankingCallOptions, RankingClient } from '../../src/client';
 import { Engine, EngineOptions } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService, ServiceOptions } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
 
@@ -274,14 +274,14 @@ export const ENGINE_OPTIONS = {
 export const silentLogger = pino({ level: 'silent' });
 
 /** A service with no engine yet (NOT_SERVING), on ephemeral ports. */
-export async function startService(metrics: Metrics = createMetrics({ defaultMetrics: false })): Promise<RankingService> {
-  const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger });
+export async function startService(metrics: Metrics = createMetrics({ defaultMetrics: false }), options: Partial<ServiceOptions> = {}): Promise<RankingService> {
+  const service = new RankingService({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, metrics, logger: silentLogger, ...options });
   await service.start();
   return service;
 }
 
 /** Generates the world, loads the bundle, creates the engine (ENGINE_OPTIONS with `overrides`) and serves it. */
-export async function startHarness(overrides: Partial<EngineOptions> = {}): Promise<Harness> {
+export async function startHarness(overrides: Partial<EngineOptions> = {}, serviceOptions: Partial<ServiceOptions> = {}): Promise<Harness> {
   const world = await makeWorld();
   const cleanup: (() => Promise<void> | void)[] = [() => fs.rm(world.root, { recursive: true, force: true })];
   const undo = async () => {
@@ -292,7 +292,7 @@ export async function startHarness(overrides: Partial<EngineOptions> = {}): Prom
     const metrics = createMetrics({ defaultMetrics: false });
     const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS, ...overrides, seedEvents: world.paths.events, metrics });
     cleanup.push(() => engine.close());
-    const service = await startService(metrics);
+    const service = await startService(metrics, serviceOptions);
     cleanup.push(() => service.stop(1000));
     service.setEngine(engine);
     const address = `127.0.0.1:${service.grpcPort}`;
