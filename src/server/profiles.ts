@@ -77,9 +77,19 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
+/** MurmurHash3's 32-bit finalizer: every input bit moves every output bit (FNV-1a alone barely moves the top bits for ids that differ in their last characters). */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** Where a user falls in an experiment, in [0, 1): the same for the same experiment and user, everywhere. */
 export function bucketPoint(experiment: string, userId: string): number {
-  return fnv1a(`${experiment}\u0000${userId}`) / 2 ** 32;
+  return fmix32(fnv1a(`${experiment}\u0000${userId}`)) / 2 ** 32;
 }
 
 export class ProfileSet {

@@ -90,6 +90,14 @@ describe('rank profiles', () => {
       if (a.bucket === 'fresh') fresh++;
     }
     assert.ok(Math.abs(fresh / n - 0.3) < 0.02, `fresh share ${fresh / n}`);
+    // Ids that differ only in their last characters are spread too.
+    const points = Array.from({ length: 1000 }, (_, u) => bucketPoint('ab1', `user-${String(u).padStart(6, '0')}`) < 0.5);
+    const share = points.filter(Boolean).length / points.length;
+    assert.ok(Math.abs(share - 0.5) < 0.06, `consecutive ids: share ${share}`);
+    let run = 1;
+    let longest = 1;
+    for (let i = 1; i < points.length; i++) longest = Math.max(longest, (run = points[i] === points[i - 1] ? run + 1 : 1));
+    assert.ok(longest < 16, `longest run of one bucket over consecutive ids: ${longest}`);
     // Another experiment's split is independent of this one's.
     let both = 0;
     for (let u = 0; u < n; u++) if (bucketPoint('home-fresh', `user-${u}`) < 0.3 && bucketPoint('other', `user-${u}`) < 0.5) both++;
