@@ -17,21 +17,14 @@ module.exports = {
       severity: 'error',
       comment: 'The schema, the bundle format, the native binding and the user store know nothing of the cascade, the transport or the demo world.',
       from: { path: '^src/(models|bundle|native|onnx|util|engine/state)/' },
-      to: { path: '^src/(engine/(?!state/)|server/|world/|eval/|cli/|main\\.ts|demo\\.ts)' },
+      to: { path: '^src/(engine/(?!state/)|server/|metrics/|cli/|client/|main\\.ts)' },
     },
     {
       name: 'engine-knows-no-transport-or-demo',
       severity: 'error',
       comment: 'The engine runs a cascade over a bundle: no gRPC, no demo world, no evaluator.',
       from: { path: '^src/engine/' },
-      to: { path: '^src/(server|world|eval|cli)/|^src/(main|demo)\\.ts' },
-    },
-    {
-      name: 'server-knows-no-demo',
-      severity: 'error',
-      comment: 'The transport serves any bundle.',
-      from: { path: '^src/server/' },
-      to: { path: '^src/(world|eval)/' },
+      to: { path: '^src/(server|cli|client)/|^src/main\\.ts' },
     },
     {
       name: 'client-knows-only-the-proto',
@@ -41,10 +34,11 @@ module.exports = {
       to: { dependencyTypesNot: ['core'], pathNot: '^src/client/|^src/server/proto\\.ts$|(^|/)node_modules/@grpc/(grpc-js|proto-loader)/' },
     },
     {
-      name: 'src-not-to-tests-or-bench',
+      name: 'src-knows-no-tools-tests-or-bench',
       severity: 'error',
+      comment: 'The demo world, the evaluator and the demo-world entry (tools/) build on src/, never the other way.',
       from: { path: '^src/' },
-      to: { path: '^(test|bench)/' },
+      to: { path: '^(tools|test|bench)/' },
     },
   ],
   options: {

@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { generateWorld } from '../src/world/generate';
-import { DEFAULT_WORLD, WorldConfig } from '../src/world/schema';
+import { generateWorld } from '../tools/world/generate';
+import { DEFAULT_WORLD, WorldConfig } from '../tools/world/schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MiB = 2 ** 20;

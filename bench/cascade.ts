@@ -48,10 +48,10 @@ import { ACTION } from '../src/models/schema';
 import { createMetrics } from '../src/metrics/metrics';
 import { DEFAULT_RANK } from '../src/server/validate';
 import { isPrecisionSetting, PRECISION_SETTINGS } from '../src/native/dcn-precision';
-import { ensureWorld } from '../src/world/cache';
+import { ensureWorld } from '../tools/world/cache';
 import type { ScorerBackend } from '../src/engine/scoring/protocol';
 import { mulberry32 } from '../src/util/random';
-import { DEFAULT_WORLD, WorldConfig } from '../src/world/schema';
+import { DEFAULT_WORLD, WorldConfig } from '../tools/world/schema';
 import { ensureIndexVariant } from './index-variant';
 import { runMeta } from './loadgen/report';
 

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { featureLayout } from '../src/models/layout';
 import { autoPrecision, DcnModel, DcnShape, onednnCpu } from '../src/native';
 import type { DcnCalibration, DcnModelOptions } from '../src/native';
-import { prerankerShape, rankerShape } from '../src/world/models';
+import { prerankerShape, rankerShape } from '../tools/world/models';
 import { Rng, Timing, maxAbsDiff, randomDcnWeights, timeInterleaved } from './bench-util';
 
 interface Args {

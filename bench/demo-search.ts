@@ -10,8 +10,8 @@ import { parseArgs } from 'node:util';
 
 import { loadBundle } from '../src/bundle/loader';
 import { VectorIndex } from '../src/native/vector-index';
-import { ensureWorld } from '../src/world/cache';
-import { DEFAULT_WORLD } from '../src/world/schema';
+import { ensureWorld } from '../tools/world/cache';
+import { DEFAULT_WORLD } from '../tools/world/schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 

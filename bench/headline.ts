@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { native } from '../src/native/binding';
-import { ensureWorld } from '../src/world/cache';
+import { ensureWorld } from '../tools/world/cache';
 import { workloadBundle, WORKLOADS } from './cascade';
 import { DEFAULT_LOAD, LoadResult, runLoad } from './loadgen/client';
 import { runMeta } from './loadgen/report';

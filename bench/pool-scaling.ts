@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadBundle } from '../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
 import { featureLayout } from '../src/models/layout';
-import { ensureWorld } from '../src/world/cache';
+import { ensureWorld } from '../tools/world/cache';
 import { mulberry32 } from '../src/util/random';
 import { WORKLOADS, threadCpuMs, workloadBundle } from './cascade';
 import { runMeta } from './loadgen/report';

@@ -26,7 +26,7 @@ import { loadBundle } from '../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
 import { UserTower } from '../src/engine/user-tower';
 import { scoreRows, topK } from '../src/native';
-import { ensureWorld } from '../src/world/cache';
+import { ensureWorld } from '../tools/world/cache';
 import { VectorIndex } from '../src/native/vector-index';
 import { WORKLOADS } from './cascade';
 import { ensureIndexVariant } from './index-variant';

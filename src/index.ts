@@ -6,6 +6,3 @@ export { BundleError, readManifest } from './bundle/manifest';
 export type { Manifest } from './bundle/manifest';
 export { featureLayout, userFeatures, gatherItemFeatures } from './models/layout';
 export type { FeatureLayout } from './models/layout';
-export { generateWorld } from './world/generate';
-export { DEFAULT_WORLD } from './world/schema';
-export type { WorldConfig } from './world/schema';

@@ -1,6 +1,7 @@
 // Starts the ranking engine: gRPC on 50051 and HTTP (/metrics, /healthz,
-// POST /v1/rank, POST /v1/events) on 8080 by default. Without --bundle it serves the demo
-// world, generating it on the first run. SIGTERM/SIGINT drain and exit 0.
+// POST /v1/rank, POST /v1/events) on 8080 by default, serving --bundle DIR
+// (tools/serve-demo.ts runs it on the demo world). SIGTERM/SIGINT drain and
+// exit 0.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -19,10 +20,7 @@ import { RankingService } from './server/service';
 import { ProfileSet } from './server/profiles';
 import { DEFAULT_RANK } from './server/validate';
 import { CASCADE_STAGES } from './engine/stages';
-import { ensureWorld } from './world/cache';
-import { DEFAULT_WORLD } from './world/schema';
 
-const ROOT = path.join(__dirname, '..', '..');
 
 async function sampleRanking(port: number, userId: string, log: pino.Logger): Promise<void> {
   const client = new RankingClient(`127.0.0.1:${port}`);
@@ -40,19 +38,34 @@ async function sampleRanking(port: number, userId: string, log: pino.Logger): Pr
   console.log(`\ntry: npm run call -- ${port === 50051 ? '' : `--address localhost:${port} `}Rank '{"user_id":"${userId}","num_results":5}'\n`);
 }
 
-async function main(): Promise<void> {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+/** A bundle to serve when the configuration names none (the demo world's, from tools/serve-demo.ts). */
+export interface DefaultBundle {
+  bundle: string;
+  /** Events to seed user state from. */
+  events: string;
+  /** Makes sure the bundle is on disk (called after the servers listen, NOT_SERVING meanwhile). */
+  ensure(log: pino.Logger): Promise<void>;
+}
+
+/**
+ * Runs the server: configuration (argv, environment, config file) to parts to
+ * servers. Without --bundle it serves `defaultBundle`'s (on the bundle's
+ * clock), and without that it stops with a usage error.
+ */
+export async function main(argv: string[] = process.argv.slice(2), defaultBundle?: DefaultBundle): Promise<void> {
+  if (argv.some((a) => a === '--help' || a === '-h')) {
     console.log(usage());
     return;
   }
-  const cfg = loadConfig();
+  const cfg = loadConfig(argv);
+  if (!cfg.bundle && !defaultBundle) throw new Error('--bundle DIR is required (npm start serves the demo world: node dist/tools/serve-demo.js)');
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const metrics = createMetrics();
-  let bundleDir = cfg.bundle;
-  let events = cfg.events;
+  const useDefault = !cfg.bundle && defaultBundle !== undefined;
+  const bundleDir = cfg.bundle || defaultBundle!.bundle;
+  const events = cfg.events || (useDefault ? defaultBundle!.events : '');
   let clock = cfg.clock;
-  let world: Awaited<ReturnType<typeof ensureWorld>> | null = null;
-  if (!bundleDir) clock = 'bundle'; // the demo world's "now" is its reference time
+  if (useDefault) clock = 'bundle'; // the default (demo) bundle's "now" is its reference time
   const loadEngine = async (dir: string): Promise<Engine> => {
     const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
     return Engine.create(bundle, {
@@ -112,7 +125,7 @@ async function main(): Promise<void> {
     limits: { maxClockSkewMs: cfg.maxClockSkewMs },
     admin: cfg.adminToken ? { token: cfg.adminToken } : 'disabled',
     adminClientNames: cfg.adminClientNames,
-    bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir || path.join(ROOT, cfg.demoDir, 'bundle'))),
+    bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir)),
     loadEngine,
     maxJournal: cfg.maxJournal,
     eventLog,
@@ -131,11 +144,7 @@ async function main(): Promise<void> {
   await service.start();
   log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls: Boolean(tls), mtls: Boolean(tls && cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
 
-  if (!bundleDir) {
-    world = await ensureWorld(path.resolve(ROOT, cfg.demoDir), { ...DEFAULT_WORLD, items: cfg.demoItems }, (m) => log.info(m));
-    bundleDir = world.bundle;
-    events = events || world.events;
-  }
+  if (useDefault) await defaultBundle!.ensure(log);
   const t0 = Date.now();
   let engine = await loadEngine(bundleDir);
   if (catalogChanges.length > 0) {
@@ -179,7 +188,12 @@ async function main(): Promise<void> {
   if (cfg.sample) await sampleRanking(service.grpcPort, 'user-000005', log);
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.stack : err);
-  process.exit(1);
-});
+/** Runs main() as the process's entry: a start-up failure prints and exits 1. */
+export function runMain(defaultBundle?: DefaultBundle, argv?: string[]): void {
+  main(argv, defaultBundle).catch((err) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+}
+
+if (require.main === module) runMain();

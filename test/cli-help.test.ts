@@ -6,19 +6,20 @@ import * as path from 'node:path';
 
 import { DEFAULTS } from '../src/server/config';
 
-const SRC = path.join(__dirname, '..', 'src');
+const DIST = path.join(__dirname, '..');
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function help(script: string, flag: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(SRC, script), flag], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [path.join(DIST, script), flag], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const CLIS: { script: string; options: string[] }[] = [
-  { script: 'main.js', options: Object.keys(DEFAULTS).map((k) => `--${kebab(k)}`).concat('--config', '--help') },
-  { script: 'bundle/cli.js', options: ['validate DIR', 'info DIR', 'build-index DIR', '--factory', '--metric', '--nprobe', '--threads', '--help'] },
-  { script: 'eval/cli.js', options: ['--users', '--world', '--items', '--out', '--seed', '--threads', '--root', '--help'] },
-  { script: 'world/cli.js', options: ['--out', '--items', '--users', '--dim', '--seed', '--reference-time', '--index', '--no-index', '--help'] },
+  { script: 'src/main.js', options: Object.keys(DEFAULTS).map((k) => `--${kebab(k)}`).concat('--config', '--help') },
+  { script: 'tools/serve-demo.js', options: ['--demo-dir', '--demo-items', '--bundle', '--help'] },
+  { script: 'src/bundle/cli.js', options: ['validate DIR', 'info DIR', 'build-index DIR', '--factory', '--metric', '--nprobe', '--threads', '--help'] },
+  { script: 'tools/eval/cli.js', options: ['--users', '--world', '--items', '--out', '--seed', '--threads', '--root', '--help'] },
+  { script: 'tools/world/cli.js', options: ['--out', '--items', '--users', '--dim', '--seed', '--reference-time', '--index', '--no-index', '--help'] },
 ];
 
 describe('command-line --help', function () {

@@ -2,7 +2,7 @@
 // benchmark, optionally pinned to CPU 0, and waits for GET /healthz = 200;
 // reads its RSS and its Prometheus metrics.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** A process's resident set size (VmRSS), MiB. */
@@ -43,9 +43,19 @@ export async function waitHealthy(server: ChildProcess, httpPort: number, timeou
   throw new Error(`server not healthy after ${timeoutMs} ms`);
 }
 
+/**
+ * The server entry of a checkout: the demo-world entry where it has one
+ * (it serves --bundle when given one too), else dist/src/main.js (older
+ * checkouts, whose main.js served the demo world itself).
+ */
+function serverEntry(root: string): string {
+  const demo = path.join(root, 'dist', 'tools', 'serve-demo.js');
+  return existsSync(demo) ? demo : path.join(root, 'dist', 'src', 'main.js');
+}
+
 /** Spawns the server; `pin` runs it under `taskset -c 0`. Resolves once it is healthy. */
 export async function startServer(root: string, grpcPort: number, httpPort: number, pin: boolean, extraArgs: string[] = []): Promise<ChildProcess> {
-  const args = [path.join(root, 'dist', 'src', 'main.js'), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--log-level', 'warn', ...extraArgs];
+  const args = [serverEntry(root), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--host', '127.0.0.1', '--log-level', 'warn', ...extraArgs];
   const opts = { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] as ('ignore' | 'inherit')[] };
   const server = pin ? spawn('taskset', ['-c', '0', process.execPath, ...args], opts) : spawn(process.execPath, args, opts);
   try {

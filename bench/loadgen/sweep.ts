@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { WORKLOADS, workloadBundle } from '../cascade';
-import { ensureWorld } from '../../src/world/cache';
+import { ensureWorld } from '../../tools/world/cache';
 import { DEFAULT_LOAD, LoadResult, Mix, runLoad } from './client';
 import { CurvePoint, LATENCY_NOTE, latencySvg, optionsText, runMeta, TABLE_HEAD, tableRows } from './report';
 import { hasTaskset, startServer } from './server';

@@ -10,13 +10,10 @@ export interface Config {
   host: string;
   grpcPort: number;
   httpPort: number;
-  /** Bundle directory; empty: the demo world (generated on first run). */
+  /** Bundle directory (required unless an entry point supplies a default: tools/serve-demo.ts). */
   bundle: string;
-  /** events.jsonl to seed user state from (the demo world's log by default). */
+  /** events.jsonl to seed user state from. */
   events: string;
-  /** Where the demo world lives. */
-  demoDir: string;
-  demoItems: number;
   threads: number;
   maxQueuedRows: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
@@ -87,8 +84,6 @@ export const DEFAULTS: Config = {
   httpPort: 8080,
   bundle: '',
   events: '',
-  demoDir: '.data/demo-world',
-  demoItems: 100_000,
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxQueuedRows: 200_000,
   maxConcurrentRanks: 4096,
@@ -148,10 +143,8 @@ const HELP: Partial<Record<keyof Config, string>> = {
   host: 'address to bind',
   grpcPort: 'gRPC port',
   httpPort: 'HTTP port (/metrics, /healthz, POST /v1/rank)',
-  bundle: 'bundle directory (default: the demo world, generated on the first run)',
-  events: 'events.jsonl to seed user state from (default: the demo world\'s)',
-  demoDir: 'where the demo world is generated and cached',
-  demoItems: 'items in the demo world',
+  bundle: 'bundle directory (serve-demo.js: the demo world, generated on the first run)',
+  events: 'events.jsonl to seed user state from (serve-demo.js: the demo world\'s)',
   threads: 'scoring worker threads',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',
@@ -182,7 +175,8 @@ export function usage(): string {
     return `  ${flag.padEnd(34)} ${HELP[k] ?? ''}${dflt}`;
   });
   return [
-    'usage: node dist/src/main.js [options]    (npm start: the demo world, with --sample)',
+    'usage: node dist/src/main.js --bundle DIR [options]',
+    '       node dist/tools/serve-demo.js [--demo-dir DIR] [--demo-items N] [options]   (npm start: the demo world, with --sample)',
     '',
     'Serves the ranking engine over gRPC and HTTP. Every option can also be set',
     'in a JSON config file (--config FILE or RANKING_CONFIG; keys in camelCase) or',

@@ -10,9 +10,9 @@ import { INDEX_FILE } from '../../src/bundle/manifest';
 import { BundleError, fileEntry, Manifest } from '../../src/bundle/manifest';
 import { readNpyFloat32, writeNpyFloat32 } from '../../src/bundle/npy';
 import { readSafetensors, writeSafetensors } from '../../src/bundle/safetensors';
-import { itemId } from '../../src/world/catalog';
-import { OBJECTIVES } from '../../src/world/schema';
-import { hashTree, makeWorld, smallConfig, tmpDir } from '../world/helpers';
+import { itemId } from '../../tools/world/catalog';
+import { OBJECTIVES } from '../../tools/world/schema';
+import { hashTree, makeWorld, smallConfig, tmpDir } from '../tools/world/helpers';
 
 const CLI = path.resolve(__dirname, '../../src/bundle/cli.js');
 

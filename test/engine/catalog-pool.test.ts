@@ -11,7 +11,7 @@ import { QueueFullError, ScoringPool, WorkerLostError } from '../../src/engine/s
 import { flopsPerRow } from '../../src/engine/scoring/scorer';
 import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
 import { DcnModel, VectorIndex } from '../../src/native';
-import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
+import { makeWorld, smallConfig, tmpDir } from '../tools/world/helpers';
 
 const DAY = 86_400_000;
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { loadBundle } from '../../src/bundle/loader';
 import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
 import { plainRankInput } from './rank-input';
-import { makeWorld, smallConfig, tmpDir } from '../world/helpers';
+import { makeWorld, smallConfig, tmpDir } from '../tools/world/helpers';
 
 describe('engine: retrieval with the two-pass IVF SQfp16 search (refine)', function () {
   this.timeout(120_000);

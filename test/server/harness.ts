@@ -17,8 +17,8 @@ import { RankingCallOptions, RankingClient } from '../../src/client';
 import { Engine, EngineOptions } from '../../src/engine/engine';
 import { createMetrics, Metrics } from '../../src/metrics/metrics';
 import { RankingService, ServiceOptions } from '../../src/server/service';
-import { generateWorld, WorldPaths, worldPaths } from '../../src/world/generate';
-import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
+import { generateWorld, WorldPaths, worldPaths } from '../../tools/world/generate';
+import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../tools/world/schema';
 
 // ---------------------------------------------------------------- calls, health and reflection
 

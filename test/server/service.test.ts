@@ -12,7 +12,7 @@ import { expectStatus, maxBrandRun, Harness, healthCheck, httpRequest, reflectio
 
 const OBJECTIVES = ['click', 'wishlist', 'cart', 'purchase'];
 const STAGES = ['user_state', 'user_embedding', 'retrieval', 'prerank', 'rank', 'ensemble', 'policy'];
-/** The demo bundle's default weights for SURFACE_HOME (src/world/generate.ts). */
+/** The demo bundle's default weights for SURFACE_HOME (tools/world/generate.ts). */
 const HOME_WEIGHTS: Record<string, number> = { click: 1, wishlist: 2, cart: 4, purchase: 8 };
 const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE' };
 

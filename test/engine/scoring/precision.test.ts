@@ -16,10 +16,10 @@ import { DcnPrecision, fp32Backend } from '../../../src/native/dcn-precision';
 import { onednnCpu } from '../../../src/native';
 import { chooseFromTimings, PrecisionChoice, probeCandidates, QUALITY_ALLOWED } from '../../../src/native/precision-probe';
 import { Rng } from '../../../src/util/random';
-import { worldPaths } from '../../../src/world/generate';
-import { OBJECTIVES } from '../../../src/world/schema';
+import { worldPaths } from '../../../tools/world/generate';
+import { OBJECTIVES } from '../../../tools/world/schema';
 import { DEVICES, SURFACES } from '../../../src/models/schema';
-import { makeWorld, regenerate, smallConfig, tmpDir } from '../../world/helpers';
+import { makeWorld, regenerate, smallConfig, tmpDir } from '../../tools/world/helpers';
 
 const CFG = smallConfig({ items: 4000, users: 60 });
 

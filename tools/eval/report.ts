@@ -111,7 +111,7 @@ export function markdown(r: EvalReport): string {
   L.push(
     'Every list comes from the real engine through its gRPC API (a RankingService on 127.0.0.1 in the evaluator process, a grpc-js client) ' +
       'and is scored against the oracle ranking: all items by true weighted utility sum_o w_o P(o) for the user, surface and device, with the surface\'s default weights. ' +
-      'NDCG uses the true utility as the (linear) gain and the log2 discount; definitions in `src/eval/metrics.ts`. ' +
+      'NDCG uses the true utility as the (linear) gain and the log2 discount; definitions in `tools/eval/metrics.ts`. ' +
       `Sanity check: the oracle list scored by the same code gets NDCG@10 ${f3(r.oracleCheck.ndcg10)}, NDCG@50 ${f3(r.oracleCheck.ndcg50)}.`,
   );
   L.push('');

@@ -2,18 +2,18 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { readNpyFloat32 } from '../../src/bundle/npy';
-import { readSafetensors } from '../../src/bundle/safetensors';
-import { featureLayout, gatherItemFeatures, ItemColumns, userFeatures } from '../../src/models/layout';
-import { DcnModel, DcnShape, DcnWeights } from '../../src/native';
-import { Rng } from '../../src/util/random';
-import { Catalog } from '../../src/world/catalog';
-import { tensorNames } from '../../src/bundle/tensors';
-import { prerankerShape, rankerShape } from '../../src/world/models';
-import { DAY_MS, OBJECTIVES } from '../../src/world/schema';
-import { DEVICES, SURFACES } from '../../src/models/schema';
-import { DEFAULT_TRUTH, trueProbabilities } from '../../src/world/truth';
-import { Users } from '../../src/world/users';
+import { readNpyFloat32 } from '../../../src/bundle/npy';
+import { readSafetensors } from '../../../src/bundle/safetensors';
+import { featureLayout, gatherItemFeatures, ItemColumns, userFeatures } from '../../../src/models/layout';
+import { DcnModel, DcnShape, DcnWeights } from '../../../src/native';
+import { Rng } from '../../../src/util/random';
+import { Catalog } from '../../../tools/world/catalog';
+import { tensorNames } from '../../../src/bundle/tensors';
+import { prerankerShape, rankerShape } from '../../../tools/world/models';
+import { DAY_MS, OBJECTIVES } from '../../../tools/world/schema';
+import { DEVICES, SURFACES } from '../../../src/models/schema';
+import { DEFAULT_TRUTH, trueProbabilities } from '../../../tools/world/truth';
+import { Users } from '../../../tools/world/users';
 import { ItemLine, makeWorld, pearson, readJsonl, regenerate, smallConfig, tmpDir } from './helpers';
 
 /** A bundle model read straight from its files (safetensors + JSON config). */

@@ -2,13 +2,13 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { readNpyFloat32 } from '../../src/bundle/npy';
-import { Rng } from '../../src/util/random';
-import { generateCatalog, itemId } from '../../src/world/catalog';
-import { sampleLogs } from '../../src/world/logs';
-import { ACTIONS, DAY_MS } from '../../src/world/schema';
-import { DEFAULT_TRUTH } from '../../src/world/truth';
-import { generateUsers, userId } from '../../src/world/users';
+import { readNpyFloat32 } from '../../../src/bundle/npy';
+import { Rng } from '../../../src/util/random';
+import { generateCatalog, itemId } from '../../../tools/world/catalog';
+import { sampleLogs } from '../../../tools/world/logs';
+import { ACTIONS, DAY_MS } from '../../../tools/world/schema';
+import { DEFAULT_TRUTH } from '../../../tools/world/truth';
+import { generateUsers, userId } from '../../../tools/world/users';
 import { cosine, EventLine, hashTree, ItemLine, makeWorld, readJsonl, regenerate, smallConfig, tmpDir } from './helpers';
 
 describe('world/generate', function () {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 
-import { reportDir } from '../../src/eval/cli';
+import { reportDir } from '../../../tools/eval/cli';
 
 describe('eval cli: where the report goes', () => {
   const repo = path.resolve('/srv/ranking-engine');

@@ -7,13 +7,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { parsePrecisions } from '../../src/eval/cli';
-import { comparePrecision, cpuFlags, PRECISION_BAR, PrecisionRun, topOverlap } from '../../src/eval/precision';
-import { markdown, precisionTable } from '../../src/eval/report';
-import { EvalReport, runEval } from '../../src/eval/run';
-import { onednnCpu } from '../../src/native';
-import { QUALITY_ALLOWED } from '../../src/native/precision-probe';
-import { DEFAULT_WORLD } from '../../src/world/schema';
+import { parsePrecisions } from '../../../tools/eval/cli';
+import { comparePrecision, cpuFlags, PRECISION_BAR, PrecisionRun, topOverlap } from '../../../tools/eval/precision';
+import { markdown, precisionTable } from '../../../tools/eval/report';
+import { EvalReport, runEval } from '../../../tools/eval/run';
+import { onednnCpu } from '../../../src/native';
+import { QUALITY_ALLOWED } from '../../../src/native/precision-probe';
+import { DEFAULT_WORLD } from '../../../tools/world/schema';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 

@@ -10,7 +10,7 @@
 // sharing at least 45 items with fp32's top 50.
 import { readFileSync } from 'node:fs';
 
-import { CpuCaps, DcnPrecision } from '../native/dcn-precision';
+import { CpuCaps, DcnPrecision } from '../../src/native/dcn-precision';
 import { bootstrapRatio, Interval, mean, meanInterval, pairedDifference } from './metrics';
 
 export const PRECISION_BAR = {

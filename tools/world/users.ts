@@ -1,9 +1,9 @@
 // Demo users: each has a mixture of preferred categories (Zipf-popular ones
 // more often), a taste for a few brands, a preferred price level and a device.
-import { Rng, normalizeRow, zipfCumulative } from '../util/random';
+import { Rng, normalizeRow, zipfCumulative } from '../../src/util/random';
 import { Catalog } from './catalog';
 import { WorldConfig } from './schema';
-import { DEVICES } from '../models/schema';
+import { DEVICES } from '../../src/models/schema';
 
 export interface Users {
   n: number;

@@ -3,11 +3,11 @@
 // every item for this user and context).
 import * as path from 'node:path';
 
-import { loadBundle } from './bundle/loader';
-import { Engine, ENGINE_DEFAULTS } from './engine/engine';
-import type { DiversityMethod, RankInput } from './engine/request';
-import { topK } from './native';
-import { DEFAULT_RANK } from './server/validate';
+import { loadBundle } from '../src/bundle/loader';
+import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
+import type { DiversityMethod, RankInput } from '../src/engine/request';
+import { topK } from '../src/native';
+import { DEFAULT_RANK } from '../src/server/validate';
 import { ensureWorld } from './world/cache';
 import { DEFAULT_WORLD, OBJECTIVES } from './world/schema';
 import { trueProbabilities, trueUtility } from './world/truth';

@@ -12,7 +12,7 @@
 // float, action [B, L] int64 (ACTION_CODES; 0 = padding), age_days [B, L]
 // float. Outputs: user_emb [B, d], price_pref [B, 1]. An all-padding
 // sequence gives a zero embedding (a cold user).
-import { GraphBuilder, attr } from '../onnx/graph-builder';
+import { GraphBuilder, attr } from '../../src/onnx/graph-builder';
 
 /** Codes of the action input. */
 export const ACTION_CODES = { padding: 0, impression: 1, click: 2, wishlist: 3, cart: 4, purchase: 5 } as const;

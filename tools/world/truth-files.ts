@@ -4,11 +4,11 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import type { Bundle } from '../bundle/loader';
-import { readNpyFloat32 } from '../bundle/npy';
+import type { Bundle } from '../../src/bundle/loader';
+import { readNpyFloat32 } from '../../src/bundle/npy';
 import { WorldPaths } from './generate';
 import { DAY_MS } from './schema';
-import { Device, DEVICES } from '../models/schema';
+import { Device, DEVICES } from '../../src/models/schema';
 import { TruthCoefficients, TruthItems, TruthUsers } from './truth';
 
 export interface TruthUserInfo {

@@ -47,19 +47,19 @@
 import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 
-import { loadBundle, newItemMask } from '../bundle/loader';
-import { ActionType, Device as WireDevice, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface as WireSurface } from '../client';
-import { Engine, ENGINE_DEFAULTS } from '../engine/engine';
-import { UserTower } from '../engine/user-tower';
-import { onednnCpu, scoreRows, topK } from '../native';
-import type { DcnPrecision } from '../native/dcn-precision';
-import { createMetrics } from '../metrics/metrics';
-import { RankingService } from '../server/service';
-import { DEFAULT_RANK } from '../server/validate';
-import { Rng } from '../util/random';
+import { loadBundle, newItemMask } from '../../src/bundle/loader';
+import { ActionType, Device as WireDevice, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface as WireSurface } from '../../src/client';
+import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
+import { UserTower } from '../../src/engine/user-tower';
+import { onednnCpu, scoreRows, topK } from '../../src/native';
+import type { DcnPrecision } from '../../src/native/dcn-precision';
+import { createMetrics } from '../../src/metrics/metrics';
+import { RankingService } from '../../src/server/service';
+import { DEFAULT_RANK } from '../../src/server/validate';
+import { Rng } from '../../src/util/random';
 import { ensureWorld } from '../world/cache';
 import { Objective, OBJECTIVES, WorldConfig } from '../world/schema';
-import { Device, Surface } from '../models/schema';
+import { Device, Surface } from '../../src/models/schema';
 import { trueProbabilities, trueUtility } from '../world/truth';
 import { loadTruth } from '../world/truth-files';
 import {

@@ -2,7 +2,7 @@
 // vectors clustered by category and brand, prices, popularity, new items and
 // (near-)duplicates. Latent vectors are the truth; the served embeddings are
 // noisy copies of them, as a learned embedding would be.
-import { Rng, normalizeRow, zipfCumulative } from '../util/random';
+import { Rng, normalizeRow, zipfCumulative } from '../../src/util/random';
 import { DAY_MS, WorldConfig } from './schema';
 
 export interface Catalog {

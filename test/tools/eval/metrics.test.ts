@@ -17,9 +17,9 @@ import {
   recallAt,
   recallOfTop,
   shareByPosition,
-} from '../../src/eval/metrics';
-import { paretoFront, searchGrid, searchLabel } from '../../src/eval/run';
-import { niceTicks, renderLinePlot } from '../../src/eval/svg';
+} from '../../../tools/eval/metrics';
+import { paretoFront, searchGrid, searchLabel } from '../../../tools/eval/run';
+import { niceTicks, renderLinePlot } from '../../../tools/eval/svg';
 
 const L3 = Math.log2(3); // 1.5849625007
 

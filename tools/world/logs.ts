@@ -4,12 +4,12 @@
 // some popular items from anywhere), clicks items in proportion to their true
 // P(click) on the home surface, and follows up with the conditional chances of
 // wishlist / cart / purchase. Times fall in the 60 days before referenceTime.
-import { Rng } from '../util/random';
+import { Rng } from '../../src/util/random';
 import { Catalog } from './catalog';
 import { trueProbabilities, TruthCoefficients } from './truth';
 import { Users } from './users';
 import { Action, DAY_MS, WorldConfig } from './schema';
-import { DEVICES } from '../models/schema';
+import { DEVICES } from '../../src/models/schema';
 
 export interface LogEvent {
   user: number;

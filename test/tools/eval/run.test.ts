@@ -8,9 +8,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { writeReport } from '../../src/eval/report';
-import { DEFAULT_EPSILONS, DEFAULT_ROUTING_BUDGETS, EvalReport, runEval } from '../../src/eval/run';
-import { DEFAULT_WORLD } from '../../src/world/schema';
+import { writeReport } from '../../../tools/eval/report';
+import { DEFAULT_EPSILONS, DEFAULT_ROUTING_BUDGETS, EvalReport, runEval } from '../../../tools/eval/run';
+import { DEFAULT_WORLD } from '../../../tools/world/schema';
 
 // Fewer budgets and lambdas than the defaults keep the test short.
 const BUDGETS = [0, 0.05, 0.1, 0.2, 1];

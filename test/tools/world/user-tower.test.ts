@@ -3,10 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-import { readNpyFloat32 } from '../../src/bundle/npy';
-import { Rng } from '../../src/util/random';
-import { DAY_MS } from '../../src/world/schema';
-import { ACTION_CODES } from '../../src/world/user-tower';
+import { readNpyFloat32 } from '../../../src/bundle/npy';
+import { Rng } from '../../../src/util/random';
+import { DAY_MS } from '../../../tools/world/schema';
+import { ACTION_CODES } from '../../../tools/world/user-tower';
 import { cosine, dot, EventLine, ItemLine, makeWorld, pearson, readJsonl, smallConfig, tmpDir } from './helpers';
 
 /** One action sequence as the tower takes it (unpadded). */

@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { DcnPrecision } from '../native/dcn-precision';
+import { DcnPrecision } from '../../src/native/dcn-precision';
 import { GENERATOR_VERSION } from '../world/generate';
 import { DEFAULT_WORLD, WorldConfig } from '../world/schema';
 import { REDUCED_PRECISIONS } from './precision';

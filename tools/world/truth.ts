@@ -11,7 +11,7 @@
 import { Catalog } from './catalog';
 import { Users } from './users';
 import { OBJECTIVES, Objective } from './schema';
-import { DEVICES, SURFACES, Surface } from '../models/schema';
+import { DEVICES, SURFACES, Surface } from '../../src/models/schema';
 
 export interface ObjectiveTruth {
   scale: number;

@@ -12,10 +12,10 @@
 //   cross 1-2 are identities; MLP units compute relu(lp - pi) + relu(pi - lp)
 //   = |lp - pi| and pass is_new through; each head is a linear read-out.
 // Strong pre-ranker: the same cross 0, MLP [16], one head = the click logit.
-import type { DcnShape, DcnWeights } from '../native/dcn';
-import { FeatureLayout, slots } from '../models/layout';
+import type { DcnShape, DcnWeights } from '../../src/native/dcn';
+import { FeatureLayout, slots } from '../../src/models/layout';
 import { OBJECTIVES } from './schema';
-import { SURFACES } from '../models/schema';
+import { SURFACES } from '../../src/models/schema';
 import { TruthCoefficients } from './truth';
 
 function linear(out: number, inp: number) {

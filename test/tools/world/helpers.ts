@@ -5,11 +5,11 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Rng } from '../../src/util/random';
-import { Catalog, generateCatalog } from '../../src/world/catalog';
-import { generateWorld, WorldSummary } from '../../src/world/generate';
-import { DEFAULT_WORLD, WorldConfig } from '../../src/world/schema';
-import { generateUsers, Users } from '../../src/world/users';
+import { Rng } from '../../../src/util/random';
+import { Catalog, generateCatalog } from '../../../tools/world/catalog';
+import { generateWorld, WorldSummary } from '../../../tools/world/generate';
+import { DEFAULT_WORLD, WorldConfig } from '../../../tools/world/schema';
+import { generateUsers, Users } from '../../../tools/world/users';
 
 /** A small world: fast to generate, large enough for the statistics the tests check. */
 export function smallConfig(over: Partial<WorldConfig> = {}): WorldConfig {
