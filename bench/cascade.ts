@@ -42,7 +42,8 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
+import { Engine } from '../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../src/engine/options';
 import type { RankInput } from '../src/engine/request';
 import { ACTION } from '../src/models/schema';
 import { createMetrics } from '../src/metrics/metrics';

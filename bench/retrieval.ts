@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
+import { Engine } from '../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../src/engine/options';
 import { UserTower } from '../src/engine/user-tower';
 import { scoreRows, topK } from '../src/native';
 import { ensureWorld } from '../tools/world/cache';

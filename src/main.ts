@@ -9,7 +9,8 @@ import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
 import { RankingClient } from './client';
-import { Engine, ENGINE_DEFAULTS } from './engine/engine';
+import { Engine } from './engine/engine';
+import { ENGINE_DEFAULTS } from './engine/options';
 import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';

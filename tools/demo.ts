@@ -4,7 +4,8 @@
 import * as path from 'node:path';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine, ENGINE_DEFAULTS } from '../src/engine/engine';
+import { Engine } from '../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../src/engine/options';
 import type { DiversityMethod, RankInput } from '../src/engine/request';
 import { topK } from '../src/native';
 import { DEFAULT_RANK } from '../src/server/validate';

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { CatalogError, LiveCatalog } from '../../src/engine/catalog';
-import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
+import { Engine } from '../../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../../src/engine/options';
 import type { RankInput } from '../../src/engine/request';
 import { plainRankInput } from './rank-input';
 import { QueueFullError, ScoringPool, WorkerLostError } from '../../src/engine/scoring/pool';

@@ -6,7 +6,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { loadBundle } from '../../src/bundle/loader';
-import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
+import { Engine } from '../../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../../src/engine/options';
 import { plainRankInput } from './rank-input';
 import { makeWorld, smallConfig, tmpDir } from '../tools/world/helpers';
 

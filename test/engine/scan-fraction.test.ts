@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { ivfCodeBytes, ivfScanFraction } from '../../src/engine/engine';
+import { ivfCodeBytes, ivfScanFraction } from '../../src/engine/options';
 
 describe('engine: ivfScanFraction (which searches may run on the calling thread)', () => {
   it('is nprobe / nlist for IVF factories, capped at 1', () => {

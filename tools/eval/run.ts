@@ -49,7 +49,8 @@ import pino from 'pino';
 
 import { loadBundle, newItemMask } from '../../src/bundle/loader';
 import { ActionType, Device as WireDevice, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface as WireSurface } from '../../src/client';
-import { Engine, ENGINE_DEFAULTS } from '../../src/engine/engine';
+import { Engine } from '../../src/engine/engine';
+import { ENGINE_DEFAULTS } from '../../src/engine/options';
 import { UserTower } from '../../src/engine/user-tower';
 import { onednnCpu, scoreRows, topK } from '../../src/native';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
