@@ -2,9 +2,7 @@
 // the HTTP side (/metrics, /healthz, proto3 JSON POST /v1/rank and
 // /v1/events with the same semantics as Rank and RecordEvents). The engine may still be loading when the servers start:
 // health says NOT_SERVING and calls get UNAVAILABLE until setEngine().
-import * as path from 'node:path';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -14,11 +12,15 @@ import type { Engine } from '../engine/engine';
 import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { RankResponse, rankResponseSerializer } from './rank-response';
+import { AdminSetting, authorizeAdmin } from './admin-auth';
+import { EventJournal, toRows } from './event-journal';
+import { BundleReloader, ReloadResult } from './reload';
+
+export type { ReloadResult };
 import { ProfileSet } from './profiles';
 import { CASCADE_STAGES } from '../engine/stages';
 import { grpcStatusName, Metrics } from '../metrics/metrics';
 import { invalid, ServiceError, toStatus } from './errors';
-import { checkConfined } from '../bundle/confine';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { namedDefinition } from './reflection';
 import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
@@ -55,7 +57,7 @@ export interface ServiceOptions {
    * must present ("authorization: Bearer <token>"), 'disabled' to refuse them
    * all, or 'open' (the default) for trusted networks and tests.
    */
-  admin?: { token: string } | 'open' | 'disabled';
+  admin?: AdminSetting;
   /**
    * Client certificate identities (subject CN or SAN DNS name, exact match)
    * that may make admin calls without a token. Only certificates the TLS
@@ -90,15 +92,6 @@ export interface ServiceOptions {
   logger: Logger;
 }
 
-/** ReloadBundleResponse. */
-export interface ReloadResult {
-  bundle_version: string;
-  items: number;
-  load_millis: number;
-  replayed_events: number;
-  replayed_catalog_changes: number;
-  superseded_catalog_changes: number;
-}
 
 export class RankingService {
   private engine: Engine | null = null;
@@ -111,23 +104,30 @@ export class RankingService {
   private readonly defaults: RankDefaults;
   private readonly profiles: ProfileSet;
   private ranking = 0;
-  private reloading = false;
-  /** Events accepted since start (and restored from the event log), by item id, replayed into a reloaded bundle. */
-  private journal: LoggedEvent[] = [];
+  private readonly reloader: BundleReloader;
+  /** Events accepted since start (and restored from the event log), replayed into a reloaded bundle. */
+  private readonly journal: EventJournal;
   /** Catalog changes since the serving bundle was built, re-applied to reloaded bundles. */
   private readonly catalogChanges: CatalogChanges;
 
-  private get journalMax(): number {
-    return this.opts.maxJournal ?? 2_000_000;
-  }
   grpcPort = 0;
   httpPort = 0;
 
   constructor(private readonly opts: ServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
-    this.profiles = opts.profiles ?? ProfileSet.builtin(this.defaults, CASCADE_STAGES);
+    this.journal = new EventJournal(opts.maxJournal ?? 2_000_000);
     this.catalogChanges = new CatalogChanges({ log: opts.catalogLog, onError: opts.onCatalogLogError });
+    this.reloader = new BundleReloader({
+      root: opts.bundleRoot,
+      load: opts.loadEngine,
+      catalogChanges: this.catalogChanges,
+      journal: this.journal,
+      current: () => this.engine,
+      serve: (e) => this.setEngine(e),
+      logger: opts.logger,
+    });
+    this.profiles = opts.profiles ?? ProfileSet.builtin(this.defaults, CASCADE_STAGES);
     const max = opts.maxMessageBytes ?? 4 << 20;
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': max,
@@ -359,24 +359,11 @@ export class RankingService {
       // write: apply to the engine serving now, by item id. An item deleted
       // meanwhile drops its event here, as it would on replay.
       engine = this.engine ?? engine;
-      events = [];
-      for (const e of logged) {
-        const row = engine.catalog.rowOf.get(e.itemId);
-        if (row !== undefined) events.push({ userId: e.userId, row, action: e.action, ts: e.ts });
-      }
+      events = toRows(engine.catalog, logged);
     }
     const accepted = engine.recordEvents(events);
-    this.remember(logged);
+    this.journal.remember(logged);
     return { accepted };
-  }
-
-  /** Appends to the in-memory journal, trimming it to maxJournal. */
-  private remember(events: readonly LoggedEvent[]): void {
-    const max = this.journalMax;
-    for (const e of events) this.journal.push(e);
-    // Trimmed in chunks (at max + max/8), so the copy is amortised over many
-    // calls instead of costing a full copy on every call once the journal is full.
-    if (this.journal.length > max + Math.max(1, max >> 3)) this.journal = this.journal.slice(this.journal.length - max);
   }
 
   /**
@@ -387,75 +374,14 @@ export class RankingService {
   restoreEvents(engine: Engine, events: readonly LoggedEvent[]): number {
     let applied = 0;
     const CHUNK = 10_000;
-    for (let i = 0; i < events.length; i += CHUNK) {
-      const batch = [];
-      for (const e of events.slice(i, i + CHUNK)) {
-        const row = engine.catalog.rowOf.get(e.itemId);
-        if (row !== undefined) batch.push({ userId: e.userId, row, action: e.action, ts: e.ts });
-      }
-      applied += engine.recordEvents(batch);
-    }
-    this.remember(events);
+    for (let i = 0; i < events.length; i += CHUNK) applied += engine.recordEvents(toRows(engine.catalog, events.slice(i, i + CHUNK)));
+    this.journal.remember(events);
     this.opts.metrics.eventsReplayed.inc(applied);
     return applied;
   }
 
-  /**
-   * Admin call authorisation, in this order:
-   * 1. admin 'open': allowed.
-   * 2. The client presented a certificate verified against the mutual-TLS CA
-   *    whose subject CN or one of whose SAN DNS names is in adminClientNames:
-   *    allowed, no token needed.
-   * 3. An "authorization" header: allowed when it is "Bearer <admin token>",
-   *    else PERMISSION_DENIED (also when no token is configured).
-   * 4. No header, but a verified certificate while adminClientNames is set:
-   *    PERMISSION_DENIED (the identity is known and not an admin).
-   * 5. No header and admin calls are off (no token, no client names):
-   *    PERMISSION_DENIED; otherwise UNAUTHENTICATED.
-   */
   private authorize(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): void {
-    const admin = this.opts.admin ?? 'open';
-    if (admin === 'open') return;
-    const names = this.opts.adminClientNames ?? [];
-    const peer = names.length > 0 ? RankingService.certificateNames(call) : null;
-    if (peer && peer.some((n) => names.includes(n))) return;
-    const header = call.metadata.get('authorization')[0];
-    if (typeof header === 'string' && header.length > 0) {
-      if (admin === 'disabled') throw new ServiceError('FORBIDDEN', `${method}: admin tokens are not accepted by this server (no --admin-token configured)`);
-      const m = /^Bearer (.+)$/.exec(header);
-      const given = Buffer.from(m ? m[1] : '');
-      const want = Buffer.from(admin.token);
-      if (given.length !== want.length || !timingSafeEqual(given, want)) throw new ServiceError('FORBIDDEN', `${method}: the admin token is not valid`);
-      return;
-    }
-    if (peer) throw new ServiceError('FORBIDDEN', `${method}: client certificate ${JSON.stringify(peer[0] ?? '')} is not an admin identity (--admin-client-names)`);
-    if (admin === 'disabled' && names.length === 0) {
-      throw new ServiceError('FORBIDDEN', `${method} is an admin call and admin calls are disabled (start the server with --admin-token or --admin-client-names)`);
-    }
-    throw new ServiceError('UNAUTHENTICATED', `${method} needs "authorization: Bearer <admin token>"${names.length > 0 ? ' or an admin client certificate' : ''}`);
-  }
-
-  /**
-   * The identities of the call's client certificate (subject CNs, then SAN
-   * DNS names), or null when the client presented none that the TLS layer
-   * verified (grpc-js reports a peer certificate only for an authorized TLS
-   * socket).
-   */
-  private static certificateNames(call: grpc.ServerUnaryCall<unknown, unknown>): string[] | null {
-    const cert = call.getAuthContext?.()?.sslPeerCertificate;
-    if (!cert) return null;
-    const cn = cert.subject?.CN as string | string[] | undefined;
-    const names = cn === undefined ? [] : Array.isArray(cn) ? [...cn] : [cn];
-    // "DNS:a.example, IP Address:10.0.0.1, DNS:\"b, c\"": values with special
-    // characters are JSON-quoted (Node >= 17).
-    for (const m of (cert.subjectaltname ?? '').matchAll(/(?:^|, )DNS:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-      try {
-        names.push(m[1].startsWith('"') ? (JSON.parse(m[1]) as string) : m[1]);
-      } catch {
-        // an unparsable entry names nobody
-      }
-    }
-    return names;
+    authorizeAdmin(call, method, this.opts.admin ?? 'open', this.opts.adminClientNames ?? []);
   }
 
   private async upsertItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
@@ -489,69 +415,10 @@ export class RankingService {
   }
 
   /**
-   * Loads the bundle at `rel` (inside the bundle root) beside the serving one,
-   * re-applies the catalog changes it does not supersede and replays the
-   * recorded events into it, swaps, and closes the old engine once its
-   * in-flight calls have finished. A broken bundle, or one without room for
-   * the upserted items, leaves the old one serving.
+   * Loads the bundle at `rel` (under the bundle root) and swaps it in
+   * blue-green (reload.ts).
    */
-  async reload(rel: string): Promise<ReloadResult> {
-    const root = this.opts.bundleRoot;
-    const load = this.opts.loadEngine;
-    if (!root || !load) throw new ServiceError('FORBIDDEN', 'ReloadBundle is not configured on this server (no bundle root)');
-    const realRoot = await fs.realpath(root);
-    let dir: string;
-    try {
-      dir = await fs.realpath(path.resolve(realRoot, rel));
-    } catch {
-      throw invalid('path', `"${rel}" does not exist under the bundle root`);
-    }
-    if (dir !== realRoot && !dir.startsWith(realRoot + path.sep)) throw invalid('path', `"${rel}" is outside the bundle root`);
-    if (this.reloading) throw new ServiceError('BUSY', 'a reload is already running');
-    this.reloading = true;
-    const t0 = Date.now();
-    try {
-      // Every file of the bundle must be in the root: no reading through links to elsewhere.
-      await checkConfined(dir, realRoot);
-      const next = await load(dir);
-      const swapped: { old: Engine | null } = { old: null };
-      let events: { userId: string; row: number; action: LoggedEvent['action']; ts: number }[];
-      let catalog: ReplayStats;
-      try {
-        const prepared = await this.catalogChanges.prepare(next);
-        const recent = this.journal.length > this.journalMax ? this.journal.slice(this.journal.length - this.journalMax) : this.journal;
-        events = recent
-          .map((e) => ({ userId: e.userId, row: next.catalog.rowOf.get(e.itemId) ?? -1, action: e.action, ts: e.ts }))
-          .filter((e) => e.row >= 0);
-        if (events.length > 0) next.recordEvents(events);
-        catalog = await this.catalogChanges.swapIn(prepared, () => {
-          swapped.old = this.engine;
-          this.setEngine(next);
-        });
-      } catch (err) {
-        await next.close();
-        throw err;
-      }
-      const log = { version: next.version, items: next.catalog.itemCount, replayed: events.length, catalog, ms: Date.now() - t0 };
-      this.opts.logger.info(log, 'bundle swapped');
-      if (swapped.old) void this.retire(swapped.old);
-      return {
-        bundle_version: next.version,
-        items: next.catalog.itemCount,
-        load_millis: Date.now() - t0,
-        replayed_events: events.length,
-        replayed_catalog_changes: catalog.replayed,
-        superseded_catalog_changes: catalog.superseded,
-      };
-    } finally {
-      this.reloading = false;
-    }
-  }
-
-  /** Closes a replaced engine once its in-flight calls are done (at most 60 s). */
-  private async retire(old: Engine): Promise<void> {
-    const until = Date.now() + 60_000;
-    while (old.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await old.close();
+  reload(rel: string): Promise<ReloadResult> {
+    return this.reloader.reload(rel);
   }
 }
