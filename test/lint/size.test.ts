@@ -1,0 +1,86 @@
+// Size limits of src/: no file over 400 lines, no function over 80 lines.
+// The files and functions that were over when the limits came in are listed
+// with their size then: they may shrink, never grow, and a new one may not
+// join them (lower an entry, or delete it, when a split brings it under).
+import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import ts from 'typescript';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const MAX_FILE_LINES = 400;
+const MAX_FUNCTION_LINES = 80;
+
+/** Over the limit when the limits came in: path (or path:function) -> lines then. */
+const KNOWN: Record<string, number> = {
+  'src/server/service.ts': 424,
+  'src/server/http.ts': 403,
+  'src/metrics/metrics.ts:createMetrics': 232,
+  'src/main.ts:main': 135,
+  'src/server/http.ts:startHttpServer': 123,
+  'src/server/validate.ts:toRankInput': 109,
+  'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
+  'src/engine/policy/exploration.ts:mixExploration': 97,
+  'src/engine/stages/policy.ts:composePage': 93,
+  'src/reference/dcn.ts:dcnForwardReference': 89,
+  'src/reference/search.ts:bruteForceSearch': 87,
+};
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'generated') out.push(...sources(p)); // src/client/generated: written by proto-loader-gen-types
+    } else if (name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+type Fn = ts.FunctionDeclaration | ts.MethodDeclaration | ts.ArrowFunction | ts.FunctionExpression | ts.ConstructorDeclaration | ts.AccessorDeclaration;
+const isFn = (n: ts.Node): n is Fn =>
+  ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isConstructorDeclaration(n) || ts.isAccessor(n);
+
+/** Every file and function of src/ over its limit, with its size. */
+function oversized(): Map<string, number> {
+  const over = new Map<string, number>();
+  for (const file of sources(path.join(ROOT, 'src'))) {
+    const rel = path.relative(ROOT, file).split(path.sep).join('/');
+    const text = readFileSync(file, 'utf8');
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    if (lines > MAX_FILE_LINES) over.set(rel, lines);
+    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+    const visit = (n: ts.Node): void => {
+      if (isFn(n)) {
+        const a = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line;
+        const b = sf.getLineAndCharacterOfPosition(n.getEnd()).line;
+        const name = 'name' in n && n.name ? n.name.getText(sf) : ts.isVariableDeclaration(n.parent) ? n.parent.name.getText(sf) : `(line ${a + 1})`;
+        if (b - a + 1 > MAX_FUNCTION_LINES) over.set(`${rel}:${name}`, b - a + 1);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  return over;
+}
+
+describe('size limits of src/', function () {
+  this.timeout(60_000);
+  const over = oversized();
+
+  it(`no file over ${MAX_FILE_LINES} lines and no function over ${MAX_FUNCTION_LINES}, beyond the known ones`, () => {
+    const fresh = [...over].filter(([k]) => !(k in KNOWN)).map(([k, n]) => `${k} (${n} lines)`);
+    assert.deepEqual(fresh, []);
+  });
+
+  it('the known ones do not grow', () => {
+    const grown = Object.entries(KNOWN)
+      .filter(([k, n]) => (over.get(k) ?? 0) > n)
+      .map(([k, n]) => `${k}: ${over.get(k)} lines, was ${n}`);
+    assert.deepEqual(grown, []);
+  });
+
+  it('the list names only what is still over (a split that brings one under deletes its entry)', () => {
+    assert.deepEqual(Object.keys(KNOWN).filter((k) => !over.has(k)), []);
+  });
+});
