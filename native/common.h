@@ -23,6 +23,20 @@ namespace rank {
     if (cond) throw Napi::RangeError::New((env), (msg));   \
   } while (0)
 
+// Throws a RangeError naming the first NaN or infinite value, as
+// `name[i] is not finite (NaN)`. One pass without early exit first: the
+// common case, all finite, then costs a few microseconds per batch.
+inline void CheckFinite(Napi::Env env, const std::string& name, const float* v, size_t n) {
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) finite &= std::isfinite(v[i]);
+  if (finite) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) continue;
+    const char* what = std::isnan(v[i]) ? "NaN" : v[i] > 0 ? "Infinity" : "-Infinity";
+    throw Napi::RangeError::New(env, name + "[" + std::to_string(i) + "] is not finite (" + what + ")");
+  }
+}
+
 // Per-env constructors, so the addon can be loaded by several worker threads.
 struct AddonData {
   Napi::FunctionReference vectorIndex;

@@ -352,20 +352,6 @@ int GetInt(Napi::Object o, const char* key, int lo, int hi, int dflt, bool requi
   return int(d);
 }
 
-// Throws a RangeError naming the first NaN or infinite value, as
-// `name[i] is not finite (NaN)`. One pass without early exit first: the
-// common case, all finite, then costs a few microseconds per batch.
-void CheckFinite(Napi::Env env, const char* name, const float* v, size_t n) {
-  bool finite = true;
-  for (size_t i = 0; i < n; ++i) finite &= std::isfinite(v[i]);
-  if (finite) return;
-  for (size_t i = 0; i < n; ++i) {
-    if (std::isfinite(v[i])) continue;
-    const char* what = std::isnan(v[i]) ? "NaN" : v[i] > 0 ? "Infinity" : "-Infinity";
-    throw Napi::RangeError::New(env, std::string(name) + "[" + std::to_string(i) + "] is not finite (" + what + ")");
-  }
-}
-
 class DcnModel : public Napi::ObjectWrap<DcnModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -436,8 +422,7 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
         RANK_THROW_RANGE_IF(a.ElementLength() != want, env,
                             what + " has " + std::to_string(a.ElementLength()) + " values, expected " +
                                 std::to_string(want));
-        for (size_t i = 0; i < want; ++i)
-          RANK_THROW_RANGE_IF(!std::isfinite(a[i]), env, what + " contains NaN or Inf");
+        CheckFinite(env, what, a.Data(), want);
         (part == 0 ? l.w : l.b).assign(a.Data(), a.Data() + want);
       }
     };
@@ -456,8 +441,7 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
       RANK_THROW_RANGE_IF(a.ElementLength() != want, env,
                           what + " has " + std::to_string(a.ElementLength()) + " values, expected " +
                               std::to_string(want));
-      for (size_t i = 0; i < want; ++i)
-        RANK_THROW_RANGE_IF(!std::isfinite(a[i]), env, what + " contains NaN or Inf");
+      CheckFinite(env, what, a.Data(), want);
       l.w.assign(a.Data(), a.Data() + want);
       l.b.assign(size_t(out), 0.f);
     };
@@ -481,8 +465,7 @@ class DcnModel : public Napi::ObjectWrap<DcnModel> {
                            env, what + " must be a Float32Array");
         Napi::Float32Array a = v.As<Napi::Float32Array>();
         RANK_THROW_RANGE_IF(a.ElementLength() != size_t(D), env, what + " must have inputDim values");
-        for (size_t i = 0; i < size_t(D); ++i)
-          RANK_THROW_RANGE_IF(!std::isfinite(a[i]), env, what + " contains NaN or Inf");
+        CheckFinite(env, what, a.Data(), size_t(D));
         net->crossW[l].b.assign(a.Data(), a.Data() + D);
       }
     }

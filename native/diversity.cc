@@ -57,9 +57,7 @@ Candidates ReadCandidates(const Napi::CallbackInfo& info) {
   static_cast<MatrixRows&>(c) = ReadMatrixRows(info, 0);
   c.rel = ArgArray<float>(info, 3, "relevance");
   RANK_THROW_RANGE_IF(c.rel.length != c.idx.length, env, "relevance length must equal rows length");
-  for (size_t i = 0; i < c.idx.length; ++i)
-    RANK_THROW_RANGE_IF(!std::isfinite(c.rel.data[i]), env,
-                        "relevance[" + std::to_string(i) + "] is not finite");
+  CheckFinite(env, "relevance", c.rel.data, c.rel.length);
   return c;
 }
 

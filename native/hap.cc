@@ -19,11 +19,7 @@
 namespace rank {
 namespace {
 
-void CheckFinite(Napi::Env env, const View<float>& v, const char* name) {
-  for (size_t i = 0; i < v.length; ++i)
-    RANK_THROW_RANGE_IF(!std::isfinite(v.data[i]), env,
-                        std::string(name) + "[" + std::to_string(i) + "] is not finite");
-}
+void CheckFinite(Napi::Env env, const View<float>& v, const char* name) { rank::CheckFinite(env, name, v.data, v.length); }
 
 Napi::Int32Array ToInt32(Napi::Env env, const std::vector<int32_t>& v) {
   auto a = Napi::Int32Array::New(env, v.size());
