@@ -22,8 +22,7 @@ const KNOWN: Record<string, number> = {
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
   'src/engine/policy/exploration.ts:mixExploration': 97,
   'src/engine/stages/policy.ts:composePage': 93,
-  'src/reference/dcn.ts:dcnForwardReference': 89,
-  'src/reference/search.ts:bruteForceSearch': 87,
+  'src/engine/scoring/dcn-ts.ts:dcnForwardReference': 89,
 };
 
 function sources(dir: string): string[] {

@@ -19,8 +19,9 @@ import { DcnCalibration, DcnModel, DcnShape, DcnWeights } from '../../src/native
 import { autoPrecision, fp32Backend, resolvePrecision } from '../../src/native/dcn-precision';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { NativeInputError, onednnCpu } from '../../src/native';
-import { dcnForwardReference, randomDcnWeights } from '../../src/reference/dcn';
-import { mulberry32, normalArray } from '../../src/reference/random';
+import { dcnForwardReference } from '../../src/engine/scoring/dcn-ts';
+import { randomDcnWeights } from '../oracles/dcn-weights';
+import { mulberry32, normalArray } from '../oracles/random';
 import { assertClose } from './helpers';
 
 const TOLERANCE: Record<'bf16' | 'int8', { median: number; p99: number; max: number }> = {

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 
 import { DcnModel, DcnShape, NativeInputError } from '../../src/native';
-import { mulberry32, normalArray } from '../../src/reference/random';
-import { randomDcnWeights } from '../../src/reference/dcn';
+import { mulberry32, normalArray } from '../oracles/random';
+import { randomDcnWeights } from '../oracles/dcn-weights';
 
 describe('native DCN-v2 forwardSegments (cross-request batching)', () => {
   const shapes: DcnShape[] = [

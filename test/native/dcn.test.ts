@@ -4,8 +4,9 @@ import * as assert from 'node:assert/strict';
 import { native } from '../../src/native/binding';
 import { DcnModel, DcnShape, DcnWeights, flattenWeights } from '../../src/native/dcn';
 import { dcnGemm, simdLevel } from '../../src/native';
-import { dcnForwardReference, randomDcnWeights as randomWeights } from '../../src/reference/dcn';
-import { mulberry32, normalArray } from '../../src/reference/random';
+import { dcnForwardReference } from '../../src/engine/scoring/dcn-ts';
+import { randomDcnWeights as randomWeights } from '../oracles/dcn-weights';
+import { mulberry32, normalArray } from '../oracles/random';
 import { assertClose } from './helpers';
 
 function baseShape(over: Partial<DcnShape> = {}): DcnShape {

@@ -11,8 +11,8 @@ import {
   mmrReference,
   mmrStepScores,
   scoreRowsReference,
-} from '../../src/reference/diversity';
-import { mulberry32, normalArray, permutation, randomInt, Rng, uniformArray } from '../../src/reference/random';
+} from '../oracles/diversity';
+import { mulberry32, normalArray, permutation, randomInt, Rng, uniformArray } from '../oracles/random';
 import { assertClose, list, topTwo } from './helpers';
 
 /** K candidates drawn without repeats from a random catalog of K + extra rows. */

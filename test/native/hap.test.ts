@@ -3,8 +3,8 @@
 import * as assert from 'node:assert/strict';
 import { native } from '../../src/native/binding';
 import { hapMerge, hapRoute, topK } from '../../src/native/hap';
-import { hapMergeReference, hapRouteReference, topKReference } from '../../src/reference/hap';
-import { mulberry32, normalArray, Rng, uniformArray } from '../../src/reference/random';
+import { hapMergeReference, hapRouteReference, topKReference } from '../oracles/hap';
+import { mulberry32, normalArray, Rng, uniformArray } from '../oracles/random';
 import { list } from './helpers';
 
 /** Scores rounded to a coarse grid so that many are exactly tied. */

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { native } from '../../src/native/binding';
 import { Metric, SearchOptions, SearchResult, VectorIndex } from '../../src/native/vector-index';
-import { mulberry32, normalArray, Rng } from '../../src/reference/random';
+import { mulberry32, normalArray, Rng } from '../oracles/random';
 
 const N = 3000; // 16 lists of ~190
 const NLIST = 16;
@@ -183,7 +183,7 @@ describe('native VectorIndex: two-pass IVF SQfp16 search (refine)', function () 
   it('gives the same results on every kernel level (AVX-512 VNNI, AVX2, scalar)', function () {
     const script = `
       const { VectorIndex } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'native', 'vector-index'))});
-      const { mulberry32, normalArray } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'reference', 'random'))});
+      const { mulberry32, normalArray } = require(${JSON.stringify(path.join(__dirname, '..', 'oracles', 'random'))});
       (async () => {
         const rng = mulberry32(5);
         const dim = 24, n = 3000;

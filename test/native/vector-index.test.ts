@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { native } from '../../src/native/binding';
 import { Metric, SearchOptions, SearchResult, VectorIndex } from '../../src/native/vector-index';
-import { BruteForceFilter, BruteForceResult, bruteForceSearch } from '../../src/reference/search';
-import { mulberry32, normalArray, permutation, randomIds, Rng, uniformArray } from '../../src/reference/random';
+import { BruteForceFilter, BruteForceResult, bruteForceSearch } from '../oracles/search';
+import { mulberry32, normalArray, permutation, randomIds, Rng, uniformArray } from '../oracles/random';
 
 const DIM = 32;
 const N = 3000;

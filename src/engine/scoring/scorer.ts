@@ -10,7 +10,7 @@ import { onednnCpu } from '../../native';
 import { gatherItemFeatures } from '../../native/features';
 import type { DcnCalibration, DcnWeights } from '../../native/dcn';
 import { buildDcnOnnx } from '../../onnx/dcn-graph';
-import { dcnForwardReference } from '../../reference/dcn';
+import { dcnForwardReference } from './dcn-ts';
 import type { ModelName, WorkerInit, WorkerModel } from './protocol';
 
 /** Rebuilds named weights from the flat tensor list (flattenWeights order). */

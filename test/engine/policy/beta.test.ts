@@ -2,7 +2,7 @@
 // (shapes below and above 1), support, determinism, argument checks.
 import * as assert from 'node:assert/strict';
 import { sampleBeta, sampleGamma } from '../../../src/engine/policy/beta';
-import { mulberry32 } from '../../../src/reference/random';
+import { mulberry32 } from '../../oracles/random';
 
 const N = 40_000;
 

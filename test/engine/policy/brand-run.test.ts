@@ -2,7 +2,7 @@
 // that re-scans from the start after every move, and the run-length guarantee.
 import * as assert from 'node:assert/strict';
 import { limitBrandRuns, maxBrandRun } from '../../../src/engine/policy/brand-run';
-import { mulberry32, Rng } from '../../../src/reference/random';
+import { mulberry32, Rng } from '../../oracles/random';
 
 const A = 0;
 const B = 1;

@@ -2,7 +2,7 @@
 // independent), comparison with kept candidates only, and a plain reference.
 import * as assert from 'node:assert/strict';
 import { dedupe, DedupeReason } from '../../../src/engine/policy/dedupe';
-import { mulberry32, normalArray, permutation, Rng } from '../../../src/reference/random';
+import { mulberry32, normalArray, permutation, Rng } from '../../oracles/random';
 
 /** A catalog from 2-d rows given as angles (radians) and norms; hashes all distinct unless given. */
 function planar(angles: number[], norms?: number[], hashes?: number[]) {

@@ -3,7 +3,7 @@
 // Thompson preference.
 import * as assert from 'node:assert/strict';
 import { mixExploration, ScoredRows } from '../../../src/engine/policy/exploration';
-import { mulberry32, uniformArray } from '../../../src/reference/random';
+import { mulberry32, uniformArray } from '../../oracles/random';
 
 /** Rows [first, first + n) with relevance descending from 1. */
 function ranked(first: number, n: number): ScoredRows {

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 
 import { recentMask } from '../../../src/engine/policy/recency';
-import { mulberry32 } from '../../../src/reference/random';
+import { mulberry32 } from '../../oracles/random';
 
 const HOUR = 3600 * 1000;
 const NOW = 1_700_000_000_000;

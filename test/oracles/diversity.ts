@@ -4,7 +4,7 @@
 // Similarity is the cosine of the candidates' embedding rows; a zero row has
 // cosine 0 with every other candidate and 1 with itself. Ties between
 // candidates go to the lower position, as in the native kernels.
-import type { CandidateSet } from '../native/diversity';
+import type { CandidateSet } from '../../src/native/diversity';
 
 /** Candidate rows L2-normalised into a contiguous [K, dim] buffer; zero rows stay zero. */
 function normalizedRows(c: CandidateSet): { x: Float64Array; zero: Uint8Array } {

@@ -4,7 +4,7 @@
 /** A generator of uniform numbers in [0, 1). */
 export type Rng = () => number;
 
-export { mulberry32 } from '../util/random';
+export { mulberry32 } from '../../src/util/random';
 
 /** Integer in [lo, hi). */
 export function randomInt(rng: Rng, lo: number, hi: number): number {

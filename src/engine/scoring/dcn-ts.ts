@@ -6,9 +6,7 @@
 //           x_{l+1} = x0 * (U_l (V_l x_l) + b_l) + x_l  (low rank U_l [D, r], V_l [r, D])
 //   deep:   ReLU MLP on x_L ('stacked') or on x0 ('parallel')
 //   heads:  sigmoid(W_h z + b_h), z = h (stacked), [x_L, h] (parallel), x_L (no MLP)
-import type { DcnShape, DcnWeights } from '../native/dcn';
-import { headInputDim } from '../native/dcn';
-import { normalArray, Rng } from './random';
+import type { DcnShape, DcnWeights } from '../../native/dcn';
 
 /** y[0..out) = W x + b for W [out, in] row-major; b may be omitted (zero). */
 function linear(
@@ -123,25 +121,4 @@ export function dcnForwardReference(
     for (let k = 0; k < H; k++) out[b * H + k] = 1 / (1 + Math.exp(-logits[k]));
   }
   return out;
-}
-
-/** Random weights scaled by 1/sqrt(fan-in) so the heads stay away from saturation. */
-export function randomDcnWeights(rng: Rng, s: DcnShape): DcnWeights {
-  const D = s.inputDim;
-  const mat = (out: number, inDim: number) => normalArray(rng, out * inDim, 0, 0.7 / Math.sqrt(inDim));
-  const cross = [];
-  for (let l = 0; l < s.crossLayers; l++) {
-    cross.push(
-      s.crossRank === 0
-        ? { weight: mat(D, D), bias: normalArray(rng, D, 0, 0.1) }
-        : { u: mat(D, s.crossRank), v: mat(s.crossRank, D), bias: normalArray(rng, D, 0, 0.1) },
-    );
-  }
-  const mlp = [];
-  let inDim = D;
-  for (const h of s.mlp) {
-    mlp.push({ weight: mat(h, inDim), bias: normalArray(rng, h, 0, 0.1) });
-    inDim = h;
-  }
-  return { cross, mlp, heads: { weight: mat(s.heads, headInputDim(s)), bias: normalArray(rng, s.heads, 0, 0.1) } };
 }
