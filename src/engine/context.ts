@@ -1,4 +1,6 @@
 // Per-request state shared by the stages, and the stage contract.
+import type { Metrics } from '../metrics/metrics';
+import type { Degradation } from './planner';
 import type { Bundle } from '../bundle/loader';
 import type { FeatureLayout } from '../models/layout';
 import type { LiveCatalog } from './catalog';
@@ -87,6 +89,10 @@ export interface Stage {
    * deadline planner drops it; a stage without it always runs.
    */
   skip?(ctx: RankContext, c: Candidates): Candidates;
+  /** Steps that make the stage cheaper when the deadline is near (planner.ts). */
+  readonly degrade?: readonly Degradation[];
+  /** Metrics of its own, recorded after it ran (the runner records time and candidate counts for every stage). */
+  observe?(metrics: Metrics, ctx: RankContext, candidatesIn: number): void;
 }
 
 export function emptyCandidates(): Candidates {

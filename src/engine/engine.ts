@@ -18,14 +18,11 @@ import { EngineOptions, ivfCodeBytes, ivfScanFraction } from './options';
 import { ACTION_NAMES } from '../models/schema';
 import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
 import { RowMarks } from './row-marks';
+import { plan } from './planner';
 
 export { DeadlineError, QueueWaitError };
 import { UserTower } from './user-tower';
 import { USER_EMBEDDING_CACHE_DEFAULTS, UserEmbeddingCache } from './user-embedding-cache';
-
-const NOTHING_SKIPPED: ReadonlySet<string> = new Set();
-/** The planner's last step: the page is composed from the pre-rank order. */
-const RANK_SKIPPED: ReadonlySet<string> = new Set(['rank', 'ensemble']);
 
 export class Engine {
   readonly catalog: LiveCatalog;
@@ -172,49 +169,6 @@ export class Engine {
   }
 
   /**
-   * Fits the cascade into the time left before the deadline. The cost of each
-   * stage is predicted from an exponentially weighted mean of its recent
-   * durations; while the prediction (with a 25% margin) exceeds the time left,
-   * the next step of this documented order is applied:
-   *   1. smaller K (a quarter, at least 5 x num_results),
-   *   2. no strong pre-rank model (heavy budget 0),
-   *   3. no MMR/DPP (diversity none),
-   *   4. no ranker: the page is composed from the pre-rank order.
-   * Returns the degradation steps taken (also reported in the response).
-   */
-  private plan(input: RankInput): { input: RankInput; steps: string[]; skipRank: ReadonlySet<string> } {
-    const left = input.deadline - Date.now();
-    if (!Number.isFinite(left)) return { input, steps: [], skipRank: NOTHING_SKIPPED };
-    const cost = (id: string) => this.ewma.get(id) ?? 0;
-    let predicted = this.stages.reduce((a, st) => a + cost(st.id), 0);
-    const margin = 1.25;
-    const steps: string[] = [];
-    let o = input.options;
-    let skipRank = NOTHING_SKIPPED;
-    const K = o.retrievalK;
-    if (predicted * margin > left && !input.candidateRows && K > 5 * input.numResults) {
-      o = { ...o, retrievalK: Math.max(5 * input.numResults, Math.floor(K / 4)), prerankKeep: Math.min(o.prerankKeep, Math.max(5 * input.numResults, Math.floor(K / 4))) };
-      predicted -= 0.5 * (cost('retrieval') + cost('prerank'));
-      steps.push('smaller_k');
-    }
-    if (predicted * margin > left && o.heavyBudget > 0) {
-      o = { ...o, heavyBudget: 0 };
-      predicted -= 0.5 * cost('prerank');
-      steps.push('no_strong_prerank');
-    }
-    if (predicted * margin > left && o.diversity !== 'none') {
-      o = { ...o, diversity: 'none' };
-      predicted -= 0.5 * cost('policy');
-      steps.push('no_diversity');
-    }
-    if (predicted * margin > left) {
-      skipRank = RANK_SKIPPED;
-      steps.push('no_rank');
-    }
-    return { input: steps.length > 0 ? { ...input, options: o } : input, steps, skipRank };
-  }
-
-  /**
    * Runs the cascade for one request. At most maxActiveRanks requests run at
    * once; the others wait for a slot (admission.ts). Most of a request's work
    * runs on this thread, so letting every accepted request run would share
@@ -243,7 +197,7 @@ export class Engine {
   }
 
   private async runCascade(request: RankInput): Promise<RankOutput> {
-    const { input, steps, skipRank } = this.plan(request);
+    const { input, steps, skip } = plan(request, this.stages, (id) => this.ewma.get(id) ?? 0, Date.now());
     const ctx: RankContext = {
       input,
       deps: this.deps,
@@ -270,7 +224,7 @@ export class Engine {
         this.cancelled++;
         throw input.signal.reason ?? new Error('cancelled');
       }
-      if (stage.skip && (skipRank.has(stage.id) || input.options.skipStages?.has(stage.id))) {
+      if (stage.skip && (skip.has(stage.id) || input.options.skipStages?.has(stage.id))) {
         c = stage.skip(ctx, c);
         continue;
       }
@@ -281,8 +235,7 @@ export class Engine {
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       if (steps.length === 0) this.ewma.set(stage.id, 0.9 * (this.ewma.get(stage.id) ?? secs * 1000) + 0.1 * secs * 1000);
       m?.observeStage(stage.id, secs, before, c.rows.length);
-      // The share of the K pre-rank candidates the strong model scored.
-      if (stage.id === 'prerank' && before > 0) m?.strongModelFraction.observe(ctx.strongScored / before);
+      if (m) stage.observe?.(m, ctx, before);
       if (ctx.trail && !stage.ownTrail) recordTrail(ctx, stage.id, c);
       if (input.debug) reports.push({ stage: stage.id, millis: secs * 1000, candidatesIn: before, candidatesOut: c.rows.length, note: ctx.note });
     }

@@ -195,6 +195,14 @@ function composePage(
 export function policyStage(cfg: PolicyConfig): Stage {
   return {
     id: 'policy',
+    degrade: [
+      {
+        step: 'no_diversity',
+        order: 3,
+        apply: (input) => (input.options.diversity !== 'none' ? { ...input, options: { ...input.options, diversity: 'none' } } : null),
+        saves: (cost) => 0.5 * cost('policy'),
+      },
+    ],
     // Works on positions into the input candidates throughout, and copies the
     // chosen ones once at the end.
     run(ctx: RankContext, c: Candidates): Candidates {

@@ -41,6 +41,18 @@ function dropNonFiniteStrong(ctx: RankContext, c: Candidates, hard: Int32Array, 
 
 export const prerankStage: Stage = {
   id: 'prerank',
+  degrade: [
+    {
+      step: 'no_strong_prerank',
+      order: 2,
+      apply: (input) => (input.options.heavyBudget > 0 ? { ...input, options: { ...input.options, heavyBudget: 0 } } : null),
+      saves: (cost) => 0.5 * cost('prerank'),
+    },
+  ],
+  // The share of the K candidates the strong model scored.
+  observe(m, ctx, candidatesIn) {
+    if (candidatesIn > 0) m.strongModelFraction.observe(ctx.strongScored / candidatesIn);
+  },
   // Debug scores: 'light' for every candidate, 'strong' (the strong model's
   // logit) for those it scored, 'prerank' (the merged score) for those kept.
   ownTrail: true,

@@ -7,6 +7,16 @@ import type { Candidates } from '../types';
 
 export const rankStage: Stage = {
   id: 'rank',
+  degrade: [
+    {
+      step: 'no_rank',
+      order: 4,
+      // The page is composed from the pre-rank order.
+      apply: (input) => input,
+      saves: (cost) => cost('rank') + cost('ensemble'),
+      skips: ['rank', 'ensemble'],
+    },
+  ],
   // The ranker computes one probability per objective (the items'
   // `objectives`), no single score: the ensemble's entry combines them.
   ownTrail: true,

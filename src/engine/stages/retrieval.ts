@@ -150,6 +150,21 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
 
 export const retrievalStage: Stage = {
   id: 'retrieval',
+  degrade: [
+    {
+      step: 'smaller_k',
+      order: 1,
+      // A quarter of K, at least 5 x num_results; not in re-rank mode.
+      apply(input) {
+        const o = input.options;
+        const K = o.retrievalK;
+        if (input.candidateRows || K <= 5 * input.numResults) return null;
+        const k = Math.max(5 * input.numResults, Math.floor(K / 4));
+        return { ...input, options: { ...o, retrievalK: k, prerankKeep: Math.min(o.prerankKeep, k) } };
+      },
+      saves: (cost) => 0.5 * (cost('retrieval') + cost('prerank')),
+    },
+  ],
   // Debug scores: the search's score of each retrieved item, the popularity
   // bias of the popular ones, the light score of the fresh ones; none for
   // the caller's own candidates.
