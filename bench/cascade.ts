@@ -47,7 +47,7 @@ import { ENGINE_DEFAULTS } from '../src/engine/options';
 import type { RankInput } from '../src/engine/request';
 import { ACTION } from '../src/models/schema';
 import { createMetrics } from '../src/metrics/metrics';
-import { DEFAULT_RANK } from '../src/server/validate';
+import { DEFAULT_RANK } from '../src/engine/options';
 import { isPrecisionSetting, PRECISION_SETTINGS } from '../src/native/dcn-precision';
 import { ensureWorld } from '../tools/world/cache';
 import type { ScorerBackend } from '../src/engine/scoring/protocol';

@@ -19,7 +19,7 @@ import { createMetrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
 import { RankingService } from './server/service';
 import { ProfileSet } from './server/profiles';
-import { DEFAULT_RANK } from './server/validate';
+import { DEFAULT_RANK } from './engine/options';
 import { CASCADE_STAGES } from './engine/stages';
 
 

@@ -8,7 +8,7 @@ import { Engine } from '../src/engine/engine';
 import { ENGINE_DEFAULTS } from '../src/engine/options';
 import type { DiversityMethod, RankInput } from '../src/engine/request';
 import { topK } from '../src/native';
-import { DEFAULT_RANK } from '../src/server/validate';
+import { DEFAULT_RANK } from '../src/engine/options';
 import { ensureWorld } from './world/cache';
 import { DEFAULT_WORLD, OBJECTIVES } from './world/schema';
 import { trueProbabilities, trueUtility } from './world/truth';

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { DcnPrecisionSetting } from '../native/dcn-precision';
 import type { ScorerBackend } from './scoring/protocol';
 import { USER_STORE_DEFAULTS, UserStore } from './state';
+import type { RankDefaults } from './request';
 import type { UserEmbeddingCacheOptions } from './user-embedding-cache';
 
 export interface EngineOptions {
@@ -120,3 +121,15 @@ export function ivfCodeBytes(factory: string, dim: number, refine?: number): num
   return 4 * dim;
 }
 
+/** The built-in rank profile: what a request's unset options default to (a --profiles file starts from these). */
+export const DEFAULT_RANK: RankDefaults = {
+  retrievalK: 1000,
+  prerankKeep: 200,
+  heavyBudget: 0.2,
+  diversity: 'dpp',
+  diversityLambda: 0.7,
+  brandRunLimit: 3,
+  exploration: 'epsilon-greedy',
+  epsilon: 0.1,
+  explorationStart: 5,
+};

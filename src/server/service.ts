@@ -27,7 +27,9 @@ import { decodeFailureInterceptor, guardDeserializers, requestTypes, Undecodable
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
 import { CatalogChanges, ReplayStats } from './catalog-changes';
 import type { CatalogChange, CatalogLog } from './catalog-log';
-import { DEFAULT_LIMITS, DEFAULT_RANK, Limits, RankDefaults, toEvents, toIds, toItems, toRankInput } from './validate';
+import { DEFAULT_LIMITS, Limits, toEvents, toIds, toItems, toRankInput } from './validate';
+import { RankDefaults } from '../engine/request';
+import { DEFAULT_RANK } from '../engine/options';
 
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
 /** Default of ServiceOptions.maxConcurrentRanks. */

@@ -34,19 +34,7 @@ export const DEFAULT_LIMITS: Limits = {
 };
 
 
-export type { RankDefaults };
 
-export const DEFAULT_RANK: RankDefaults = {
-  retrievalK: 1000,
-  prerankKeep: 200,
-  heavyBudget: 0.2,
-  diversity: 'dpp',
-  diversityLambda: 0.7,
-  brandRunLimit: 3,
-  exploration: 'epsilon-greedy',
-  epsilon: 0.1,
-  explorationStart: 5,
-};
 
 const SURFACES: Record<string, string> = { SURFACE_HOME: 'home', SURFACE_BROWSE: 'browse', SURFACE_SEARCH: 'search', SURFACE_PDP: 'pdp' };
 const DEVICES: Record<string, 'mobile' | 'desktop' | 'app'> = { DEVICE_MOBILE: 'mobile', DEVICE_DESKTOP: 'desktop', DEVICE_APP: 'app' };

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { plan } from '../../src/engine/planner';
 import type { RankInput } from '../../src/engine/request';
 import { defaultCascade } from '../../src/engine/stages';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 
 const stages = defaultCascade({ seenTtlMs: 0, purchaseWindowMs: 0 });
 const NOW = 1_000_000;

@@ -2,7 +2,7 @@
 // results, every objective weighted 1, exploration off, no deadline.
 import type { Bundle } from '../../src/bundle/loader';
 import type { RankInput } from '../../src/engine/request';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 
 export function plainRankInput(bundle: Bundle, userId: string, requestId = 'r'): RankInput {
   return {

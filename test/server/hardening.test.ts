@@ -7,7 +7,7 @@ import { RankingClient } from '../../src/client';
 import type { RankInput, RankOutput } from '../../src/engine/request';
 import { Engine, QueueWaitError } from '../../src/engine/engine';
 import { toStatus } from '../../src/server/errors';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';

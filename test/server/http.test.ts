@@ -9,7 +9,8 @@ import type { HttpCall, HttpReply, HttpServerHandle } from '../../src/server/htt
 import { createMetrics } from '../../src/metrics/metrics';
 import type { Metrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
-import { DEFAULT_LIMITS, DEFAULT_RANK, toRankInput } from '../../src/server/validate';
+import { DEFAULT_LIMITS, toRankInput } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 import { Harness, httpRequest, silentLogger, startHarness } from './harness';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CASCADE_STAGES } from '../../src/engine/stages';
 import { toStatus } from '../../src/server/errors';
 import { bucketPoint, BUILTIN_PROFILE, ProfileSet, ProfilesError } from '../../src/server/profiles';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 
 const opts = { base: DEFAULT_RANK, stages: CASCADE_STAGES, source: 'profiles.json' };
 

@@ -56,7 +56,7 @@ import { onednnCpu, scoreRows, topK } from '../../src/native';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
-import { DEFAULT_RANK } from '../../src/server/validate';
+import { DEFAULT_RANK } from '../../src/engine/options';
 import { Rng } from '../../src/util/random';
 import { ensureWorld } from '../world/cache';
 import { Objective, OBJECTIVES, WorldConfig } from '../world/schema';
