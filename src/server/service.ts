@@ -9,28 +9,27 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 
 import type { Engine } from '../engine/engine';
-import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
-import { createJsonCodec, JsonCodec } from './proto-json';
-import { RankResponse, rankResponseSerializer } from './rank-response';
-import { AdminSetting, authorizeAdmin } from './admin-auth';
-import { EventJournal, toRows } from './event-journal';
-import { BundleReloader, ReloadResult } from './reload';
-
-export type { ReloadResult };
-import { ProfileSet } from './profiles';
+import { DEFAULT_RANK } from '../engine/options';
+import type { RankDefaults } from '../engine/request';
 import { CASCADE_STAGES } from '../engine/stages';
 import { grpcStatusName, Metrics } from '../metrics/metrics';
-import { invalid, ServiceError, toStatus } from './errors';
-import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
-import { namedDefinition } from './reflection';
-import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
-import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
+import { AdminSetting, authorizeAdmin } from './admin-auth';
 import { CatalogChanges, ReplayStats } from './catalog-changes';
 import type { CatalogChange, CatalogLog } from './catalog-log';
+import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
+import { invalid, ServiceError, toStatus } from './errors';
+import { EventJournal, toRows } from './event-journal';
+import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
+import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
+import { ProfileSet } from './profiles';
+import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
+import { createJsonCodec, JsonCodec } from './proto-json';
+import { RankResponse, rankResponseSerializer } from './rank-response';
+import { namedDefinition } from './reflection';
+import { BundleReloader, ReloadResult } from './reload';
 import { DEFAULT_LIMITS, Limits, toEvents, toIds, toItems, toRankInput } from './validate';
-import { RankDefaults } from '../engine/request';
-import { DEFAULT_RANK } from '../engine/options';
 
+export type { ReloadResult };
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
 /** Default of ServiceOptions.maxConcurrentRanks. */
 export const DEFAULT_MAX_CONCURRENT_RANKS = 4096;
@@ -416,10 +415,7 @@ export class RankingService {
     return this.catalogChanges.restore(engine, changes);
   }
 
-  /**
-   * Loads the bundle at `rel` (under the bundle root) and swaps it in
-   * blue-green (reload.ts).
-   */
+  /** Loads the bundle at `rel` (under the bundle root) and swaps it in, blue-green (reload.ts). */
   reload(rel: string): Promise<ReloadResult> {
     return this.reloader.reload(rel);
   }

@@ -13,7 +13,7 @@ const MAX_FUNCTION_LINES = 80;
 
 /** Over the limit when the limits came in: path (or path:function) -> lines then. */
 const KNOWN: Record<string, number> = {
-  'src/server/service.ts': 424,
+  'src/server/service.ts': 422,
   'src/server/http.ts': 403,
   'src/metrics/metrics.ts:createMetrics': 232,
   'src/main.ts:main': 135,
@@ -21,7 +21,6 @@ const KNOWN: Record<string, number> = {
   'src/server/validate.ts:toRankInput': 109,
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
   'src/engine/policy/exploration.ts:mixExploration': 97,
-  'src/engine/stages/policy.ts:composePage': 93,
   'src/engine/scoring/dcn-ts.ts:dcnForwardReference': 89,
 };
 

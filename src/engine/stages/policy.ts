@@ -91,27 +91,12 @@ interface ComposedPage {
 }
 
 /**
- * Steps 3-6 of the policy over the best `limit` organic candidates of
- * `ordered` (and every fresh one when exploring): duplicates dropped,
- * diversity picks the first N, exploration mixes new items in, purchased
- * items (`aside`) go last, and the brand-run rule runs over that whole list,
- * exploration picks included, before the page is cut to N. The list past N
- * is the material the rule moves items up from.
+ * Step 3: duplicates, in score order (the best of a group stays). `limit`
+ * bounds the pairwise check to the best organic candidates; fresh ones are
+ * kept for exploration. Returns the kept positions, in order.
  */
-function composePage(
-  ctx: RankContext,
-  c: Candidates,
-  ordered: Int32Array,
-  aside: Int32Array,
-  fresh: Uint8Array,
-  exploring: boolean,
-  limit: number,
-): ComposedPage {
-  const { catalog, stats } = ctx.deps;
-  const o = ctx.input.options;
-  const N = ctx.input.numResults;
-  // Duplicates, in score order (the best of a group stays). The limit bounds
-  // the pairwise duplicate check; fresh ones are kept for exploration.
+function dropDuplicates(ctx: RankContext, c: Candidates, ordered: Int32Array, fresh: Uint8Array, exploring: boolean, limit: number): { kept: Int32Array; duplicates: ComposedPage['duplicates'] } {
+  const { catalog } = ctx.deps;
   const compete = new Int32Array(ordered.length);
   let nc = 0;
   let organicSeen = 0;
@@ -122,9 +107,14 @@ function composePage(
   const competing = compete.subarray(0, nc);
   const dd = dedupe(rowsAt(c.rows, competing), catalog.contentHash, catalog.cols.embeddings, catalog.dim);
   const duplicates = Array.from(dd.removed, (p, i) => ({ position: competing[p], reason: dd.reasons[i] }));
-  const kept = compose(competing, dd.keep);
+  return { kept: compose(competing, dd.keep), duplicates };
+}
 
-  // Organic order: diversity picks the first N, the rest follow by score.
+/**
+ * Step 4: the organic order (diversity picks the first N, the rest follow by
+ * score), and the fresh candidates set apart for exploration.
+ */
+function organicOrder(ctx: RankContext, c: Candidates, kept: Int32Array, fresh: Uint8Array, exploring: boolean): { list: Int32Array; freshKept: Int32Array } {
   let no = 0;
   for (let i = 0; i < kept.length; i++) if (!exploring || fresh[kept[i]] === 0) no++;
   const organic = new Int32Array(no);
@@ -133,9 +123,8 @@ function composePage(
     if (!exploring || fresh[kept[i]] === 0) organic[a++] = kept[i];
     else freshKept[b++] = kept[i];
   }
-  const organicRows = rowsAt(c.rows, organic);
   const organicScores = scoresAt(c.scores, organic);
-  const picked = diversify(ctx, organicRows, organicScores, N);
+  const picked = diversify(ctx, rowsAt(c.rows, organic), organicScores, ctx.input.numResults);
   const used = new Uint8Array(no);
   const full = new Int32Array(no);
   full.set(picked);
@@ -143,38 +132,46 @@ function composePage(
   let nf = picked.length;
   const byScore = topK(organicScores, no);
   for (let i = 0; i < no; i++) if (used[byScore[i]] === 0) full[nf++] = byScore[i];
-  let list: Int32Array = compose(organic, full.subarray(0, nf));
-  let explored: Uint8Array = new Uint8Array(list.length);
+  return { list: compose(organic, full.subarray(0, nf)), freshKept };
+}
 
-  // Exploration with new items on the first N positions; the organic items
-  // left follow in order, as material for the brand-run rule.
-  if (exploring) {
-    // Organic relevance follows the list order (Algorithm 1 takes argmax rel).
-    const orgRel = new Float32Array(list.length);
-    for (let i = 0; i < list.length; i++) orgRel[i] = list.length - i;
-    const mixed = mixExploration(
-      { rows: rowsAt(c.rows, list), rel: orgRel },
-      { rows: rowsAt(c.rows, freshKept), rel: scoresAt(c.scores, freshKept) },
-      N,
-      o.explorationStart,
-      o.epsilon,
-      rngFor(o.seed),
-      o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
-      (row) => stats.posterior(row),
-    );
-    // Back to candidate positions: each pick's index in the list it came
-    // from. Organic picks take the list in order, so the rest of it follows.
-    let used = 0;
-    for (let p = 0; p < mixed.at.length; p++) if (mixed.exploration[p] === 0) used++;
-    const positions = new Int32Array(mixed.at.length + list.length - used);
-    for (let p = 0; p < mixed.at.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
-    positions.set(list.subarray(used), mixed.at.length);
-    list = positions;
-    explored = mixed.exploration;
-  }
+/**
+ * Step 5: exploration with new items on the first N positions; the organic
+ * items left follow in order, as material for the brand-run rule.
+ */
+function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: Int32Array): { list: Int32Array; explored: Uint8Array } {
+  const o = ctx.input.options;
+  // Organic relevance follows the list order (Algorithm 1 takes argmax rel).
+  const orgRel = new Float32Array(list.length);
+  for (let i = 0; i < list.length; i++) orgRel[i] = list.length - i;
+  const mixed = mixExploration(
+    { rows: rowsAt(c.rows, list), rel: orgRel },
+    { rows: rowsAt(c.rows, freshKept), rel: scoresAt(c.scores, freshKept) },
+    ctx.input.numResults,
+    o.explorationStart,
+    o.epsilon,
+    rngFor(o.seed),
+    o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
+    (row) => ctx.deps.stats.posterior(row),
+  );
+  // Back to candidate positions: each pick's index in the list it came
+  // from. Organic picks take the list in order, so the rest of it follows.
+  let used = 0;
+  for (let p = 0; p < mixed.at.length; p++) if (mixed.exploration[p] === 0) used++;
+  const positions = new Int32Array(mixed.at.length + list.length - used);
+  for (let p = 0; p < mixed.at.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
+  positions.set(list.subarray(used), mixed.at.length);
+  return { list: positions, explored: mixed.exploration };
+}
 
-  // Purchased items only fill what is left, unless the brand-run rule needs
-  // one to break a run that nothing else can.
+/**
+ * Step 6: the brand-run rule over the whole list, purchased items (`aside`)
+ * last: they only fill what is left, unless the rule needs one to break a
+ * run that nothing else can. The page is the first N.
+ */
+function limitRuns(ctx: RankContext, c: Candidates, list: Int32Array, explored: Uint8Array, aside: Int32Array): Omit<ComposedPage, 'duplicates'> {
+  const { catalog } = ctx.deps;
+  const limit = ctx.input.options.brandRunLimit;
   const all = new Int32Array(list.length + aside.length);
   all.set(list);
   all.set(aside, list.length);
@@ -182,14 +179,29 @@ function composePage(
   for (let i = 0; i < all.length; i++) brandAt[i] = catalog.brand[c.rows[all[i]]];
   const identity = new Int32Array(all.length);
   for (let i = 0; i < identity.length; i++) identity[i] = i;
-  const order = limitBrandRuns(identity, brandAt, o.brandRunLimit).subarray(0, N);
+  const order = limitBrandRuns(identity, brandAt, limit).subarray(0, ctx.input.numResults);
   const positions = new Int32Array(order.length);
   const pageExplored = new Uint8Array(order.length);
   for (let i = 0; i < order.length; i++) {
     positions[i] = all[order[i]];
     pageExplored[i] = order[i] < explored.length ? explored[order[i]] : 0;
   }
-  return { positions, explored: pageExplored, duplicates, runExceeded: maxBrandRun(order, brandAt) > o.brandRunLimit };
+  return { positions, explored: pageExplored, runExceeded: maxBrandRun(order, brandAt) > limit };
+}
+
+/**
+ * Steps 3-6 of the policy over the best `limit` organic candidates of
+ * `ordered` (and every fresh one when exploring): duplicates dropped,
+ * diversity picks the first N, exploration mixes new items in, purchased
+ * items (`aside`) go last, and the brand-run rule runs over that whole list,
+ * exploration picks included, before the page is cut to N. The list past N
+ * is the material the rule moves items up from.
+ */
+function composePage(ctx: RankContext, c: Candidates, ordered: Int32Array, aside: Int32Array, fresh: Uint8Array, exploring: boolean, limit: number): ComposedPage {
+  const { kept, duplicates } = dropDuplicates(ctx, c, ordered, fresh, exploring, limit);
+  const organic = organicOrder(ctx, c, kept, fresh, exploring);
+  const mixed = exploring ? mixFresh(ctx, c, organic.list, organic.freshKept) : { list: organic.list, explored: new Uint8Array(organic.list.length) };
+  return { ...limitRuns(ctx, c, mixed.list, mixed.explored, aside), duplicates };
 }
 
 export function policyStage(cfg: PolicyConfig): Stage {
