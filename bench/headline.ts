@@ -166,6 +166,7 @@ async function main(): Promise<void> {
   const meta = { ...runMeta(ROOT, `node dist/bench/headline.js ${process.argv.slice(2).join(' ')}`, pin ? 'server on CPU 0, load generator on CPU 1' : 'no pinning'), a: dirs.a, b: dirs.b };
   const cpu = native.onednnCpu;
   const isa = `${cpu.isa}${cpu.vnni ? ', int8 dot products (VNNI)' : ''}${cpu.bf16 ? ', AVX-512 BF16' : ''}${cpu.amx ? ', AMX' : ''}`;
+  const precisionA = runs.find((r) => r.side === 'a')?.precision ?? '';
   const precisionB = runs.find((r) => r.side === 'b')?.precision ?? '';
   const med = (side: 'a' | 'b', get: (r: SideRun) => number) => median(runs.filter((r) => r.side === side).map(get));
   const row = (name: string, get: (r: SideRun) => number, digits = 0) => {
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
     '',
     `${meta.date} · ${meta.cpu} (${meta.cores} cores; oneDNN ISA: ${isa}) · Node ${meta.node} · ${meta.pinning} · \`${meta.command}\``,
     '',
-    `A: \`${commitOf(dirs.a)}\` (fp32 rankers); B: \`${commitOf(dirs.b)}\` (${precisionB}, as its metrics say). ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
+    `A: \`${commitOf(dirs.a)}\` (${precisionA}); B: \`${commitOf(dirs.b)}\` (${precisionB}); precisions as each server's metrics say. ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
     '',
     '| metric | A | B | B / A |',
     '|---|---:|---:|---:|',
