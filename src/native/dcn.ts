@@ -122,7 +122,16 @@ export class DcnModel {
   readonly precision: DcnPrecision;
   private readonly raw: RawDcnModel;
 
-  constructor(shape: DcnShape, weights: DcnWeights, options: DcnModelOptions = {}) {
+  /**
+   * A model from tensors already in flattenWeights() order (the scoring
+   * pool ships them to its workers that way): no second flattening; the
+   * addon checks their sizes and values.
+   */
+  static fromTensors(shape: DcnShape, tensors: readonly Float32Array[], options: DcnModelOptions = {}): DcnModel {
+    return new DcnModel(shape, { tensors }, options);
+  }
+
+  constructor(shape: DcnShape, weights: DcnWeights | { tensors: readonly Float32Array[] }, options: DcnModelOptions = {}) {
     this.shape = checkShape({ ...shape, mlp: [...shape.mlp] });
     const precision = options.precision ?? 'fp32';
     if (precision !== 'fp32' && precision !== 'bf16' && precision !== 'int8') {
@@ -134,7 +143,7 @@ export class DcnModel {
     if (options.backend === 'gemm' && precision !== 'fp32') throw new NativeInputError(`options.backend 'gemm' runs fp32 only, not ${precision}`);
     if (precision === 'int8' && options.calibration === undefined) throw new NativeInputError('options.calibration is required for int8');
     this.precision = precision;
-    this.raw = new native.DcnModel(this.shape, flattenWeights(this.shape, weights), {
+    this.raw = new native.DcnModel(this.shape, 'tensors' in weights ? [...weights.tensors] : flattenWeights(this.shape, weights), {
       precision,
       backend: options.backend,
       calibration: precision === 'int8' ? options.calibration : undefined,

@@ -47,9 +47,9 @@ interface Runner {
   run(users: Float32Array, offsets: Int32Array, x: Float32Array): Float32Array | Promise<Float32Array>;
 }
 
-function nativeRunner(m0: WorkerModel, w: DcnWeights, calibration: DcnCalibration | undefined): Runner {
+function nativeRunner(m0: WorkerModel, calibration: DcnCalibration | undefined): Runner {
   const backend = m0.precision === 'fp32' ? (m0.backend ?? fp32Backend(onednnCpu)) : undefined;
-  const m = new DcnModel(m0.shape, w, { precision: m0.precision, backend, calibration });
+  const m = DcnModel.fromTensors(m0.shape, m0.tensors, { precision: m0.precision, backend, calibration });
   return { run: (users, offsets, x) => m.forwardSegments(users, offsets, x) };
 }
 
@@ -98,9 +98,10 @@ async function ortRunner(shape: DcnShape, w: DcnWeights): Promise<Runner> {
 }
 
 async function runner(init: WorkerInit, m: WorkerModel): Promise<Runner> {
+  if (init.backend === 'native') return nativeRunner(m, init.calibration);
+  // The baselines take named weights.
   const w = unflatten(m);
-  if (init.backend === 'ort') return ortRunner(m.shape, w);
-  return init.backend === 'ts' ? tsRunner(m.shape, w) : nativeRunner(m, w, init.calibration);
+  return init.backend === 'ort' ? ortRunner(m.shape, w) : tsRunner(m.shape, w);
 }
 
 export class Scorer {
