@@ -15,15 +15,15 @@ module.exports = {
     {
       name: 'foundations-know-no-cascade',
       severity: 'error',
-      comment: 'The schema, the bundle format, the native binding and the user store know nothing of the cascade, the transport or the demo world.',
-      from: { path: '^src/(models|bundle|native|onnx|util|engine/state)/' },
-      to: { path: '^src/(engine/(?!state/)|server/|metrics/|cli/|client/|main\\.ts)' },
+      comment: 'The models, the bundle format, the native binding, the catalog and the user store know nothing of the cascade or the transport.',
+      from: { path: '^src/(models|bundle|native|onnx|util|state|catalog)/' },
+      to: { path: '^src/(pipeline|stages|scoring|server|metrics|cli|client)/|^src/main\\.ts' },
     },
     {
-      name: 'engine-knows-no-transport-or-demo',
+      name: 'cascade-knows-no-transport',
       severity: 'error',
-      comment: 'The engine runs a cascade over a bundle: no gRPC, no demo world, no evaluator.',
-      from: { path: '^src/engine/' },
+      comment: 'The cascade (pipeline, stages, scoring) runs over a bundle: no gRPC, no client.',
+      from: { path: '^src/(pipeline|stages|scoring)/' },
       to: { path: '^src/(server|cli|client)/|^src/main\\.ts' },
     },
     {

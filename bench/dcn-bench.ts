@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { DcnModel, DcnShape } from '../src/native';
 import { buildDcnOnnx, DcnOnnxInput } from '../src/onnx/dcn-graph';
-import { dcnForwardReference } from '../src/engine/scoring/dcn-ts';
+import { dcnForwardReference } from '../src/scoring/dcn-ts';
 import { InterleaveOptions, Rng, TimeOptions, maxAbsDiff, randomDcnWeights, timeAsync, timeInterleaved, timeSync } from './bench-util';
 import type { Row } from './report';
 

@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine } from '../src/engine/engine';
-import { ENGINE_DEFAULTS } from '../src/engine/options';
+import { Engine } from '../src/pipeline/engine';
+import { ENGINE_DEFAULTS } from '../src/pipeline/options';
 import { featureLayout } from '../src/models/layout';
 import { ensureWorld } from '../tools/world/cache';
 import { mulberry32 } from '../src/util/random';

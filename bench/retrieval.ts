@@ -23,9 +23,9 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine } from '../src/engine/engine';
-import { ENGINE_DEFAULTS } from '../src/engine/options';
-import { UserTower } from '../src/engine/user-tower';
+import { Engine } from '../src/pipeline/engine';
+import { ENGINE_DEFAULTS } from '../src/pipeline/options';
+import { UserTower } from '../src/models/user-tower';
 import { scoreRows, topK } from '../src/native';
 import { ensureWorld } from '../tools/world/cache';
 import { VectorIndex } from '../src/native/vector-index';

@@ -11,7 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { flopsPerRow } from '../src/engine/scoring/scorer';
+import { flopsPerRow } from '../src/scoring/scorer';
 import type { DcnShape } from '../src/native/dcn';
 import { MachineLimits, measureLimits } from './limits';
 import { runMeta } from './loadgen/report';

@@ -9,8 +9,8 @@ import pino from 'pino';
 
 import { loadBundle } from './bundle/loader';
 import { RankingClient } from './client';
-import { Engine } from './engine/engine';
-import { ENGINE_DEFAULTS } from './engine/options';
+import { Engine } from './pipeline/engine';
+import { ENGINE_DEFAULTS } from './pipeline/options';
 import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
@@ -19,8 +19,8 @@ import { createMetrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
 import { RankingService } from './server/service';
 import { ProfileSet } from './server/profiles';
-import { DEFAULT_RANK } from './engine/options';
-import { CASCADE_STAGES } from './engine/stages';
+import { DEFAULT_RANK } from './pipeline/options';
+import { CASCADE_STAGES } from './stages';
 
 
 async function sampleRanking(port: number, userId: string, log: pino.Logger): Promise<void> {

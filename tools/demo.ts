@@ -4,11 +4,11 @@
 import * as path from 'node:path';
 
 import { loadBundle } from '../src/bundle/loader';
-import { Engine } from '../src/engine/engine';
-import { ENGINE_DEFAULTS } from '../src/engine/options';
-import type { DiversityMethod, RankInput } from '../src/engine/request';
+import { Engine } from '../src/pipeline/engine';
+import { ENGINE_DEFAULTS } from '../src/pipeline/options';
+import type { DiversityMethod, RankInput } from '../src/pipeline/request';
 import { topK } from '../src/native';
-import { DEFAULT_RANK } from '../src/engine/options';
+import { DEFAULT_RANK } from '../src/pipeline/options';
 import { ensureWorld } from './world/cache';
 import { DEFAULT_WORLD, OBJECTIVES } from './world/schema';
 import { trueProbabilities, trueUtility } from './world/truth';

@@ -20,8 +20,8 @@
 // Compaction: the log is rewritten with the live changes only when it holds
 // more than twice as many records as the store (plus `compactSlack`), when a
 // swap dropped superseded changes, and when a logged change failed to apply.
-import { CatalogError, NewItem } from '../engine/catalog';
-import type { Engine } from '../engine/engine';
+import { CatalogError, NewItem } from '../catalog/catalog';
+import type { Engine } from '../pipeline/engine';
 import { CatalogChange, CatalogLog, ChangeBase, changeId } from './catalog-log';
 import { ServiceError } from './errors';
 import { JournalClosedError, JournalFullError } from './journal';

@@ -16,7 +16,7 @@
 // rule (catalog-changes.ts) compares them with a reloaded bundle's createdAt.
 // The log is never trimmed by age: it is compacted (rewritten with the live
 // changes only) by catalog-changes.ts.
-import type { NewItem } from '../engine/catalog';
+import type { NewItem } from '../catalog/catalog';
 import { Journal, JournalCodec, JournalRecovery, JournalSync } from './journal';
 
 /** The bundle a change was made on. */

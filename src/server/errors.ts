@@ -4,9 +4,9 @@
 import * as grpc from '@grpc/grpc-js';
 
 import { BundleError } from '../bundle/manifest';
-import { CatalogError } from '../engine/catalog';
-import { DeadlineError, QueueWaitError } from '../engine/engine';
-import { QueueFullError } from '../engine/scoring/pool';
+import { CatalogError } from '../catalog/catalog';
+import { DeadlineError, QueueWaitError } from '../pipeline/engine';
+import { QueueFullError } from '../scoring/pool';
 import { JournalClosedError, JournalFullError } from './journal';
 
 export const ERRORS = {

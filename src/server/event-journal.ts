@@ -1,8 +1,8 @@
 // The events accepted since start (and restored from the event log), kept
 // by item id so that a reloaded bundle, whose rows differ, can be given the
 // same user state. Bounded: the newest `max` events are kept.
-import type { EngineEvent } from '../engine/state';
-import type { LiveCatalog } from '../engine/catalog';
+import type { EngineEvent } from '../state';
+import type { LiveCatalog } from '../catalog/catalog';
 import type { LoggedEvent } from './event-log';
 
 export class EventJournal {

@@ -7,7 +7,7 @@
 // bucket. The file format is in docs/profiles.md.
 import { promises as fs } from 'node:fs';
 
-import type { DiversityMethod, ExplorationMethod, RankDefaults } from '../engine/request';
+import type { DiversityMethod, ExplorationMethod, RankDefaults } from '../pipeline/request';
 import { invalid } from './errors';
 
 /** A stage of the cascade, and whether a profile may leave it out. */

@@ -5,8 +5,8 @@
 // then a second copy of each: about 5% of the server's CPU per W2 Rank in a
 // profile at 100/s). The HTTP gateway, which prints proto3 JSON, asks the
 // same value for its object form. Field numbers follow proto/ranking/v1.
-import type { RankOutput } from '../engine/request';
-import { PROVENANCE } from '../engine/types';
+import type { RankOutput } from '../pipeline/request';
+import { PROVENANCE } from '../pipeline/types';
 
 const PROVENANCE_NAMES: Record<number, string> = {
   [PROVENANCE.retrieved]: 'PROVENANCE_RETRIEVED',

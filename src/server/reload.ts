@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 
 import { checkConfined } from '../bundle/confine';
-import type { Engine } from '../engine/engine';
-import type { EngineEvent } from '../engine/state';
+import type { Engine } from '../pipeline/engine';
+import type { EngineEvent } from '../state';
 import type { CatalogChanges, ReplayStats } from './catalog-changes';
 import { invalid, ServiceError } from './errors';
 import { EventJournal, toRows } from './event-journal';

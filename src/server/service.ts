@@ -8,10 +8,10 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 
-import type { Engine } from '../engine/engine';
-import { DEFAULT_RANK } from '../engine/options';
-import type { RankDefaults } from '../engine/request';
-import { CASCADE_STAGES } from '../engine/stages';
+import type { Engine } from '../pipeline/engine';
+import { DEFAULT_RANK } from '../pipeline/options';
+import type { RankDefaults } from '../pipeline/request';
+import { CASCADE_STAGES } from '../stages';
 import { grpcStatusName, Metrics } from '../metrics/metrics';
 import { AdminSetting, authorizeAdmin } from './admin-auth';
 import { CatalogChanges, ReplayStats } from './catalog-changes';

@@ -2,9 +2,9 @@
 // enums as names, 64-bit integers as numbers) into the engine's validated
 // inputs. Every problem is INVALID_ARGUMENT with the field named.
 import type { Bundle } from '../bundle/loader';
-import type { LiveCatalog, NewItem } from '../engine/catalog';
-import type { DiversityMethod, ExplorationMethod, RankDefaults, RankInput, RankOptions } from '../engine/request';
-import type { EngineEvent } from '../engine/state';
+import type { LiveCatalog, NewItem } from '../catalog/catalog';
+import type { DiversityMethod, ExplorationMethod, RankDefaults, RankInput, RankOptions } from '../pipeline/request';
+import type { EngineEvent } from '../state';
 import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
 import { invalid, ServiceError } from './errors';

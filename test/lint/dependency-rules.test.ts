@@ -34,12 +34,12 @@ describe('dependency rules', function () {
       const files: Record<string, string> = {
         'src/a.ts': "import { b } from './b';\nexport const a = b + 1;\n",
         'src/b.ts': "import { a } from './a';\nexport const b = 1;\nexport const c = () => a;\n",
-        'src/models/schema.ts': "import { run } from '../engine/cascade';\nexport const s = run;\n",
-        'src/engine/cascade.ts': "import { serve } from '../server/service';\nexport const run = serve;\n",
+        'src/models/schema.ts': "import { run } from '../pipeline/cascade';\nexport const s = run;\n",
+        'src/pipeline/cascade.ts': "import { serve } from '../server/service';\nexport const run = serve;\n",
         'src/server/service.ts': "import { world } from '../../tools/world/generate';\nexport const serve = world;\n",
         'tools/world/generate.ts': "export const world = 1;\n",
         'src/util/x.ts': "import { t } from '../../test/helper';\nexport const x = t;\n",
-        'src/client/index.ts': "import { run } from '../engine/cascade';\nexport const c = run;\n",
+        'src/client/index.ts': "import { run } from '../pipeline/cascade';\nexport const c = run;\n",
         // What the client may import: node built-ins and the proto module.
         'src/client/proto.ts': "import { join } from 'node:path';\nimport { PROTO } from '../server/proto';\nexport const p = join(PROTO);\n",
         'src/server/proto.ts': "export const PROTO = 'ranking.proto';\n",
@@ -59,7 +59,7 @@ describe('dependency rules', function () {
       );
       assert.deepEqual(
         [...fired].sort(),
-        ['client-knows-only-the-proto', 'engine-knows-no-transport-or-demo', 'foundations-know-no-cascade', 'no-circular', 'src-knows-no-tools-tests-or-bench'],
+        ['cascade-knows-no-transport', 'client-knows-only-the-proto', 'foundations-know-no-cascade', 'no-circular', 'src-knows-no-tools-tests-or-bench'],
       );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

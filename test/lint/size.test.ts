@@ -20,8 +20,8 @@ const KNOWN: Record<string, number> = {
   'src/server/http.ts:startHttpServer': 123,
   'src/server/validate.ts:toRankInput': 109,
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
-  'src/engine/policy/exploration.ts:mixExploration': 97,
-  'src/engine/scoring/dcn-ts.ts:dcnForwardReference': 89,
+  'src/stages/policy/exploration.ts:mixExploration': 97,
+  'src/scoring/dcn-ts.ts:dcnForwardReference': 89,
 };
 
 function sources(dir: string): string[] {

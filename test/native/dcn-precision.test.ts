@@ -19,7 +19,7 @@ import { DcnCalibration, DcnModel, DcnShape, DcnWeights } from '../../src/native
 import { autoPrecision, fp32Backend, resolvePrecision } from '../../src/native/dcn-precision';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { NativeInputError, onednnCpu } from '../../src/native';
-import { dcnForwardReference } from '../../src/engine/scoring/dcn-ts';
+import { dcnForwardReference } from '../../src/scoring/dcn-ts';
 import { randomDcnWeights } from '../oracles/dcn-weights';
 import { mulberry32, normalArray } from '../oracles/random';
 import { assertClose } from './helpers';

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { native } from '../../src/native/binding';
 import { DcnModel, DcnShape, DcnWeights, flattenWeights } from '../../src/native/dcn';
 import { dcnGemm, simdLevel } from '../../src/native';
-import { dcnForwardReference } from '../../src/engine/scoring/dcn-ts';
+import { dcnForwardReference } from '../../src/scoring/dcn-ts';
 import { randomDcnWeights as randomWeights } from '../oracles/dcn-weights';
 import { mulberry32, normalArray } from '../oracles/random';
 import { assertClose } from './helpers';

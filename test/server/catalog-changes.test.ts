@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { MANIFEST } from '../../src/bundle/manifest';
-import { Engine } from '../../src/engine/engine';
+import { Engine } from '../../src/pipeline/engine';
 import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/server/catalog-log';
 import { CatalogChanges, supersedes } from '../../src/server/catalog-changes';
 import { createMetrics } from '../../src/metrics/metrics';

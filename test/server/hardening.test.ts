@@ -4,10 +4,10 @@ import * as grpc from '@grpc/grpc-js';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { RankingClient } from '../../src/client';
-import type { RankInput, RankOutput } from '../../src/engine/request';
-import { Engine, QueueWaitError } from '../../src/engine/engine';
+import type { RankInput, RankOutput } from '../../src/pipeline/request';
+import { Engine, QueueWaitError } from '../../src/pipeline/engine';
 import { toStatus } from '../../src/server/errors';
-import { DEFAULT_RANK } from '../../src/engine/options';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';

@@ -14,8 +14,8 @@ import pino from 'pino';
 
 import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { RankingCallOptions, RankingClient } from '../../src/client';
-import { Engine } from '../../src/engine/engine';
-import { EngineOptions } from '../../src/engine/options';
+import { Engine } from '../../src/pipeline/engine';
+import { EngineOptions } from '../../src/pipeline/options';
 import { createMetrics, Metrics } from '../../src/metrics/metrics';
 import { RankingService, ServiceOptions } from '../../src/server/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../tools/world/generate';

@@ -10,7 +10,7 @@ import { createMetrics } from '../../src/metrics/metrics';
 import type { Metrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { DEFAULT_LIMITS, toRankInput } from '../../src/server/validate';
-import { DEFAULT_RANK } from '../../src/engine/options';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { Harness, httpRequest, silentLogger, startHarness } from './harness';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -5,9 +5,9 @@ import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 
 import type { RankResponse__Output } from '../../src/client';
-import { CASCADE_STAGES } from '../../src/engine/stages';
+import { CASCADE_STAGES } from '../../src/stages';
 import { bucketPoint, ProfileSet } from '../../src/server/profiles';
-import { DEFAULT_RANK } from '../../src/engine/options';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { ENGINE_OPTIONS, expectStatus, Harness, startHarness } from './harness';
 
 /** The pre-ranker keeps M candidates plus up to freshKeep new items (the exploration pool). */

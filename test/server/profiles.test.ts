@@ -3,10 +3,10 @@
 import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 
-import { CASCADE_STAGES } from '../../src/engine/stages';
+import { CASCADE_STAGES } from '../../src/stages';
 import { toStatus } from '../../src/server/errors';
 import { bucketPoint, BUILTIN_PROFILE, ProfileSet, ProfilesError } from '../../src/server/profiles';
-import { DEFAULT_RANK } from '../../src/engine/options';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 
 const opts = { base: DEFAULT_RANK, stages: CASCADE_STAGES, source: 'profiles.json' };
 

@@ -4,8 +4,8 @@ import * as assert from 'node:assert/strict';
 
 import type { MethodDefinition } from '@grpc/proto-loader';
 
-import type { RankOutput, RankedRow } from '../../src/engine/request';
-import { PROVENANCE } from '../../src/engine/types';
+import type { RankOutput, RankedRow } from '../../src/pipeline/request';
+import { PROVENANCE } from '../../src/pipeline/types';
 import { loadProto, SERVICE_NAME } from '../../src/server/proto';
 import { RankResponse, rankResponseSerializer, RowNames } from '../../src/server/rank-response';
 

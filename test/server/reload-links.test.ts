@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { loadBundle } from '../../src/bundle/loader';
 import { RankingClient, ReloadBundleResponse__Output } from '../../src/client';
-import { Engine } from '../../src/engine/engine';
+import { Engine } from '../../src/pipeline/engine';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 
 import { RankingClient } from '../../src/client';
-import type { Engine } from '../../src/engine/engine';
+import type { Engine } from '../../src/pipeline/engine';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
 import { bearer, silentLogger } from './harness';

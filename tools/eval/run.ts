@@ -49,14 +49,14 @@ import pino from 'pino';
 
 import { loadBundle, newItemMask } from '../../src/bundle/loader';
 import { ActionType, Device as WireDevice, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface as WireSurface } from '../../src/client';
-import { Engine } from '../../src/engine/engine';
-import { ENGINE_DEFAULTS } from '../../src/engine/options';
-import { UserTower } from '../../src/engine/user-tower';
+import { Engine } from '../../src/pipeline/engine';
+import { ENGINE_DEFAULTS } from '../../src/pipeline/options';
+import { UserTower } from '../../src/models/user-tower';
 import { onednnCpu, scoreRows, topK } from '../../src/native';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { createMetrics } from '../../src/metrics/metrics';
 import { RankingService } from '../../src/server/service';
-import { DEFAULT_RANK } from '../../src/engine/options';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { Rng } from '../../src/util/random';
 import { ensureWorld } from '../world/cache';
 import { Objective, OBJECTIVES, WorldConfig } from '../world/schema';
