@@ -1,5 +1,6 @@
 // Loads the compiled addon and describes its raw surface. Everything here is
 // unchecked: use the wrappers in this folder, which validate inputs first.
+import type { DcnShape } from './dcn-shape';
 import * as path from 'node:path';
 
 export interface RawSearchResult {
@@ -44,15 +45,8 @@ export interface RawVectorIndexCtor {
   read(path: string): Promise<RawVectorIndex>;
 }
 
-export interface RawDcnShape {
-  inputDim: number;
-  userDim: number;
-  crossLayers: number;
-  crossRank: number;
-  mlp: number[];
-  heads: number;
-  structure: 'stacked' | 'parallel';
-}
+/** The addon takes the shape as the bundle declares it. */
+export type RawDcnShape = DcnShape;
 
 export interface RawDcnModel {
   forward(user: Float32Array, items: Float32Array, out?: Float32Array): Float32Array;
