@@ -15,7 +15,7 @@ import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './server/config';
 import { EventLog, LoggedEvent } from './server/event-log';
 import { CatalogChange, CatalogLog, openCatalogLog } from './server/catalog-log';
-import { createMetrics } from './metrics/metrics';
+import { createMetrics, Metrics } from './metrics/metrics';
 import { createLogger } from './server/logger';
 import { RankingService } from './server/service';
 import { ProfileSet } from './server/profiles';
@@ -48,6 +48,89 @@ export interface DefaultBundle {
   ensure(log: pino.Logger): Promise<void>;
 }
 
+type Config = ReturnType<typeof loadConfig>;
+
+/** Builds and warms an engine for a bundle directory (start-up and ReloadBundle). */
+function engineLoader(cfg: Config, clock: Config['clock'], events: string, metrics: Metrics): (dir: string) => Promise<Engine> {
+  return async (dir) => {
+    const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
+    return Engine.create(bundle, {
+      ...ENGINE_DEFAULTS,
+      threads: cfg.threads,
+      maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
+      maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
+      maxQueuedRows: cfg.maxQueuedRows,
+      catalogHeadroom: cfg.catalogHeadroom,
+      userEmbeddingCache: { maxEntries: cfg.userEmbeddingCache },
+      rankerPrecision: isPrecisionSetting(cfg.rankerPrecision) ? cfg.rankerPrecision : undefined,
+      clock,
+      seedEvents: events || undefined,
+      metrics,
+    });
+  };
+}
+
+/** The durable event log (--event-log), with the events it holds. */
+async function openEvents(cfg: Config, metrics: Metrics, log: pino.Logger): Promise<{ eventLog?: EventLog; recovered: LoggedEvent[] }> {
+  if (!cfg.eventLog) return { recovered: [] };
+  const t = Date.now();
+  const opened = await EventLog.open({
+    dir: path.resolve(cfg.eventLog),
+    maxEvents: Math.max(1, cfg.maxJournal),
+    sync: cfg.eventLogSync,
+    onWrite: (seconds, n) => {
+      metrics.eventLogWrite.observe(seconds);
+      metrics.eventLogEvents.inc(n);
+    },
+    onError: (err) => log.error({ err }, 'event log segment rotation failed; appending to the current segment'),
+  });
+  const { skippedLines, truncatedBytes, segments, events } = opened.recovered;
+  log.info({ dir: cfg.eventLog, events: events.length, segments, skippedLines, truncatedBytes, sync: cfg.eventLogSync, ms: Date.now() - t }, 'event log opened');
+  if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'event log: skipped unreadable lines / cut a torn last line');
+  return { eventLog: opened.log, recovered: events };
+}
+
+/** The durable catalog-change log (--catalog-log), with the changes it holds. */
+async function openCatalogChanges(cfg: Config, log: pino.Logger): Promise<{ catalogLog?: CatalogLog; changes: CatalogChange[] }> {
+  if (!cfg.catalogLog) return { changes: [] };
+  const t = Date.now();
+  const opened = await openCatalogLog({ dir: path.resolve(cfg.catalogLog), sync: cfg.catalogLogSync });
+  const { skippedLines, truncatedBytes, records } = opened.recovered;
+  log.info({ dir: cfg.catalogLog, changes: records.length, skippedLines, truncatedBytes, sync: cfg.catalogLogSync, ms: Date.now() - t }, 'catalog log opened');
+  if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'catalog log: skipped unreadable lines / cut a torn last line');
+  return { catalogLog: opened.journal, changes: records };
+}
+
+/** TLS / mutual TLS credentials (--tls-cert, --tls-key, --tls-ca), or none. */
+function credentials(cfg: Config): grpc.ServerCredentials | undefined {
+  if (!(cfg.tlsCert && cfg.tlsKey)) return undefined;
+  const ca = cfg.tlsCa ? readFileSync(cfg.tlsCa) : null;
+  return grpc.ServerCredentials.createSsl(ca, [{ private_key: readFileSync(cfg.tlsKey), cert_chain: readFileSync(cfg.tlsCert) }], Boolean(cfg.tlsCa));
+}
+
+/** SIGHUP reloads the bundle directory (blue-green); SIGTERM and SIGINT drain and exit 0. */
+function onSignals(service: RankingService, root: string, bundleDir: string, closeLogs: () => Promise<void>, log: pino.Logger): void {
+  process.on('SIGHUP', () => {
+    service.reload(path.relative(root, path.resolve(bundleDir)) || '.').then(
+      (r) => log.info(r, 'reloaded on SIGHUP'),
+      (err: unknown) => log.error({ err }, 'reload on SIGHUP failed; the old bundle keeps serving'),
+    );
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    await service.stop();
+    await closeLogs();
+    await service.current()?.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
 /**
  * Runs the server: configuration (argv, environment, config file) to parts to
  * servers. Without --bundle it serves `defaultBundle`'s (on the bundle's
@@ -64,59 +147,13 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   const metrics = createMetrics();
   const useDefault = !cfg.bundle && defaultBundle !== undefined;
   const bundleDir = cfg.bundle || defaultBundle!.bundle;
-  const events = cfg.events || (useDefault ? defaultBundle!.events : '');
-  let clock = cfg.clock;
-  if (useDefault) clock = 'bundle'; // the default (demo) bundle's "now" is its reference time
-  const loadEngine = async (dir: string): Promise<Engine> => {
-    const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
-    return Engine.create(bundle, {
-      ...ENGINE_DEFAULTS,
-      threads: cfg.threads,
-      maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
-      maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
-      maxQueuedRows: cfg.maxQueuedRows,
-      catalogHeadroom: cfg.catalogHeadroom,
-      userEmbeddingCache: { maxEntries: cfg.userEmbeddingCache },
-      rankerPrecision: isPrecisionSetting(cfg.rankerPrecision) ? cfg.rankerPrecision : undefined,
-      clock,
-      seedEvents: events || undefined,
-      metrics,
-    });
-  };
-  let eventLog: EventLog | undefined;
-  let recovered: LoggedEvent[] = [];
-  if (cfg.eventLog) {
-    const t = Date.now();
-    const opened = await EventLog.open({
-      dir: path.resolve(cfg.eventLog),
-      maxEvents: Math.max(1, cfg.maxJournal),
-      sync: cfg.eventLogSync,
-      onWrite: (seconds, n) => {
-        metrics.eventLogWrite.observe(seconds);
-        metrics.eventLogEvents.inc(n);
-      },
-      onError: (err) => log.error({ err }, 'event log segment rotation failed; appending to the current segment'),
-    });
-    eventLog = opened.log;
-    recovered = opened.recovered.events;
-    const { skippedLines, truncatedBytes, segments } = opened.recovered;
-    log.info({ dir: cfg.eventLog, events: recovered.length, segments, skippedLines, truncatedBytes, sync: cfg.eventLogSync, ms: Date.now() - t }, 'event log opened');
-    if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'event log: skipped unreadable lines / cut a torn last line');
-  }
-  let catalogLog: CatalogLog | undefined;
-  let catalogChanges: CatalogChange[] = [];
-  if (cfg.catalogLog) {
-    const t = Date.now();
-    const opened = await openCatalogLog({ dir: path.resolve(cfg.catalogLog), sync: cfg.catalogLogSync });
-    catalogLog = opened.journal;
-    catalogChanges = opened.recovered.records;
-    const { skippedLines, truncatedBytes } = opened.recovered;
-    log.info({ dir: cfg.catalogLog, changes: catalogChanges.length, skippedLines, truncatedBytes, sync: cfg.catalogLogSync, ms: Date.now() - t }, 'catalog log opened');
-    if (skippedLines > 0 || truncatedBytes > 0) log.warn({ skippedLines, truncatedBytes }, 'catalog log: skipped unreadable lines / cut a torn last line');
-  }
+  // The default (demo) bundle's "now" is its reference time.
+  const loadEngine = engineLoader(cfg, useDefault ? 'bundle' : cfg.clock, cfg.events || (useDefault ? defaultBundle!.events : ''), metrics);
+  const { eventLog, recovered } = await openEvents(cfg, metrics, log);
+  const { catalogLog, changes } = await openCatalogChanges(cfg, log);
   const profiles = cfg.profiles ? await ProfileSet.load(path.resolve(cfg.profiles), { base: DEFAULT_RANK, stages: CASCADE_STAGES }) : undefined;
   if (profiles) log.info({ file: cfg.profiles, profiles: [...profiles.profiles.keys()], experiments: profiles.experiments.map((e) => e.name) }, 'rank profiles loaded');
-  const tls = cfg.tlsCert && cfg.tlsKey;
+  const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));
   const service = new RankingService({
     profiles,
     host: cfg.host,
@@ -126,66 +163,32 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
     limits: { maxClockSkewMs: cfg.maxClockSkewMs },
     admin: cfg.adminToken ? { token: cfg.adminToken } : 'disabled',
     adminClientNames: cfg.adminClientNames,
-    bundleRoot: cfg.bundleRoot || path.dirname(path.resolve(bundleDir)),
+    bundleRoot: root,
     loadEngine,
     maxJournal: cfg.maxJournal,
     eventLog,
     catalogLog,
     onCatalogLogError: (err) => log.error({ err }, 'catalog log compaction failed; the log keeps its longer content'),
-    credentials: tls
-      ? grpc.ServerCredentials.createSsl(
-          cfg.tlsCa ? readFileSync(cfg.tlsCa) : null,
-          [{ private_key: readFileSync(cfg.tlsKey), cert_chain: readFileSync(cfg.tlsCert) }],
-          Boolean(cfg.tlsCa),
-        )
-      : undefined,
+    credentials: credentials(cfg),
     metrics,
     logger: log,
   });
   await service.start();
-  log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls: Boolean(tls), mtls: Boolean(tls && cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
+  const tls = Boolean(cfg.tlsCert && cfg.tlsKey);
+  log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls, mtls: tls && Boolean(cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
 
   if (useDefault) await defaultBundle!.ensure(log);
   const t0 = Date.now();
-  let engine = await loadEngine(bundleDir);
-  if (catalogChanges.length > 0) {
-    const r = await service.restoreCatalog(engine, catalogChanges);
-    log.info({ read: catalogChanges.length, ...r }, 'catalog changes re-applied from the catalog log');
-    catalogChanges = [];
-  }
-  if (recovered.length > 0) {
-    const applied = service.restoreEvents(engine, recovered);
-    log.info({ read: recovered.length, applied }, 'recorded events restored from the event log');
-    recovered = [];
-  }
+  const engine = await loadEngine(bundleDir);
+  if (changes.length > 0) log.info({ read: changes.length, ...(await service.restoreCatalog(engine, changes)) }, 'catalog changes re-applied from the catalog log');
+  if (recovered.length > 0) log.info({ read: recovered.length, applied: service.restoreEvents(engine, recovered) }, 'recorded events restored from the event log');
   service.setEngine(engine);
-  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, precisionProbeUs: Object.fromEntries(Object.entries(engine.pool.probes).map(([m, p]) => [m, p.medianUs])), ms: Date.now() - t0 }, 'SERVING');
-
-  // SIGHUP reloads the bundle directory from disk (blue-green, see ReloadBundle).
-  const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));
-  process.on('SIGHUP', () => {
-    service.reload(path.relative(root, path.resolve(bundleDir)) || '.').then(
-      (r) => log.info(r, 'reloaded on SIGHUP'),
-      (err: unknown) => log.error({ err }, 'reload on SIGHUP failed; the old bundle keeps serving'),
-    );
-  });
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'draining');
-    await service.stop();
+  const probeUs = Object.fromEntries(Object.entries(engine.pool.probes).map(([m, p]) => [m, p.medianUs]));
+  log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, precisionProbeUs: probeUs, ms: Date.now() - t0 }, 'SERVING');
+  onSignals(service, root, bundleDir, async () => {
     await eventLog?.close();
     await catalogLog?.close();
-    engine = service.current() ?? engine;
-    await engine.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-
+  }, log);
   if (cfg.sample) await sampleRanking(service.grpcPort, 'user-000005', log);
 }
 

@@ -16,7 +16,6 @@ const KNOWN: Record<string, number> = {
   'src/server/service.ts': 422,
   'src/server/http.ts': 403,
   'src/metrics/metrics.ts:createMetrics': 232,
-  'src/main.ts:main': 135,
   'src/server/http.ts:startHttpServer': 123,
   'src/server/validate.ts:toRankInput': 109,
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
