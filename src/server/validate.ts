@@ -118,13 +118,10 @@ function list(field: string, v: unknown, max: number): unknown[] {
   return a;
 }
 
-export function toRankInput(
-  raw: unknown,
-  ctx: { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults; profiles?: ProfileSet },
-): { input: RankInput; unknownCandidates: string[]; served?: Served } {
-  const r = obj('request', raw);
-  const { bundle, catalog, limits } = ctx;
-  const userId = id('user_id', r.user_id, limits);
+type RankCtx = { bundle: Bundle; catalog: LiveCatalog; now: number; requestId: string; deadline: number; limits: Limits; defaults: RankDefaults; profiles?: ProfileSet };
+
+/** context: surface (served by the bundle), device, optional category. */
+function toContext(r: Msg, bundle: Bundle, catalog: LiveCatalog): { surface: string; device: RankInput['device']; category?: number } {
   const c = obj('context', r.context);
   const surface = enumOf('context.surface', c.surface, SURFACES, 'home');
   if (!(surface in bundle.manifest.defaultWeights)) {
@@ -136,45 +133,32 @@ export function toRankInput(
     category = catalog.categories.find(c.category);
     if (category === undefined) throw invalid('context.category', `unknown category "${c.category}"`);
   }
-  // The rank profile: named by the request, else the user's experiment
-  // bucket on this surface, else the surface's default. Its values are the
-  // defaults of every option the request leaves unset.
-  if (r.profile !== undefined && r.profile !== null && typeof r.profile !== 'string') throw invalid('profile', `must be a string, got ${show(r.profile)}`);
-  const served = ctx.profiles?.resolve(userId, surface, r.profile as string | undefined);
-  const D = served?.profile.defaults ?? ctx.defaults;
-  const numResults = typeof r.num_results === 'number' && r.num_results !== 0 ? r.num_results : (served?.profile.numResults ?? 0);
-  if (!Number.isInteger(numResults) || numResults < 1 || numResults > limits.maxResults) {
-    const given = r.num_results === undefined || r.num_results === null ? 'is missing' : `got ${show(r.num_results)}`;
-    throw invalid('num_results', `must be between 1 and ${limits.maxResults}, ${given}`);
-  }
+  return { surface, device, category };
+}
 
-  const recentActions = list('recent_actions', r.recent_actions, limits.maxActions).map((a, i) => {
-    const m = obj(`recent_actions[${i}]`, a);
-    const itemId = id(`recent_actions[${i}].item_id`, m.item_id, limits);
-    const row = catalog.rowOf.get(itemId);
-    if (row === undefined) throw invalid(`recent_actions[${i}].item_id`, `unknown item "${itemId}"`);
-    return { row, action: enumOf(`recent_actions[${i}].type`, m.type, ACTIONS, undefined), ts: time(`recent_actions[${i}].timestamp_ms`, m.timestamp_ms, ctx.now, limits.maxClockSkewMs) };
-  });
-
-  let candidateRows: Int32Array | undefined;
+/** candidate_ids (re-rank mode): known ones as rows, each once; unknown ones reported. */
+function toCandidates(r: Msg, catalog: LiveCatalog, limits: Limits): { candidateRows?: Int32Array; unknownCandidates: string[] } {
   const unknownCandidates: string[] = [];
   const cands = list('candidate_ids', r.candidate_ids, limits.maxCandidates);
-  if (cands.length > 0) {
-    const rows: number[] = [];
-    const seen = new Set<number>();
-    cands.forEach((x, i) => {
-      const row = catalog.rowOf.get(id(`candidate_ids[${i}]`, x, limits));
-      if (row === undefined) unknownCandidates.push(x as string);
-      else if (!seen.has(row)) {
-        seen.add(row);
-        rows.push(row);
-      }
-    });
-    candidateRows = Int32Array.from(rows);
-  }
+  if (cands.length === 0) return { unknownCandidates };
+  const rows: number[] = [];
+  const seen = new Set<number>();
+  cands.forEach((x, i) => {
+    const row = catalog.rowOf.get(id(`candidate_ids[${i}]`, x, limits));
+    if (row === undefined) unknownCandidates.push(x as string);
+    else if (!seen.has(row)) {
+      seen.add(row);
+      rows.push(row);
+    }
+  });
+  return { candidateRows: Int32Array.from(rows), unknownCandidates };
+}
 
-  // Weights given in the request are the weights (objectives it leaves out
-  // weigh 0); the surface's defaults apply only when it gives none.
+/**
+ * objective_weights: given weights are the weights (objectives left out
+ * weigh 0); the surface's defaults apply only when none is given.
+ */
+function toWeights(r: Msg, bundle: Bundle, surface: string): Float32Array {
   const objectives = bundle.manifest.objectives;
   const given = Object.entries(obj('objective_weights', r.objective_weights));
   const base = given.length > 0 ? {} : bundle.manifest.defaultWeights[surface];
@@ -185,7 +169,11 @@ export function toRankInput(
     weights[o] = num(`objective_weights["${name}"]`, v, 0, 1e6, 0);
   }
   if (weights.every((w) => w === 0)) throw invalid('objective_weights', 'at least one objective needs a positive weight');
+  return weights;
+}
 
+/** options: each unset one from the profile's defaults `D`. */
+function toOptions(r: Msg, D: RankDefaults, numResults: number, catalog: LiveCatalog, limits: Limits, served: Served | undefined): RankOptions {
   const o = obj('options', r.options);
   const retrievalK = count('options.retrieval_k', o.retrieval_k, limits.maxRetrievalK, D.retrievalK);
   // By default keep enough for the page after the policy's filters: at least 2 x num_results.
@@ -195,7 +183,7 @@ export function toRankInput(
     const row = catalog.rowOf.get(id(`options.exclude_item_ids[${i}]`, x, limits));
     if (row !== undefined) exclude.add(row);
   });
-  const options: RankOptions = {
+  return {
     retrievalK,
     prerankKeep,
     heavyBudget: num('options.heavy_budget', o.heavy_budget, 0, 1, D.heavyBudget),
@@ -211,20 +199,34 @@ export function toRankInput(
     purchaseWindowMs: served?.profile.purchaseWindowMs,
     skipStages: served && served.profile.skipStages.size > 0 ? served.profile.skipStages : undefined,
   };
-  const input: RankInput = {
-    requestId: ctx.requestId,
-    userId,
-    surface,
-    device,
-    category,
-    recentActions,
-    candidateRows,
-    numResults,
-    weights,
-    options,
-    debug: r.debug === true,
-    deadline: ctx.deadline,
-  };
+}
+
+export function toRankInput(raw: unknown, ctx: RankCtx): { input: RankInput; unknownCandidates: string[]; served?: Served } {
+  const r = obj('request', raw);
+  const { bundle, catalog, limits } = ctx;
+  const userId = id('user_id', r.user_id, limits);
+  const { surface, device, category } = toContext(r, bundle, catalog);
+  // The rank profile: named by the request, else the user's experiment
+  // bucket on this surface, else the surface's default. Its values are the
+  // defaults of every option the request leaves unset.
+  if (r.profile !== undefined && r.profile !== null && typeof r.profile !== 'string') throw invalid('profile', `must be a string, got ${show(r.profile)}`);
+  const served = ctx.profiles?.resolve(userId, surface, r.profile as string | undefined);
+  const numResults = typeof r.num_results === 'number' && r.num_results !== 0 ? r.num_results : (served?.profile.numResults ?? 0);
+  if (!Number.isInteger(numResults) || numResults < 1 || numResults > limits.maxResults) {
+    const given = r.num_results === undefined || r.num_results === null ? 'is missing' : `got ${show(r.num_results)}`;
+    throw invalid('num_results', `must be between 1 and ${limits.maxResults}, ${given}`);
+  }
+  const recentActions = list('recent_actions', r.recent_actions, limits.maxActions).map((a, i) => {
+    const m = obj(`recent_actions[${i}]`, a);
+    const itemId = id(`recent_actions[${i}].item_id`, m.item_id, limits);
+    const row = catalog.rowOf.get(itemId);
+    if (row === undefined) throw invalid(`recent_actions[${i}].item_id`, `unknown item "${itemId}"`);
+    return { row, action: enumOf(`recent_actions[${i}].type`, m.type, ACTIONS, undefined), ts: time(`recent_actions[${i}].timestamp_ms`, m.timestamp_ms, ctx.now, limits.maxClockSkewMs) };
+  });
+  const { candidateRows, unknownCandidates } = toCandidates(r, catalog, limits);
+  const weights = toWeights(r, bundle, surface);
+  const options = toOptions(r, served?.profile.defaults ?? ctx.defaults, numResults, catalog, limits, served);
+  const input: RankInput = { requestId: ctx.requestId, userId, surface, device, category, recentActions, candidateRows, numResults, weights, options, debug: r.debug === true, deadline: ctx.deadline };
   return { input, unknownCandidates, served };
 }
 

@@ -17,7 +17,6 @@ const KNOWN: Record<string, number> = {
   'src/server/http.ts': 403,
   'src/metrics/metrics.ts:createMetrics': 232,
   'src/server/http.ts:startHttpServer': 123,
-  'src/server/validate.ts:toRankInput': 109,
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
   'src/stages/policy/exploration.ts:mixExploration': 97,
   'src/scoring/dcn-ts.ts:dcnForwardReference': 89,
