@@ -25,6 +25,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { grpcStatusName } from '../metrics/metrics';
 import type { Metrics } from '../metrics/metrics';
+import { GRPC, httpToGrpcStatus } from './http-status';
 
 /** What the rank callback answers: an HTTP status and a JSON-serialisable body. */
 export interface HttpReply {
@@ -78,72 +79,6 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-/** gRPC status codes (grpc-js `status`), the ones this module maps. */
-const GRPC = {
-  OK: 0,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
-
-/**
- * The HTTP status for a gRPC status code: OK->200, INVALID_ARGUMENT->400,
- * UNAUTHENTICATED->401, PERMISSION_DENIED->403, NOT_FOUND->404,
- * RESOURCE_EXHAUSTED->429, UNAVAILABLE->503, DEADLINE_EXCEEDED->504, any
- * other code->500.
- */
-export function grpcToHttpStatus(code: number): number {
-  switch (code) {
-    case GRPC.OK:
-      return 200;
-    case GRPC.INVALID_ARGUMENT:
-      return 400;
-    case GRPC.UNAUTHENTICATED:
-      return 401;
-    case GRPC.PERMISSION_DENIED:
-      return 403;
-    case GRPC.NOT_FOUND:
-      return 404;
-    case GRPC.RESOURCE_EXHAUSTED:
-      return 429;
-    case GRPC.UNAVAILABLE:
-      return 503;
-    case GRPC.DEADLINE_EXCEEDED:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
-/** The gRPC status an HTTP status stands for (the reverse of grpcToHttpStatus, for metric labels). */
-export function httpToGrpcStatus(status: number): number {
-  if (status >= 200 && status < 300) return GRPC.OK;
-  switch (status) {
-    case 400:
-    case 413:
-      return GRPC.INVALID_ARGUMENT;
-    case 401:
-      return GRPC.UNAUTHENTICATED;
-    case 403:
-      return GRPC.PERMISSION_DENIED;
-    case 404:
-      return GRPC.NOT_FOUND;
-    case 429:
-      return GRPC.RESOURCE_EXHAUSTED;
-    case 503:
-      return GRPC.UNAVAILABLE;
-    case 504:
-      return GRPC.DEADLINE_EXCEEDED;
-    default:
-      return status >= 400 && status < 500 ? GRPC.INVALID_ARGUMENT : GRPC.INTERNAL;
-  }
-}
-
 const DEFAULT_MAX_BODY = 1 << 20;
 const REQUEST_ID_HEADER = 'x-request-id';
 /** Caller-supplied request ids are echoed only when short and printable. */
@@ -162,61 +97,52 @@ class HttpError extends Error {
   }
 }
 
-export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
-  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
-    throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${maxBodyBytes}`);
+/** The gateway's routes: /metrics, /healthz, /v1/rank and /v1/events. */
+class HttpGateway {
+  readonly maxBodyBytes: number;
+  private readonly methodLabel: string | null;
+  private readonly eventsMethodLabel: string | null;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    if (!Number.isInteger(this.maxBodyBytes) || this.maxBodyBytes < 0) {
+      throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${this.maxBodyBytes}`);
+    }
+    this.methodLabel = opts.methodLabel === undefined ? 'HttpRank' : opts.methodLabel;
+    this.eventsMethodLabel = opts.eventsMethodLabel === undefined ? 'HttpRecordEvents' : opts.eventsMethodLabel;
   }
-  const methodLabel = opts.methodLabel === undefined ? 'HttpRank' : opts.methodLabel;
-  const eventsMethodLabel = opts.eventsMethodLabel === undefined ? 'HttpRecordEvents' : opts.eventsMethodLabel;
-  const closeGraceMs = opts.closeGraceMs ?? 5000;
 
-  const server = createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    res.setHeader(REQUEST_ID_HEADER, requestId);
-    res.on('error', () => undefined); // client went away: nothing to do
-    handle(req, res, requestId).catch(() => {
-      // Only reachable if writing the response itself failed.
-      if (!res.headersSent) sendError(res, requestId, new HttpError(500, 'INTERNAL', 'internal error'));
-      else res.destroy();
-    });
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const [path, query = ''] = splitUrl(req.url ?? '/');
     switch (path) {
       case '/metrics':
-        if (!allow(req, res, requestId, 'GET')) return;
-        return serveMetrics(res);
+        if (!this.allow(req, res, requestId, 'GET')) return;
+        return this.serveMetrics(res);
       case '/healthz':
-        if (!allow(req, res, requestId, 'GET')) return;
-        return serveHealth(res);
+        if (!this.allow(req, res, requestId, 'GET')) return;
+        return this.serveHealth(res);
       case '/v1/rank':
-        if (!allow(req, res, requestId, 'POST')) return;
-        return serveJson(req, res, { requestId, query }, opts.rank, methodLabel);
+        if (!this.allow(req, res, requestId, 'POST')) return;
+        return this.serveJson(req, res, { requestId, query }, this.opts.rank, this.methodLabel);
       case '/v1/events':
-        if (!opts.recordEvents) break;
-        if (!allow(req, res, requestId, 'POST')) return;
-        return serveJson(req, res, { requestId, query }, opts.recordEvents, eventsMethodLabel);
+        if (!this.opts.recordEvents) break;
+        if (!this.allow(req, res, requestId, 'POST')) return;
+        return this.serveJson(req, res, { requestId, query }, this.opts.recordEvents, this.eventsMethodLabel);
     }
     drain(req);
     sendError(res, requestId, new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${path}`));
   }
 
-  async function serveMetrics(res: ServerResponse): Promise<void> {
-    const text = await opts.metrics.text();
-    res.writeHead(200, { 'content-type': opts.metrics.contentType, 'cache-control': 'no-store' });
+  private async serveMetrics(res: ServerResponse): Promise<void> {
+    const text = await this.opts.metrics.text();
+    res.writeHead(200, { 'content-type': this.opts.metrics.contentType, 'cache-control': 'no-store' });
     res.end(text);
   }
 
-  function serveHealth(res: ServerResponse): void {
+  private serveHealth(res: ServerResponse): void {
     let serving = false;
     try {
-      serving = opts.health() === true;
+      serving = this.opts.health() === true;
     } catch {
       serving = false;
     }
@@ -224,7 +150,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     res.end(serving ? 'SERVING\n' : 'NOT_SERVING\n');
   }
 
-  async function serveJson(
+  private async serveJson(
     req: IncomingMessage,
     res: ServerResponse,
     at: { requestId: string; query: string },
@@ -240,7 +166,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
       try {
         const names = namesOf(at.query);
         checkContentType(req);
-        const body = parseJson(await readBody(req, maxBodyBytes));
+        const body = parseJson(await readBody(req, this.maxBodyBytes));
         const reply = await handler(body, requestId, { requestId, names });
         if (!reply || !Number.isInteger(reply.status) || reply.status < 200 || reply.status > 599) {
           throw new Error(`callback returned an invalid status ${String(reply?.status)}`);
@@ -262,18 +188,38 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     } finally {
       if (label !== null) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        opts.metrics.observeRequest(label, grpcCode, seconds);
+        this.opts.metrics.observeRequest(label, grpcCode, seconds);
       }
     }
   }
 
-  function allow(req: IncomingMessage, res: ServerResponse, requestId: string, method: string): boolean {
+  private allow(req: IncomingMessage, res: ServerResponse, requestId: string, method: string): boolean {
     if (req.method === method) return true;
     drain(req);
     res.setHeader('allow', method);
     sendError(res, requestId, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.url} accepts ${method} only`, 'METHOD_NOT_ALLOWED'));
     return false;
   }
+}
+
+export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const gateway = new HttpGateway(opts);
+  const closeGraceMs = opts.closeGraceMs ?? 5000;
+
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.on('error', () => undefined); // client went away: nothing to do
+    gateway.handle(req, res, requestId).catch(() => {
+      // Only reachable if writing the response itself failed.
+      if (!res.headersSent) sendError(res, requestId, new HttpError(500, 'INTERNAL', 'internal error'));
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
 
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);

@@ -20,7 +20,8 @@ import { decodeFailureInterceptor, guardDeserializers, requestTypes, Undecodable
 import { invalid, ServiceError, toStatus } from './errors';
 import { EventJournal, toRows } from './event-journal';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
-import { grpcToHttpStatus, startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
+import { startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
+import { grpcToHttpStatus } from './http-status';
 import { ProfileSet } from './profiles';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { createJsonCodec, JsonCodec } from './proto-json';
@@ -63,7 +64,7 @@ export interface ServiceOptions {
    * Client certificate identities (subject CN or SAN DNS name, exact match)
    * that may make admin calls without a token. Only certificates the TLS
    * layer verified against the server's client CA (mutual TLS) count.
-   * See authorize() for the full rule.
+   * See admin-auth.ts for the full rule.
    */
   adminClientNames?: readonly string[];
   /** Directory that ReloadBundle paths are resolved in and must stay inside. */
@@ -381,9 +382,7 @@ export class RankingService {
     return applied;
   }
 
-  private authorize(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): void {
-    authorizeAdmin(call, method, this.opts.admin ?? 'open', this.opts.adminClientNames ?? []);
-  }
+  private authorize = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string): void => authorizeAdmin(call, method, this.opts.admin ?? 'open', this.opts.adminClientNames ?? []);
 
   private async upsertItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
     this.authorize(call, 'UpsertItems');
