@@ -148,22 +148,15 @@ export interface Metrics {
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-export function createMetrics(opts: MetricsOptions = {}): Metrics {
-  const prefix = opts.prefix ?? 'ranking_';
-  if (prefix !== '' && !METRIC_NAME.test(prefix)) {
-    throw new TypeError(`invalid metric prefix ${JSON.stringify(prefix)}`);
-  }
-  const registry = new Registry();
-  if (opts.defaultLabels) registry.setDefaultLabels(opts.defaultLabels);
-  const registers = [registry];
-  const n = (name: string): string => prefix + name;
-
-  // One hook run per scrape, shared by every gauge that needs it: registry
-  // reads metrics concurrently, so an async hook must finish before any of
-  // those gauges reports its value.
+/**
+ * A gauge `collect` that runs the metrics' hook once per scrape, shared by
+ * every gauge that needs it: the registry reads metrics concurrently, so an
+ * async hook must finish before any of those gauges reports its value.
+ */
+function collectOnce(hookOf: () => CollectHook | undefined): () => Promise<void> | undefined {
   let hookRun: Promise<void> | undefined;
-  const refresh = (): Promise<void> | undefined => {
-    const hook = metrics.collect;
+  return function (): Promise<void> | undefined {
+    const hook = hookOf();
     if (!hook) return undefined;
     if (hookRun) return hookRun;
     let result: void | Promise<void>;
@@ -178,11 +171,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     });
     return hookRun;
   };
-  // A Gauge's `collect` runs with `this` bound to the gauge; we only need the hook.
-  const collect = function (): Promise<void> | undefined {
-    return refresh();
-  };
+}
 
+/** Requests and the cascade's stages. */
+function requestMetrics(n: (name: string) => string, registers: Registry[]) {
   const requests = new Counter({
     name: n('requests_total'),
     help: 'Finished requests by method and gRPC status code name.',
@@ -223,6 +215,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     buckets: [...FRACTION_BUCKETS],
     registers,
   });
+  return { requests, requestDuration, stageDuration, stageCandidatesIn, stageCandidatesOut, strongModelFraction };
+}
+
+/** The scoring pool. */
+function poolMetrics(n: (name: string) => string, registers: Registry[], collect: () => Promise<void> | undefined) {
   const batchRows = new Histogram({
     name: n('batch_rows'),
     help: 'Rows per scoring batch (one request), by model.',
@@ -249,6 +246,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registers,
     collect,
   });
+  return { batchRows, batchQueueWait, poolUtilization, poolQueueDepth };
+}
+
+/** Events, the logs, the catalog and the loaded models. */
+function stateMetrics(n: (name: string) => string, registers: Registry[], collect: () => Promise<void> | undefined) {
   const eventsIngested = new Counter({
     name: n('events_ingested_total'),
     help: 'User events applied, by action type.',
@@ -289,13 +291,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['model', 'precision', 'kernels'] as const,
     registers,
   });
+  return { eventsIngested, eventLogWrite, eventLogEvents, eventsReplayed, catalogItems, bundleInfo, modelPrecisionInfo };
+}
+
+/** What the cascade did to a request: degradations, dropped candidates, unmet rules, the embedding cache. */
+function outcomeMetrics(n: (name: string) => string, registers: Registry[]) {
   const degraded = new Counter({
     name: n('degraded_total'),
     help: 'Responses degraded to meet the deadline, by reason.',
     labelNames: ['reason'] as const,
     registers,
   });
-
   const candidatesDropped = new Counter({
     name: n('candidates_dropped_total'),
     help: 'Candidates removed from a ranking because a stage scored them with a value that is not finite, by stage and reason.',
@@ -308,13 +314,33 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['rule'] as const,
     registers,
   });
-
   const userEmbeddingCache = new Counter({
     name: n('user_embedding_cache_total'),
     help: 'User embeddings per Rank call: reused from the cache (result="hit") or computed by the user tower (result="miss").',
     labelNames: ['result'] as const,
     registers,
   });
+  return { degraded, candidatesDropped, policyRuleUnmet, userEmbeddingCache };
+}
+
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
+  const prefix = opts.prefix ?? 'ranking_';
+  if (prefix !== '' && !METRIC_NAME.test(prefix)) {
+    throw new TypeError(`invalid metric prefix ${JSON.stringify(prefix)}`);
+  }
+  const registry = new Registry();
+  if (opts.defaultLabels) registry.setDefaultLabels(opts.defaultLabels);
+  const registers = [registry];
+  const n = (name: string): string => prefix + name;
+
+  const collect = collectOnce(() => metrics.collect);
+
+  const req = requestMetrics(n, registers);
+  const pool = poolMetrics(n, registers, collect);
+  const state = stateMetrics(n, registers, collect);
+  const outcome = outcomeMetrics(n, registers);
+
+
 
   if (opts.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });
@@ -330,49 +356,32 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registry,
     prefix,
     contentType: registry.contentType,
-    requests,
-    requestDuration,
-    stageDuration,
-    stageCandidatesIn,
-    stageCandidatesOut,
-    strongModelFraction,
-    batchRows,
-    batchQueueWait,
-    poolUtilization,
-    poolQueueDepth,
-    eventsIngested,
-    eventLogWrite,
-    eventLogEvents,
-    eventsReplayed,
-    catalogItems,
-    bundleInfo,
-    modelPrecisionInfo,
-    degraded,
-    candidatesDropped,
-    policyRuleUnmet,
-    userEmbeddingCache,
+    ...req,
+    ...pool,
+    ...state,
+    ...outcome,
     collect: undefined,
     observeRequest(method, code, seconds) {
       const name = typeof code === 'number' ? grpcStatusName(code) : code;
-      requests.inc({ method, code: name });
-      requestDuration.observe({ method }, seconds);
+      req.requests.inc({ method, code: name });
+      req.requestDuration.observe({ method }, seconds);
     },
     observeStage(stage, seconds, candidatesIn, candidatesOut) {
-      stageDuration.observe({ stage }, seconds);
-      stageCandidatesIn.observe({ stage }, candidatesIn);
-      stageCandidatesOut.observe({ stage }, candidatesOut);
+      req.stageDuration.observe({ stage }, seconds);
+      req.stageCandidatesIn.observe({ stage }, candidatesIn);
+      req.stageCandidatesOut.observe({ stage }, candidatesOut);
     },
     observeBatch(model, rows, queueWaitSeconds) {
-      batchRows.observe({ model }, rows);
-      batchQueueWait.observe({ model }, queueWaitSeconds);
+      pool.batchRows.observe({ model }, rows);
+      pool.batchQueueWait.observe({ model }, queueWaitSeconds);
     },
     setBundle(name, version) {
-      bundleInfo.reset();
-      bundleInfo.set({ name, version }, 1);
+      state.bundleInfo.reset();
+      state.bundleInfo.set({ name, version }, 1);
     },
     setModelPrecision(models) {
-      modelPrecisionInfo.reset();
-      for (const [model, p] of Object.entries(models)) modelPrecisionInfo.set({ model, precision: p.precision, kernels: p.precision === 'fp32' ? (p.backend ?? 'gemm') : 'onednn' }, 1);
+      state.modelPrecisionInfo.reset();
+      for (const [model, p] of Object.entries(models)) state.modelPrecisionInfo.set({ model, precision: p.precision, kernels: p.precision === 'fp32' ? (p.backend ?? 'gemm') : 'onednn' }, 1);
     },
     text() {
       return registry.metrics();
