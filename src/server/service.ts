@@ -2,7 +2,6 @@
 // the HTTP side (/metrics, /healthz, proto3 JSON POST /v1/rank and
 // /v1/events with the same semantics as Rank and RecordEvents). The engine may still be loading when the servers start:
 // health says NOT_SERVING and calls get UNAVAILABLE until setEngine().
-import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -16,7 +15,7 @@ import { grpcStatusName, Metrics } from '../metrics/metrics';
 import { AdminSetting, authorizeAdmin } from './admin-auth';
 import { CatalogChanges, ReplayStats } from './catalog-changes';
 import type { CatalogChange, CatalogLog } from './catalog-log';
-import { decodeFailureInterceptor, guardDeserializers, requestTypes, UndecodableMessage, undecodable } from './decode-guard';
+import { decodeFailureInterceptor, guardDeserializers, requestTypes } from './decode-guard';
 import { invalid, ServiceError, toStatus } from './errors';
 import { EventJournal, toRows } from './event-journal';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from './event-log';
@@ -26,6 +25,7 @@ import { ProfileSet } from './profiles';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { createJsonCodec, JsonCodec } from './proto-json';
 import { RankResponse, rankResponseSerializer } from './rank-response';
+import { unaryCall, UnaryFn } from './unary';
 import { namedDefinition } from './reflection';
 import { BundleReloader, ReloadResult } from './reload';
 import { DEFAULT_LIMITS, Limits, toEvents, toIds, toItems, toRankInput } from './validate';
@@ -238,38 +238,8 @@ export class RankingService {
     return this.engine;
   }
 
-  /** Wraps a handler: status mapping, metrics and logs; never throws into grpc-js. */
-  private unary(
-    method: string,
-    fn: (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>, requestId: string) => Promise<object>,
-  ): grpc.handleUnaryCall<unknown, unknown> {
-    return (call, callback) => {
-      const t0 = process.hrtime.bigint();
-      // One structured log line per call (debug level), keyed by the request id.
-      const requestId = (call.metadata.get('x-request-id')[0] as string | undefined) ?? randomUUID();
-      // The child logger is made only when a line is written: pino serializes
-      // its bindings when the child is created, a cost on every call otherwise.
-      const log = () => this.opts.logger.child({ method, requestId });
-      const debug = this.opts.logger.isLevelEnabled('debug');
-      const req = call.request;
-      const result = req instanceof UndecodableMessage ? Promise.reject(undecodable(method, req.typeName, req.reason)) : fn(req, call, requestId);
-      result.then(
-        (res) => {
-          const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-          this.opts.metrics.observeRequest(method, grpc.status.OK, secs);
-          if (debug) log().debug({ code: 'OK', ms: secs * 1000, ...(res instanceof RankResponse ? res.served : {}) }, 'call');
-          callback(null, res);
-        },
-        (err: unknown) => {
-          const s = toStatus(err);
-          const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-          this.opts.metrics.observeRequest(method, s.code, secs);
-          if (s.code === grpc.status.INTERNAL) log().error({ err }, 'internal error');
-          else if (debug) log().debug({ code: grpc.status[s.code], ms: secs * 1000, details: s.details }, 'call');
-          callback({ code: s.code, details: s.details, metadata: s.metadata });
-        },
-      );
-    };
+  private unary(method: string, fn: UnaryFn): grpc.handleUnaryCall<unknown, unknown> {
+    return unaryCall(method, fn, this.opts.metrics, this.opts.logger);
   }
 
   private async rank(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>, requestId: string): Promise<object> {

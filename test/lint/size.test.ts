@@ -13,7 +13,6 @@ const MAX_FUNCTION_LINES = 80;
 
 /** Over the limit when the limits came in: path (or path:function) -> lines then. */
 const KNOWN: Record<string, number> = {
-  'src/server/service.ts': 421,
   'src/onnx/dcn-graph.ts:buildDcnOnnx': 104,
   'src/stages/policy/exploration.ts:mixExploration': 97,
   'src/scoring/dcn-ts.ts:dcnForwardReference': 89,
