@@ -40,6 +40,47 @@ function need(name: string, a: Float32Array | undefined, len: number): Float32Ar
   return a;
 }
 
+/** y = x0 W^T + b for a map reading x0 ([out, D] weight). */
+type LinearOnX0 = (name: string, w: Float32Array, b: Float32Array | null, out: number) => string;
+
+interface Ops {
+  gemm(x: string, w: string, b: string | null): string;
+  weight(name: string, a: Float32Array, out: number, inp: number): string;
+  bias(name: string, a: Float32Array, out: number): string;
+}
+
+/**
+ * The graph's input: x0 [B, D] ('x0'), or the user row and the item rows
+ * ('split', x0 built on first use), and how a map reading x0 is multiplied.
+ */
+function graphInput(g: GraphBuilder, mode: 'x0' | 'split', batch: string, D: number, Du: number, { gemm, weight, bias }: Ops): { x0: () => string; linearOnX0: LinearOnX0 } {
+  if (mode === 'x0') {
+    const x = g.input('x0', [batch, D]);
+    return {
+      x0: () => x,
+      linearOnX0: (name, w, b, out) => gemm(x, weight(`${name}.weight`, w, out, D), b === null ? null : bias(`${name}.bias`, b, out)),
+    };
+  }
+  const user = g.input('user', [1, Du]);
+  const items = g.input('items', [batch, D - Du]);
+  let x: string | undefined;
+  const x0 = (): string => {
+    if (x === undefined) {
+      const rows = g.op('Shape', [items], { start: attr.int(0), end: attr.int(1) });
+      const tileShape = g.op('Concat', [rows, g.initializerInt64('one', [1])], { axis: attr.int(0) });
+      x = g.op('Concat', [g.op('Expand', [user, tileShape]), items], { axis: attr.int(1) });
+    }
+    return x;
+  };
+  const linearOnX0: LinearOnX0 = (name, w, b, out) => {
+    const wu = weight(`${name}.weight_user`, columns(w, out, D, 0, Du), out, Du);
+    const wi = weight(`${name}.weight_items`, columns(w, out, D, Du, D), out, D - Du);
+    const ub = gemm(user, wu, b === null ? null : bias(`${name}.bias`, b, out)); // [1, out]
+    return g.op('Gemm', [items, wi, ub], { transB: attr.int(1) });
+  };
+  return { x0, linearOnX0 };
+}
+
 /** Serialises the DCN-v2 model as ONNX: inputs per `opts.input`, output `probs` [B, heads]. */
 export function buildDcnOnnx(shape: DcnShape, weights: DcnWeights, opts: DcnOnnxOptions = {}): Uint8Array {
   const mode = opts.input ?? 'x0';
@@ -57,34 +98,7 @@ export function buildDcnOnnx(shape: DcnShape, weights: DcnWeights, opts: DcnOnnx
   const weight = (name: string, a: Float32Array, out: number, inp: number) => g.initializer(name, a, [out, inp]);
   const bias = (name: string, a: Float32Array, out: number) => g.initializer(name, need(name, a, out), [out]);
 
-  /** x0 [B, D]; in 'split' mode built on first use. */
-  let x0: () => string;
-  /** y = x0 W^T + b for a map reading x0 ([out, D] weight). */
-  let linearOnX0: (name: string, w: Float32Array, b: Float32Array | null, out: number) => string;
-  if (mode === 'x0') {
-    const x = g.input('x0', [batch, D]);
-    x0 = () => x;
-    linearOnX0 = (name, w, b, out) =>
-      gemm(x, weight(`${name}.weight`, w, out, D), b === null ? null : bias(`${name}.bias`, b, out));
-  } else {
-    const user = g.input('user', [1, Du]);
-    const items = g.input('items', [batch, D - Du]);
-    let x: string | undefined;
-    x0 = () => {
-      if (x === undefined) {
-        const rows = g.op('Shape', [items], { start: attr.int(0), end: attr.int(1) });
-        const tileShape = g.op('Concat', [rows, g.initializerInt64('one', [1])], { axis: attr.int(0) });
-        x = g.op('Concat', [g.op('Expand', [user, tileShape]), items], { axis: attr.int(1) });
-      }
-      return x;
-    };
-    linearOnX0 = (name, w, b, out) => {
-      const wu = weight(`${name}.weight_user`, columns(w, out, D, 0, Du), out, Du);
-      const wi = weight(`${name}.weight_items`, columns(w, out, D, Du, D), out, D - Du);
-      const ub = gemm(user, wu, b === null ? null : bias(`${name}.bias`, b, out)); // [1, out]
-      return g.op('Gemm', [items, wi, ub], { transB: attr.int(1) });
-    };
-  }
+  const { x0, linearOnX0 } = graphInput(g, mode, batch, D, Du, { gemm, weight, bias });
 
   // Cross network (xc === null: x_L is still x0).
   let xc: string | null = null;

@@ -32,6 +32,34 @@ function need(name: string, a: Float32Array | undefined, len: number): Float32Ar
   return a;
 }
 
+/** The weights as the forward pass reads them, each tensor's length checked. */
+function checkedWeights(shape: DcnShape, weights: DcnWeights) {
+  const D = shape.inputDim;
+  const r = shape.crossRank;
+  const H = shape.heads;
+  const cross = weights.cross.map((c, l) =>
+    r === 0
+      ? { w: need(`cross[${l}].weight`, c.weight, D * D), u: undefined, v: undefined, b: need(`cross[${l}].bias`, c.bias, D) }
+      : {
+          w: undefined,
+          u: need(`cross[${l}].u`, c.u, D * r),
+          v: need(`cross[${l}].v`, c.v, r * D),
+          b: need(`cross[${l}].bias`, c.bias, D),
+        },
+  );
+  let inDim = D;
+  const mlp = weights.mlp.map((m, j) => {
+    const layer = { w: need(`mlp[${j}].weight`, m.weight, shape.mlp[j] * inDim), b: need(`mlp[${j}].bias`, m.bias, shape.mlp[j]), in: inDim, out: shape.mlp[j] };
+    inDim = shape.mlp[j];
+    return layer;
+  });
+  const hidden = mlp.length === 0 ? 0 : mlp[mlp.length - 1].out;
+  const headIn = mlp.length === 0 ? D : shape.structure === 'parallel' ? D + hidden : hidden;
+  const headW = need('heads.weight', weights.heads.weight, H * headIn);
+  const headB = need('heads.bias', weights.heads.bias, H);
+  return { cross, mlp, hidden, headIn, headW, headB };
+}
+
 /** Returns B x heads probabilities (row-major) for B = items.length / (inputDim - userDim). */
 export function dcnForwardReference(
   shape: DcnShape,
@@ -51,26 +79,7 @@ export function dcnForwardReference(
   if (weights.mlp.length !== shape.mlp.length) throw new RangeError('weights.mlp does not match shape');
 
   // Check every tensor once, outside the row loop.
-  const cross = weights.cross.map((c, l) =>
-    r === 0
-      ? { w: need(`cross[${l}].weight`, c.weight, D * D), u: undefined, v: undefined, b: need(`cross[${l}].bias`, c.bias, D) }
-      : {
-          w: undefined,
-          u: need(`cross[${l}].u`, c.u, D * r),
-          v: need(`cross[${l}].v`, c.v, r * D),
-          b: need(`cross[${l}].bias`, c.bias, D),
-        },
-  );
-  let inDim = D;
-  const mlp = weights.mlp.map((m, j) => {
-    const layer = { w: need(`mlp[${j}].weight`, m.weight, shape.mlp[j] * inDim), b: need(`mlp[${j}].bias`, m.bias, shape.mlp[j]), in: inDim, out: shape.mlp[j] };
-    inDim = shape.mlp[j];
-    return layer;
-  });
-  const hidden = mlp.length === 0 ? 0 : mlp[mlp.length - 1].out;
-  const headIn = mlp.length === 0 ? D : parallel ? D + hidden : hidden;
-  const headW = need('heads.weight', weights.heads.weight, H * headIn);
-  const headB = need('heads.bias', weights.heads.bias, H);
+  const { cross, mlp, hidden, headIn, headW, headB } = checkedWeights(shape, weights);
 
   const B = items.length / di;
   const out = new Float32Array(B * H);

@@ -72,6 +72,42 @@ function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number> | null, seen: 
   return idx.slice(0, m);
 }
 
+/**
+ * Draws fresh items one at a time, without replacement: Thompson sampling on
+ * their Beta posteriors, or in proportion to their weights (ε-greedy).
+ */
+function freshPicker(method: ExplorationMethod, weight: Float64Array, alpha: Float64Array, beta: Float64Array, rng: () => number): () => number {
+  const nf = weight.length;
+  const taken = new Uint8Array(nf);
+  return (): number => {
+    let best = -1;
+    if (method === 'thompson') {
+      let bestTheta = -Infinity;
+      for (let j = 0; j < nf; j++) {
+        if (taken[j] === 1) continue;
+        const theta = sampleBeta(alpha[j], beta[j], rng);
+        if (theta > bestTheta) {
+          best = j;
+          bestTheta = theta;
+        }
+      }
+    } else {
+      let total = 0;
+      for (let j = 0; j < nf; j++) if (taken[j] === 0) total += weight[j];
+      const u = rng() * total;
+      let acc = 0;
+      for (let j = 0; j < nf; j++) {
+        if (taken[j] === 1) continue;
+        if (best < 0 || weight[j] > 0) best = j; // first left, or the last with weight (rounding fallback)
+        acc += weight[j];
+        if (acc > u && weight[j] > 0) break;
+      }
+    }
+    taken[best] = 1;
+    return best;
+  };
+}
+
 /** Mixes fresh items into the organic ranking (see the file header). k is 1-based. */
 export function mixExploration(
   organic: ScoredRows,
@@ -119,34 +155,7 @@ export function mixExploration(
     }
   }
 
-  const taken = new Uint8Array(nf);
-  const pickFresh = (): number => {
-    let best = -1;
-    if (method === 'thompson') {
-      let bestTheta = -Infinity;
-      for (let j = 0; j < nf; j++) {
-        if (taken[j] === 1) continue;
-        const theta = sampleBeta(alpha[j], beta[j], rng);
-        if (theta > bestTheta) {
-          best = j;
-          bestTheta = theta;
-        }
-      }
-    } else {
-      let total = 0;
-      for (let j = 0; j < nf; j++) if (taken[j] === 0) total += weight[j];
-      const u = rng() * total;
-      let acc = 0;
-      for (let j = 0; j < nf; j++) {
-        if (taken[j] === 1) continue;
-        if (best < 0 || weight[j] > 0) best = j; // first left, or the last with weight (rounding fallback)
-        acc += weight[j];
-        if (acc > u && weight[j] > 0) break;
-      }
-    }
-    taken[best] = 1;
-    return best;
-  };
+  const pickFresh = freshPicker(method, weight, alpha, beta, rng);
 
   const size = Math.min(n, orgPos.length + nf);
   const rows = new Int32Array(size);
