@@ -370,6 +370,7 @@ Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   const View<int32_t>& rows = m.idx;
   View<float> q = ArgArray<float>(info, 3, "query");
   RANK_THROW_RANGE_IF(q.length != d, env, "query length must equal dim");
+  CheckFinite(env, "query", q.data, q.length);
   auto out = Napi::Float32Array::New(env, rows.length);
   float* o = out.Data();
   simd::DotGather(q.data, m.base, rows.data, rows.length, d, o);

@@ -1,6 +1,6 @@
 // MMR and DPP diversity over candidate rows of the shared embedding matrix.
 import { native } from './binding';
-import { NativeInputError, checkF32, checkFinite, checkI32, checkInt, checkMultiple, checkNumber, checkRows } from './checks';
+import { NativeInputError, checkF32, checkI32, checkInt, checkMultiple, checkNumber, checkRows } from './checks';
 
 /** Candidates as row indices into a catalog matrix plus their relevance. */
 export interface CandidateSet {
@@ -18,7 +18,7 @@ function checkCandidates(c: CandidateSet): void {
   checkInt('dim', c.dim, 1, 65536);
   const nrows = checkMultiple('embeddings', c.embeddings.length, c.dim);
   checkRows('rows', checkI32('rows', c.rows), nrows);
-  checkFinite('relevance', checkF32('relevance', c.relevance, c.rows.length));
+  checkF32('relevance', c.relevance, c.rows.length); // finiteness: checked natively
 }
 
 /**
@@ -64,7 +64,7 @@ export function scoreRows(
   checkInt('dim', dim, 1, 65536);
   const nrows = checkMultiple('embeddings', embeddings.length, dim);
   checkRows('rows', checkI32('rows', rows), nrows);
-  checkFinite('query', checkF32('query', query, dim));
+  checkF32('query', query, dim); // finiteness: checked natively
   if (bias === undefined) return native.scoreRows(embeddings, dim, rows, query);
   checkF32('bias.values', bias.values);
   if (bias.values.length < nrows) throw new NativeInputError(`bias.values has ${bias.values.length} values, embeddings ${nrows} rows`);

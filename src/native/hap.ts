@@ -1,10 +1,10 @@
 // HAP adaptive pre-ranking router and top-k selection (native).
 import { native } from './binding';
-import { NativeInputError, checkF32, checkFinite, checkI32, checkInt } from './checks';
+import { NativeInputError, checkF32, checkI32, checkInt } from './checks';
 
 /** Positions of the k largest scores, best first (ties: lower position first). */
 export function topK(scores: Float32Array, k: number): Int32Array {
-  checkFinite('scores', checkF32('scores', scores));
+  checkF32('scores', scores); // finiteness: checked natively, once
   return native.topK(scores, checkInt('k', k, 0));
 }
 
@@ -15,10 +15,10 @@ export function topK(scores: Float32Array, k: number): Int32Array {
  * uncertain first. These are the ones worth the strong model.
  */
 export function hapRoute(light: Float32Array, keep: number, budget: number, uncertainty?: Float32Array): Int32Array {
-  checkFinite('light', checkF32('light', light));
+  checkF32('light', light);
   checkInt('keep', keep, 0);
   checkInt('budget', budget, 0);
-  if (uncertainty !== undefined) checkFinite('uncertainty', checkF32('uncertainty', uncertainty, light.length));
+  if (uncertainty !== undefined) checkF32('uncertainty', uncertainty, light.length);
   return native.hapRoute(light, keep, budget, uncertainty);
 }
 
@@ -35,9 +35,9 @@ export interface HapMerged {
  * keeps the top `keep`.
  */
 export function hapMerge(light: Float32Array, hard: Int32Array, strong: Float32Array, keep: number): HapMerged {
-  checkFinite('light', checkF32('light', light));
+  checkF32('light', light);
   checkI32('hard', hard);
-  checkFinite('strong', checkF32('strong', strong, hard.length));
+  checkF32('strong', strong, hard.length);
   checkInt('keep', keep, 0);
   const seen = new Uint8Array(light.length);
   for (let i = 0; i < hard.length; i++) {
