@@ -95,6 +95,19 @@ export interface Stage {
   observe?(metrics: Metrics, ctx: RankContext, candidatesIn: number): void;
 }
 
+/** A value a stage sets for the stages after it; reading it earlier is a bug in the stage list, reported as such. */
+function produced<T>(v: T | null, what: string, by: string): T {
+  if (v === null) throw new Error(`${what}: read before the ${by} stage set it (stage order)`);
+  return v;
+}
+
+/** The user's state (set by user_state). */
+export const userOf = (ctx: RankContext): UserSnapshot => produced(ctx.user, 'the user state', 'user_state');
+/** The user embedding (set by user_embedding). */
+export const userEmbOf = (ctx: RankContext): Float32Array => produced(ctx.userEmb, 'the user embedding', 'user_embedding');
+/** The user part of the rankers' x0 (set by user_embedding). */
+export const userFeaturesOf = (ctx: RankContext): Float32Array => produced(ctx.userFeatures, 'the user features', 'user_embedding');
+
 export function emptyCandidates(): Candidates {
   return { rows: new Int32Array(0), scores: new Float32Array(0), provenance: new Uint8Array(0), strong: new Uint8Array(0) };
 }

@@ -5,14 +5,14 @@
 // pool); its scores are calibrated onto the light scale and the top M kept.
 import { hapMerge, hapRoute, scoreRows, topK } from '../native';
 import type { RankContext, Stage } from '../pipeline/context';
-import { allocCandidates, dropNonFinite, recordTrail, rowsAt, select } from '../pipeline/context';
+import { allocCandidates, dropNonFinite, recordTrail, rowsAt, select, userEmbOf, userFeaturesOf } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 import { PROVENANCE } from '../pipeline/types';
 
 export function lightScores(ctx: RankContext, rows: Int32Array): Float32Array {
   const { catalog, bundle } = ctx.deps;
   const w = bundle.manifest.lightModel?.biasWeight ?? 0;
-  return scoreRows(catalog.cols.embeddings, catalog.dim, rows, ctx.userEmb!, w !== 0 ? { values: catalog.cols.bias, weight: w } : undefined);
+  return scoreRows(catalog.cols.embeddings, catalog.dim, rows, userEmbOf(ctx), w !== 0 ? { values: catalog.cols.bias, weight: w } : undefined);
 }
 
 /**
@@ -73,7 +73,7 @@ export const prerankStage: Stage = {
     let hard = deps.hapRouting === 'top' ? topK(c.scores, budget) : hapRoute(c.scores, M, budget);
     let strong: Float32Array = new Float32Array(0);
     if (hard.length > 0) {
-      const p = await deps.pool.score('preranker', ctx.userFeatures!, rowsAt(c.rows, hard), ctx.now, input.signal, deps.preferInline());
+      const p = await deps.pool.score('preranker', userFeaturesOf(ctx), rowsAt(c.rows, hard), ctx.now, input.signal, deps.preferInline());
       // The strong model outputs P(click); compare on the logit scale.
       strong = new Float32Array(p.length);
       for (let i = 0; i < p.length; i++) strong[i] = Math.log(Math.max(p[i], 1e-7) / Math.max(1 - p[i], 1e-7));

@@ -2,7 +2,7 @@
 // probability per objective, computed in the worker pool or, when that is
 // cheaper than the hop, on the calling thread (see ScoringPool).
 import type { RankContext, Stage } from '../pipeline/context';
-import { dropNonFinite } from '../pipeline/context';
+import { dropNonFinite, userFeaturesOf } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 
 export const rankStage: Stage = {
@@ -21,7 +21,7 @@ export const rankStage: Stage = {
   // `objectives`), no single score: the ensemble's entry combines them.
   ownTrail: true,
   async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
-    const objectives = await ctx.deps.pool.score('ranker', ctx.userFeatures!, c.rows, ctx.now, ctx.input.signal, ctx.deps.preferInline());
+    const objectives = await ctx.deps.pool.score('ranker', userFeaturesOf(ctx), c.rows, ctx.now, ctx.input.signal, ctx.deps.preferInline());
     c.objectives = objectives;
     const out = dropNonFinite(ctx, 'rank', c, objectives, ctx.input.weights.length);
     ctx.note = `${c.rows.length} scored`;

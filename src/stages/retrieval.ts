@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 
 import { scoreRows, topK } from '../native';
-import { allocCandidates, recordTrail } from '../pipeline/context';
+import { allocCandidates, recordTrail, userEmbOf } from '../pipeline/context';
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 import { PROVENANCE } from '../pipeline/types';
@@ -113,8 +113,8 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
   const frac = ctx.deps.ivfScanFraction;
   const bytes = frac === null ? Infinity : frac * catalog.size * ctx.deps.ivfCodeBytes;
-  let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(ctx.userEmb!, opts) : null;
-  hits ??= await catalog.index.search(ctx.userEmb!, opts);
+  let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(userEmbOf(ctx), opts) : null;
+  hits ??= await catalog.index.search(userEmbOf(ctx), opts);
   const settled = catalog.version === version;
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
@@ -177,7 +177,7 @@ export const retrievalStage: Stage = {
       return build([rows], [PROVENANCE.provided], [null]);
     }
     const K = input.options.retrievalK;
-    const cold = !ctx.userEmb!.some((v) => v !== 0);
+    const cold = !userEmbOf(ctx).some((v) => v !== 0);
     const { rows: found, scores: foundScores } = cold ? popularRows(ctx, K) : await annRows(ctx, K);
     // Fresh source: newest items, best light score first, not already
     // retrieved. All of the newest are scored (one streamed block), then the
@@ -191,7 +191,7 @@ export const retrievalStage: Stage = {
     let picks: Int32Array = new Int32Array(0);
     const pickScores = new Float32Array(Math.min(nf, deps.freshKeep));
     if (nf > 0 && deps.freshKeep > 0) {
-      const s = cold ? Float32Array.from(fresh.rows, (r) => deps.catalog.cols.bias[r]) : scoreRows(fresh.emb, deps.catalog.dim, identityRows(nf), ctx.userEmb!);
+      const s = cold ? Float32Array.from(fresh.rows, (r) => deps.catalog.cols.bias[r]) : scoreRows(fresh.emb, deps.catalog.dim, identityRows(nf), userEmbOf(ctx));
       picks = pickBest(fresh.rows, s, deps.freshKeep, (r) => !marks.has(r) && usable(ctx, r), pickScores);
     }
     ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;

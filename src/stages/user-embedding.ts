@@ -5,12 +5,13 @@
 import { userFeatures } from '../models/layout';
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
+import { userOf } from '../pipeline/context';
 
 export const userEmbeddingStage: Stage = {
   id: 'user_embedding',
   async run(ctx: RankContext, c: Candidates): Promise<Candidates> {
     const { deps } = ctx;
-    const user = ctx.user!;
+    const user = userOf(ctx);
     const version = deps.catalog.version;
     let out = deps.towerCache.get(ctx.input.userId, user, version, ctx.now);
     const cached = out !== null;

@@ -14,7 +14,7 @@ import { mixExploration } from './exploration';
 import { recentMask } from './recency';
 import { mulberry32 } from '../../util/random';
 import type { RankContext, Stage } from '../../pipeline/context';
-import { rowsAt, select } from '../../pipeline/context';
+import { rowsAt, select, userOf } from '../../pipeline/context';
 import type { Candidates } from '../../pipeline/types';
 import { PROVENANCE } from '../../pipeline/types';
 
@@ -226,7 +226,7 @@ export function policyStage(cfg: PolicyConfig): Stage {
       const N = ctx.input.numResults;
       const heads = ctx.input.weights.length;
       const debug = ctx.trail !== null;
-      const user = ctx.user!;
+      const user = userOf(ctx);
       const K = c.rows.length;
 
       // 1. Seen recently: dropped. 2. Purchased within the window: set aside,
