@@ -14,6 +14,50 @@
 // each new arrival takes the place of the oldest, which is refused then
 // rather than when its deadline is near (adaptive LIFO).
 
+/** Rank calls admitted at once by default (running or waiting for a slot). */
+export const DEFAULT_MAX_CONCURRENT_RANKS = 4096;
+
+/** A call refused because the calls in progress are at their limit (a memory bound): RESOURCE_EXHAUSTED. */
+export class ConcurrencyLimitError extends Error {
+  readonly retryAfterMs = 20;
+
+  constructor(
+    readonly inProgress: number,
+    readonly limit: number,
+  ) {
+    const stack = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // an expected outcome under overload: no stack trace
+    super(`${inProgress} Rank calls in progress (limit ${limit}); retry later`);
+    Error.stackTraceLimit = stack;
+    this.name = 'ConcurrencyLimitError';
+  }
+}
+
+/**
+ * The first gate: Rank calls in progress (running or waiting for a cascade
+ * slot), across the engines a reload swaps in, up to a limit. It bounds
+ * memory; the slot queue below bounds time.
+ */
+export class CallLimit {
+  private active = 0;
+
+  constructor(readonly limit: number = DEFAULT_MAX_CONCURRENT_RANKS) {}
+
+  /** Counts a call in, or throws ConcurrencyLimitError. */
+  enter(): void {
+    if (this.active >= this.limit) throw new ConcurrencyLimitError(this.active, this.limit);
+    this.active++;
+  }
+
+  leave(): void {
+    this.active--;
+  }
+
+  get inProgress(): number {
+    return this.active;
+  }
+}
+
 /** A request whose deadline passed, or is too close to serve it: DEADLINE_EXCEEDED. */
 export class DeadlineError extends Error {}
 

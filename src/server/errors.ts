@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { BundleError } from '../bundle/manifest';
 import { CatalogError } from '../catalog/catalog';
+import { ConcurrencyLimitError } from '../pipeline/admission';
 import { DeadlineError, QueueWaitError } from '../pipeline/engine';
 import { QueueFullError } from '../scoring/pool';
 import { JournalClosedError, JournalFullError } from './journal';
@@ -68,7 +69,7 @@ export function toStatus(err: unknown): StatusReply {
   let e: ServiceError;
   if (err instanceof ServiceError) e = err;
   else if (err instanceof QueueFullError) e = new ServiceError('OVERLOADED', err.message, 50);
-  else if (err instanceof QueueWaitError) e = new ServiceError('OVERLOADED', err.message, err.retryAfterMs);
+  else if (err instanceof QueueWaitError || err instanceof ConcurrencyLimitError) e = new ServiceError('OVERLOADED', err.message, err.retryAfterMs);
   else if (err instanceof JournalFullError) e = new ServiceError('OVERLOADED', `not recorded: ${err.message}`, 50);
   else if (err instanceof JournalClosedError) e = new ServiceError('SHUTTING_DOWN', `not recorded: the server is shutting down (${err.message})`);
   else if (err instanceof CatalogError) e = new ServiceError(err.kind === 'capacity' ? 'CAPACITY' : 'INVALID_FIELD', err.message);

@@ -8,6 +8,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 
 import type { Engine } from '../pipeline/engine';
+import { CallLimit } from '../pipeline/admission';
 import { DEFAULT_RANK } from '../pipeline/options';
 import type { RankDefaults } from '../pipeline/request';
 import { CASCADE_STAGES } from '../stages';
@@ -33,7 +34,6 @@ import { DEFAULT_LIMITS, Limits, toEvents, toIds, toItems, toRankInput } from '.
 export type { ReloadResult };
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
 /** Default of ServiceOptions.maxConcurrentRanks. */
-export const DEFAULT_MAX_CONCURRENT_RANKS = 4096;
 
 export interface ServiceOptions {
   host: string;
@@ -105,7 +105,7 @@ export class RankingService {
   private readonly limits: Limits;
   private readonly defaults: RankDefaults;
   private readonly profiles: ProfileSet;
-  private ranking = 0;
+  private readonly calls: CallLimit;
   private readonly reloader: BundleReloader;
   /** Events accepted since start (and restored from the event log), replayed into a reloaded bundle. */
   private readonly journal: EventJournal;
@@ -118,6 +118,7 @@ export class RankingService {
   constructor(private readonly opts: ServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
+    this.calls = new CallLimit(opts.maxConcurrentRanks);
     this.journal = new EventJournal(opts.maxJournal ?? 2_000_000);
     this.catalogChanges = new CatalogChanges({ log: opts.catalogLog, onError: opts.onCatalogLogError });
     this.reloader = new BundleReloader({
@@ -262,15 +263,13 @@ export class RankingService {
     // limit (a memory bound), or when the engine predicts the call cannot get
     // a cascade slot in time for its deadline (or within the queue wait
     // limit), it is refused at once with RESOURCE_EXHAUSTED and a retry-after.
-    const limit = this.opts.maxConcurrentRanks ?? DEFAULT_MAX_CONCURRENT_RANKS;
-    if (this.ranking >= limit) throw new ServiceError('OVERLOADED', `${this.ranking} Rank calls in progress (limit ${limit}); retry later`, 20);
-    const refused = engine.admissionRefusal(deadline);
-    if (refused) throw refused;
-    this.ranking++;
+    this.calls.enter();
     try {
+      const refused = engine.admissionRefusal(deadline);
+      if (refused) throw refused;
       return await this.rankWith(engine, req, requestId, deadline, cancellation?.());
     } finally {
-      this.ranking--;
+      this.calls.leave();
     }
   }
 

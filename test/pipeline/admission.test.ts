@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
 
-import { DeadlineError, QueueWaitError, SlotQueue } from '../../src/pipeline/admission';
+import { CallLimit, ConcurrencyLimitError, DeadlineError, QueueWaitError, SlotQueue } from '../../src/pipeline/admission';
 import { toStatus } from '../../src/server/errors';
 
 /** A SlotQueue on a fake clock, and helpers that record what happened to each request. */
@@ -234,5 +234,29 @@ describe('engine: admission to the cascade (SlotQueue)', () => {
     );
     assert.equal((s.refused.get('c1') as Error).message, 'gone');
     assert.equal(s.q.activeCount, 0);
+  });
+});
+
+describe('admission: the limit on calls in progress (CallLimit)', () => {
+  it('admits up to the limit, refuses the next with RESOURCE_EXHAUSTED and a retry hint, admits again after a call leaves', () => {
+    const calls = new CallLimit(2);
+    calls.enter();
+    calls.enter();
+    assert.equal(calls.inProgress, 2);
+    let refused: unknown;
+    try {
+      calls.enter();
+    } catch (err) {
+      refused = err;
+    }
+    assert.ok(refused instanceof ConcurrencyLimitError);
+    assert.equal(calls.inProgress, 2, 'a refused call is not counted');
+    const s = toStatus(refused);
+    assert.equal(s.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal(s.details, '2 Rank calls in progress (limit 2); retry later');
+    assert.equal(s.metadata.get('retry-after-ms')[0], '20');
+    calls.leave();
+    calls.enter();
+    assert.equal(calls.inProgress, 2);
   });
 });
