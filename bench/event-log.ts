@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { EventLog, EventLogSync } from '../src/server/event-log';
+import { EventLog, EventLogSync } from '../src/state/event-log';
 import { runMeta } from './loadgen/report';
 
 const ROOT = path.join(__dirname, '..', '..');

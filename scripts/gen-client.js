@@ -2,7 +2,7 @@
 // Generates the TypeScript types of the ranking proto for the typed client
 // (src/client/generated/, committed) with @grpc/proto-loader's
 // proto-loader-gen-types. The options must describe what loadProto() decodes
-// (LOADER_OPTIONS in src/server/proto.ts); test/client/generated.test.ts checks
+// (LOADER_OPTIONS in src/api/proto.ts); test/client/generated.test.ts checks
 // both that and that the committed files are what this script writes.
 //
 //   npm run gen:client            (or: node scripts/gen-client.js [outDir])

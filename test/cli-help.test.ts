@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-import { DEFAULTS } from '../src/server/config';
+import { DEFAULTS } from '../src/api/config';
 
 const DIST = path.join(__dirname, '..');
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

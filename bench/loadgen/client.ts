@@ -12,7 +12,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { loadProto, SERVICE_NAME } from '../../src/server/proto';
+import { loadProto, SERVICE_NAME } from '../../src/api/proto';
 import { CallDone, frameMessage, RawGrpcClient, unframeMessage } from './raw-grpc';
 import { ArrivalProcess, buildSchedule, LatencyRecorder, LatencySummary, mulberry32, parseProcStatCpuUs, RecorderSnapshot, workerShare } from './schedule';
 

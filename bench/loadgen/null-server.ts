@@ -4,7 +4,7 @@
 //   node dist/bench/loadgen/null-server.js PORT
 import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../../src/server/service';
+import { loadProto } from '../../src/api/service';
 
 const port = Number(process.argv[2]);
 const pkg = grpc.loadPackageDefinition(loadProto()) as unknown as { ranking: { v1: { RankingService: grpc.ServiceClientConstructor } } };

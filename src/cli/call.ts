@@ -13,10 +13,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 
-import { ServiceError } from '../server/errors';
-import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from '../server/proto';
-import { createJsonCodec, JsonCodec } from '../server/proto-json';
-import { REFLECTION_PROTOS } from '../server/reflection';
+import { ServiceError } from '../api/errors';
+import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from '../api/proto';
+import { createJsonCodec, JsonCodec } from '../api/proto-json';
+import { REFLECTION_PROTOS } from '../api/reflection';
 
 const USAGE = `Usage: ranking-call [options] <command> [json]
 

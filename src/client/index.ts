@@ -8,10 +8,10 @@
 // grpc.ServiceError grpc-js produced (code, details, metadata).
 //
 // This module loads nothing of the engine: only grpc-js, proto-loader (through
-// src/server/proto.ts), node built-ins and the generated types.
+// src/api/proto.ts), node built-ins and the generated types.
 import * as grpc from '@grpc/grpc-js';
 
-import { loadProto } from '../server/proto';
+import { loadProto } from '../api/proto';
 import type { ProtoGrpcType } from './generated/ranking';
 import type { DeleteItemsRequest } from './generated/ranking/v1/DeleteItemsRequest';
 import type { DeleteItemsResponse__Output } from './generated/ranking/v1/DeleteItemsResponse';

@@ -13,7 +13,7 @@ import { encodeRequests, methodOf, runLoad } from '../../bench/loadgen/client';
 import { frameMessage, RawGrpcClient, unframeMessage } from '../../bench/loadgen/raw-grpc';
 import { buildSchedule } from '../../bench/loadgen/schedule';
 import { Event__Output, RankingServiceHandlers, rankingPackage, RankRequest__Output } from '../../src/client';
-import { SERVICE_NAME } from '../../src/server/proto';
+import { SERVICE_NAME } from '../../src/api/proto';
 
 const def = rankingPackage().ranking.v1.RankingService.service;
 const RANK = `/${SERVICE_NAME}/Rank`;

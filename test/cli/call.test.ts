@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 
-import { Harness, startHarness } from '../server/harness';
+import { Harness, startHarness } from '../api/harness';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'call.js');
 

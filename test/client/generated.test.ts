@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as protoLoader from '@grpc/proto-loader';
 
-import { LOADER_OPTIONS } from '../../src/server/proto';
+import { LOADER_OPTIONS } from '../../src/api/proto';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'gen-client.js');

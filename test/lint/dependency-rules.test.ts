@@ -35,14 +35,14 @@ describe('dependency rules', function () {
         'src/a.ts': "import { b } from './b';\nexport const a = b + 1;\n",
         'src/b.ts': "import { a } from './a';\nexport const b = 1;\nexport const c = () => a;\n",
         'src/models/schema.ts': "import { run } from '../pipeline/cascade';\nexport const s = run;\n",
-        'src/pipeline/cascade.ts': "import { serve } from '../server/service';\nexport const run = serve;\n",
-        'src/server/service.ts': "import { world } from '../../tools/world/generate';\nexport const serve = world;\n",
+        'src/pipeline/cascade.ts': "import { serve } from '../api/service';\nexport const run = serve;\n",
+        'src/api/service.ts': "import { world } from '../../tools/world/generate';\nexport const serve = world;\n",
         'tools/world/generate.ts': "export const world = 1;\n",
         'src/util/x.ts': "import { t } from '../../test/helper';\nexport const x = t;\n",
         'src/client/index.ts': "import { run } from '../pipeline/cascade';\nexport const c = run;\n",
         // What the client may import: node built-ins and the proto module.
-        'src/client/proto.ts': "import { join } from 'node:path';\nimport { PROTO } from '../server/proto';\nexport const p = join(PROTO);\n",
-        'src/server/proto.ts': "export const PROTO = 'ranking.proto';\n",
+        'src/client/proto.ts': "import { join } from 'node:path';\nimport { PROTO } from '../api/proto';\nexport const p = join(PROTO);\n",
+        'src/api/proto.ts': "export const PROTO = 'ranking.proto';\n",
         'test/helper.ts': 'export const t = 1;\n',
         'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'es2022', strict: true } }),
       };

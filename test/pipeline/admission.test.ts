@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
 
 import { CallLimit, ConcurrencyLimitError, DeadlineError, QueueWaitError, SlotQueue } from '../../src/pipeline/admission';
-import { toStatus } from '../../src/server/errors';
+import { toStatus } from '../../src/api/errors';
 
 /** A SlotQueue on a fake clock, and helpers that record what happened to each request. */
 function setup(maxActive: number, maxQueueWaitMs: number) {

@@ -55,7 +55,7 @@ import { UserTower } from '../../src/models/user-tower';
 import { onednnCpu, scoreRows, topK } from '../../src/native';
 import type { DcnPrecision } from '../../src/native/dcn-precision';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { Rng } from '../../src/util/random';
 import { ensureWorld } from '../world/cache';

@@ -7,7 +7,7 @@ import pino from 'pino';
 
 import { Device, DiversityMethod, RankedItem__Output, RankingCallOptions, RankingClient, RankRequest, RankResponse__Output, StageOptions, Surface } from '../../src/client';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService, SERVICE_NAME } from '../../src/server/service';
+import { RankingService, SERVICE_NAME } from '../../src/api/service';
 import { expectStatus, maxBrandRun, Harness, healthCheck, httpRequest, reflectionListServices, startHarness, startService } from './harness';
 
 const OBJECTIVES = ['click', 'wishlist', 'cart', 'purchase'];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 
-import { loadConfig } from '../../src/server/config';
-import { createLogger } from '../../src/server/logger';
+import { loadConfig } from '../../src/api/config';
+import { createLogger } from '../../src/api/logger';
 
 /** A destination that keeps what it is given, posing as a terminal or not. */
 function sink(isTTY: boolean): Writable & { isTTY: boolean; text: () => string } {

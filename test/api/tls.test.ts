@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { RankingClient } from '../../src/client';
 import type { Engine } from '../../src/pipeline/engine';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import { bearer, silentLogger } from './harness';
 
 /**

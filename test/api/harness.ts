@@ -17,7 +17,7 @@ import { RankingCallOptions, RankingClient } from '../../src/client';
 import { Engine } from '../../src/pipeline/engine';
 import { EngineOptions } from '../../src/pipeline/options';
 import { createMetrics, Metrics } from '../../src/metrics/metrics';
-import { RankingService, ServiceOptions } from '../../src/server/service';
+import { RankingService, ServiceOptions } from '../../src/api/service';
 import { generateWorld, WorldPaths, worldPaths } from '../../tools/world/generate';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../../tools/world/schema';
 

@@ -4,8 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 
 import { CASCADE_STAGES } from '../../src/stages';
-import { toStatus } from '../../src/server/errors';
-import { bucketPoint, BUILTIN_PROFILE, ProfileSet, ProfilesError } from '../../src/server/profiles';
+import { toStatus } from '../../src/api/errors';
+import { bucketPoint, BUILTIN_PROFILE, ProfileSet, ProfilesError } from '../../src/api/profiles';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
 
 const opts = { base: DEFAULT_RANK, stages: CASCADE_STAGES, source: 'profiles.json' };

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { EventLog, EventLogClosedError, EventLogFullError, formatLine, LoggedEvent, parseLine } from '../../src/server/event-log';
+import { EventLog, EventLogClosedError, EventLogFullError, formatLine, LoggedEvent, parseLine } from '../../src/state/event-log';
 
 const ev = (i: number, userId = `user-${i % 7}`): LoggedEvent => ({ userId, itemId: `item-${i}`, action: ((i % 5) + 1) as LoggedEvent['action'], ts: 1_700_000_000_000 + i });
 

@@ -16,8 +16,8 @@
 // rule (catalog-changes.ts) compares them with a reloaded bundle's createdAt.
 // The log is never trimmed by age: it is compacted (rewritten with the live
 // changes only) by catalog-changes.ts.
-import type { NewItem } from '../catalog/catalog';
-import { Journal, JournalCodec, JournalRecovery, JournalSync } from './journal';
+import type { NewItem } from './catalog';
+import { Journal, JournalCodec, JournalRecovery, JournalSync } from '../state/journal';
 
 /** The bundle a change was made on. */
 export interface ChangeBase {

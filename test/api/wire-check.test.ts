@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import type * as grpc from '@grpc/grpc-js';
 
-import { loadProto, SERVICE_NAME } from '../../src/server/proto';
-import { checkWire, WireFormatError, wireSchema } from '../../src/server/wire-check';
+import { loadProto, SERVICE_NAME } from '../../src/api/proto';
+import { checkWire, WireFormatError, wireSchema } from '../../src/api/wire-check';
 import { mulberry32 } from '../../src/util/random';
 
 type Methods = Record<string, grpc.MethodDefinition<object, object>>;

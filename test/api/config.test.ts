@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { DEFAULTS, loadConfig } from '../../src/server/config';
+import { DEFAULTS, loadConfig } from '../../src/api/config';
 
 describe('server config', () => {
   it('has working defaults: gRPC 50051, HTTP 8080, the demo world', () => {

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import type { RankResponse__Output } from '../../src/client';
 import { CASCADE_STAGES } from '../../src/stages';
-import { bucketPoint, ProfileSet } from '../../src/server/profiles';
+import { bucketPoint, ProfileSet } from '../../src/api/profiles';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { ENGINE_OPTIONS, expectStatus, Harness, startHarness } from './harness';
 

@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { loadBundle } from '../../src/bundle/loader';
 import { MANIFEST } from '../../src/bundle/manifest';
 import { Engine } from '../../src/pipeline/engine';
-import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/server/catalog-log';
-import { CatalogChanges, supersedes } from '../../src/server/catalog-changes';
+import { CatalogChange, CatalogLog, openCatalogLog } from '../../src/catalog/catalog-log';
+import { CatalogChanges, supersedes } from '../../src/api/catalog-changes';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import * as grpc from '@grpc/grpc-js';
 
 import { Item, RankingClient, StageOptions } from '../../src/client';

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as grpc from '@grpc/grpc-js';
 
-import { loadProto, SERVICE_NAME } from '../../src/server/service';
-import { MAX_DEPTH } from '../../src/server/wire-check';
+import { loadProto, SERVICE_NAME } from '../../src/api/service';
+import { MAX_DEPTH } from '../../src/api/wire-check';
 import { Harness, startHarness } from './harness';
 import { frame, gzipFrame, rawCall } from './raw-grpc';
 

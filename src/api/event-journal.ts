@@ -3,7 +3,7 @@
 // same user state. Bounded: the newest `max` events are kept.
 import type { EngineEvent } from '../state';
 import type { LiveCatalog } from '../catalog/catalog';
-import type { LoggedEvent } from './event-log';
+import type { LoggedEvent } from '../state/event-log';
 
 export class EventJournal {
   private events: LoggedEvent[] = [];

@@ -6,10 +6,10 @@ import { Bundle, loadBundle } from '../../src/bundle/loader';
 import { RankingClient } from '../../src/client';
 import type { RankInput, RankOutput } from '../../src/pipeline/request';
 import { Engine, QueueWaitError } from '../../src/pipeline/engine';
-import { toStatus } from '../../src/server/errors';
+import { toStatus } from '../../src/api/errors';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
 
 /** An engine request for user i on the home surface, 10 results, default options. */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService, SERVICE_NAME } from '../../src/server/service';
+import { RankingService, SERVICE_NAME } from '../../src/api/service';
 import { reflectionFilesOfSymbol, reflectionListServices, startService } from './harness';
 
 // Every service the server runs, and the file reflection must name for it.

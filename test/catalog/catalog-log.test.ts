@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CatalogChange, formatChange, openCatalogLog, parseChange } from '../../src/server/catalog-log';
+import { CatalogChange, formatChange, openCatalogLog, parseChange } from '../../src/catalog/catalog-log';
 
 const bundle = { version: '1.0.0', createdAt: '2026-11-01T00:00:00.000Z' };
 const del = (id: string, ts = 1_800_000_000_000): CatalogChange => ({ op: 'delete', ts, bundle, id });

@@ -7,7 +7,7 @@ import { loadBundle } from '../../src/bundle/loader';
 import { RankingClient } from '../../src/client';
 import { Engine } from '../../src/pipeline/engine';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import { bearer, ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
 
 /** Deadline of every call of these tests. */

@@ -7,7 +7,7 @@ import { loadBundle } from '../../src/bundle/loader';
 import { RankingClient, ReloadBundleResponse__Output } from '../../src/client';
 import { Engine } from '../../src/pipeline/engine';
 import { createMetrics } from '../../src/metrics/metrics';
-import { RankingService } from '../../src/server/service';
+import { RankingService } from '../../src/api/service';
 import { ENGINE_OPTIONS, makeWorld, silentLogger, World } from './harness';
 
 describe('ReloadBundle: bundle files must be in the bundle root, errors never quote files', function () {

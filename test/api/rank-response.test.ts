@@ -6,8 +6,8 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 
 import type { RankOutput, RankedRow } from '../../src/pipeline/request';
 import { PROVENANCE } from '../../src/pipeline/types';
-import { loadProto, SERVICE_NAME } from '../../src/server/proto';
-import { RankResponse, rankResponseSerializer, RowNames } from '../../src/server/rank-response';
+import { loadProto, SERVICE_NAME } from '../../src/api/proto';
+import { RankResponse, rankResponseSerializer, RowNames } from '../../src/api/rank-response';
 
 const rank = loadProto()[SERVICE_NAME] as unknown as Record<string, MethodDefinition<object, object>>;
 const { responseSerialize: serialize, responseDeserialize: deserialize } = rank.Rank;

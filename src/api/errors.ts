@@ -8,7 +8,7 @@ import { CatalogError } from '../catalog/catalog';
 import { ConcurrencyLimitError } from '../pipeline/admission';
 import { DeadlineError, QueueWaitError } from '../pipeline/engine';
 import { QueueFullError } from '../scoring/pool';
-import { JournalClosedError, JournalFullError } from './journal';
+import { JournalClosedError, JournalFullError } from '../state/journal';
 
 export const ERRORS = {
   INVALID_FIELD: { status: grpc.status.INVALID_ARGUMENT },

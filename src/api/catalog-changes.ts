@@ -22,9 +22,9 @@
 // swap dropped superseded changes, and when a logged change failed to apply.
 import { CatalogError, NewItem } from '../catalog/catalog';
 import type { Engine } from '../pipeline/engine';
-import { CatalogChange, CatalogLog, ChangeBase, changeId } from './catalog-log';
+import { CatalogChange, CatalogLog, ChangeBase, changeId } from '../catalog/catalog-log';
 import { ServiceError } from './errors';
-import { JournalClosedError, JournalFullError } from './journal';
+import { JournalClosedError, JournalFullError } from '../state/journal';
 
 export interface ReplayStats {
   /** Changes re-applied to the bundle. */
