@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
+import { USER_EMBEDDING_CACHE_DEFAULTS } from '../models/user-embedding-cache';
 import { isPrecisionSetting, PRECISION_SETTINGS } from '../native/dcn-precision';
+import { DEFAULT_MAX_CONCURRENT_RANKS } from '../pipeline/admission';
+import { ENGINE_DEFAULTS } from '../pipeline/options';
+import { DEFAULT_MAX_JOURNAL } from './event-journal';
+import { DEFAULT_LIMITS } from './validate';
 
 export interface Config {
   host: string;
@@ -85,14 +90,14 @@ export const DEFAULTS: Config = {
   bundle: '',
   events: '',
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
-  maxQueuedRows: 200_000,
-  maxConcurrentRanks: 4096,
+  maxQueuedRows: ENGINE_DEFAULTS.maxQueuedRows,
+  maxConcurrentRanks: DEFAULT_MAX_CONCURRENT_RANKS,
   maxActiveRanks: 0,
   maxQueueWaitMs: 250,
   catalogHeadroom: 100_000,
-  maxClockSkewMs: 300_000,
-  userEmbeddingCache: 100_000,
-  maxJournal: 2_000_000,
+  maxClockSkewMs: DEFAULT_LIMITS.maxClockSkewMs,
+  userEmbeddingCache: USER_EMBEDDING_CACHE_DEFAULTS.maxEntries,
+  maxJournal: DEFAULT_MAX_JOURNAL,
   eventLog: '',
   eventLogSync: 'data',
   catalogLog: '',

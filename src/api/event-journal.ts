@@ -5,6 +5,9 @@ import type { EngineEvent } from '../state';
 import type { LiveCatalog } from '../catalog/catalog';
 import type { LoggedEvent } from '../state/event-log';
 
+/** Recorded events kept for replay into a reloaded bundle, by default. */
+export const DEFAULT_MAX_JOURNAL = 2_000_000;
+
 export class EventJournal {
   private events: LoggedEvent[] = [];
 

@@ -18,7 +18,7 @@ import { CatalogChanges, ReplayStats } from './catalog-changes';
 import type { CatalogChange, CatalogLog } from '../catalog/catalog-log';
 import { decodeFailureInterceptor, guardDeserializers, requestTypes } from './decode-guard';
 import { invalid, ServiceError, toStatus } from './errors';
-import { EventJournal, toRows } from './event-journal';
+import { DEFAULT_MAX_JOURNAL, EventJournal, toRows } from './event-journal';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from '../state/event-log';
 import { startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
 import { grpcToHttpStatus } from './http-status';
@@ -119,7 +119,7 @@ export class RankingService {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.defaults = { ...DEFAULT_RANK, ...opts.defaults };
     this.calls = new CallLimit(opts.maxConcurrentRanks);
-    this.journal = new EventJournal(opts.maxJournal ?? 2_000_000);
+    this.journal = new EventJournal(opts.maxJournal ?? DEFAULT_MAX_JOURNAL);
     this.catalogChanges = new CatalogChanges({ log: opts.catalogLog, onError: opts.onCatalogLogError });
     this.reloader = new BundleReloader({
       root: opts.bundleRoot,
