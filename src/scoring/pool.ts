@@ -20,7 +20,7 @@ import Piscina from 'piscina';
 
 import type { Bundle } from '../bundle/loader';
 import { nextTurn } from '../util/turn';
-import { flattenWeights } from '../native/dcn';
+import { DcnCalibration, flattenWeights } from '../native/dcn';
 import { DcnPrecisionSetting, fp32Backend, resolvePrecision } from '../native/dcn-precision';
 import { onednnCpu } from '../native';
 import { PrecisionChoice, ProbeResult, probePrecision } from '../native/precision-probe';
@@ -82,6 +82,8 @@ export interface PoolOptions {
    * per-ISA rules of dcn-precision.ts.
    */
   choices?: Partial<Record<ModelName, PrecisionChoice>>;
+  /** Rows int8 models calibrate on (default: a sample of the catalog, calibration.ts). */
+  calibration?: DcnCalibration;
 }
 
 export interface BatchObserver {
@@ -99,7 +101,13 @@ interface Pending {
 }
 
 /** What a scorer (worker or inline) is built from. */
-export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: ScorerBackend, precision: Record<ModelName, PrecisionChoice>): WorkerInit {
+export function workerInit(
+  bundle: Bundle,
+  catalog: LiveCatalog,
+  backend: ScorerBackend,
+  precision: Record<ModelName, PrecisionChoice>,
+  calibration?: DcnCalibration,
+): WorkerInit {
   return {
     backend,
     dim: catalog.dim,
@@ -112,7 +120,7 @@ export function workerInit(bundle: Bundle, catalog: LiveCatalog, backend: Scorer
       ranker: { shape: bundle.ranker.shape, tensors: flattenWeights(bundle.ranker.shape, bundle.ranker.weights), ...precision.ranker },
       preranker: { shape: bundle.preranker.shape, tensors: flattenWeights(bundle.preranker.shape, bundle.preranker.weights), ...precision.preranker },
     },
-    calibration: backend === 'native' && Object.values(precision).some((p) => p.precision === 'int8') ? calibrationSample(catalog) : undefined,
+    calibration: backend === 'native' && Object.values(precision).some((p) => p.precision === 'int8') ? (calibration ?? calibrationSample(catalog)) : undefined,
   };
 }
 
@@ -145,8 +153,9 @@ export class ScoringPool {
    */
   static async create(bundle: Bundle, catalog: LiveCatalog, opts: PoolOptions): Promise<ScoringPool> {
     const probes: Partial<Record<ModelName, ProbeResult>> = {};
+    // Sampled once: the int8 probe and the int8 models calibrate on the same rows.
+    let calibration = opts.calibration;
     if ((opts.backend ?? 'native') === 'native') {
-      let calibration: ReturnType<typeof calibrationSample> | undefined;
       for (const m of ['ranker', 'preranker'] as const) {
         const setting = opts.precision ?? bundle.manifest.models[m].precision;
         if ((setting !== undefined && setting !== 'auto') || opts.choices?.[m]) continue;
@@ -156,7 +165,7 @@ export class ScoringPool {
     }
     const choices = { ...opts.choices };
     for (const [m, p] of Object.entries(probes)) choices[m as ModelName] ??= p.choice;
-    const pool = new ScoringPool(bundle, catalog, { ...opts, choices });
+    const pool = new ScoringPool(bundle, catalog, { ...opts, choices, calibration });
     Object.assign(pool.probes, probes);
     return pool;
   }
@@ -176,7 +185,7 @@ export class ScoringPool {
     };
     this.probes = {};
     this.precision = { ranker: pick('ranker'), preranker: pick('preranker') };
-    const init = workerInit(bundle, catalog, opts.backend ?? 'native', this.precision);
+    const init = workerInit(bundle, catalog, opts.backend ?? 'native', this.precision, opts.calibration);
     this.heads = { ranker: bundle.ranker.shape.heads, preranker: bundle.preranker.shape.heads };
     this.flops = { ranker: flopsPerRow(bundle.ranker.shape), preranker: flopsPerRow(bundle.preranker.shape) };
     this.inlineReady = opts.inlineMaxFlops > 0 ? Scorer.create(init).then((sc) => void (this.inline = sc)) : Promise.resolve();
