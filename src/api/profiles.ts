@@ -125,7 +125,7 @@ export class ProfileSet {
     const all = opts.stages.map((s) => s.id);
     profiles.set(BUILTIN_PROFILE, { name: BUILTIN_PROFILE, defaults: opts.base, stages: all, skipStages: new Set() });
     for (const [name, raw] of Object.entries(asObject(doc.profiles ?? {}, 'profiles', fail))) {
-      if (!NAME.test(name)) fail(`profiles["${name}"]`, 'must be a name of letters, digits, "_", "." or "-" (at most 64)');
+      checkName(name, `profiles["${name}"]`, fail);
       profiles.set(name, parseProfile(name, asObject(raw, `profiles.${name}`, fail), opts.base, opts.stages, fail));
     }
     const surfaces = new Map<string, string>();
@@ -184,6 +184,10 @@ type Fail = (field: string, problem: string) => never;
 function asObject(v: unknown, field: string, fail: Fail): Json {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(field, 'must be an object');
   return v as Json;
+}
+
+function checkName(v: unknown, field: string, fail: Fail): void {
+  if (typeof v !== 'string' || !NAME.test(v)) fail(field, 'must be a name of letters, digits, "_", "." or "-" (at most 64)');
 }
 
 function onlyKeys(o: Json, keys: readonly string[], prefix: string, fail: Fail): void {
@@ -262,7 +266,7 @@ function parseProfile(name: string, o: Json, base: RankDefaults, all: readonly S
 function parseExperiment(o: Json, i: number, profiles: ReadonlyMap<string, Profile>, fail: Fail): Experiment {
   const at = (k: string) => `experiments[${i}].${k}`;
   onlyKeys(o, ['name', 'surfaces', 'buckets'], `experiments[${i}].`, fail);
-  if (typeof o.name !== 'string' || !NAME.test(o.name)) fail(at('name'), 'must be a name of letters, digits, "_", "." or "-" (at most 64)');
+  checkName(o.name, at('name'), fail);
   let surfaces: string[] | null = null;
   if (o.surfaces !== undefined) {
     if (!Array.isArray(o.surfaces) || o.surfaces.length === 0 || o.surfaces.some((s) => typeof s !== 'string')) fail(at('surfaces'), 'must be a non-empty list of surface names');
@@ -273,7 +277,7 @@ function parseExperiment(o: Json, i: number, profiles: ReadonlyMap<string, Profi
     const b = asObject(raw, `${at('buckets')}[${j}]`, fail);
     const bt = (k: string) => `${at('buckets')}[${j}].${k}`;
     onlyKeys(b, ['name', 'profile', 'share'], `${at('buckets')}[${j}].`, fail);
-    if (typeof b.name !== 'string' || !NAME.test(b.name)) fail(bt('name'), 'must be a name of letters, digits, "_", "." or "-" (at most 64)');
+    checkName(b.name, bt('name'), fail);
     if (typeof b.profile !== 'string' || !profiles.has(b.profile)) fail(bt('profile'), `must name a profile (profiles: ${[...profiles.keys()].join(', ')}), got ${JSON.stringify(b.profile)}`);
     if (typeof b.share !== 'number' || !(b.share > 0 && b.share <= 1)) fail(bt('share'), `must be a number in (0, 1], got ${JSON.stringify(b.share)}`);
     return { name: b.name as string, profile: b.profile as string, share: b.share as number };
