@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 
 import type { DiversityMethod, ExplorationMethod, RankDefaults } from '../pipeline/request';
 import { invalid } from './errors';
+import { MAX_INTERESTS } from '../models/interests';
 
 /** A stage of the cascade, and whether a profile may leave it out. */
 export interface StageInfo {
@@ -201,6 +202,8 @@ const PROFILE_FIELDS = [
   'diversity',
   'diversityLambda',
   'brandRunLimit',
+  'maxInterests',
+  'calibration',
   'exploration',
   'epsilon',
   'explorationStart',
@@ -238,6 +241,8 @@ function parseProfile(name: string, o: Json, base: RankDefaults, all: readonly S
     diversity: oneOf('diversity', DIVERSITY) ?? base.diversity,
     diversityLambda: real('diversityLambda', 0, 1) ?? base.diversityLambda,
     brandRunLimit: int('brandRunLimit', 1, 1000) ?? base.brandRunLimit,
+    maxInterests: int('maxInterests', 1, MAX_INTERESTS) ?? base.maxInterests,
+    calibration: real('calibration', 0, 1) ?? base.calibration,
     exploration: oneOf('exploration', EXPLORATION) ?? base.exploration,
     epsilon: real('epsilon', 0, 1) ?? base.epsilon,
     explorationStart: int('explorationStart', 1, 1000) ?? base.explorationStart,

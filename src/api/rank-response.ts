@@ -163,6 +163,7 @@ export class RankResponse {
         w.float(2, s.score);
         w.end(m);
       }
+      if (it.interest) w.uint(10, it.interest);
       w.end(item);
     }
     w.string(2, out.bundleVersion);
@@ -208,6 +209,7 @@ export class RankResponse {
         brand: catalog.brands.names[catalog.brand[it.row]],
         category: catalog.categories.names[catalog.category[it.row]],
         stage_scores: it.stageScores ?? [],
+        interest: it.interest ?? 0,
       })),
       bundle_version: out.bundleVersion,
       unknown_candidate_ids: this.unknown,

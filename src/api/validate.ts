@@ -8,6 +8,7 @@ import type { EngineEvent } from '../state';
 import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
 import { invalid, ServiceError } from './errors';
+import { MAX_INTERESTS } from '../models/interests';
 import type { ProfileSet, Served } from './profiles';
 
 export interface Limits {
@@ -190,6 +191,8 @@ function toOptions(r: Msg, D: RankDefaults, numResults: number, catalog: LiveCat
     diversity: enumOf('options.diversity', o.diversity, DIVERSITY, D.diversity),
     diversityLambda: num('options.diversity_lambda', o.diversity_lambda, 0, 1, D.diversityLambda),
     brandRunLimit: count('options.brand_run_limit', o.brand_run_limit, 1000, D.brandRunLimit),
+    maxInterests: count('options.max_interests', o.max_interests, MAX_INTERESTS, D.maxInterests),
+    calibration: num('options.calibration', o.calibration, 0, 1, D.calibration),
     exploration: enumOf('options.exploration', o.exploration, EXPLORATION, D.exploration),
     epsilon: num('options.exploration_epsilon', o.exploration_epsilon, 0, 1, D.epsilon),
     explorationStart: count('options.exploration_start', o.exploration_start, limits.maxResults, D.explorationStart),

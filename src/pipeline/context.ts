@@ -9,6 +9,7 @@ import type { RowMarks } from '../catalog/row-marks';
 import type { ScoringPool } from '../scoring/pool';
 import type { ItemStats, UserStore } from '../state';
 import type { UserEmbeddingCache } from '../models/user-embedding-cache';
+import type { UserInterests } from '../models/interests';
 import type { UserTower } from '../models/user-tower';
 import type { Candidates, Removed } from './types';
 import type { UserSnapshot } from '../state/snapshot';
@@ -58,6 +59,10 @@ export interface RankContext {
   pricePref: number;
   /** The shared user part of the ranker's x0. */
   userFeatures: Float32Array | null;
+  /** The user's interests when there are two or more (user_embedding); null: the one user vector serves. */
+  interests: UserInterests | null;
+  /** Debug only: the interest (0-based) whose search retrieved each row. */
+  interestOf: Map<number, number> | null;
   removed: Removed[];
   /** Candidates dropped for a defect of their own (a score that is not finite), by stage and reason; counted in metrics. */
   dropped: { stage: string; reason: string; count: number }[];

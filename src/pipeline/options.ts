@@ -129,6 +129,8 @@ export const DEFAULT_RANK: RankDefaults = {
   diversity: 'dpp',
   diversityLambda: 0.7,
   brandRunLimit: 3,
+  maxInterests: 3,
+  calibration: 0.5,
   exploration: 'epsilon-greedy',
   epsilon: 0.1,
   explorationStart: 5,

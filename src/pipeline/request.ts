@@ -15,6 +15,10 @@ export interface RankOptions {
   diversity: DiversityMethod;
   diversityLambda: number;
   brandRunLimit: number;
+  /** Most interest vectors a user gets for retrieval and calibration (1: the tower's one vector). */
+  maxInterests: number;
+  /** Calibration weight lambda in [0, 1]: how much the page's category mix follows the user's interests (0: off). */
+  calibration: number;
   exploration: ExplorationMethod;
   epsilon: number;
   /** 1-based position from which exploration may place new items. */
@@ -63,6 +67,8 @@ export interface RankedRow {
   strong: boolean;
   exploration: boolean;
   stageScores?: { stage: string; score: number }[];
+  /** Debug only: 1-based index of the user's interest whose search retrieved the item (0: none). */
+  interest?: number;
 }
 
 export interface StageReport {

@@ -1,11 +1,15 @@
 // Stage 3: candidates. Re-rank mode takes the caller's ids. Otherwise FAISS
-// top-K for the user embedding (restricted to the request's category, never
-// returning excluded or deleted items), merged with the fresh-items source:
+// top-K for the user embedding, or for a user with several interests one
+// search per interest in one batched call, K split by the interests' shares
+// (restricted to the request's category, never returning excluded or deleted
+// items), merged with the fresh-items source:
 // the newest items (within the bundle's new-item window) with the best light
 // score. A cold user (zero embedding) gets the most popular items instead.
 import * as os from 'node:os';
 
 import { scoreRows, topK } from '../native';
+import type { SearchResult } from '../native';
+import { splitK } from '../models/interests';
 import { allocCandidates, recordTrail, userEmbOf } from '../pipeline/context';
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
@@ -85,8 +89,9 @@ function popularRows(ctx: RankContext, k: number): Scored {
   return { rows, scores: Float32Array.from(rows, (r) => catalog.cols.bias[r]) };
 }
 
-async function annRows(ctx: RankContext, k: number): Promise<Scored> {
-  const { catalog, marks } = ctx.deps;
+/** The index search of `queries` (nq x dim) for k results each, synchronously when it is small enough. */
+async function search(ctx: RankContext, queries: Float32Array, k: number): Promise<{ hits: SearchResult; settled: boolean }> {
+  const { catalog } = ctx.deps;
   const exclude = ctx.input.options.exclude;
   const ndeny = exclude.size + catalog.tombstones.length;
   let denyIds: BigInt64Array | undefined;
@@ -98,7 +103,7 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   }
   // The search itself drops deleted rows and repeated ids (an HNSW index keeps
   // an updated item's old vector too), off the event loop. If the catalog
-  // changed while it ran, the rows are checked again here.
+  // changed while it ran, the rows are checked again by the caller.
   const opts = {
     k,
     nprobe: ctx.deps.nprobe,
@@ -112,10 +117,57 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
   const frac = ctx.deps.ivfScanFraction;
-  const bytes = frac === null ? Infinity : frac * catalog.size * ctx.deps.ivfCodeBytes;
-  let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(userEmbOf(ctx), opts) : null;
-  hits ??= await catalog.index.search(userEmbOf(ctx), opts);
-  const settled = catalog.version === version;
+  const nq = queries.length / catalog.dim;
+  const bytes = frac === null ? Infinity : nq * frac * catalog.size * ctx.deps.ivfCodeBytes;
+  let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(queries, opts) : null;
+  hits ??= await catalog.index.search(queries, opts);
+  return { hits, settled: catalog.version === version };
+}
+
+/** The row of result i (-1: none): the low 32 bits of the little-endian int64 id, without a BigInt. */
+function rowAt(ids: BigInt64Array, words: Int32Array, i: number): number {
+  return LITTLE_ENDIAN ? words[2 * i] : Number(ids[i]);
+}
+
+/**
+ * One search per interest in one batched call: interest q keeps its best
+ * ks[q] rows not found by an interest before it. `from` is each row's interest.
+ */
+async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Array): Promise<Scored & { from: Uint8Array }> {
+  const { catalog, marks } = ctx.deps;
+  let k = 0;
+  for (const x of ks) k = Math.max(k, x);
+  const { hits } = await search(ctx, queries, k);
+  const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
+  let total = 0;
+  for (const x of ks) total += x;
+  const out = new Int32Array(total);
+  const scores = new Float32Array(total);
+  const from = new Uint8Array(total);
+  const sign = catalog.index.metric === 'l2' ? -1 : 1;
+  const exclude = ctx.input.options.exclude;
+  let n = 0;
+  marks.clear();
+  for (let q = 0; q < ks.length; q++) {
+    let taken = 0;
+    for (let i = q * k; i < (q + 1) * k && taken < ks[q]; i++) {
+      const r = rowAt(hits.ids, words, i);
+      if (r < 0) break;
+      if (catalog.alive[r] !== 1 || marks.has(r) || exclude.has(r)) continue;
+      marks.add(r);
+      scores[n] = sign * hits.distances[i];
+      from[n] = q;
+      out[n++] = r;
+      taken++;
+    }
+  }
+  return { rows: out.subarray(0, n), scores: scores.subarray(0, n), from: from.subarray(0, n) };
+}
+
+async function annRows(ctx: RankContext, k: number): Promise<Scored> {
+  const { catalog, marks } = ctx.deps;
+  const exclude = ctx.input.options.exclude;
+  const { hits, settled } = await search(ctx, userEmbOf(ctx), k);
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
@@ -138,7 +190,7 @@ async function annRows(ctx: RankContext, k: number): Promise<Scored> {
   }
   marks.clear();
   for (let i = 0; i < hits.ids.length; i++) {
-    const r = LITTLE_ENDIAN ? words[2 * i] : Number(hits.ids[i]);
+    const r = rowAt(hits.ids, words, i);
     if (r < 0) break;
     if (alive[r] !== 1 || marks.has(r) || (checkExclude && exclude.has(r))) continue;
     marks.add(r);
@@ -178,7 +230,14 @@ export const retrievalStage: Stage = {
     }
     const K = input.options.retrievalK;
     const cold = !userEmbOf(ctx).some((v) => v !== 0);
-    const { rows: found, scores: foundScores } = cold ? popularRows(ctx, K) : await annRows(ctx, K);
+    const interests = cold ? null : ctx.interests;
+    let found: Int32Array;
+    let foundScores: Float32Array;
+    if (interests) {
+      const r = await interestRows(ctx, interests.vectors, splitK(K, interests.shares));
+      ({ rows: found, scores: foundScores } = r);
+      if (ctx.interestOf) for (let i = 0; i < found.length; i++) ctx.interestOf.set(found[i], r.from[i]);
+    } else ({ rows: found, scores: foundScores } = cold ? popularRows(ctx, K) : await annRows(ctx, K));
     // Fresh source: newest items, best light score first, not already
     // retrieved. All of the newest are scored (one streamed block), then the
     // best are taken in score order, skipping retrieved and excluded rows:
@@ -194,7 +253,8 @@ export const retrievalStage: Stage = {
       const s = cold ? Float32Array.from(fresh.rows, (r) => deps.catalog.cols.bias[r]) : scoreRows(fresh.emb, deps.catalog.dim, identityRows(nf), userEmbOf(ctx));
       picks = pickBest(fresh.rows, s, deps.freshKeep, (r) => !marks.has(r) && usable(ctx, r), pickScores);
     }
-    ctx.note = `${cold ? 'popular (cold user)' : 'ann'} ${found.length} + fresh ${picks.length}`;
+    const source = cold ? 'popular (cold user)' : interests ? `ann over ${interests.count} interests` : 'ann';
+    ctx.note = `${source} ${found.length} + fresh ${picks.length}`;
     const out = build([found, picks], [PROVENANCE.retrieved, PROVENANCE.fresh], [foundScores, pickScores.subarray(0, picks.length)]);
     recordTrail(ctx, 'retrieval', out);
     return out;

@@ -1,11 +1,29 @@
 // Stage 2: the user tower turns the action sequence into the user embedding
-// and the preferred price level; they make the shared user part of x0. The
-// output is reused while the user's actions and the catalog are unchanged
-// (UserEmbeddingCache).
+// and the preferred price level; they make the shared user part of x0. A user
+// whose actions cluster into several interests also gets one vector per
+// interest (the tower over that interest's actions), for retrieval and the
+// page's calibration. The output is reused while the user's actions and the
+// catalog are unchanged (UserEmbeddingCache).
+import { INTEREST_DEFAULTS, clusterActions, groupsOf } from '../models/interests';
+import type { UserInterests } from '../models/interests';
 import { userFeatures } from '../models/layout';
+import type { TowerOutput } from '../models/user-tower';
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 import { userOf } from '../pipeline/context';
+
+/** The user's interests when there are two or more (null: one vector serves). */
+async function interestsOf(ctx: RankContext, max: number): Promise<UserInterests | null> {
+  const { deps } = ctx;
+  const user = userOf(ctx);
+  const { catalog } = deps;
+  const clusters = clusterActions(user, catalog.cols.embeddings, catalog.dim, catalog.category, ctx.now, deps.tower.maxActions, { ...INTEREST_DEFAULTS, maxInterests: max });
+  if (clusters.count < 2) return null;
+  const { embedding } = await deps.tower.embedGroups(user, catalog, ctx.now, groupsOf(clusters));
+  if (!embedding.every(Number.isFinite)) return null;
+  const { count, shares, categories, categoryShares } = clusters;
+  return { count, vectors: embedding, shares, categories, categoryShares };
+}
 
 export const userEmbeddingStage: Stage = {
   id: 'user_embedding',
@@ -13,14 +31,18 @@ export const userEmbeddingStage: Stage = {
     const { deps } = ctx;
     const user = userOf(ctx);
     const version = deps.catalog.version;
-    let out = deps.towerCache.get(ctx.input.userId, user, version, ctx.now);
+    const maxInterests = ctx.input.options.maxInterests;
+    let out: TowerOutput | null = deps.towerCache.get(ctx.input.userId, user, version, ctx.now);
     const cached = out !== null;
     ctx.towerCache = cached ? 'hit' : 'miss';
-    if (out === null) {
-      out = await deps.tower.embed(user, deps.catalog, ctx.now);
+    const stale = out === null || (maxInterests > 1 && out.interestsFor !== maxInterests);
+    if (out === null) out = await deps.tower.embed(user, deps.catalog, ctx.now);
+    if (stale) {
+      out = maxInterests > 1 ? { ...out, interests: await interestsOf(ctx, maxInterests), interestsFor: maxInterests } : { embedding: out.embedding, pricePref: out.pricePref };
       // In-session actions are this request's only: the entry keeps the
       // recorded state, which the user's next calls will most likely have.
-      if (ctx.input.recentActions.length === 0) deps.towerCache.put(ctx.input.userId, user, version, ctx.now, out);
+      // A hit keeps its entry (and its age) when only the interests differ.
+      if (!cached && ctx.input.recentActions.length === 0) deps.towerCache.put(ctx.input.userId, user, version, ctx.now, out);
     }
     if (!out.embedding.every(Number.isFinite) || !Number.isFinite(out.pricePref)) {
       // An item in the history whose features overflow the tower must not
@@ -32,7 +54,9 @@ export const userEmbeddingStage: Stage = {
     } else {
       ctx.userEmb = out.embedding;
       ctx.pricePref = out.pricePref;
+      ctx.interests = maxInterests > 1 ? (out.interests ?? null) : null;
       ctx.note = (out.embedding.some((v) => v !== 0) ? 'from actions' : 'cold user: zero embedding') + (cached ? ' (cached)' : '');
+      if (ctx.interests) ctx.note += `; ${ctx.interests.count} interests (${Array.from(ctx.interests.shares, (s) => s.toFixed(2)).join(', ')})`;
     }
     ctx.userFeatures = userFeatures(deps.layout, ctx.userEmb, ctx.pricePref, ctx.input.surface, ctx.input.device);
     return c;

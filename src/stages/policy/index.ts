@@ -2,13 +2,16 @@
 //   1. drop items the user saw recently (time-decayed seen set);
 //   2. set aside items purchased within the window: they only fill the end;
 //   3. drop duplicates (same content hash, or near-identical embedding);
-//   4. diversity: MMR or DPP picks the organic order (or plain score order);
+//   4. diversity: MMR or DPP picks the organic order (or plain score order),
+//      then, for a user with several interests, calibration makes the first
+//      N follow their category mix;
 //   5. brand-run rule on the organic order;
 //   6. exploration: from position k, with probability epsilon, a new item from
 //      the fresh source instead of the next organic one (Algorithm 1), or by
 //      Thompson sampling on the new items' click posteriors.
 import { dpp, mmr, topK } from '../../native';
 import { limitBrandRuns, maxBrandRun } from './brand-run';
+import { calibrate, listUtilities } from './calibration';
 import { dedupe } from './dedupe';
 import { mixExploration } from './exploration';
 import { recentMask } from './recency';
@@ -94,18 +97,35 @@ interface ComposedPage {
 }
 
 /**
+ * Calibration's categories (the user's interest mix), or null when the page
+ * is not calibrated (see calibrated()).
+ */
+function calibrationMix(ctx: RankContext): { categories: Int32Array; shares: Float32Array } | null {
+  const interests = ctx.interests;
+  if (interests === null || ctx.input.options.calibration <= 0 || ctx.input.category !== undefined) return null;
+  return { categories: interests.categories, shares: interests.categoryShares };
+}
+
+/**
  * Step 3: duplicates, in score order (the best of a group stays). `limit`
- * bounds the pairwise check to the best organic candidates; fresh ones are
- * kept for exploration. Returns the kept positions, in order.
+ * bounds the pairwise check to the best organic candidates, and to the best
+ * N of each category calibration may need; fresh ones are kept for
+ * exploration. Returns the kept positions, in order.
  */
 function dropDuplicates(ctx: RankContext, c: Candidates, ordered: Int32Array, fresh: Uint8Array, exploring: boolean, limit: number): { kept: Int32Array; duplicates: ComposedPage['duplicates'] } {
   const { catalog } = ctx.deps;
   const compete = new Int32Array(ordered.length);
+  const mix = calibrationMix(ctx);
+  const perCategory = new Map<number, number>();
+  if (mix) for (const g of mix.categories) perCategory.set(g, 0);
   let nc = 0;
   let organicSeen = 0;
   for (let i = 0; i < ordered.length; i++) {
     const p = ordered[i];
-    if ((exploring && fresh[p] === 1) || organicSeen++ < limit) compete[nc++] = p;
+    const g = catalog.category[c.rows[p]];
+    const inMix = perCategory.get(g);
+    if ((exploring && fresh[p] === 1) || organicSeen++ < limit || (inMix !== undefined && inMix < ctx.input.numResults)) compete[nc++] = p;
+    if (inMix !== undefined) perCategory.set(g, inMix + 1);
   }
   const competing = compete.subarray(0, nc);
   const dd = dedupe(rowsAt(c.rows, competing), catalog.contentHash, catalog.cols.embeddings, catalog.dim);
@@ -135,7 +155,19 @@ function organicOrder(ctx: RankContext, c: Candidates, kept: Int32Array, fresh: 
   let nf = picked.length;
   const byScore = topK(organicScores, no);
   for (let i = 0; i < no; i++) if (used[byScore[i]] === 0) full[nf++] = byScore[i];
-  return { list: compose(organic, full.subarray(0, nf)), freshKept };
+  return { list: calibrated(ctx, c, compose(organic, full.subarray(0, nf))), freshKept };
+}
+
+/**
+ * Step 4b: for a user with several interests, the first N of the organic
+ * order calibrated to their category mix (calibration.ts); unchanged for
+ * others, with calibration 0, or when the request is restricted to one category.
+ */
+function calibrated(ctx: RankContext, c: Candidates, list: Int32Array): Int32Array {
+  const mix = calibrationMix(ctx);
+  if (mix === null) return list;
+  const category = Int32Array.from(list, (p) => ctx.deps.catalog.category[c.rows[p]]);
+  return compose(list, calibrate(listUtilities(scoresAt(c.scores, list)), category, mix, ctx.input.options.calibration, ctx.input.numResults));
 }
 
 /**

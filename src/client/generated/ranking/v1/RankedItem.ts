@@ -24,12 +24,20 @@ export interface RankedItem {
    * better: "retrieval" (the search's inner product, or minus the L2
    * distance; the popularity bias for a cold user; the light score for a
    * fresh item; absent for caller-provided candidates), "light" (the light
-   * pre-rank score), "strong" (the strong pre-ranker's logit, for the items
-   * it scored), "prerank" (the merged pre-rank score), "ensemble" (the
-   * weighted sum of the objective probabilities) and "policy" (the final
-   * score). The ranker has no entry: its output is `objectives`.
+   * pre-rank score; for a user with several interests, that of the interest
+   * the item matches best, shifted to keep each interest's share), "strong"
+   * (the strong pre-ranker's logit, for the items it scored), "prerank"
+   * (the merged pre-rank score), "ensemble" (the weighted sum of the
+   * objective probabilities) and "policy" (the final score). The ranker has no entry: its output is `objectives`.
    */
   'stage_scores'?: (_ranking_v1_StageScore)[];
+  /**
+   * Debug only: which of the user's interests retrieved the item, 1-based
+   * (largest interest first); 0 when the user has one interest vector or
+   * the item came from another source (fresh items, popular items,
+   * caller-provided candidates).
+   */
+  'interest'?: (number);
 }
 
 export interface RankedItem__Output {
@@ -52,10 +60,18 @@ export interface RankedItem__Output {
    * better: "retrieval" (the search's inner product, or minus the L2
    * distance; the popularity bias for a cold user; the light score for a
    * fresh item; absent for caller-provided candidates), "light" (the light
-   * pre-rank score), "strong" (the strong pre-ranker's logit, for the items
-   * it scored), "prerank" (the merged pre-rank score), "ensemble" (the
-   * weighted sum of the objective probabilities) and "policy" (the final
-   * score). The ranker has no entry: its output is `objectives`.
+   * pre-rank score; for a user with several interests, that of the interest
+   * the item matches best, shifted to keep each interest's share), "strong"
+   * (the strong pre-ranker's logit, for the items it scored), "prerank"
+   * (the merged pre-rank score), "ensemble" (the weighted sum of the
+   * objective probabilities) and "policy" (the final score). The ranker has no entry: its output is `objectives`.
    */
   'stage_scores': (_ranking_v1_StageScore__Output)[];
+  /**
+   * Debug only: which of the user's interests retrieved the item, 1-based
+   * (largest interest first); 0 when the user has one interest vector or
+   * the item came from another source (fresh items, popular items,
+   * caller-provided candidates).
+   */
+  'interest': (number);
 }

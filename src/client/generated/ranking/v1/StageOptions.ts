@@ -49,9 +49,23 @@ export interface StageOptions {
    * Seed for the exploration draws (0 = random); fixes the result for tests.
    */
   'seed'?: (number | string | Long);
+  /**
+   * Most interest vectors per user (0 = default, 1 = one vector). A user
+   * whose recent actions cluster into several interests gets one search per
+   * interest, K split by their shares, and a page calibrated to their
+   * category mix.
+   */
+  'max_interests'?: (number);
+  /**
+   * Calibration weight in [0, 1]: the page's category mix follows the
+   * user's interests ((1 - w) utility - w KL(p || q)). 0 = off; unset =
+   * default. Only users with several interests are affected.
+   */
+  'calibration'?: (number | string);
   '_heavy_budget'?: "heavy_budget";
   '_diversity_lambda'?: "diversity_lambda";
   '_exploration_epsilon'?: "exploration_epsilon";
+  '_calibration'?: "calibration";
 }
 
 export interface StageOptions__Output {
@@ -99,7 +113,21 @@ export interface StageOptions__Output {
    * Seed for the exploration draws (0 = random); fixes the result for tests.
    */
   'seed': (number);
+  /**
+   * Most interest vectors per user (0 = default, 1 = one vector). A user
+   * whose recent actions cluster into several interests gets one search per
+   * interest, K split by their shares, and a page calibrated to their
+   * category mix.
+   */
+  'max_interests': (number);
+  /**
+   * Calibration weight in [0, 1]: the page's category mix follows the
+   * user's interests ((1 - w) utility - w KL(p || q)). 0 = off; unset =
+   * default. Only users with several interests are affected.
+   */
+  'calibration'?: (number);
   '_heavy_budget'?: "heavy_budget";
   '_diversity_lambda'?: "diversity_lambda";
   '_exploration_epsilon'?: "exploration_epsilon";
+  '_calibration'?: "calibration";
 }
