@@ -42,6 +42,8 @@ describe('server fuzzing: random and malformed requests', function () {
         diversity: pick(['DIVERSITY_METHOD_MMR', 'DIVERSITY_METHOD_DPP', 5]),
         diversity_lambda: maybe(junkNumber),
         brand_run_limit: maybe(junkNumber),
+        max_interests: maybe(junkNumber),
+        calibration: maybe(junkNumber),
         exploration: pick(['EXPLORATION_METHOD_THOMPSON', 'EXPLORATION_METHOD_NONE', 3]),
         exploration_epsilon: maybe(junkNumber),
         exploration_start: maybe(junkNumber),

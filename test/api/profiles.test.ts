@@ -12,7 +12,7 @@ const opts = { base: DEFAULT_RANK, stages: CASCADE_STAGES, source: 'profiles.jso
 
 const DOC = {
   profiles: {
-    wide: { retrievalK: 2000, prerankKeep: 300, diversity: 'mmr', diversityLambda: 0.5 },
+    wide: { retrievalK: 2000, prerankKeep: 300, diversity: 'mmr', diversityLambda: 0.5, maxInterests: 2, calibration: 0.7 },
     fast: { retrievalK: 300, numResults: 12, stages: ['user_state', 'user_embedding', 'retrieval', 'prerank', 'policy'] },
     fresh: { seenTtlMs: 3_600_000, purchaseWindowMs: 86_400_000, exploration: 'thompson' },
   },
@@ -44,7 +44,7 @@ describe('rank profiles', () => {
 
   it('resolves over the built-in defaults: a profile sets only what it names', () => {
     const wide = set.profiles.get('wide')!;
-    assert.deepEqual(wide.defaults, { ...DEFAULT_RANK, retrievalK: 2000, prerankKeep: 300, diversity: 'mmr', diversityLambda: 0.5 });
+    assert.deepEqual(wide.defaults, { ...DEFAULT_RANK, retrievalK: 2000, prerankKeep: 300, diversity: 'mmr', diversityLambda: 0.5, maxInterests: 2, calibration: 0.7 });
     assert.deepEqual([...wide.skipStages], []);
     const fast = set.profiles.get('fast')!;
     assert.equal(fast.numResults, 12);
@@ -109,6 +109,8 @@ describe('rank profiles', () => {
     assert.match(problem({ profiles: { a: { retrievalk: 5 } } }), /profiles\.a\.retrievalk is not a known field/);
     assert.match(problem({ profiles: { a: { retrievalK: 0 } } }), /profiles\.a\.retrievalK must be an integer in \[1, 100000\], got 0/);
     assert.match(problem({ profiles: { a: { diversity: 'maximal' } } }), /profiles\.a\.diversity must be one of none, mmr, dpp/);
+    assert.match(problem({ profiles: { a: { calibration: 1.5 } } }), /profiles\.a\.calibration must be a number in \[0, 1\], got 1\.5/);
+    assert.match(problem({ profiles: { a: { maxInterests: 0 } } }), /profiles\.a\.maxInterests must be an integer in \[1, 8\], got 0/);
     assert.match(problem({ profiles: { a: { stages: ['user_state', 'teleport'] } } }), /profiles\.a\.stages names an unknown stage "teleport"/);
     assert.match(problem({ profiles: { a: { stages: ['user_state', 'retrieval', 'user_embedding', 'prerank', 'policy'] } } }), /profiles\.a\.stages must keep the cascade's order/);
     assert.match(problem({ profiles: { a: { stages: ['user_state', 'user_embedding', 'retrieval', 'rank', 'ensemble', 'policy'] } } }), /profiles\.a\.stages must include "prerank" \(only rank, ensemble may be left out\)/);

@@ -471,7 +471,10 @@ describe('server/service (end to end over gRPC)', function () {
       invalid(base(user, { recent_actions: [{ item_id: 'no-such-item', type: 'ACTION_TYPE_CLICK' }] }), /recent_actions\[0\]\.item_id/));
     it('recent_actions without an action type', () =>
       invalid(base(user, { recent_actions: [{ item_id: h.world.items.keys().next().value!, type: 'ACTION_TYPE_UNSPECIFIED' }] }), /recent_actions\[0\]\.type/));
-    it('options out of range (heavy_budget, exploration_epsilon, diversity_lambda, retrieval_k, diversity enum)', async () => {
+    it('options out of range (heavy_budget, exploration_epsilon, diversity_lambda, retrieval_k, diversity enum, calibration, max_interests)', async () => {
+      await invalid(base(user, { options: { calibration: 1.01 } }), /options\.calibration/);
+      await invalid(base(user, { options: { calibration: NaN } }), /options\.calibration/);
+      await invalid(base(user, { options: { max_interests: 9 } }), /options\.max_interests/);
       await invalid(base(user, { options: { heavy_budget: 1.5 } }), /options\.heavy_budget/);
       await invalid(base(user, { options: { exploration_epsilon: -0.1 } }), /options\.exploration_epsilon/);
       await invalid(base(user, { options: { diversity_lambda: 2 } }), /options\.diversity_lambda/);
