@@ -104,6 +104,11 @@ export function mean(xs: ArrayLike<number>): number {
   return s / xs.length;
 }
 
+/** a / b; 0 when b is not positive. */
+export function ratio(a: number, b: number): number {
+  return b > 0 ? a / b : 0;
+}
+
 /** A mean with its standard error and interval [lo, hi] over n values. */
 export interface Interval {
   mean: number;

@@ -1,12 +1,14 @@
 // Writes an evaluator report: report.json (every number), report.md (the
-// headline tables) and the SVG plots, into one directory.
+// headline tables) and the SVG plots (plots.ts), into one directory.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import type { Interval } from './metrics';
 import type { PrecisionSection } from './precision';
-import type { EvalReport } from './run';
-import { renderLinePlot } from './svg';
+import { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot } from './plots';
+import type { EvalReport } from './types';
+
+export { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot };
 
 const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 const f2 = (v: number | null) => (v === null ? '-' : v.toFixed(2));
@@ -17,86 +19,8 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 /** The engine and the main baselines: the rows of the breakdown tables. */
 const MAIN_CONFIGS = ['random', 'popularity', 'two-tower', 'engine', 'no-shortcuts'];
 
-export function hapPlot(r: EvalReport): string {
-  return renderLinePlot({
-    title: 'HAP heavy budget: final NDCG@50 and prerank stage time',
-    xLabel: 'heavy_budget (share of K scored by the strong pre-ranker)',
-    yLabel: 'NDCG@50 (final list vs oracle)',
-    y2Label: 'prerank stage ms (mean)',
-    series: [
-      { name: 'NDCG@50 (HAP routing)', points: r.hap.curve.map((c) => ({ x: c.budget, y: c.ndcg50, label: c.ndcg50.toFixed(3) })) },
-      { name: 'NDCG@50 (top-B routing)', color: '#2ca02c', points: r.hap.routing.rows.map((c) => ({ x: c.budget, y: c.topNdcg50 })) },
-      { name: 'prerank ms (HAP routing)', color: '#d62728', axis: 'right', dashed: true, points: r.hap.curve.map((c) => ({ x: c.budget, y: c.prerankMs, label: `${c.prerankMs.toFixed(2)} ms` })) },
-    ],
-  });
-}
-
-export function diversityPlot(r: EvalReport): string {
-  const series = ['mmr', 'dpp'].map((m) => ({
-    name: m.toUpperCase() + ' (label: lambda)',
-    points: r.diversity.points
-      .filter((p) => p.method === m)
-      .sort((a, b) => a.distinctCategories20 - b.distinctCategories20)
-      .map((p) => ({ x: p.distinctCategories20, y: p.ndcg10, label: `λ=${p.lambda}` })),
-  }));
-  const none = r.diversity.points.filter((p) => p.method === 'none');
-  return renderLinePlot({
-    title: 'Diversity trade-off: NDCG@10 vs distinct categories in the top 20',
-    xLabel: 'distinct categories in the top 20 (mean)',
-    yLabel: 'NDCG@10 (final list vs oracle)',
-    series: [...series, { name: 'NONE', markersOnly: true, points: none.map((p) => ({ x: p.distinctCategories20, y: p.ndcg10, label: 'none' })) }],
-  });
-}
-
-/** x of an index search setting: log2 of nprobe / efSearch (0 for the exact Flat search). */
-function settingX(p: { nprobe: number | null; efSearch: number | null }): number {
-  const v = p.nprobe ?? p.efSearch;
-  return v === null ? 0 : Math.log2(v);
-}
-
-export function annPlot(r: EvalReport): string {
-  const c = r.ann.curve;
-  const param = c.some((p) => p.efSearch !== null) ? 'efSearch' : 'nprobe';
-  return renderLinePlot({
-    title: `Index search: recall@${r.ann.k} vs exact and final NDCG@50 by ${param}`,
-    xLabel: `log2(${param}) (the bundle default is marked *)`,
-    yLabel: 'recall / NDCG@50',
-    y2Label: 'in-process search ms (one query)',
-    series: [
-      { name: `recall@${r.ann.k} vs exact top ${r.ann.k}`, points: c.map((p) => ({ x: settingX(p), y: p.recallAtK.mean, label: `${p.label}${p.isDefault ? '*' : ''}` })) },
-      { name: 'recall@50 vs exact top 50', points: c.map((p) => ({ x: settingX(p), y: p.recallAt50.mean })) },
-      { name: `share of the true top ${r.retrieval.trueTopN} in the ${r.ann.k}`, color: '#8c564b', points: c.map((p) => ({ x: settingX(p), y: p.truthRecall.mean })) },
-      { name: 'final NDCG@50 (API)', points: c.map((p) => ({ x: settingX(p), y: p.ndcg50.mean, label: p.ndcg50.mean.toFixed(3) })) },
-      { name: 'search ms', axis: 'right', dashed: true, points: c.map((p) => ({ x: settingX(p), y: p.searchMs })) },
-    ],
-  });
-}
-
-export function explorationPlot(r: EvalReport): string {
-  return renderLinePlot({
-    title: 'New-item share by result position (epsilon-greedy exploration)',
-    xLabel: 'position in the result list',
-    yLabel: 'share of lists with a new item there',
-    series: r.exploration.rows.map((row) => ({
-      name: `epsilon ${row.epsilon}, start ${row.start}`,
-      points: row.newByPosition.map((y, i) => ({ x: i + 1, y })),
-    })),
-  });
-}
-
-export function baselinePlot(r: EvalReport): string {
-  const names = ['random', 'popularity', 'two-tower', 'engine', 'no-shortcuts'];
-  return renderLinePlot({
-    title: 'NDCG@k of the engine and the baselines',
-    xLabel: 'k',
-    yLabel: 'NDCG@k',
-    yRange: [0, 1],
-    series: names.map((n) => ({ name: n, points: [{ x: 10, y: r.configs[n].ndcg10 }, { x: 50, y: r.configs[n].ndcg50 }] })),
-  });
-}
-
-export function markdown(r: EvalReport): string {
-  const h = r.headline;
+/** The title, how the report was made and what every list is scored against. */
+function introLines(r: EvalReport): string[] {
   const L: string[] = [];
   L.push('# Ranking quality against the ground truth');
   L.push('');
@@ -115,6 +39,13 @@ export function markdown(r: EvalReport): string {
       `Sanity check: the oracle list scored by the same code gets NDCG@10 ${f3(r.oracleCheck.ndcg10)}, NDCG@50 ${f3(r.oracleCheck.ndcg50)}.`,
   );
   L.push('');
+  return L;
+}
+
+/** The headline table: each target and whether it is met. */
+function headlineLines(r: EvalReport): string[] {
+  const h = r.headline;
+  const L: string[] = [];
   L.push('## Headline');
   L.push('');
   L.push('| | value | target | |');
@@ -140,6 +71,12 @@ export function markdown(r: EvalReport): string {
     `± = half-width of the 95% interval over requests (mean ± 1.96 stderr, ${ci.engineNdcg50.n} requests); ratios: paired percentile bootstrap over users (${ci.bootstrapIters} resamples).`,
   );
   L.push('');
+  return L;
+}
+
+/** The engine and the baselines, and the main ones by segment and surface. */
+function baselineLines(r: EvalReport): string[] {
+  const L: string[] = [];
   L.push('## Engine and baselines');
   L.push('');
   L.push('| configuration | NDCG@10 | NDCG@50 | recall@50 | categories in top 20 | brands in top 20 | max brand run | new share | prerank ms | request ms | how |');
@@ -166,6 +103,13 @@ export function markdown(r: EvalReport): string {
     L.push(`| ${n} | ${segs.map((s) => f3(c.bySegment[s]?.ndcg50 ?? null)).join(' | ')} | ${surfs.map((s) => f3(c.bySurface[s]?.ndcg50 ?? null)).join(' | ')} |`);
   }
   L.push('');
+  return L;
+}
+
+/** The main configurations per objective, beside the weighted oracle. */
+function objectiveLines(r: EvalReport): string[] {
+  const o = r.oracleCheck;
+  const L: string[] = [];
   L.push('### Per objective');
   L.push('');
   L.push(r.objectives.note + '.');
@@ -183,6 +127,12 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('![NDCG@k of the engine and the baselines](baselines.svg)');
   L.push('');
+  return L;
+}
+
+/** The heavy-budget curve and HAP routing against top-B routing. */
+function hapLines(r: EvalReport): string[] {
+  const L: string[] = [];
   L.push('## HAP heavy budget');
   L.push('');
   L.push(r.hap.note + '.');
@@ -210,11 +160,17 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('![HAP budget vs NDCG@50 and prerank time](hap-budget.svg)');
   L.push('');
+  return L;
+}
+
+/** Index search recall and final NDCG per search setting. */
+function annLines(r: EvalReport): string[] {
+  const L: string[] = [];
   L.push('## Index search (ANN) vs exact');
   L.push('');
   L.push(`Index ${r.world.index.factory}, bundle default ${r.world.index.nprobe !== null ? `nprobe ${r.world.index.nprobe}` : r.world.index.efSearch !== null ? `efSearch ${r.world.index.efSearch}` : 'exact'}. ${r.ann.note}.`);
   L.push(
-    `Users measured: ${r.ann.usersMeasured} (${r.ann.coldUsersSkipped} cold skipped). Embedding check: the light scores of ${r.ann.embeddingCheck.items} returned items differ from <embedding, item> + bias term by at most ${r.ann.embeddingCheck.maxAbsDiff.toExponential(1)}.`,
+    `Users measured: ${r.ann.usersMeasured} (${r.ann.coldUsersSkipped} cold skipped). Embedding check: the light scores of ${r.ann.embeddingCheck.items} returned items (of users served with one interest vector) differ from <embedding, item> + bias term by at most ${r.ann.embeddingCheck.maxAbsDiff.toExponential(1)}.`,
   );
   L.push('');
   L.push(`| setting | recall@${r.ann.k} | recall@50 | share of the true top ${r.retrieval.trueTopN} | search ms (one query, in process) | NDCG@50 (API) | retrieval stage ms (API) |`);
@@ -227,6 +183,13 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('![Index search recall and NDCG](ann-search.svg)');
   L.push('');
+  return L;
+}
+
+/** The candidates' share of the true top items. */
+function retrievalLines(r: EvalReport): string[] {
+  const rt = r.retrieval;
+  const L: string[] = [];
   L.push('## Retrieval recall against the true top items');
   L.push('');
   L.push(rt.note + '.');
@@ -244,6 +207,12 @@ export function markdown(r: EvalReport): string {
     L.push(`Index search at the default setting by surface: ${rs.map(([k, v]) => `${k} ${f3(v.recall)} (${v.users} users)`).join(', ')}.`);
     L.push('');
   }
+  return L;
+}
+
+/** The diversity points and which are Pareto-optimal. */
+function diversityLines(r: EvalReport): string[] {
+  const L: string[] = [];
   L.push('## Diversity trade-off');
   L.push('');
   L.push(r.diversity.note + '.');
@@ -256,6 +225,12 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('![Diversity Pareto plot](diversity-pareto.svg)');
   L.push('');
+  return L;
+}
+
+/** New-item share and recall per exploration setting. */
+function explorationLines(r: EvalReport): string[] {
+  const L: string[] = [];
   const x = r.exploration;
   L.push('## Exploration and novelty');
   L.push('');
@@ -272,6 +247,12 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push('![New-item share by position](exploration-position.svg)');
   L.push('');
+  return L;
+}
+
+/** The category counts before and after the burst of events. */
+function reactivityLines(r: EvalReport): string[] {
+  const L: string[] = [];
   const rx = r.reactivity;
   L.push('## Reactivity');
   L.push('');
@@ -285,6 +266,12 @@ export function markdown(r: EvalReport): string {
   L.push('');
   L.push(`RecordEvents acknowledged ${rx.eventsAccepted} of ${rx.eventsSent} events.`);
   L.push('');
+  return L;
+}
+
+/** The reduced-precision section (or that none was measured). */
+function precisionLines(r: EvalReport): string[] {
+  const L: string[] = [];
   L.push('## Reduced precision');
   L.push('');
   const p = r.precision;
@@ -302,8 +289,24 @@ export function markdown(r: EvalReport): string {
         `same order = the top ${p.bar.k} identical to fp32's, position by position.`,
     );
   }
-  L.push('');
-  return L.join('\n');
+  return L;
+}
+
+export function markdown(r: EvalReport): string {
+  return [
+    ...introLines(r),
+    ...headlineLines(r),
+    ...baselineLines(r),
+    ...objectiveLines(r),
+    ...hapLines(r),
+    ...annLines(r),
+    ...retrievalLines(r),
+    ...diversityLines(r),
+    ...explorationLines(r),
+    ...reactivityLines(r),
+    ...precisionLines(r),
+    '',
+  ].join('\n');
 }
 
 /**

@@ -53,14 +53,63 @@ export function contentHash(seed: number, contentId: number): string {
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
 
+/** The catalog's shape: category centres, brand offsets and home categories, price levels. */
+interface CatalogStructure {
+  /** Unit category centres, categories x dim. */
+  categoryCentres: Float32Array;
+  /** Unit brand offsets, brands x dim. */
+  brandOffsets: Float32Array;
+  /** Cumulative category popularity (Zipf). */
+  catCum: Float64Array;
+  /** The brands that sell in each category. */
+  brandsOf: number[][];
+  brandPriceLevel: Float32Array;
+  catPriceLevel: Float32Array;
+}
+
+/** The items of a catalog, row by row. */
+type CatalogItems = Pick<Catalog, 'latent' | 'embeddings' | 'category' | 'brand' | 'price' | 'createdAt' | 'isNew' | 'contentId'> & {
+  /** Raw log popularity, before standardising. */
+  popRaw: Float64Array;
+};
+
 export function generateCatalog(cfg: WorldConfig, rng: Rng): Catalog {
   const { items: n, dim: d, categories: C, brands: B } = cfg;
   const r = rng.fork(1);
   const categoryNames = Array.from({ length: C }, (_, c) => CATEGORY_NAMES[c] ?? `category-${c}`);
   const brandNames = Array.from({ length: B }, (_, b) => `brand-${String(b).padStart(4, '0')}`);
+  const structure = catalogStructure(C, B, d, r);
+  const items = generateItems(cfg, structure, r);
 
-  // Category centres: random unit directions. Brand offsets: smaller random
-  // directions; each brand sells in a home category and sometimes one more.
+  // The engine only sees the (rounded) price: standardise its logarithm.
+  const lnPrice = Float64Array.from(items.price, (p) => Math.log(p));
+  const lp = standardise(lnPrice);
+  return {
+    n,
+    dim: d,
+    latent: items.latent,
+    embeddings: items.embeddings,
+    category: items.category,
+    brand: items.brand,
+    price: items.price,
+    logPrice: lp.values,
+    logPriceMean: lp.mean,
+    logPriceStd: lp.std,
+    popularity: standardise(items.popRaw).values,
+    createdAt: items.createdAt,
+    isNew: items.isNew,
+    contentId: items.contentId,
+    categoryNames,
+    brandNames,
+    categoryCentres: structure.categoryCentres,
+  };
+}
+
+/**
+ * Category centres: random unit directions. Brand offsets: smaller random
+ * directions; each brand sells in a home category and sometimes one more.
+ */
+function catalogStructure(C: number, B: number, d: number, r: Rng): CatalogStructure {
   const categoryCentres = r.normals(new Float32Array(C * d));
   for (let c = 0; c < C; c++) normalizeRow(categoryCentres, c, d);
   const brandOffsets = r.normals(new Float32Array(B * d));
@@ -76,7 +125,13 @@ export function generateCatalog(cfg: WorldConfig, rng: Rng): Catalog {
   for (let c = 0; c < C; c++) if (brandsOf[c].length === 0) brandsOf[c].push(r.int(B));
   const brandPriceLevel = Float32Array.from({ length: B }, () => r.normal() * 0.5);
   const catPriceLevel = Float32Array.from({ length: C }, () => 3.5 + r.normal() * 0.6);
+  return { categoryCentres, brandOffsets, catCum, brandsOf, brandPriceLevel, catPriceLevel };
+}
 
+/** Every item in turn: a duplicate, a near-duplicate or a new draw from its category and brand. */
+function generateItems(cfg: WorldConfig, st: CatalogStructure, r: Rng): CatalogItems {
+  const { items: n, dim: d } = cfg;
+  const { categoryCentres, brandOffsets, catCum, brandsOf, brandPriceLevel, catPriceLevel } = st;
   const latent = new Float32Array(n * d);
   const embeddings = new Float32Array(n * d);
   const category = new Int32Array(n);
@@ -129,29 +184,7 @@ export function generateCatalog(cfg: WorldConfig, rng: Rng): Catalog {
     // Popularity: lognormal, with new items at the bottom (they have no history yet).
     popRaw[i] = fresh ? -1.5 + 0.5 * r.normal() : r.normal() * 1.0;
   }
-
-  // The engine only sees the (rounded) price: standardise its logarithm.
-  const lnPrice = Float64Array.from(price, (p) => Math.log(p));
-  const lp = standardise(lnPrice);
-  return {
-    n,
-    dim: d,
-    latent,
-    embeddings,
-    category,
-    brand,
-    price,
-    logPrice: lp.values,
-    logPriceMean: lp.mean,
-    logPriceStd: lp.std,
-    popularity: standardise(popRaw).values,
-    createdAt,
-    isNew,
-    contentId,
-    categoryNames,
-    brandNames,
-    categoryCentres,
-  };
+  return { latent, embeddings, category, brand, price, createdAt, isNew, contentId, popRaw };
 }
 
 function standardise(x: Float64Array): { values: Float32Array; mean: number; std: number } {
