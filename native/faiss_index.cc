@@ -298,9 +298,11 @@ class RemoveWorker : public IndexWorker {
 struct SearchArgs {
   std::vector<float> queries;
   size_t nq = 0;
-  size_t k = 0;
+  size_t k = 0;      // results per query (with `ks`, the largest: the stride of the results)
+  std::vector<int> ks;  // one k per query (empty: `k` for all); a row's end past its k is -1
   int efSearch = 0;  // 0: index default
   int nprobe = 0;    // 0: index default
+  std::vector<int> nprobes;  // IVF: one nprobe per query (empty: `nprobe` for all)
   double refine = 0;  // IVF SQfp16: two-pass search keeping ceil(refine * k) candidates (RefineParams); 0: one pass
   int threads = 1;
   Filter filter;
@@ -382,7 +384,20 @@ void RunSearch(IndexState& st, const SearchArgs& a, std::vector<idx_t>& labels,
     params = &ip;
   }
   params->sel = const_cast<faiss::IDSelector*>(sel);
-  index.search(idx_t(a.nq), a.queries.data(), idx_t(a.k), dist.data(), labels.data(), params);
+  if (!a.nprobes.empty() || !a.ks.empty()) {
+    // A k or a list count per query: the queries one at a time.
+    const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index);
+    const int ef = hp.efSearch;
+    for (size_t q = 0; q < a.nq; ++q) {
+      const size_t k = a.ks.empty() ? a.k : size_t(a.ks[q]);
+      if (k == 0) continue;
+      if (ivf != nullptr && !a.nprobes.empty()) ip.nprobe = std::min(size_t(a.nprobes[q]), ivf->nlist);
+      if (params == &hp) hp.efSearch = std::max<int>(ef, int(k));
+      index.search(1, a.queries.data() + q * size_t(index.d), idx_t(k), dist.data() + q * a.k, labels.data() + q * a.k, params);
+    }
+  } else {
+    index.search(idx_t(a.nq), a.queries.data(), idx_t(a.k), dist.data(), labels.data(), params);
+  }
   if (st.mapped) {
     for (idx_t& l : labels)
       if (l >= 0) l = st.labels[size_t(l)];
@@ -560,8 +575,8 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     return p;
   }
 
-  // search(queries, k, efSearch, nprobe, allowIds|null, denyIds|null, allowBitmap|null, threads,
-  //        alive|null, unique, refine|null)
+  // search(queries, k|Int32Array(nq), efSearch, nprobe|Int32Array(nq), allowIds|null, denyIds|null,
+  //        allowBitmap|null, threads, alive|null, unique, refine|null)
   SearchArgs ParseSearch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     View<float> q = ArgArray<float>(info, 0, "queries");
@@ -569,9 +584,27 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
     SearchArgs a;
     a.nq = q.length / D();
     a.queries.assign(q.data, q.data + q.length);
-    a.k = size_t(ArgInt(info, 1, "k", 0, 1 << 20));
+    if (HasArg(info, 1) && info[1].IsTypedArray()) {
+      View<int32_t> ks = ArgArray<int32_t>(info, 1, "k");
+      RANK_THROW_RANGE_IF(ks.length != a.nq, env, "k must hold one value per query");
+      for (size_t i = 0; i < ks.length; ++i) {
+        RANK_THROW_RANGE_IF(ks.data[i] < 0 || ks.data[i] > (1 << 20), env, "k values must be in [0, 2^20]");
+        a.k = std::max(a.k, size_t(ks.data[i]));
+      }
+      a.ks.assign(ks.data, ks.data + ks.length);
+    } else {
+      a.k = size_t(ArgInt(info, 1, "k", 0, 1 << 20));
+    }
     if (HasArg(info, 2)) a.efSearch = int(ArgInt(info, 2, "efSearch", 0, 1 << 20));
-    if (HasArg(info, 3)) a.nprobe = int(ArgInt(info, 3, "nprobe", 0, 1 << 24));
+    if (HasArg(info, 3) && info[3].IsTypedArray()) {
+      // One nprobe per query (IVF).
+      View<int32_t> np = ArgArray<int32_t>(info, 3, "nprobe");
+      RANK_THROW_RANGE_IF(np.length != a.nq, env, "nprobe must hold one value per query");
+      for (size_t i = 0; i < np.length; ++i) RANK_THROW_RANGE_IF(np.data[i] < 1 || np.data[i] > (1 << 24), env, "nprobe values must be in [1, 2^24]");
+      a.nprobes.assign(np.data, np.data + np.length);
+    } else if (HasArg(info, 3)) {
+      a.nprobe = int(ArgInt(info, 3, "nprobe", 0, 1 << 24));
+    }
     if (HasArg(info, 4)) {
       a.filter.allow = CopyIds(info, 4, "allowIds");
       a.filter.hasAllow = true;

@@ -408,22 +408,27 @@ bool ProbeOrder(const faiss::IndexIVF& ix, const float* x, size_t nprobe, std::v
   return true;
 }
 
-// One query with a flat coarse quantizer: the SIMD coarse step, then the
-// index's search_preassigned. False where that does not apply: the caller
-// takes FAISS's path.
-bool SearchOne(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
-               const faiss::SearchParameters* params_in) {
+// Each query with a flat coarse quantizer: the SIMD coarse step, then the
+// index's search_preassigned, one query at a time (FAISS's own path for
+// several queries takes the scalar coarse step and skips the two-pass
+// scan). False where that does not apply: the caller takes FAISS's path.
+bool SearchEach(const faiss::IndexIVF& ix, idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
+                const faiss::SearchParameters* params_in) {
   const auto* params = dynamic_cast<const faiss::SearchParametersIVF*>(params_in);
-  if (n != 1 || k <= 0 || (params_in && !params) || (params && params->quantizer_params)) return false;
+  if (n < 1 || k <= 0 || (params_in && !params) || (params && params->quantizer_params)) return false;
   thread_local std::vector<idx_t> keys;
   thread_local std::vector<float> coarse;
-  if (!ProbeOrder(ix, x, params ? params->nprobe : ix.nprobe, keys, coarse)) return false;
-  RefineParams local;  // nprobe as clamped: `keys` holds exactly np lists
-  if (const auto* rp = dynamic_cast<const RefineParams*>(params_in)) local.refine = rp->refine;
-  local.nprobe = keys.size();
-  local.max_codes = params ? params->max_codes : ix.max_codes;
-  local.sel = params ? params->sel : nullptr;
-  ix.search_preassigned(1, x, k, keys.data(), coarse.data(), distances, labels, false, &local, nullptr);
+  for (idx_t i = 0; i < n; ++i) {
+    const float* q = x + size_t(i) * size_t(ix.d);
+    if (!ProbeOrder(ix, q, params ? params->nprobe : ix.nprobe, keys, coarse)) return false;
+    RefineParams local;  // nprobe as clamped: `keys` holds exactly np lists
+    if (const auto* rp = dynamic_cast<const RefineParams*>(params_in)) local.refine = rp->refine;
+    local.nprobe = keys.size();
+    local.max_codes = params ? params->max_codes : ix.max_codes;
+    local.sel = params ? params->sel : nullptr;
+    ix.search_preassigned(1, q, k, keys.data(), coarse.data(), distances + size_t(i) * size_t(k), labels + size_t(i) * size_t(k), false,
+                          &local, nullptr);
+  }
   return true;
 }
 
@@ -690,7 +695,7 @@ size_t RefinedQuery(const faiss::IndexIVFScalarQuantizer& ix, const Int8Shadow& 
 
 void SimdIVFFlat::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
                          const faiss::SearchParameters* params_in) const {
-  if (!SearchOne(*this, n, x, k, distances, labels, params_in))
+  if (!SearchEach(*this, n, x, k, distances, labels, params_in))
     faiss::IndexIVFFlat::search(n, x, k, distances, labels, params_in);
 }
 
@@ -716,7 +721,7 @@ SimdIVFSQ::SimdIVFSQ(faiss::IndexIVFScalarQuantizer* src)
 
 void SimdIVFSQ::search(idx_t n, const float* x, idx_t k, float* distances, idx_t* labels,
                        const faiss::SearchParameters* params_in) const {
-  if (!SearchOne(*this, n, x, k, distances, labels, params_in))
+  if (!SearchEach(*this, n, x, k, distances, labels, params_in))
     faiss::IndexIVFScalarQuantizer::search(n, x, k, distances, labels, params_in);
 }
 

@@ -274,7 +274,7 @@ export class RankingService {
   }
 
   private async rankWith(engine: Engine, req: unknown, requestId: string, deadline: number, signal?: AbortSignal): Promise<object> {
-    if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
+    // Validation first: a malformed request is INVALID_ARGUMENT whatever its budget.
     const { input, unknownCandidates, served } = toRankInput(req, {
       bundle: engine.bundle,
       catalog: engine.catalog,
@@ -285,6 +285,7 @@ export class RankingService {
       defaults: this.defaults,
       profiles: this.profiles,
     });
+    if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
     input.signal = signal;
     const out = await engine.rank(input);
     const profile = { profile: served?.profile.name ?? '', experiment: served?.experiment, bucket: served?.bucket };

@@ -1,11 +1,13 @@
 // A user's several interests, derived from the action history itself (for a
 // bundle whose user tower gives one vector): the recent items' embeddings are
 // clustered, each action weighted by its type and its age; clusters holding
-// too small a share of the weight are folded into the nearest one. Each
-// interest is then the tower's output over its own actions (UserTower
-// .embedGroups), and its share of the weight splits retrieval's K. The page's
-// target category mix (calibration) is the same weighted histogram over the
-// actions of the interests kept.
+// too small a share of the weight are folded into the nearest one. The
+// largest interest is served by the tower's own vector over the whole
+// history (its attention centres on the largest interest, and it is the
+// vector the rankers see); each other interest by the tower's output over
+// its own actions (UserTower.embedGroups). Their shares of the weight split
+// retrieval's K. The page's target category mix (calibration) is the same
+// weighted histogram over the actions, stray categories left out.
 import { ACTION } from './schema';
 import type { UserSnapshot } from '../state/snapshot';
 
@@ -180,16 +182,21 @@ function summarise(w: Float64Array, assign: Int8Array, k: number, rows: Int32Arr
   };
 }
 
+/** The smallest part of K an interest searches for. */
+export const MIN_K_SHARE = 0.1;
+
 /**
- * Retrieval's K split across interests: half by share, half evenly (so a
- * small interest still gets K / 2n), summing to K.
+ * Retrieval's K split across interests by their shares, each at least
+ * MIN_K_SHARE before the parts are scaled back to sum to K.
  */
 export function splitK(K: number, shares: Float32Array): Int32Array {
   const n = shares.length;
+  const w = Float64Array.from(shares, (s) => Math.max(MIN_K_SHARE, s));
+  const total = w.reduce((a, b) => a + b, 0);
   const out = new Int32Array(n);
   let given = 0;
   for (let a = 0; a < n; a++) {
-    out[a] = a === n - 1 ? K - given : Math.round(K * (0.5 * shares[a] + 0.5 / n));
+    out[a] = a === n - 1 ? K - given : Math.round((K * w[a]) / total);
     given += out[a];
   }
   return out;
@@ -198,7 +205,7 @@ export function splitK(K: number, shares: Float32Array): Int32Array {
 /** What the cascade uses of a user's interests (two or more; one interest is the tower's own vector). */
 export interface UserInterests {
   count: number;
-  /** count x dim unit vectors, the largest interest first. */
+  /** count x dim unit vectors, the largest interest first (the user's own vector). */
   vectors: Float32Array;
   shares: Float32Array;
   /** The page's target category mix (see ActionClusters). */
@@ -206,9 +213,20 @@ export interface UserInterests {
   categoryShares: Float32Array;
 }
 
-/** The action indices of each interest, for UserTower.embedGroups. */
+/** The action indices of each interest (the largest first), for UserTower.embedGroups. */
 export function groupsOf(c: ActionClusters): Int32Array[] {
   const groups: number[][] = Array.from({ length: c.count }, () => []);
   for (let i = 0; i < c.assign.length; i++) if (c.assign[i] >= 0) groups[c.assign[i]].push(i);
   return groups.map((g) => Int32Array.from(g));
+}
+
+/**
+ * The IVF nprobe of each interest's search: an interest asking for k of the
+ * K results one vector would get visits k / K of the lists (at least an
+ * eighth of them), so the batch scans about what one search for K does,
+ * at the recall bench/interest-search.js measures.
+ */
+export function interestNprobes(nprobe: number | undefined, ks: Int32Array, K: number): Int32Array | undefined {
+  if (nprobe === undefined) return undefined;
+  return Int32Array.from(ks, (k) => Math.max(1, Math.ceil(nprobe / 8), Math.ceil((nprobe * k) / K)));
 }

@@ -13,9 +13,9 @@ export interface RawSearchResult {
 /** search(queries, k, efSearch, nprobe, allowIds, denyIds, allowBitmap, threads) */
 export type RawSearchArgs = [
   queries: Float32Array,
-  k: number,
+  k: number | Int32Array,
   efSearch: number | null,
-  nprobe: number | null,
+  nprobe: number | Int32Array | null,
   allowIds: BigInt64Array | null,
   denyIds: BigInt64Array | null,
   allowBitmap: Uint8Array | null,

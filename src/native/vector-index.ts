@@ -8,12 +8,19 @@ export type Metric = 'ip' | 'l2';
 export type Ids = BigInt64Array | readonly (number | bigint)[];
 
 export interface SearchOptions {
-  /** Results per query. */
-  k: number;
+  /**
+   * Results per query; an Int32Array gives one per query (the result rows
+   * are as long as the largest, -1 past a query's own k).
+   */
+  k: number | Int32Array;
   /** HNSW: size of the dynamic candidate list (raised to k when lower). */
   efSearch?: number;
-  /** IVF: number of inverted lists to visit. */
-  nprobe?: number;
+  /**
+   * IVF: number of inverted lists to visit; an Int32Array gives one per
+   * query (searched one after another, in the same call). Other indexes
+   * ignore it.
+   */
+  nprobe?: number | Int32Array;
   /** Only these ids may be returned (e.g. one category). */
   allowIds?: Ids;
   /** Only ids whose bit is set may be returned (bit i%8 of byte i/8); ids past the end are excluded. */
@@ -121,14 +128,21 @@ export class VectorIndex {
     return this.raw.remove(toIds('ids', ids));
   }
 
+  /** A value per query, each in [lo, hi]. */
+  private perQuery(name: string, v: Int32Array, nq: number, lo: number, hi: number): Int32Array {
+    if (v.length !== nq) throw new NativeInputError(`${name} must hold one value per query (${nq}), got ${v.length}`);
+    for (const x of v) if (!(x >= lo && x <= hi)) throw new NativeInputError(`${name} values must be in [${lo}, ${hi}], got ${x}`);
+    return v;
+  }
+
   /** The checked arguments of the native search, in its order. */
   private searchArgs(queries: Float32Array, opts: SearchOptions): RawSearchArgs {
     checkF32('queries', queries);
     checkMultiple('queries', queries.length, this.dim);
     checkFinite('queries', queries);
-    const k = checkInt('k', opts.k, 0, MAX_K);
+    const k = opts.k instanceof Int32Array ? this.perQuery('k', opts.k, queries.length / this.dim, 0, MAX_K) : checkInt('k', opts.k, 0, MAX_K);
     const ef = opts.efSearch === undefined ? null : checkInt('efSearch', opts.efSearch, 1, MAX_K);
-    const nprobe = opts.nprobe === undefined ? null : checkInt('nprobe', opts.nprobe, 1, 1 << 24);
+    const nprobe = opts.nprobe === undefined ? null : opts.nprobe instanceof Int32Array ? this.perQuery('nprobe', opts.nprobe, queries.length / this.dim, 1, 1 << 24) : checkInt('nprobe', opts.nprobe, 1, 1 << 24);
     const allow = opts.allowIds === undefined ? null : toIds('allowIds', opts.allowIds);
     const deny = opts.denyIds === undefined ? null : toIds('denyIds', opts.denyIds);
     if (opts.allowBitmap !== undefined && !(opts.allowBitmap instanceof Uint8Array)) {

@@ -130,7 +130,7 @@ export const DEFAULT_RANK: RankDefaults = {
   diversityLambda: 0.7,
   brandRunLimit: 3,
   maxInterests: 3,
-  calibration: 0.5,
+  calibration: 0.9,
   exploration: 'epsilon-greedy',
   epsilon: 0.1,
   explorationStart: 5,

@@ -8,45 +8,26 @@ import type { RankContext, Stage } from '../pipeline/context';
 import { allocCandidates, dropNonFinite, recordTrail, rowsAt, select, userEmbOf, userFeaturesOf } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 import { PROVENANCE } from '../pipeline/types';
-import { splitK } from '../models/interests';
 
 /**
  * The light score: <user, item> plus the popularity bias; for a user with
- * several interests, <interest, item> for the interest the item matches best,
- * shifted per interest so that keeping the best M keeps each interest's
- * share of M (splitK), as retrieval split K: otherwise the largest interest's
- * items, a little closer to the user on average, take nearly every place.
+ * several interests, the best <interest, item> (the first interest is the
+ * user vector), so that a small interest's items are not all cut by the
+ * largest one's, which lie a little closer to the user vector.
  */
 export function lightScores(ctx: RankContext, rows: Int32Array): Float32Array {
   const { catalog, bundle } = ctx.deps;
   const w = bundle.manifest.lightModel?.biasWeight ?? 0;
   const bias = w !== 0 ? { values: catalog.cols.bias, weight: w } : undefined;
-  const interests = ctx.interests;
-  if (interests === null) return scoreRows(catalog.cols.embeddings, catalog.dim, rows, userEmbOf(ctx), bias);
   const d = catalog.dim;
-  const best = scoreRows(catalog.cols.embeddings, d, rows, interests.vectors.subarray(0, d), bias);
-  const group = new Uint8Array(rows.length);
+  const best = scoreRows(catalog.cols.embeddings, d, rows, userEmbOf(ctx), bias);
+  const interests = ctx.interests;
+  if (interests === null) return best;
   for (let q = 1; q < interests.count; q++) {
     const s = scoreRows(catalog.cols.embeddings, d, rows, interests.vectors.subarray(q * d, (q + 1) * d), bias);
-    for (let i = 0; i < best.length; i++) if (s[i] > best[i]) [best[i], group[i]] = [s[i], q];
+    for (let i = 0; i < best.length; i++) if (s[i] > best[i]) best[i] = s[i];
   }
-  alignQuotas(best, group, splitK(ctx.input.options.prerankKeep, interests.shares));
   return best;
-}
-
-/**
- * Shifts each group's scores so that its quota-th best lands on the same
- * height as group 0's: the best sum(quota) overall then hold each group's quota.
- */
-export function alignQuotas(scores: Float32Array, group: Uint8Array, quota: Int32Array): void {
-  const boundary = new Float64Array(quota.length);
-  for (let q = 0; q < quota.length; q++) {
-    const mine: number[] = [];
-    for (let i = 0; i < scores.length; i++) if (group[i] === q && Number.isFinite(scores[i])) mine.push(scores[i]);
-    mine.sort((a, b) => b - a);
-    boundary[q] = mine.length === 0 ? 0 : mine[Math.min(quota[q], mine.length) - 1];
-  }
-  for (let i = 0; i < scores.length; i++) scores[i] += boundary[0] - boundary[group[i]];
 }
 
 /**

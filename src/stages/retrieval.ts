@@ -9,7 +9,7 @@ import * as os from 'node:os';
 
 import { scoreRows, topK } from '../native';
 import type { SearchResult } from '../native';
-import { splitK } from '../models/interests';
+import { interestNprobes, splitK } from '../models/interests';
 import { allocCandidates, recordTrail, userEmbOf } from '../pipeline/context';
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
@@ -90,7 +90,7 @@ function popularRows(ctx: RankContext, k: number): Scored {
 }
 
 /** The index search of `queries` (nq x dim) for k results each, synchronously when it is small enough. */
-async function search(ctx: RankContext, queries: Float32Array, k: number): Promise<{ hits: SearchResult; settled: boolean }> {
+async function search(ctx: RankContext, queries: Float32Array, k: number | Int32Array, nprobe: number | Int32Array | undefined = ctx.deps.nprobe): Promise<{ hits: SearchResult; settled: boolean }> {
   const { catalog } = ctx.deps;
   const exclude = ctx.input.options.exclude;
   const ndeny = exclude.size + catalog.tombstones.length;
@@ -106,7 +106,7 @@ async function search(ctx: RankContext, queries: Float32Array, k: number): Promi
   // changed while it ran, the rows are checked again by the caller.
   const opts = {
     k,
-    nprobe: ctx.deps.nprobe,
+    nprobe,
     efSearch: ctx.deps.efSearch,
     refine: ctx.deps.refine,
     allowBitmap: ctx.input.category === undefined ? undefined : catalog.categoryBitmap(ctx.input.category),
@@ -117,8 +117,10 @@ async function search(ctx: RankContext, queries: Float32Array, k: number): Promi
   const version = catalog.version;
   // Small IVF scans run here: a hop to a libuv thread and back costs more.
   const frac = ctx.deps.ivfScanFraction;
-  const nq = queries.length / catalog.dim;
-  const bytes = frac === null ? Infinity : nq * frac * catalog.size * ctx.deps.ivfCodeBytes;
+  // The lists all queries visit, in units of one search at the default nprobe.
+  let searches = queries.length / catalog.dim;
+  if (nprobe instanceof Int32Array && ctx.deps.nprobe) searches = nprobe.reduce((a, b) => a + b, 0) / ctx.deps.nprobe;
+  const bytes = frac === null ? Infinity : searches * frac * catalog.size * ctx.deps.ivfCodeBytes;
   let hits = bytes <= ctx.deps.syncSearchMaxBytes ? catalog.index.searchSync(queries, opts) : null;
   hits ??= await catalog.index.search(queries, opts);
   return { hits, settled: catalog.version === version };
@@ -130,14 +132,14 @@ function rowAt(ids: BigInt64Array, words: Int32Array, i: number): number {
 }
 
 /**
- * One search per interest in one batched call: interest q keeps its best
- * ks[q] rows not found by an interest before it. `from` is each row's interest.
+ * One search per interest in one call, each for its part of K at an nprobe
+ * scaled to it (interestNprobes): interest q keeps the rows of its best
+ * ks[q] not found by an interest before it. `from` is each row's interest.
  */
-async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Array): Promise<Scored & { from: Uint8Array }> {
+async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Array, K: number): Promise<Scored & { from: Uint8Array }> {
   const { catalog, marks } = ctx.deps;
-  let k = 0;
-  for (const x of ks) k = Math.max(k, x);
-  const { hits } = await search(ctx, queries, k);
+  const { hits } = await search(ctx, queries, ks, interestNprobes(ctx.deps.nprobe, ks, K));
+  const k = hits.k;
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
   let total = 0;
   for (const x of ks) total += x;
@@ -234,7 +236,7 @@ export const retrievalStage: Stage = {
     let found: Int32Array;
     let foundScores: Float32Array;
     if (interests) {
-      const r = await interestRows(ctx, interests.vectors, splitK(K, interests.shares));
+      const r = await interestRows(ctx, interests.vectors, splitK(K, interests.shares), K);
       ({ rows: found, scores: foundScores } = r);
       if (ctx.interestOf) for (let i = 0; i < found.length; i++) ctx.interestOf.set(found[i], r.from[i]);
     } else ({ rows: found, scores: foundScores } = cold ? popularRows(ctx, K) : await annRows(ctx, K));

@@ -1,8 +1,8 @@
 // Stage 2: the user tower turns the action sequence into the user embedding
 // and the preferred price level; they make the shared user part of x0. A user
 // whose actions cluster into several interests also gets one vector per
-// interest (the tower over that interest's actions), for retrieval and the
-// page's calibration. The output is reused while the user's actions and the
+// interest (the user embedding for the largest, the tower over its own
+// actions for each other), for retrieval and the page's calibration. The output is reused while the user's actions and the
 // catalog are unchanged (UserEmbeddingCache).
 import { INTEREST_DEFAULTS, clusterActions, groupsOf } from '../models/interests';
 import type { UserInterests } from '../models/interests';
@@ -12,17 +12,24 @@ import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
 import { userOf } from '../pipeline/context';
 
-/** The user's interests when there are two or more (null: one vector serves). */
-async function interestsOf(ctx: RankContext, max: number): Promise<UserInterests | null> {
+/**
+ * The user's interests when there are two or more (null: one vector
+ * serves): the user's own vector for the largest, the tower over each other
+ * interest's actions for the rest.
+ */
+async function interestsOf(ctx: RankContext, userEmb: Float32Array, max: number): Promise<UserInterests | null> {
   const { deps } = ctx;
   const user = userOf(ctx);
   const { catalog } = deps;
   const clusters = clusterActions(user, catalog.cols.embeddings, catalog.dim, catalog.category, ctx.now, deps.tower.maxActions, { ...INTEREST_DEFAULTS, maxInterests: max });
   if (clusters.count < 2) return null;
-  const { embedding } = await deps.tower.embedGroups(user, catalog, ctx.now, groupsOf(clusters));
-  if (!embedding.every(Number.isFinite)) return null;
+  const others = await deps.tower.embedGroups(user, catalog, ctx.now, groupsOf(clusters).slice(1));
+  if (!others.embedding.every(Number.isFinite)) return null;
+  const vectors = new Float32Array(clusters.count * catalog.dim);
+  vectors.set(userEmb);
+  vectors.set(others.embedding, catalog.dim);
   const { count, shares, categories, categoryShares } = clusters;
-  return { count, vectors: embedding, shares, categories, categoryShares };
+  return { count, vectors, shares, categories, categoryShares };
 }
 
 export const userEmbeddingStage: Stage = {
@@ -38,7 +45,7 @@ export const userEmbeddingStage: Stage = {
     const stale = out === null || (maxInterests > 1 && out.interestsFor !== maxInterests);
     if (out === null) out = await deps.tower.embed(user, deps.catalog, ctx.now);
     if (stale) {
-      out = maxInterests > 1 ? { ...out, interests: await interestsOf(ctx, maxInterests), interestsFor: maxInterests } : { embedding: out.embedding, pricePref: out.pricePref };
+      out = maxInterests > 1 ? { ...out, interests: await interestsOf(ctx, out.embedding, maxInterests), interestsFor: maxInterests } : { embedding: out.embedding, pricePref: out.pricePref };
       // In-session actions are this request's only: the entry keeps the
       // recorded state, which the user's next calls will most likely have.
       // A hit keeps its entry (and its age) when only the interests differ.

@@ -82,8 +82,9 @@ describe('models: interests from the action history', () => {
     assert.equal(last.assign[0], -1);
   });
 
-  it('splits K half by share and half evenly, summing to K', () => {
-    assert.deepEqual(Array.from(splitK(1000, Float32Array.of(0.6, 0.3, 0.1))), [467, 317, 216]);
+  it('splits K by share, each part at least a tenth before scaling, summing to K', () => {
+    assert.deepEqual(Array.from(splitK(1000, Float32Array.of(0.6, 0.3, 0.1))), [600, 300, 100]);
+    assert.deepEqual(Array.from(splitK(1000, Float32Array.of(0.9, 0.05, 0.05))), [818, 91, 91]);
     assert.deepEqual(Array.from(splitK(7, Float32Array.of(1))), [7]);
     for (const K of [1, 5, 99, 1000]) assert.equal(splitK(K, Float32Array.of(0.5, 0.25, 0.25)).reduce((a, b) => a + b, 0), K);
   });

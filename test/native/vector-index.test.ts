@@ -261,7 +261,7 @@ describe('native VectorIndex (FAISS)', function () {
         assertSameAsExact(got, bruteForceSearch(smallData.base, smallIds, DIM, queries, 10, metric, { bitmap }), smallData, queries, metric, 'bitmap');
       });
 
-      it(`IVF16,Flat one query at a time (the addon's coarse step) equals the batch path (FAISS's), ${metric}`, async () => {
+      it(`IVF16,Flat one query at a time equals several queries in one call, ${metric}`, async () => {
         const index = VectorIndex.create(DIM, 'IVF16,Flat', metric);
         await index.train(data.base);
         await index.add(data.base, data.ids);
@@ -284,6 +284,30 @@ describe('native VectorIndex (FAISS)', function () {
         // nprobe = nlist, one query at a time: exact.
         const one = queries.subarray(0, DIM);
         assertSameAsExact(index.searchSync(one, { k: 50, nprobe: 16 })!, bruteForceSearch(data.base, data.ids, DIM, one, 50, metric), data, one, metric, 'single, nprobe = nlist');
+      });
+
+      it(`IVF16,Flat with a k and an nprobe per query equals each query searched alone, ${metric}`, async () => {
+        const index = VectorIndex.create(DIM, 'IVF16,Flat', metric);
+        await index.train(data.base);
+        await index.add(data.base, data.ids);
+        const ks = Int32Array.of(30, 5, 0);
+        const nprobes = Int32Array.of(8, 1, 3);
+        for (const f of filtersFor(data, mulberry32(47))) {
+          const both = index.searchSync(fewQueries, { k: ks, nprobe: nprobes, unique: true, ...f.opts })!;
+          const fixedK = await index.search(fewQueries, { k: 12, nprobe: nprobes, ...f.opts });
+          assert.equal(both.k, 30, 'rows as long as the largest k');
+          for (let q = 0; q < 3; q++) {
+            const one = fewQueries.subarray(q * DIM, (q + 1) * DIM);
+            const alone = index.searchSync(one, { k: ks[q], nprobe: nprobes[q], unique: true, ...f.opts })!;
+            const row = Array.from(both.ids.subarray(q * 30, (q + 1) * 30));
+            assert.deepEqual(row.slice(0, ks[q]), Array.from(alone.ids), `${f.name}, query ${q}`);
+            assert.ok(row.slice(ks[q]).every((id) => id === -1n), `${f.name}, query ${q}: -1 past its k`);
+            const alone12 = index.searchSync(one, { k: 12, nprobe: nprobes[q], ...f.opts })!;
+            assert.deepEqual(Array.from(fixedK.ids.subarray(q * 12, (q + 1) * 12)), Array.from(alone12.ids), `${f.name}, query ${q}, k 12`);
+          }
+        }
+        assert.throws(() => index.searchSync(fewQueries, { k: Int32Array.of(5, 5) }), /k must hold one value per query \(3\), got 2/);
+        assert.throws(() => index.searchSync(fewQueries, { k: 5, nprobe: Int32Array.of(1, 0, 2) }), /nprobe values must be in \[1, 16777216\], got 0/);
       });
 
       // Scalar-quantizer codes are residuals of the list centroid ("IVF16,SQ..."

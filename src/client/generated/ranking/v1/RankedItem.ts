@@ -24,11 +24,13 @@ export interface RankedItem {
    * better: "retrieval" (the search's inner product, or minus the L2
    * distance; the popularity bias for a cold user; the light score for a
    * fresh item; absent for caller-provided candidates), "light" (the light
-   * pre-rank score; for a user with several interests, that of the interest
-   * the item matches best, shifted to keep each interest's share), "strong"
+   * pre-rank score; for a user with several interests, the best over the
+   * interests' vectors, the user vector being the first), "strong"
    * (the strong pre-ranker's logit, for the items it scored), "prerank"
-   * (the merged pre-rank score), "ensemble" (the weighted sum of the
-   * objective probabilities) and "policy" (the final score). The ranker has no entry: its output is `objectives`.
+   * (the merged pre-rank score; a fresh item passed through the cut keeps
+   * its light score), "ensemble" (the weighted sum of the objective
+   * probabilities) and "policy" (the final score). The ranker has no
+   * entry: its output is `objectives`.
    */
   'stage_scores'?: (_ranking_v1_StageScore)[];
   /**
@@ -60,11 +62,13 @@ export interface RankedItem__Output {
    * better: "retrieval" (the search's inner product, or minus the L2
    * distance; the popularity bias for a cold user; the light score for a
    * fresh item; absent for caller-provided candidates), "light" (the light
-   * pre-rank score; for a user with several interests, that of the interest
-   * the item matches best, shifted to keep each interest's share), "strong"
+   * pre-rank score; for a user with several interests, the best over the
+   * interests' vectors, the user vector being the first), "strong"
    * (the strong pre-ranker's logit, for the items it scored), "prerank"
-   * (the merged pre-rank score), "ensemble" (the weighted sum of the
-   * objective probabilities) and "policy" (the final score). The ranker has no entry: its output is `objectives`.
+   * (the merged pre-rank score; a fresh item passed through the cut keeps
+   * its light score), "ensemble" (the weighted sum of the objective
+   * probabilities) and "policy" (the final score). The ranker has no
+   * entry: its output is `objectives`.
    */
   'stage_scores': (_ranking_v1_StageScore__Output)[];
   /**
