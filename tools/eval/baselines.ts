@@ -1,8 +1,9 @@
 // The engine at its defaults and the baselines it is measured against:
 //   random       50 rows drawn uniformly (seeded), computed here;
 //   popularity   the top 50 by the bundle's item_bias, computed here;
-//   two-tower    through the API: heavy_budget 0, diversity NONE, exploration
-//                NONE, prerank_keep = num_results = 200, no brand-run rule,
+//   two-tower    through the API: one user vector (max_interests 1),
+//                heavy_budget 0, diversity NONE, exploration NONE,
+//                prerank_keep = num_results = 200, no brand-run rule,
 //                debug on; the returned items re-sorted by their 'light'
 //                stage score (the engine's two-tower score <user emb, item
 //                emb> + the bundle's bias term) and cut to 50. Seen and
@@ -32,8 +33,8 @@ export function baselineSpecs(): Spec[] {
     { name: 'popularity', description: `top ${NUM_RESULTS} by item_bias (the same list for everyone), computed in the evaluator`, options: null },
     {
       name: 'two-tower',
-      description: 'API: heavy_budget 0, diversity NONE, exploration NONE, prerank_keep 200, num_results 200, brand_run_limit 1000; items re-sorted by their light (two-tower) stage score, top 50',
-      options: { ...NO_EXPLORATION, heavy_budget: 0, diversity: 'DIVERSITY_METHOD_NONE', prerank_keep: 200, brand_run_limit: 1000 },
+      description: 'API: heavy_budget 0, diversity NONE, exploration NONE, prerank_keep 200, num_results 200, brand_run_limit 1000, max_interests 1; items re-sorted by their light (two-tower) stage score, top 50',
+      options: { ...NO_EXPLORATION, heavy_budget: 0, diversity: 'DIVERSITY_METHOD_NONE', prerank_keep: 200, brand_run_limit: 1000, max_interests: 1 },
       numResults: 200,
       pick: byLight,
     },

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Interval } from './metrics';
 import type { PrecisionSection } from './precision';
 import { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot } from './plots';
+import { interestLines, interestPlot } from './interests-report';
 import type { EvalReport } from './types';
 
 export { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot };
@@ -302,6 +303,7 @@ export function markdown(r: EvalReport): string {
     ...annLines(r),
     ...retrievalLines(r),
     ...diversityLines(r),
+    ...interestLines(r),
     ...explorationLines(r),
     ...reactivityLines(r),
     ...precisionLines(r),
@@ -348,6 +350,7 @@ export async function writeReport(r: EvalReport, dir: string): Promise<string[]>
     ['report.md', markdown(r)],
     ['hap-budget.svg', hapPlot(r)],
     ['diversity-pareto.svg', diversityPlot(r)],
+    ['interests-calibration.svg', interestPlot(r)],
     ['baselines.svg', baselinePlot(r)],
     ['ann-search.svg', annPlot(r)],
     ['exploration-position.svg', explorationPlot(r)],

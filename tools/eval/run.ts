@@ -14,6 +14,9 @@
 //   retrieval    the candidates against the user's true top items (retrieval.ts);
 //   HAP          heavy budgets, and HAP routing beside top-B routing (hap.ts);
 //   diversity    MMR and DPP at several lambdas (diversity.ts);
+//   interests    users with several interests: their pages before and after
+//                retrieval per interest and calibration, the calibration
+//                weight swept (interests.ts);
 //   exploration  epsilon-greedy with several epsilons and start positions:
 //                new-item share by position, new-item recall (exploration.ts);
 //   precision    rankers in fp32 beside each reduced precision, the same
@@ -29,6 +32,7 @@ import { configResults, perRequestNdcg50 } from './configs';
 import { diversitySection, diversitySpecs } from './diversity';
 import { explorationSection, explorationSpecs } from './exploration';
 import { hapSection, hapSpecs } from './hap';
+import { interestSpecs, interestsSection } from './interests';
 import { precisionReport, precisionSpecs } from './precision-runs';
 import { measureReactivity } from './reactivity';
 import { retrievalSection } from './retrieval';
@@ -55,7 +59,7 @@ function git(args: string[]): string | null {
 
 /** Every configuration of the report, in the order each user's requests are sent. */
 function configurations(s: EvalSession): Spec[] {
-  return [...baselineSpecs(), ...precisionSpecs(s), noShortcutsSpec(s), ...hapSpecs(s.cfg), ...annSpecs(s), ...explorationSpecs(s.cfg), ...diversitySpecs(s.cfg)];
+  return [...baselineSpecs(), ...interestSpecs(), ...precisionSpecs(s), noShortcutsSpec(s), ...hapSpecs(s.cfg), ...annSpecs(s), ...explorationSpecs(s.cfg), ...diversitySpecs(s.cfg)];
 }
 
 /** The world the report was measured on. */
@@ -77,10 +81,11 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
   return withSession(cfg, async (s) => {
     const specs = configurations(s);
     const c = await collectSamples(s, specs);
-    // Reactivity, last: it changes the users' state.
-    s.use('default');
-    const reactivity = await measureReactivity(s, c.users);
     const configs = configResults(specs, c);
+    s.use('default');
+    const interests = await interestsSection(s, { engine: configs.engine.ndcg50, oneVector: configs['engine-one-vector'].ndcg50 });
+    // Reactivity, last: it changes the users' state.
+    const reactivity = await measureReactivity(s, c.users);
     const perRequest = perRequestNdcg50(c);
     return {
       command: cfg.command,
@@ -99,6 +104,7 @@ export async function runEval(cfg: EvalConfig): Promise<EvalReport> {
       ann: annSection(s, c.search, configs, c.users.length),
       hap: hapSection(cfg, configs, perRequest),
       diversity: diversitySection(cfg, configs),
+      interests,
       exploration: explorationSection(s, c, configs),
       reactivity,
       precision: precisionReport(s, c),

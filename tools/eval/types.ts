@@ -41,6 +41,10 @@ export interface EvalConfig {
   reactivityCarts?: number;
   /** Bootstrap resamples of the headline ratios' intervals. */
   bootstrapIters?: number;
+  /** Users of the several-interests section (default 200 with two or more interest categories, as many with one). */
+  interestUsers?: number;
+  /** Calibration weights swept in that section (default DEFAULT_CALIBRATIONS of interests.ts). */
+  calibrations?: number[];
   /**
    * Ranker precisions compared with an fp32 engine on the same requests
    * (default REDUCED_PRECISIONS: int8 and bf16; 'fp32' compares a second
@@ -240,6 +244,8 @@ export interface EvalReport {
     oracleNewShare: number;
     rows: ExplorationRow[];
   };
+  /** Users with several interests: pages before and after, the calibration sweep (interests.ts). */
+  interests: InterestsSection;
   reactivity: {
     note: string;
     users: number;
@@ -259,4 +265,28 @@ export interface EvalReport {
   /** Reduced-precision rankers against fp32 (null: cfg.precisions empty). */
   precision: PrecisionSection | null;
   seconds: number;
+}
+
+/** Interest metrics of a set of top-20 pages (interest-metrics.ts). */
+export interface InterestPages {
+  users: number;
+  coverage: number;
+  largestShare: number;
+  singleCategoryPages: number;
+  singleCategoryShare: number;
+  categories: number;
+  miscalibration: number;
+}
+
+export interface InterestsSection {
+  note: string;
+  /** Per diversity method, the users with several interests before and after. */
+  table: ({ diversity: string; when: 'before' | 'after' } & InterestPages)[];
+  /** Per calibration weight (default diversity): their pages and NDCG@50. */
+  sweep: ({ calibration: number; ndcg50: number } & InterestPages)[];
+  /** NDCG@50 and pages before and after, for the users with several interests and those with one. */
+  several: { users: number; before: number; after: number; beforePages: InterestPages; afterPages: InterestPages };
+  one: { users: number; before: number; after: number; beforePages: InterestPages; afterPages: InterestPages };
+  /** NDCG@50 of the main sample (every segment and surface): the defaults against one vector. */
+  allUsers: { engine: number; oneVector: number; ratio: number };
 }

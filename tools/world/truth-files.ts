@@ -16,6 +16,8 @@ export interface TruthUserInfo {
   device: Device;
   segment: 'new' | 'returning';
   categories: string[];
+  /** The categories' weights in the user's taste (sum 1). */
+  weights: number[];
 }
 
 export interface WorldTruth {
@@ -42,10 +44,10 @@ export async function loadTruth(paths: WorldPaths, bundle: Bundle): Promise<Worl
   const rl = readline.createInterface({ input: createReadStream(path.join(paths.truth, 'users.jsonl')), crlfDelay: Infinity });
   for await (const line of rl) {
     if (line.length === 0) continue;
-    const u = JSON.parse(line) as { id: string; device: Device; segment: 'new' | 'returning'; price_pref: number; categories: string[] };
+    const u = JSON.parse(line) as { id: string; device: Device; segment: 'new' | 'returning'; price_pref: number; categories: string[]; weights: number[] };
     if (!DEVICES.includes(u.device)) throw new Error(`users.jsonl: unknown device ${u.device}`);
     rowOf.set(u.id, info.length);
-    info.push({ id: u.id, device: u.device, segment: u.segment, categories: u.categories });
+    info.push({ id: u.id, device: u.device, segment: u.segment, categories: u.categories, weights: u.weights });
     pricePref.push(u.price_pref);
   }
   return {

@@ -36,6 +36,8 @@ describe('eval: end to end on a tiny world', function () {
       search: [{ nprobe: 1 }, { nprobe: 64 }, { nprobe: 512 }],
       reactivityUsers: 5,
       bootstrapIters: 200,
+      interestUsers: 6,
+      calibrations: [0, 0.9],
     });
   });
 
@@ -57,8 +59,20 @@ describe('eval: end to end on a tiny world', function () {
     assert.equal(report.world.index.factory, 'IVF512,Flat');
   });
 
+  it('reports users with several interests before and after, and the calibration sweep', () => {
+    const x = report.interests;
+    assert.equal(x.table.length, 8);
+    assert.deepEqual(x.sweep.map((p) => p.calibration), [0, 0.9]);
+    for (const p of [...x.table, ...x.sweep, x.several.beforePages, x.several.afterPages, x.one.beforePages, x.one.afterPages]) {
+      assert.ok(p.coverage >= 0 && p.coverage <= 1 && p.largestShare > 0 && p.largestShare <= 1 && p.miscalibration >= 0 && p.categories >= 1, JSON.stringify(p));
+    }
+    assert.equal(x.several.users, 6);
+    assert.ok(x.allUsers.oneVector > 0 && Math.abs(x.allUsers.ratio - x.allUsers.engine / x.allUsers.oneVector) < 1e-12);
+    assert.ok(report.configs['engine-one-vector'].ndcg50 > 0);
+  });
+
   it('has every configuration with metrics in range', () => {
-    const names = ['random', 'popularity', 'two-tower', 'engine', 'engine+exploration', 'no-shortcuts', 'div-none'];
+    const names = ['random', 'popularity', 'two-tower', 'engine', 'engine+exploration', 'engine-one-vector', 'no-shortcuts', 'div-none'];
     names.push(...BUDGETS.map((b) => `hap-${b}`), ...LAMBDAS.flatMap((l) => [`mmr-${l}`, `dpp-${l}`]));
     names.push(...DEFAULT_ROUTING_BUDGETS.map((b) => `hap-top-${b}`), 'ann-nprobe-1', 'ann-nprobe-64', 'ann-nprobe-512');
     names.push(...DEFAULT_EPSILONS.map((e) => `explore-e${e}-k5`), 'explore-e0.1-k1', 'explore-e0.1-k10');
@@ -228,7 +242,7 @@ describe('eval: end to end on a tiny world', function () {
     const files = await writeReport(report, out);
     assert.deepEqual(
       files.map((f) => path.basename(f)).sort(),
-      ['ann-search.svg', 'baselines.svg', 'diversity-pareto.svg', 'exploration-position.svg', 'hap-budget.svg', 'report.json', 'report.md'],
+      ['ann-search.svg', 'baselines.svg', 'diversity-pareto.svg', 'exploration-position.svg', 'hap-budget.svg', 'interests-calibration.svg', 'report.json', 'report.md'],
     );
     const json = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as EvalReport;
     assert.equal(json.headline.engineNdcg50, report.headline.engineNdcg50);
@@ -250,7 +264,7 @@ describe('eval: end to end on a tiny world', function () {
     ]) {
       assert.ok(md.includes(s), s);
     }
-    for (const f of ['hap-budget.svg', 'diversity-pareto.svg', 'baselines.svg', 'ann-search.svg', 'exploration-position.svg']) {
+    for (const f of ['hap-budget.svg', 'diversity-pareto.svg', 'baselines.svg', 'ann-search.svg', 'exploration-position.svg', 'interests-calibration.svg']) {
       const svg = await fs.readFile(path.join(out, f), 'utf8');
       assert.match(svg, /^<svg /);
       assert.ok(svg.trimEnd().endsWith('</svg>') && !svg.includes('NaN'), f);
