@@ -1,5 +1,6 @@
 // The several-interests section of report.md and its plot: NDCG@50 against
 // miscalibration over the calibration weight.
+import { INTEREST_DEFAULTS } from '../../src/models/interests';
 import { renderLinePlot } from './svg';
 import type { EvalReport, InterestPages } from './types';
 
@@ -16,6 +17,12 @@ export function interestLines(r: EvalReport): string[] {
   L.push('| diversity | pages | interest categories present | largest category\'s share | single-category pages | categories on the page | miscalibration |');
   L.push('|---|---|---|---|---|---|---|');
   for (const t of x.table) L.push(`| ${t.diversity} | ${t.when} | ${pagesCells(t)} |`);
+  L.push('');
+  const h = x.history;
+  L.push(
+    `What the histories can show (the last actions the engine reads, impressions aside): ${f2(h.coverage)} of these users' true interest categories have any action in them, ` +
+      `and ${h.oneCategoryUsers} of the ${h.users} users have one category with ${INTEREST_DEFAULTS.minShare * 100}% of the weight or more: interests derived from the history cannot reach further.`,
+  );
   L.push('');
   L.push('| users | NDCG@50 before | NDCG@50 after | after / before | categories present before | after | miscalibration before | after |');
   L.push('|---|---|---|---|---|---|---|---|');

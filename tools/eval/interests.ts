@@ -7,6 +7,7 @@
 // each diversity method. NDCG@50 of the same users' 50-item pages, and a
 // sweep of the calibration weight (NDCG@50 against miscalibration).
 import type { StageOptions } from '../../src/client';
+import { INTEREST_DEFAULTS, actionWeights } from '../../src/models/interests';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { ndcgAt } from './metrics';
 import { scoreInterestPage, summariseInterestPages } from './interest-metrics';
@@ -75,6 +76,35 @@ async function ndcg50(s: EvalSession, users: number[], options: StageOptions): P
   return users.length > 0 ? sum / users.length : 0;
 }
 
+/**
+ * What the users' histories can show (the last actions the engine reads,
+ * weighted as interests.ts weighs them): the share of each user's true
+ * interest categories with any weighted action, and the users whose history
+ * holds one category of at least INTEREST_DEFAULTS.minShare.
+ */
+function historyBound(s: EvalSession, users: number[]): EvalReport['interests']['history'] {
+  const { engine } = s;
+  const now = engine.now();
+  let coverage = 0;
+  let oneCategory = 0;
+  for (const u of users) {
+    const info = s.truth.users.info[u];
+    const snap = engine.store.snapshot(info.id, now);
+    const w = actionWeights(snap, now, s.tower.maxActions, INTEREST_DEFAULTS.tauDays);
+    const byCategory = new Map<string, number>();
+    let total = 0;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] <= 0) continue;
+      const c = s.bundle.items.categoryNames[s.bundle.items.category[snap.actionRows[i]]];
+      byCategory.set(c, (byCategory.get(c) ?? 0) + w[i]);
+      total += w[i];
+    }
+    coverage += info.categories.filter((c) => byCategory.has(c)).length / info.categories.length;
+    if ([...byCategory.values()].filter((v) => v >= INTEREST_DEFAULTS.minShare * total).length <= 1) oneCategory++;
+  }
+  return { users: users.length, coverage: users.length > 0 ? coverage / users.length : 0, oneCategoryUsers: oneCategory };
+}
+
 /** The report's section; run on the default engine, before anything changes the users' state. */
 export async function interestsSection(s: EvalSession, allUsersNdcg50: { engine: number; oneVector: number }): Promise<EvalReport['interests']> {
   const n = s.cfg.interestUsers ?? 200;
@@ -100,6 +130,7 @@ export async function interestsSection(s: EvalSession, allUsersNdcg50: { engine:
     note: `top-20 pages (home surface, exploration NONE) of the first ${n} returning users with two or more interest categories, and of as many with one; before = max_interests 1, calibration 0; after = the defaults (max_interests ${DEFAULT_RANK.maxInterests}, calibration ${DEFAULT_RANK.calibration}); miscalibration = KL(p || 0.99 q + 0.01 p) of the page's category mix q against the user's true interest weights p`,
     table,
     sweep,
+    history: historyBound(s, several),
     several: await segment(several),
     one: await segment(one),
     allUsers: { ...allUsersNdcg50, ratio: allUsersNdcg50.oneVector > 0 ? allUsersNdcg50.engine / allUsersNdcg50.oneVector : 0 },

@@ -282,6 +282,8 @@ export interface InterestsSection {
   note: string;
   /** Per diversity method, the users with several interests before and after. */
   table: ({ diversity: string; when: 'before' | 'after' } & InterestPages)[];
+  /** What their histories can show: true interest categories with any weighted action; users with one category in it. */
+  history: { users: number; coverage: number; oneCategoryUsers: number };
   /** Per calibration weight (default diversity): their pages and NDCG@50. */
   sweep: ({ calibration: number; ndcg50: number } & InterestPages)[];
   /** NDCG@50 and pages before and after, for the users with several interests and those with one. */

@@ -67,6 +67,7 @@ describe('eval: end to end on a tiny world', function () {
       assert.ok(p.coverage >= 0 && p.coverage <= 1 && p.largestShare > 0 && p.largestShare <= 1 && p.miscalibration >= 0 && p.categories >= 1, JSON.stringify(p));
     }
     assert.equal(x.several.users, 6);
+    assert.ok(x.history.users === 6 && x.history.coverage > 0 && x.history.coverage <= 1 && x.history.oneCategoryUsers <= 6, JSON.stringify(x.history));
     assert.ok(x.allUsers.oneVector > 0 && Math.abs(x.allUsers.ratio - x.allUsers.engine / x.allUsers.oneVector) < 1e-12);
     assert.ok(report.configs['engine-one-vector'].ndcg50 > 0);
   });
