@@ -470,6 +470,10 @@ export async function summarize(): Promise<string> {
   lines.push(...targetsSection(suite, sweep, sweepW2, k, retr, floor, pool));
   if (suite) lines.push(...suiteSection(suite));
   if (retr) lines.push(...retrievalSection(retr));
+  for (const name of ['interest-search-w1.md', 'interest-search-w2.md']) {
+    const md = await readMd(name);
+    if (md) lines.push(...md, '');
+  }
   if (pool) lines.push(...poolSection(pool));
   const scaling = await readMd('core-scaling.md');
   if (scaling) lines.push(...scaling, '');

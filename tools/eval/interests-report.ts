@@ -21,7 +21,7 @@ export function interestLines(r: EvalReport): string[] {
   const h = x.history;
   L.push(
     `What the histories can show (the last actions the engine reads, impressions aside): ${f2(h.coverage)} of these users' true interest categories have any action in them, ` +
-      `and ${h.oneCategoryUsers} of the ${h.users} users have one category with ${INTEREST_DEFAULTS.minShare * 100}% of the weight or more: interests derived from the history cannot reach further.`,
+      `and in ${h.oneCategoryUsers} of the ${h.users} users' histories a single category holds ${INTEREST_DEFAULTS.minShare * 100}% of the weight or more: interests derived from the history cannot reach further.`,
   );
   L.push('');
   L.push('| users | NDCG@50 before | NDCG@50 after | after / before | categories present before | after | miscalibration before | after |');

@@ -16,6 +16,8 @@ import { WIRE_DEVICE, WIRE_SURFACE, toRows } from './serve';
 import type { EvalSession, Spec } from './session';
 import { EvalReport, NO_EXPLORATION, NUM_RESULTS } from './types';
 import { requestTruth, truthFrame } from './user-truth';
+import { Objective, OBJECTIVES } from '../world/schema';
+import { trueProbabilities, trueUtility } from '../world/truth';
 
 /** The cascade before several interests: one vector, no calibration. */
 export const ONE_VECTOR: StageOptions = { max_interests: 1, calibration: 0 };
@@ -64,14 +66,38 @@ async function pages20(s: EvalSession, users: number[], options: StageOptions): 
   return { summary: summariseInterestPages(scores), scores };
 }
 
-/** Mean NDCG@50 (true weighted utility, home surface) of the users' 50-item pages. */
-async function ndcg50(s: EvalSession, users: number[], options: StageOptions): Promise<number> {
+/**
+ * A user's true weighted utility (home surface) of given rows, and the ideal
+ * gains of the top 50 of the whole catalog (computed once per user: a scan
+ * of every item).
+ */
+type TruthCache = (u: number) => { gains: (rows: number[]) => number[]; ideal: number[] };
+
+function truthCache(s: EvalSession): TruthCache {
   const frame = truthFrame(s);
+  const bw = s.bundle.manifest.defaultWeights.home;
+  const weights = Object.fromEntries(OBJECTIVES.map((o) => [o, bw[o] ?? 0])) as Record<Objective, number>;
+  const ideals = new Map<number, number[]>();
+  return (u) => {
+    const device = s.truth.users.info[u].device;
+    let ideal = ideals.get(u);
+    if (ideal === undefined) {
+      const r = requestTruth(s, frame, u, 'home', device);
+      ideals.set(u, (ideal = r.oracle.map((row) => r.utility[row])));
+    }
+    const gains = (rows: number[]) =>
+      Array.from(trueUtility(trueProbabilities(s.truth.coefficients, s.truth.items, s.truth.users, u, Int32Array.from(rows), { surface: 'home', device }), weights));
+    return { gains, ideal };
+  };
+}
+
+/** Mean NDCG@50 (true weighted utility, home surface) of the users' 50-item pages. */
+async function ndcg50(s: EvalSession, truth: TruthCache, users: number[], options: StageOptions): Promise<number> {
   let sum = 0;
   for (const u of users) {
     const rows = await page(s, u, options, NUM_RESULTS);
-    const t = requestTruth(s, frame, u, 'home', s.truth.users.info[u].device);
-    sum += ndcgAt(rows.map((r) => t.utility[r]), t.oracle.map((r) => t.utility[r]), 50);
+    const t = truth(u);
+    sum += ndcgAt(t.gains(rows), t.ideal, 50);
   }
   return users.length > 0 ? sum / users.length : 0;
 }
@@ -110,6 +136,7 @@ export async function interestsSection(s: EvalSession, allUsersNdcg50: { engine:
   const n = s.cfg.interestUsers ?? 200;
   const several = usersWith(s, true, n);
   const one = usersWith(s, false, n);
+  const truth = truthCache(s);
   const table: EvalReport['interests']['table'] = [];
   for (const row of DIVERSITY_ROWS) {
     for (const [when, base] of [['before', ONE_VECTOR], ['after', {}]] as const) table.push({ diversity: row.label, when, ...(await pages20(s, several, { ...row.options, ...base })).summary });
@@ -117,12 +144,12 @@ export async function interestsSection(s: EvalSession, allUsersNdcg50: { engine:
   const sweep: EvalReport['interests']['sweep'] = [];
   for (const w of s.cfg.calibrations ?? DEFAULT_CALIBRATIONS) {
     const options = { calibration: w };
-    sweep.push({ calibration: w, ...(await pages20(s, several, options)).summary, ndcg50: await ndcg50(s, several, options) });
+    sweep.push({ calibration: w, ...(await pages20(s, several, options)).summary, ndcg50: await ndcg50(s, truth, several, options) });
   }
   const segment = async (users: number[]) => ({
     users: users.length,
-    before: await ndcg50(s, users, ONE_VECTOR),
-    after: await ndcg50(s, users, {}),
+    before: await ndcg50(s, truth, users, ONE_VECTOR),
+    after: await ndcg50(s, truth, users, {}),
     beforePages: (await pages20(s, users, ONE_VECTOR)).summary,
     afterPages: (await pages20(s, users, {})).summary,
   });
