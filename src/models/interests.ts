@@ -61,6 +61,21 @@ export function actionWeights(user: UserSnapshot, now: number, window: number, t
   return w;
 }
 
+/** Whether at most one category holds minShare of the weight or more (then the history is one interest). */
+function inOneCategory(w: Float64Array, rows: Int32Array, category: Int32Array, minShare: number): boolean {
+  const byCategory = new Map<number, number>();
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (w[i] <= 0) continue;
+    const g = category[rows[i]];
+    byCategory.set(g, (byCategory.get(g) ?? 0) + w[i]);
+    total += w[i];
+  }
+  let big = 0;
+  for (const v of byCategory.values()) if (v >= minShare * total) big++;
+  return big <= 1;
+}
+
 /** Unit-norm weighted centre of each cluster (k x d); a cluster without members keeps a zero centre. */
 function centres(emb: Float32Array, d: number, rows: Int32Array, w: Float64Array, assign: Int8Array, k: number): Float32Array {
   const c = new Float32Array(k * d);
@@ -117,16 +132,22 @@ function seeds(emb: Float32Array, d: number, rows: Int32Array, w: Float64Array, 
 }
 
 /**
- * The user's interests from their last `window` actions: spherical k-means
- * over the acted-on items' embeddings (weighted by action type and
- * recency), seeded by the heaviest dissimilar actions; clusters under
- * minShare fold into the others, and clusters whose centres are closer than
- * mergeCosine merge. Deterministic.
+ * The user's interests from their last `window` actions: one when a single
+ * catalog category holds minShare of the weight or more; else spherical
+ * k-means over the acted-on items' embeddings (weighted by action type and
+ * recency), seeded by the heaviest dissimilar actions, clusters under
+ * minShare folded into the others and clusters whose centres are closer than
+ * mergeCosine merged. Deterministic.
  */
 export function clusterActions(user: UserSnapshot, emb: Float32Array, d: number, category: Int32Array, now: number, window: number, opts: InterestOptions): ActionClusters {
   const rows = user.actionRows;
   const w = actionWeights(user, now, window, opts.tauDays);
   const assign = new Int8Array(rows.length).fill(-1);
+  if (opts.maxInterests <= 1 || inOneCategory(w, rows, category, opts.minShare)) {
+    // One interest: no clustering (most users; k-means costs ~80 µs).
+    for (let i = 0; i < rows.length; i++) if (w[i] > 0) assign[i] = 0;
+    return summarise(w, assign, 1, rows, category, opts.minShare);
+  }
   const s = seeds(emb, d, rows, w, Math.max(1, Math.min(opts.maxInterests, 127)), opts.mergeCosine);
   const k = s.length;
   if (k === 0) return { count: 0, assign, shares: new Float32Array(0), categories: new Int32Array(0), categoryShares: new Float32Array(0) };

@@ -5,7 +5,6 @@
 // actions for each other), for retrieval and the page's calibration. The output is reused while the user's actions and the
 // catalog are unchanged (UserEmbeddingCache).
 import { INTEREST_DEFAULTS, clusterActions, groupsOf } from '../models/interests';
-import type { UserInterests } from '../models/interests';
 import { userFeatures } from '../models/layout';
 import type { TowerOutput } from '../models/user-tower';
 import type { RankContext, Stage } from '../pipeline/context';
@@ -13,23 +12,34 @@ import type { Candidates } from '../pipeline/types';
 import { userOf } from '../pipeline/context';
 
 /**
- * The user's interests when there are two or more (null: one vector
- * serves): the user's own vector for the largest, the tower over each other
- * interest's actions for the rest.
+ * The tower's output for the user, with their interests when there are two
+ * or more (null: one vector serves): the user's own vector for the largest,
+ * the tower over each other interest's actions for the rest, all in one
+ * batched tower call. `known`: the user's vector when already computed.
  */
-async function interestsOf(ctx: RankContext, userEmb: Float32Array, max: number): Promise<UserInterests | null> {
+async function towerOutput(ctx: RankContext, max: number, known: TowerOutput | null): Promise<TowerOutput> {
   const { deps } = ctx;
   const user = userOf(ctx);
-  const { catalog } = deps;
-  const clusters = clusterActions(user, catalog.cols.embeddings, catalog.dim, catalog.category, ctx.now, deps.tower.maxActions, { ...INTEREST_DEFAULTS, maxInterests: max });
-  if (clusters.count < 2) return null;
-  const others = await deps.tower.embedGroups(user, catalog, ctx.now, groupsOf(clusters).slice(1));
-  if (!others.embedding.every(Number.isFinite)) return null;
-  const vectors = new Float32Array(clusters.count * catalog.dim);
-  vectors.set(userEmb);
-  vectors.set(others.embedding, catalog.dim);
+  const { catalog, tower } = deps;
+  const clusters = max > 1 ? clusterActions(user, catalog.cols.embeddings, catalog.dim, catalog.category, ctx.now, tower.maxActions, { ...INTEREST_DEFAULTS, maxInterests: max }) : null;
+  if (clusters === null || clusters.count < 2) {
+    const own = known ?? (await tower.embed(user, catalog, ctx.now));
+    return { embedding: own.embedding, pricePref: own.pricePref, ...(max > 1 ? { interests: null, interestsFor: max } : {}) };
+  }
+  // Row 0: the whole window, as UserTower.embed reads it; then the other interests.
+  const n = user.actionRows.length;
+  const window = Int32Array.from({ length: Math.min(n, tower.maxActions) }, (_, i) => n - Math.min(n, tower.maxActions) + i);
+  const groups = groupsOf(clusters).slice(1);
+  const batch = await tower.embedGroups(user, catalog, ctx.now, known ? groups : [window, ...groups]);
+  const d = catalog.dim;
+  const own = known ?? { embedding: batch.embedding.slice(0, d), pricePref: batch.pricePref[0] };
+  const others = known ? batch.embedding : batch.embedding.subarray(d);
+  const vectors = new Float32Array(clusters.count * d);
+  vectors.set(own.embedding);
+  vectors.set(others, d);
   const { count, shares, categories, categoryShares } = clusters;
-  return { count, vectors, shares, categories, categoryShares };
+  const interests = vectors.every(Number.isFinite) ? { count, vectors, shares, categories, categoryShares } : null;
+  return { embedding: own.embedding, pricePref: own.pricePref, interests, interestsFor: max };
 }
 
 export const userEmbeddingStage: Stage = {
@@ -42,10 +52,8 @@ export const userEmbeddingStage: Stage = {
     let out: TowerOutput | null = deps.towerCache.get(ctx.input.userId, user, version, ctx.now);
     const cached = out !== null;
     ctx.towerCache = cached ? 'hit' : 'miss';
-    const stale = out === null || (maxInterests > 1 && out.interestsFor !== maxInterests);
-    if (out === null) out = await deps.tower.embed(user, deps.catalog, ctx.now);
-    if (stale) {
-      out = maxInterests > 1 ? { ...out, interests: await interestsOf(ctx, out.embedding, maxInterests), interestsFor: maxInterests } : { embedding: out.embedding, pricePref: out.pricePref };
+    if (out === null || (maxInterests > 1 && out.interestsFor !== maxInterests)) {
+      out = await towerOutput(ctx, maxInterests, out);
       // In-session actions are this request's only: the entry keeps the
       // recorded state, which the user's next calls will most likely have.
       // A hit keeps its entry (and its age) when only the interests differ.

@@ -108,24 +108,25 @@ function calibrationMix(ctx: RankContext): { categories: Int32Array; shares: Flo
 
 /**
  * Step 3: duplicates, in score order (the best of a group stays). `limit`
- * bounds the pairwise check to the best organic candidates, and to the best
- * N of each category calibration may need; fresh ones are kept for
- * exploration. Returns the kept positions, in order.
+ * bounds the pairwise check to the best organic candidates, plus the best of
+ * each category calibration may need (its share of the page); fresh ones are
+ * kept for exploration. Returns the kept positions, in order.
  */
 function dropDuplicates(ctx: RankContext, c: Candidates, ordered: Int32Array, fresh: Uint8Array, exploring: boolean, limit: number): { kept: Int32Array; duplicates: ComposedPage['duplicates'] } {
   const { catalog } = ctx.deps;
   const compete = new Int32Array(ordered.length);
+  // Calibration's categories: up to their share of the page (and one more) each, whatever their rank.
   const mix = calibrationMix(ctx);
-  const perCategory = new Map<number, number>();
-  if (mix) for (const g of mix.categories) perCategory.set(g, 0);
+  const room = new Map<number, number>();
+  if (mix) mix.categories.forEach((g, j) => room.set(g, Math.ceil(ctx.input.numResults * mix.shares[j]) + 1));
   let nc = 0;
   let organicSeen = 0;
   for (let i = 0; i < ordered.length; i++) {
     const p = ordered[i];
     const g = catalog.category[c.rows[p]];
-    const inMix = perCategory.get(g);
-    if ((exploring && fresh[p] === 1) || organicSeen++ < limit || (inMix !== undefined && inMix < ctx.input.numResults)) compete[nc++] = p;
-    if (inMix !== undefined) perCategory.set(g, inMix + 1);
+    const left = room.get(g) ?? 0;
+    if ((exploring && fresh[p] === 1) || organicSeen++ < limit || left > 0) compete[nc++] = p;
+    if (left > 0) room.set(g, left - 1);
   }
   const competing = compete.subarray(0, nc);
   const dd = dedupe(rowsAt(c.rows, competing), catalog.contentHash, catalog.cols.embeddings, catalog.dim);
