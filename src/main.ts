@@ -14,6 +14,8 @@ import { ENGINE_DEFAULTS } from './pipeline/options';
 import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './api/config';
 import { EventLog, LoggedEvent } from './state/event-log';
+import { RedisUserStore } from './state/redis-user-store';
+import type { UserStore } from './state/user-store';
 import { CatalogChange, CatalogLog, openCatalogLog } from './catalog/catalog-log';
 import { createMetrics, Metrics } from './metrics/metrics';
 import { createLogger } from './api/logger';
@@ -51,11 +53,12 @@ export interface DefaultBundle {
 type Config = ReturnType<typeof loadConfig>;
 
 /** Builds and warms an engine for a bundle directory (start-up and ReloadBundle). */
-function engineLoader(cfg: Config, clock: Config['clock'], events: string, metrics: Metrics): (dir: string) => Promise<Engine> {
+function engineLoader(cfg: Config, clock: Config['clock'], events: string, metrics: Metrics, store: () => UserStore | undefined): (dir: string) => Promise<Engine> {
   return async (dir) => {
     const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
     return Engine.create(bundle, {
       ...ENGINE_DEFAULTS,
+      store: store(),
       threads: cfg.threads,
       maxQueueWaitMs: cfg.maxQueueWaitMs > 0 ? cfg.maxQueueWaitMs : undefined,
       maxActiveRanks: cfg.maxActiveRanks > 0 ? cfg.maxActiveRanks : undefined,
@@ -68,6 +71,27 @@ function engineLoader(cfg: Config, clock: Config['clock'], events: string, metri
       metrics,
     });
   };
+}
+
+/** The URL without its password, for logs. */
+const redacted = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
+/**
+ * The Redis user store (--user-store), connected: while Redis cannot be
+ * reached the service stays NOT_SERVING, retrying with backoff and saying so.
+ */
+async function connectUserStore(cfg: Config, log: pino.Logger): Promise<UserStore> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const store = await RedisUserStore.connect({ url: cfg.userStore });
+      log.info({ userStore: redacted(cfg.userStore) }, 'user store connected');
+      return store;
+    } catch (err) {
+      const retryMs = Math.min(250 * 2 ** attempt, 5000);
+      log.error({ userStore: redacted(cfg.userStore), err: err instanceof Error ? err.message : String(err), retryMs }, 'user store unreachable: NOT_SERVING until it answers');
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  }
 }
 
 /** The durable event log (--event-log), with the events it holds. */
@@ -148,7 +172,8 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   const useDefault = !cfg.bundle && defaultBundle !== undefined;
   const bundleDir = cfg.bundle || defaultBundle!.bundle;
   // The default (demo) bundle's "now" is its reference time.
-  const loadEngine = engineLoader(cfg, useDefault ? 'bundle' : cfg.clock, cfg.events || (useDefault ? defaultBundle!.events : ''), metrics);
+  let userStore: UserStore | undefined;
+  const loadEngine = engineLoader(cfg, useDefault ? 'bundle' : cfg.clock, cfg.events || (useDefault ? defaultBundle!.events : ''), metrics, () => userStore);
   const { eventLog, recovered } = await openEvents(cfg, metrics, log);
   const { catalogLog, changes } = await openCatalogChanges(cfg, log);
   const profiles = cfg.profiles ? await ProfileSet.load(path.resolve(cfg.profiles), { base: DEFAULT_RANK, stages: CASCADE_STAGES }) : undefined;
@@ -178,16 +203,18 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls, mtls: tls && Boolean(cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
 
   if (useDefault) await defaultBundle!.ensure(log);
+  if (cfg.userStore) userStore = await connectUserStore(cfg, log);
   const t0 = Date.now();
   const engine = await loadEngine(bundleDir);
   if (changes.length > 0) log.info({ read: changes.length, ...(await service.restoreCatalog(engine, changes)) }, 'catalog changes re-applied from the catalog log');
-  if (recovered.length > 0) log.info({ read: recovered.length, applied: service.restoreEvents(engine, recovered) }, 'recorded events restored from the event log');
+  if (recovered.length > 0) log.info({ read: recovered.length, applied: await service.restoreEvents(engine, recovered) }, 'recorded events restored from the event log');
   service.setEngine(engine);
   const probeUs = Object.fromEntries(Object.entries(engine.pool.probes).map(([m, p]) => [m, p.medianUs]));
   log.info({ bundle: engine.bundle.manifest.name, version: engine.version, items: engine.catalog.itemCount, precision: engine.pool.precision, precisionProbeUs: probeUs, ms: Date.now() - t0 }, 'SERVING');
   onSignals(service, root, bundleDir, async () => {
     await eventLog?.close();
     await catalogLog?.close();
+    await userStore?.close?.();
   }, log);
   if (cfg.sample) await sampleRanking(service.grpcPort, 'user-000005', log);
 }

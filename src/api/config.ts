@@ -19,6 +19,8 @@ export interface Config {
   bundle: string;
   /** events.jsonl to seed user state from. */
   events: string;
+  /** Where user state lives: '' in this process; redis://[user:password@]host:port[/db] or rediss:// (TLS) to share it between replicas. */
+  userStore: string;
   threads: number;
   maxQueuedRows: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
@@ -89,6 +91,7 @@ export const DEFAULTS: Config = {
   httpPort: 8080,
   bundle: '',
   events: '',
+  userStore: '',
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxQueuedRows: ENGINE_DEFAULTS.maxQueuedRows,
   maxConcurrentRanks: DEFAULT_MAX_CONCURRENT_RANKS,
@@ -132,6 +135,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   if ((key === 'eventLogSync' || key === 'catalogLogSync') && v !== 'data' && v !== 'none') throw new Error(`${source}: ${key} must be "data" or "none"`);
   if (key === 'logFormat' && v !== 'auto' && v !== 'json' && v !== 'pretty') throw new Error(`${source}: logFormat must be "auto", "json" or "pretty"`);
+  if (key === 'userStore' && v !== '' && !/^rediss?:\/\/[^\s]+$/.test(String(v))) throw new Error(`${source}: userStore must be a redis:// or rediss:// URL, got ${String(v)}`);
   if (key === 'rankerPrecision' && v !== '' && !isPrecisionSetting(v)) throw new Error(`${source}: rankerPrecision must be one of ${PRECISION_SETTINGS.join(', ')}, got ${String(v)}`);
   return String(v);
 }
@@ -150,6 +154,7 @@ const HELP: Partial<Record<keyof Config, string>> = {
   httpPort: 'HTTP port (/metrics, /healthz, POST /v1/rank)',
   bundle: 'bundle directory (serve-demo.js: the demo world, generated on the first run)',
   events: 'events.jsonl to seed user state from (serve-demo.js: the demo world\'s)',
+  userStore: 'redis://host:port[/db] or rediss://: user state in Redis, shared by replicas (default: in this process)',
   threads: 'scoring worker threads',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',

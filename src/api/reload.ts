@@ -73,7 +73,7 @@ export class BundleReloader {
       try {
         const prepared = await this.deps.catalogChanges.prepare(next);
         events = toRows(next.catalog, this.deps.journal.recent());
-        if (events.length > 0) next.recordEvents(events);
+        if (events.length > 0) await next.recordEvents(events);
         catalog = await this.deps.catalogChanges.swapIn(prepared, () => {
           swapped.old = this.deps.current();
           this.deps.serve(next);

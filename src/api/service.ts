@@ -333,7 +333,13 @@ export class RankingService {
       engine = this.engine ?? engine;
       events = toRows(engine.catalog, logged);
     }
-    const accepted = engine.recordEvents(events);
+    let accepted: number;
+    try {
+      accepted = await engine.recordEvents(events);
+    } catch (err) {
+      // The events are valid (checked above): a failure here is the user store's (Redis unreachable).
+      throw new ServiceError('USER_STORE', `events were not recorded: the user store write failed (${err instanceof Error ? err.message : String(err)})`, 500);
+    }
     this.journal.remember(logged);
     return { accepted };
   }
@@ -343,10 +349,10 @@ export class RankingService {
    * serves) and keeps them in the journal for later reloads. Events of items
    * the bundle does not have are skipped. Returns the events applied.
    */
-  restoreEvents(engine: Engine, events: readonly LoggedEvent[]): number {
+  async restoreEvents(engine: Engine, events: readonly LoggedEvent[]): Promise<number> {
     let applied = 0;
     const CHUNK = 10_000;
-    for (let i = 0; i < events.length; i += CHUNK) applied += engine.recordEvents(toRows(engine.catalog, events.slice(i, i + CHUNK)));
+    for (let i = 0; i < events.length; i += CHUNK) applied += await engine.recordEvents(toRows(engine.catalog, events.slice(i, i + CHUNK)));
     this.journal.remember(events);
     this.opts.metrics.eventsReplayed.inc(applied);
     return applied;

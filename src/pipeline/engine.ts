@@ -266,8 +266,8 @@ export class Engine {
   }
 
   /** Applies events (rows already resolved); returns how many were accepted. */
-  recordEvents(events: EngineEvent[]): number {
-    this.store.apply(events, this.now());
+  async recordEvents(events: EngineEvent[]): Promise<number> {
+    await this.store.apply(events, this.now());
     this.stats.apply(events);
     const m = this.opts.metrics;
     if (m) for (const e of events) m.eventsIngested.inc({ action: ACTION_NAMES[e.action] ?? 'unknown' });

@@ -29,9 +29,21 @@ function withSessionActions(u: UserSnapshot, ctx: RankContext): UserSnapshot {
 
 export const userStateStage: Stage = {
   id: 'user_state',
-  run(ctx: RankContext, c: Candidates): Candidates {
-    ctx.user = withSessionActions(ctx.deps.store.snapshot(ctx.input.userId, ctx.now), ctx);
-    ctx.note = `${ctx.user.actionRows.length} actions, ${ctx.user.purchased.size} recent purchases, ${ctx.user.seen.size} seen`;
-    return c;
+  // Synchronous for the in-memory store; a remote store's answer is awaited.
+  run(ctx: RankContext, c: Candidates): Candidates | Promise<Candidates> {
+    const done = (snap: UserSnapshot): Candidates => {
+      ctx.user = withSessionActions(snap, ctx);
+      ctx.note = `${ctx.user.actionRows.length} actions, ${ctx.user.purchased.size} recent purchases, ${ctx.user.seen.size} seen`;
+      return c;
+    };
+    const snap = ctx.deps.store.snapshot(ctx.input.userId, ctx.now);
+    if (!(snap instanceof Promise)) return done(snap);
+    // A remote store that cannot answer: serve the user as a new one, and say so.
+    return snap.then(done, (err: unknown) => {
+      ctx.degradations.push('user_state_unavailable');
+      const out = done({ actionRows: new Int32Array(0), actionCodes: new Uint8Array(0), actionTimes: new Float64Array(0), purchased: new Map(), seen: new Map() });
+      ctx.note = `user store unavailable (${err instanceof Error ? err.message : String(err)}): served as a new user`;
+      return out;
+    });
   },
 };

@@ -61,8 +61,8 @@ export class ActionSlab {
 
   /**
    * Inserts in time order (after entries with the same time). When the ring is
-   * full the oldest entry goes; an action older than all of a full ring is
-   * dropped (returns false).
+   * full the oldest entry goes; an action older than all of a full ring, or
+   * one already there (same row, code and time), is dropped (returns false).
    */
   insert(ring: Ring, row: number, code: number, ts: number): boolean {
     const cap = this.capacity;
@@ -78,6 +78,12 @@ export class ActionSlab {
       if (times[base + prev] <= ts) break;
       at = prev;
       p--;
+    }
+    // The same action at the same time is the same event delivered again: kept once.
+    for (let q = p, k = at; q > 0; q--) {
+      k = k === 0 ? cap - 1 : k - 1;
+      if (times[base + k] !== ts) break;
+      if (rows[base + k] === row && codes[base + k] === code) return false;
     }
     if (ring.count === cap) {
       if (p === 0) return false;

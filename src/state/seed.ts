@@ -68,9 +68,9 @@ export async function seedFromEvents(
   let skipped = 0;
   let lineNo = 0;
 
-  const flush = (): void => {
+  const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    store.apply(batch, now);
+    await store.apply(batch, now);
     stats.apply(batch);
     for (const e of batch) users.add(e.userId);
     events += batch.length;
@@ -85,11 +85,11 @@ export async function seedFromEvents(
       if (line.trim().length > 0) {
         const e = parseLine(line, `${file}:${lineNo}`, rowOf);
         if (e === null) skipped++;
-        else if (batch.push(e) >= batchSize) flush();
+        else if (batch.push(e) >= batchSize) await flush();
       }
       if (lineNo % yieldEvery === 0) await new Promise(setImmediate);
     }
-    flush();
+    await flush();
   } finally {
     rl.close();
     input.destroy();

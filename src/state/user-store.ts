@@ -1,7 +1,7 @@
 // Per-user state the engine reads at request time: the recent action sequence
 // (the user tower's input), recent purchases (down-ranked) and recent
-// impressions (seen filter). Behind `UserStore` so a Redis-backed store can
-// replace the in-memory one.
+// impressions (seen filter). Behind `UserStore`: in memory here, or in Redis
+// (redis-user-store.ts) to share it between replicas.
 import { UserSnapshot } from './snapshot';
 import { ACTION, ActionCode } from '../models/schema';
 import { ActionSlab, Ring } from './action-slab';
@@ -22,12 +22,17 @@ export interface ApplyResult {
 }
 
 export interface UserStore {
-  /** Applies a batch atomically: a bad event throws a TypeError before anything is applied. */
-  apply(events: readonly EngineEvent[], now: number): ApplyResult;
+  /**
+   * Applies a batch atomically: a bad event throws a TypeError before
+   * anything is applied. A remote store resolves once the write is acknowledged.
+   */
+  apply(events: readonly EngineEvent[], now: number): ApplyResult | Promise<ApplyResult>;
   /** A copy of the user's state as of `now`; an unknown user gets an empty snapshot. */
-  snapshot(userId: string, now: number): UserSnapshot;
-  /** Users held. */
+  snapshot(userId: string, now: number): UserSnapshot | Promise<UserSnapshot>;
+  /** Users held (-1: not known without a scan). */
   size(): number;
+  /** Releases connections (a remote store). */
+  close?(): Promise<void>;
 }
 
 export interface InMemoryUserStoreOptions {

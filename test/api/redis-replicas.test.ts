@@ -1,0 +1,74 @@
+// Two server processes (dist/src/main.js) sharing user state in Redis
+// (--user-store, a redis-server of the test's own): an event recorded through
+// one replica changes what the other serves on its very next call, and a
+// replica started later serves the same state. A server whose Redis is not
+// there stays NOT_SERVING and says why.
+import { strict as assert } from 'node:assert';
+
+import { RankingClient, StageOptions } from '../../src/client';
+import { startRedis } from '../state/redis-server';
+import type { TestRedis } from '../state/redis-server';
+import { kill, serverProcesses } from './server-process';
+
+const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+
+async function topItems(c: RankingClient, user: string): Promise<string[]> {
+  const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
+  return res.items.map((it) => it.item_id);
+}
+
+describe('user state in Redis shared by two server processes', function () {
+  this.timeout(180_000);
+  const servers = serverProcesses();
+  let redis: TestRedis | null = null;
+  before(async function () {
+    redis = await startRedis();
+    if (redis === null) this.skip();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('a purchase recorded through replica A leaves the top results of replica B at once, and of a replica started later', async () => {
+    const flags = ['--user-store', redis!.url];
+    const [a, b] = [await servers.start(flags), await servers.start(flags)];
+    const user = 'user-000011';
+    const before = await topItems(b.client, user);
+    assert.deepEqual(await topItems(a.client, user), before, 'both replicas serve the same state');
+    const top = before[0];
+    const ack = await a.client.recordEvents({ events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }] });
+    assert.equal(Number(ack.accepted), 1);
+    for (let i = 0; i < 20; i++) {
+      const via = i % 2 === 0 ? b : a;
+      const items = await topItems(via.client, user);
+      assert.ok(!items.includes(top), `call ${i}: purchased ${top} still in the top 10: ${items.join(', ')}`);
+    }
+    const c = await servers.start(flags);
+    assert.ok(!(await topItems(c.client, user)).includes(top), 'a replica started later serves the shared state');
+    await Promise.all([kill(a), kill(b), kill(c)]);
+  });
+
+  it('without Redis, Rank serves the user as new and says so, RecordEvents is UNAVAILABLE; both recover when it is back', async () => {
+    const a = await servers.start(['--user-store', redis!.url]);
+    const user = 'user-000012';
+    await redis!.stop();
+    const res = await a.client.rank({ user_id: user, num_results: 10, options: PLAIN });
+    assert.equal(res.items.length, 10);
+    assert.ok(res.degraded && res.degradations.includes('user_state_unavailable'), JSON.stringify(res.degradations));
+    await assert.rejects(
+      a.client.recordEvents({ events: [{ user_id: user, item_id: res.items[0].item_id, type: 'ACTION_TYPE_CLICK' }] }),
+      (err: { code?: number; details?: string }) => err.code === 14 && /user store/.test(err.details ?? ''),
+    );
+    redis = await startRedis(redis!.port);
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const again = await a.client.rank({ user_id: user, num_results: 10, options: PLAIN });
+      if (!again.degradations.includes('user_state_unavailable')) break;
+      assert.ok(Date.now() < until, 'the store reconnects within 15 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const ack = await a.client.recordEvents({ events: [{ user_id: user, item_id: res.items[0].item_id, type: 'ACTION_TYPE_CLICK' }] });
+    assert.equal(Number(ack.accepted), 1);
+    await kill(a);
+  });
+});
