@@ -240,7 +240,7 @@ async function main(): Promise<void> {
         const i = offset + next++;
         if (isEvent(i)) {
           const rng = mulberry32(i + 7);
-          engine.recordEvents([{ userId: `user-${String(i % users).padStart(6, '0')}`, row: Math.floor(rng() * bundle.items.n), action: ACTION.click, ts: engine.now() }]);
+          void engine.recordEvents([{ userId: `user-${String(i % users).padStart(6, '0')}`, row: Math.floor(rng() * bundle.items.n), action: ACTION.click, ts: engine.now() }]);
           continue;
         }
         const t0 = process.hrtime.bigint();

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const now = engine.now();
   for (let u = 0; queries.length < nUsers && u < 10 * nUsers; u++) {
     const id = `user-${String((u * 37) % 10000).padStart(6, '0')}`;
-    const emb = (await tower.embed(engine.store.snapshot(id, now), engine.catalog, now)).embedding;
+    const emb = (await tower.embed(await engine.store.snapshot(id, now), engine.catalog, now)).embedding;
     if (!emb.some((v) => v !== 0)) continue; // cold user: no embedding, no search
     queries.push(emb);
     exact.push(new Set(topK(scoreRows(bundle.embeddings, dim, allRows, emb), K)));
