@@ -92,7 +92,7 @@ export async function measureSearch(
   const { bundle, engine } = s;
   const { K, topN } = retrievalSizes(bundle.items.n);
   const now = engine.now();
-  const emb = (await s.tower.embed(engine.store.snapshot(user.id, now), engine.catalog, now)).embedding;
+  const emb = (await s.tower.embed(await engine.store.snapshot(user.id, now), engine.catalog, now)).embedding;
   const trueTop = Array.from(topK(utility, topN));
   if (!emb.some((v) => v !== 0)) {
     stats.coldUsers++;

@@ -108,14 +108,14 @@ async function ndcg50(s: EvalSession, truth: TruthCache, users: number[], option
  * interest categories with any weighted action, and the users whose history
  * holds one category of at least INTEREST_DEFAULTS.minShare.
  */
-function historyBound(s: EvalSession, users: number[]): EvalReport['interests']['history'] {
+async function historyBound(s: EvalSession, users: number[]): Promise<EvalReport['interests']['history']> {
   const { engine } = s;
   const now = engine.now();
   let coverage = 0;
   let oneCategory = 0;
   for (const u of users) {
     const info = s.truth.users.info[u];
-    const snap = engine.store.snapshot(info.id, now);
+    const snap = await engine.store.snapshot(info.id, now);
     const w = actionWeights(snap, now, s.tower.maxActions, INTEREST_DEFAULTS.tauDays);
     const byCategory = new Map<string, number>();
     let total = 0;
@@ -157,7 +157,7 @@ export async function interestsSection(s: EvalSession, allUsersNdcg50: { engine:
     note: `top-20 pages (home surface, exploration NONE) of the first ${n} returning users with two or more interest categories, and of as many with one; before = max_interests 1, calibration 0; after = the defaults (max_interests ${DEFAULT_RANK.maxInterests}, calibration ${DEFAULT_RANK.calibration}); miscalibration = KL(p || 0.99 q + 0.01 p) of the page's category mix q against the user's true interest weights p`,
     table,
     sweep,
-    history: historyBound(s, several),
+    history: await historyBound(s, several),
     several: await segment(several),
     one: await segment(one),
     allUsers: { ...allUsersNdcg50, ratio: allUsersNdcg50.oneVector > 0 ? allUsersNdcg50.engine / allUsersNdcg50.oneVector : 0 },
