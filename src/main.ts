@@ -83,7 +83,7 @@ const redacted = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***
 async function connectUserStore(cfg: Config, log: pino.Logger): Promise<UserStore> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const store = await RedisUserStore.connect({ url: cfg.userStore });
+      const store = await RedisUserStore.connect({ url: cfg.userStore, cluster: cfg.userStoreCluster });
       log.info({ userStore: redacted(cfg.userStore) }, 'user store connected');
       return store;
     } catch (err) {

@@ -21,6 +21,8 @@ export interface Config {
   events: string;
   /** Where user state lives: '' in this process; redis://[user:password@]host:port[/db] or rediss:// (TLS) to share it between replicas. */
   userStore: string;
+  /** userStore is a node of a Redis Cluster. */
+  userStoreCluster: boolean;
   threads: number;
   maxQueuedRows: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
@@ -92,6 +94,7 @@ export const DEFAULTS: Config = {
   bundle: '',
   events: '',
   userStore: '',
+  userStoreCluster: false,
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxQueuedRows: ENGINE_DEFAULTS.maxQueuedRows,
   maxConcurrentRanks: DEFAULT_MAX_CONCURRENT_RANKS,
@@ -155,6 +158,7 @@ const HELP: Partial<Record<keyof Config, string>> = {
   bundle: 'bundle directory (serve-demo.js: the demo world, generated on the first run)',
   events: 'events.jsonl to seed user state from (serve-demo.js: the demo world\'s)',
   userStore: 'redis://host:port[/db] or rediss://: user state in Redis, shared by replicas (default: in this process)',
+  userStoreCluster: 'the user store is a Redis Cluster (--user-store names any node)',
   threads: 'scoring worker threads',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',

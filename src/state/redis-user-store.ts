@@ -14,9 +14,10 @@
 // tracking) when any replica writes the user, so a hot user costs no round
 // trip and a changed one is never served stale. The horizons are applied
 // when reading, so the cached answers do not depend on the time. A batch of
-// events is one MULTI transaction: acknowledged once Redis acknowledged it
-// (durability is then Redis's: appendfsync everysec or always).
-import { createClient } from 'redis';
+// events is one MULTI transaction per user: acknowledged once Redis
+// acknowledged them (durability is then Redis's: appendfsync everysec or
+// always). The same code serves a Redis Cluster (`cluster`).
+import { createClient, createCluster } from 'redis';
 
 import { ACTION } from '../models/schema';
 import type { UserSnapshot } from './snapshot';
@@ -24,8 +25,10 @@ import { USER_STORE_DEFAULTS, validateEvents } from './user-store';
 import type { ApplyResult, EngineEvent, UserStore } from './user-store';
 
 export interface RedisUserStoreOptions {
-  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS); with `cluster`, any node of the Cluster. */
   url: string;
+  /** A Redis Cluster: the other nodes are found from `url`; each user's keys live in one slot. */
+  cluster?: boolean;
   maxActions?: number;
   purchaseWindowMs?: number;
   seenTtlMs?: number;
@@ -35,7 +38,21 @@ export interface RedisUserStoreOptions {
   commandTimeoutMs?: number;
 }
 
-type Client = ReturnType<typeof createClient>;
+/** What the store uses of a client, the same for a server and for a Cluster. */
+interface Multi {
+  zAdd(key: string, member: { score: number; value: string }, options?: { GT?: true; CH?: true }): Multi;
+  zRemRangeByRank(key: string, start: number, stop: number): Multi;
+  zRemRangeByScore(key: string, min: string, max: string): Multi;
+  pExpire(key: string, ms: number): Multi;
+  exec(): Promise<unknown[]>;
+}
+interface Conn {
+  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
+  /** A transaction; `routing` (a key) picks the Cluster node. */
+  multi(routing: string): Multi;
+  close(): Promise<void>;
+  readonly isOpen: boolean;
+}
 
 const key = (userId: string, kind: 'a' | 'p' | 's') => `u:{${userId}}:${kind}`;
 
@@ -46,13 +63,22 @@ function rowsFrom(reply: { value: string; score: number }[], horizon: number): M
   return out;
 }
 
+/** The URL's user and password (every Cluster node takes them; the nodes' addresses come from the Cluster). */
+function credentials(url: string): { username?: string; password?: string } {
+  const u = new URL(url);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+  };
+}
+
 export class RedisUserStore implements UserStore {
   private readonly maxActions: number;
   private readonly purchaseWindowMs: number;
   private readonly seenTtlMs: number;
 
   private constructor(
-    private readonly client: Client,
+    private readonly client: Conn,
     opts: RedisUserStoreOptions,
   ) {
     this.maxActions = opts.maxActions ?? USER_STORE_DEFAULTS.maxActions;
@@ -63,58 +89,70 @@ export class RedisUserStore implements UserStore {
   /** Connects (RESP3, with the local cache unless cacheEntries is 0); throws when Redis cannot be reached. */
   static async connect(opts: RedisUserStoreOptions): Promise<RedisUserStore> {
     const entries = opts.cacheEntries ?? 100_000;
-    const client = createClient({
-      url: opts.url,
-      RESP: 3,
-      ...(entries > 0 ? { clientSideCache: { maxEntries: 3 * entries, evictPolicy: 'LRU' as const } } : {}),
+    const cache = entries > 0 ? { clientSideCache: { maxEntries: 3 * entries, evictPolicy: 'LRU' as const } } : {};
+    const node = {
       commandOptions: { timeout: opts.commandTimeoutMs ?? 1000 },
       // While reconnecting, commands fail at once (Rank degrades, RecordEvents is UNAVAILABLE) instead of waiting.
       disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
-    });
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), ...(opts.url.startsWith('rediss:') ? { tls: true as const } : {}) },
+    };
+    const client = opts.cluster
+      ? createCluster({ rootNodes: [{ url: opts.url }], RESP: 3, ...cache, defaults: { ...credentials(opts.url), ...node } })
+      : createClient({ url: opts.url, RESP: 3, ...cache, ...node });
     // Errors surface on the commands; without a listener they would crash the process.
     client.on('error', () => undefined);
     await client.connect();
-    return new RedisUserStore(client as Client, opts);
+    return new RedisUserStore(client as unknown as Conn, opts);
   }
 
+  /**
+   * One MULTI per user (a user's keys share a slot, so this works on a
+   * Cluster too), all sent together; resolves once Redis acknowledged every one.
+   */
   async apply(events: readonly EngineEvent[], now: number): Promise<ApplyResult> {
     validateEvents(events);
-    if (events.length === 0) return { applied: 0 };
+    const byUser = new Map<string, EngineEvent[]>();
+    for (const e of events) {
+      const list = byUser.get(e.userId);
+      if (list) list.push(e);
+      else byUser.set(e.userId, [e]);
+    }
+    const counts = await Promise.all([...byUser].map(([u, evs]) => this.applyUser(u, evs, now)));
+    return { applied: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /** One user's events in one transaction, with the bounds; returns the events that changed the state. */
+  private async applyUser(u: string, events: readonly EngineEvent[], now: number): Promise<number> {
     const purchaseHorizon = now - this.purchaseWindowMs;
     const seenHorizon = now - this.seenTtlMs;
-    const multi = this.client.multi();
+    const multi = this.client.multi(key(u, 'a'));
     // Per event, the index of the reply that says whether it changed the state.
     const counted: number[] = [];
     let n = 0;
-    const users = new Set<string>();
     for (const e of events) {
-      users.add(e.userId);
       if (e.action === ACTION.impression) {
         if (e.ts < seenHorizon) continue;
-        multi.zAdd(key(e.userId, 's'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
+        multi.zAdd(key(u, 's'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
         counted.push(n++);
       } else {
-        multi.zAdd(key(e.userId, 'a'), { score: e.ts, value: `${e.row}:${e.action}:${e.ts}` });
+        multi.zAdd(key(u, 'a'), { score: e.ts, value: `${e.row}:${e.action}:${e.ts}` });
         counted.push(n++);
         if (e.action === ACTION.purchase && e.ts >= purchaseHorizon) {
-          multi.zAdd(key(e.userId, 'p'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
+          multi.zAdd(key(u, 'p'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
           n++;
         }
       }
     }
     // Bounds, enforced by Redis: the last maxActions actions, the windows, expiry.
-    for (const u of users) {
-      multi.zRemRangeByRank(key(u, 'a'), 0, -this.maxActions - 1);
-      multi.zRemRangeByScore(key(u, 'p'), '-inf', `(${purchaseHorizon}`);
-      multi.pExpire(key(u, 'p'), Math.max(1, Math.ceil(this.purchaseWindowMs)));
-      multi.zRemRangeByScore(key(u, 's'), '-inf', `(${seenHorizon}`);
-      multi.pExpire(key(u, 's'), Math.max(1, Math.ceil(this.seenTtlMs)));
-    }
-    const replies = (await multi.exec()) as unknown[];
+    multi.zRemRangeByRank(key(u, 'a'), 0, -this.maxActions - 1);
+    multi.zRemRangeByScore(key(u, 'p'), '-inf', `(${purchaseHorizon}`);
+    multi.pExpire(key(u, 'p'), Math.max(1, Math.ceil(this.purchaseWindowMs)));
+    multi.zRemRangeByScore(key(u, 's'), '-inf', `(${seenHorizon}`);
+    multi.pExpire(key(u, 's'), Math.max(1, Math.ceil(this.seenTtlMs)));
+    const replies = await multi.exec();
     let applied = 0;
     for (const i of counted) if (Number(replies[i]) > 0) applied++;
-    return { applied };
+    return applied;
   }
 
   async snapshot(userId: string, now: number): Promise<UserSnapshot> {

@@ -61,3 +61,44 @@ export async function startRedis(port?: number): Promise<TestRedis | null> {
     },
   };
 }
+
+/** A 3-node Redis Cluster on free loopback ports (no replicas), or null when redis-server is missing. */
+export async function startRedisCluster(): Promise<TestRedis | null> {
+  if (!haveRedis()) {
+    if (process.env.CI === 'true') throw new Error('redis-server is not installed (scripts/install-system-deps.sh installs it)');
+    return null;
+  }
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const children = ports.map((port) =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+  );
+  const stop = async () => {
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null) return;
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGTERM');
+        await exited;
+      }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(ports.map((p, i) => waitForPort(p, children[i], 5000)));
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    const until = Date.now() + 10_000;
+    while (!ports.every((p) => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout))) {
+      if (Date.now() > until) throw new Error('the cluster did not reach cluster_state:ok in 10 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${ports[0]}`, port: ports[0], stop };
+}

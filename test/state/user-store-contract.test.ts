@@ -8,7 +8,7 @@ import { ACTION, ActionCode } from '../../src/models/schema';
 import { InMemoryUserStore } from '../../src/state';
 import type { EngineEvent, UserStore } from '../../src/state';
 import { RedisUserStore } from '../../src/state/redis-user-store';
-import { startRedis } from './redis-server';
+import { startRedis, startRedisCluster } from './redis-server';
 import type { TestRedis } from './redis-server';
 
 const HOUR = 3_600_000;
@@ -139,6 +139,34 @@ describe('UserStore in Redis', function () {
     } finally {
       await raw.close();
       await store.close();
+    }
+  });
+});
+
+describe('UserStore in a 3-node Redis Cluster', function () {
+  this.timeout(60_000);
+  let cluster: TestRedis | null = null;
+  before(async function () {
+    cluster = await startRedisCluster();
+    if (cluster === null) this.skip();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  contract('redis cluster', async () => RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS }));
+
+  it('events of many users in one batch land on every node and read back', async () => {
+    const a = await RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS });
+    const b = await RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS });
+    try {
+      const users = Array.from({ length: 30 }, (_, i) => `spread-${process.pid}-${i}`);
+      const r = await a.apply(users.map((u, i) => ev(u, i, ACTION.purchase, T0 + i)), T0 + 100);
+      assert.equal(r.applied, 30);
+      for (const [i, u] of users.entries()) assert.deepEqual((await view(b, u, T0 + 100)).purchased, [[i, T0 + i]]);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
