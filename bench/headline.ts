@@ -14,7 +14,11 @@
 // BENCHMARKS.md.
 //
 //   node dist/bench/headline.js --a /path/to/baseline-checkout [--b .] [--pairs 2]
-//        [--rate 100] [--overload 600] [--duration 10] [--out w2]
+//        [--rate 100] [--overload 600] [--duration 10] [--out w2] [--a-args "..."] [--b-args "..."]
+//
+// --a-args / --b-args: extra server flags for one side (--a . --b-args
+// "--user-store redis://127.0.0.1:6379" compares one build with user state in
+// Redis; a value that starts with a dash goes as --b-args="--flag ...").
 import { ChildProcess, execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -144,6 +148,8 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '10' },
       out: { type: 'string', default: 'w2' },
       'no-pin': { type: 'boolean', default: false },
+      'a-args': { type: 'string', default: '' },
+      'b-args': { type: 'string', default: '' },
     },
   });
   if (!values.a) throw new Error('--a DIR is required: a built checkout of the baseline');
@@ -158,7 +164,8 @@ async function main(): Promise<void> {
   const runs: SideRun[] = [];
   for (let p = 0; p < pairs; p++) {
     for (const side of p % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
-      const r = await runSide(side, dirs[side], serverArgs, o);
+      const extra = (values[`${side}-args`] ?? '').split(/\s+/).filter((x) => x.length > 0);
+      const r = await runSide(side, dirs[side], [...serverArgs, ...extra], o);
       runs.push(r);
       process.stderr.write(`pair ${p + 1} ${side}: ${r.cpuUsPerRank.toFixed(0)} µs CPU/Rank at ${o.rate}/s, saturation ${r.saturationPerS.toFixed(0)}/s, p99 ${r.halfLoad.p99Ms.toFixed(2)} ms at ${r.halfLoad.rate}/s\n`);
     }
@@ -179,7 +186,7 @@ async function main(): Promise<void> {
     '',
     `${meta.date} · ${meta.cpu} (${meta.cores} cores; oneDNN ISA: ${isa}) · Node ${meta.node} · ${meta.pinning} · \`${meta.command}\``,
     '',
-    `A: \`${commitOf(dirs.a)}\` (${precisionA}); B: \`${commitOf(dirs.b)}\` (${precisionB}); precisions as each server's metrics say. ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
+    `A: \`${commitOf(dirs.a)}\`${values['a-args'] ? ` with \`${values['a-args']}\`` : ''} (${precisionA}); B: \`${commitOf(dirs.b)}\`${values['b-args'] ? ` with \`${values['b-args']}\`` : ''} (${precisionB}); precisions as each server's metrics say. ${pairs} interleaved pairs, medians. Users rotate over the world's ${o.users} users (no repeat within a run, so the user-embedding cache never hits here).`,
     '',
     '| metric | A | B | B / A |',
     '|---|---:|---:|---:|',
