@@ -3,12 +3,12 @@
 # FAISS (static libfaiss.a, built with OpenMP), OpenBLAS and oneDNN (the
 # rankers' fp32/bf16/int8 matmuls; Debian's build uses the OpenMP runtime),
 # plus the C++ toolchain node-gyp needs, promtool (package prometheus) for
-# the metrics test and redis-server for the Redis user-store tests (they start
-# their own). Uses sudo only when not already root. Installs only what
+# the metrics test, and redis-server and nginx for the scale-out tests and
+# scripts/cluster.sh (the tests start their own). Uses sudo only when not already root. Installs only what
 # is missing, so running it again changes nothing.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl prometheus redis-server)
+pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl prometheus redis-server nginx curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,10 +23,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-# Only promtool is wanted from prometheus, and redis-server as a binary (the
-# tests start their own on free loopback ports): on a systemd machine the
-# packages also enable and start servers (:9090, :6379); stop the ones just added.
+# Only the binaries are wanted from prometheus (promtool), redis-server and
+# nginx (the tests start their own on free loopback ports): on a systemd
+# machine the packages also enable and start servers (:9090, :6379, :80);
+# stop the ones just added.
 if [ -d /run/systemd/system ]; then
-  [[ " ${missing[*]} " == *" prometheus "* ]] && $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-  [[ " ${missing[*]} " == *" redis-server "* ]] && $SUDO systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+  for svc in prometheus redis-server nginx; do
+    [[ " ${missing[*]} " == *" $svc "* ]] && $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+  done
 fi

@@ -8,9 +8,17 @@ import { strict as assert } from 'node:assert';
 import { RankingClient, StageOptions } from '../../src/client';
 import { startRedis } from '../state/redis-server';
 import type { TestRedis } from '../state/redis-server';
+import { startNginx } from './nginx';
 import { kill, serverProcesses } from './server-process';
+import type { Running } from './server-process';
 
 const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+
+/** Rank calls the replica answered OK (its own metrics). */
+async function ranksServed(r: Running): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${r.httpPort}/metrics`)).text();
+  return Number(/^ranking_requests_total\{method="Rank",code="OK"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
 
 async function topItems(c: RankingClient, user: string): Promise<string[]> {
   const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
@@ -70,5 +78,30 @@ describe('user state in Redis shared by two server processes', function () {
     const ack = await a.client.recordEvents({ events: [{ user_id: user, item_id: res.items[0].item_id, type: 'ACTION_TYPE_CLICK' }] });
     assert.equal(Number(ack.accepted), 1);
     await kill(a);
+  });
+
+  it('through nginx (deploy/nginx-grpc.conf): a purchase leaves the top results of the next 20 calls, both replicas serving', async function () {
+    const flags = ['--user-store', redis!.url];
+    const [a, b] = [await servers.start(flags), await servers.start(flags)];
+    const lb = await startNginx([a.grpcPort, b.grpcPort]);
+    if (lb === null) this.skip();
+    const client = new RankingClient(`127.0.0.1:${lb!.port}`, { deadlineMs: 20_000 });
+    try {
+      const user = 'user-000013';
+      const top = (await topItems(client, user))[0];
+      const before = [await ranksServed(a), await ranksServed(b)];
+      const ack = await client.recordEvents({ events: [{ user_id: user, item_id: top, type: 'ACTION_TYPE_PURCHASE' }] });
+      assert.equal(Number(ack.accepted), 1);
+      // Concurrent calls, so that least_conn spreads them over both replicas.
+      const lists = await Promise.all(Array.from({ length: 20 }, () => topItems(client, user)));
+      for (const [i, items] of lists.entries()) assert.ok(!items.includes(top), `call ${i}: purchased ${top} still in the top 10`);
+      const served = [(await ranksServed(a)) - before[0], (await ranksServed(b)) - before[1]];
+      assert.equal(served[0] + served[1], 20);
+      assert.ok(served[0] > 0 && served[1] > 0, `both replicas served calls: ${served.join(' + ')}`);
+    } finally {
+      client.close();
+      await lb?.stop();
+      await Promise.all([kill(a), kill(b)]);
+    }
   });
 });

@@ -17,6 +17,7 @@ const DEADLINE_MS = 20_000;
 export interface Running {
   proc: ChildProcess;
   client: RankingClient;
+  grpcPort: number;
   httpPort: number;
 }
 
@@ -48,7 +49,7 @@ export async function startServer(world: World, flags: string[]): Promise<Runnin
     if (Date.now() > until) throw new Error(`server not healthy in 60 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { proc, client, httpPort };
+  return { proc, client, grpcPort, httpPort };
 }
 
 /** SIGKILL: no drain, no close of the logs. */

@@ -269,6 +269,16 @@ describe('server/metrics: promtool check metrics', () => {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is still exposed`);
     }
   });
+
+  it('accepts deploy/prometheus.yml (the deployment that scrapes every replica)', function () {
+    const file = resolve(__dirname, '..', '..', '..', 'deploy', 'prometheus.yml');
+    const run = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+    if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      if (process.env.CI === 'true') assert.fail('promtool is not installed, and CI=true requires this check');
+      this.skip();
+    }
+    assert.equal(run.status, 0, `promtool check config exited ${run.status}:\n${run.stdout}${run.stderr}`);
+  });
 });
 
 // ---------------------------------------------------------------------------
