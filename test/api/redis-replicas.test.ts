@@ -104,4 +104,46 @@ describe('user state in Redis shared by two server processes', function () {
       await Promise.all([kill(a), kill(b)]);
     }
   });
+
+  it('through nginx, SIGKILL of one replica under load: calls keep succeeding (the failures during the switch are counted)', async function () {
+    const flags = ['--user-store', redis!.url];
+    const [a, b] = [await servers.start(flags), await servers.start(flags)];
+    const lb = await startNginx([a.grpcPort, b.grpcPort]);
+    if (lb === null) this.skip();
+    const client = new RankingClient(`127.0.0.1:${lb!.port}`, { deadlineMs: 20_000 });
+    const outcomes: { at: number; ok: boolean; code?: number }[] = [];
+    let killedAt = Infinity;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          await client.rank({ user_id: `user-0000${String((w * 7 + i) % 90).padStart(2, '0')}`, num_results: 10, options: PLAIN });
+          outcomes.push({ at: Date.now(), ok: true });
+        } catch (err) {
+          outcomes.push({ at: Date.now(), ok: false, code: (err as { code?: number }).code });
+        }
+      }
+    };
+    try {
+      const load = Promise.all([0, 1, 2, 3].map(worker));
+      await new Promise((r) => setTimeout(r, 1500));
+      killedAt = Date.now();
+      await kill(a);
+      await new Promise((r) => setTimeout(r, 2500));
+      stop = true;
+      await load;
+      const failed = outcomes.filter((o) => !o.ok);
+      const after = outcomes.filter((o) => o.at > killedAt + 1000);
+      this.test!.title += ` (${outcomes.length} calls, ${failed.length} failed${failed.length ? `: codes ${[...new Set(failed.map((f) => f.code))].join(', ')}` : ''})`;
+      assert.ok(failed.every((f) => f.at >= killedAt), 'nothing failed before the kill');
+      assert.ok(failed.length <= 8, `at most the calls in flight at the kill fail: ${failed.length}`);
+      assert.ok(after.length > 20 && after.every((o) => o.ok), 'a second after the kill every call succeeds (on the other replica)');
+      assert.ok(failed.every((f) => f.code !== 13), 'no INTERNAL');
+    } finally {
+      stop = true;
+      client.close();
+      await lb?.stop();
+      await kill(b);
+    }
+  });
 });
