@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { RankingClient, StageOptions } from '../../src/client';
 import { startRedis } from '../state/redis-server';
 import type { TestRedis } from '../state/redis-server';
+import { RedisUserStore } from '../../src/state/redis-user-store';
 import { startNginx } from './nginx';
 import { kill, serverProcesses } from './server-process';
 import type { Running } from './server-process';
@@ -144,6 +145,68 @@ describe('user state in Redis shared by two server processes', function () {
       client.close();
       await lb?.stop();
       await kill(b);
+    }
+  });
+
+  it('a restart of redis-server (AOF on) under load: Rank degrades, RecordEvents is UNAVAILABLE, never INTERNAL, and no acknowledged event is lost', async function () {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const aof = await mkdtemp(path.join(os.tmpdir(), 'redis-aof-'));
+    let store = await startRedis(undefined, aof);
+    const a = await servers.start(['--user-store', store!.url]);
+    const item = (await topItems(a.client, 'user-000001'))[0];
+    const acked: string[] = [];
+    const codes = new Map<string, number>();
+    let stop = false;
+    const count = (k: string) => codes.set(k, (codes.get(k) ?? 0) + 1);
+    const writer = async () => {
+      for (let i = 0; !stop; i++) {
+        const user = `restart-${process.pid}-${i}`;
+        try {
+          await a.client.recordEvents({ events: [{ user_id: user, item_id: item, type: 'ACTION_TYPE_CLICK' }] });
+          acked.push(user);
+          count('events OK');
+        } catch (err) {
+          count(`events ${(err as { code?: number }).code}`);
+        }
+      }
+    };
+    const reader = async () => {
+      while (!stop) {
+        try {
+          const res = await a.client.rank({ user_id: 'user-000002', num_results: 10, options: PLAIN });
+          count(res.degradations.includes('user_state_unavailable') ? 'rank degraded' : 'rank OK');
+        } catch (err) {
+          count(`rank ${(err as { code?: number }).code}`);
+        }
+      }
+    };
+    try {
+      const load = Promise.all([writer(), reader()]);
+      await new Promise((r) => setTimeout(r, 800));
+      await store!.stop();
+      await new Promise((r) => setTimeout(r, 500));
+      store = await startRedis(store!.port, aof);
+      await new Promise((r) => setTimeout(r, 2500));
+      stop = true;
+      await load;
+      this.test!.title += ` (${[...codes].map(([k, v]) => `${k} ${v}`).join(', ')})`;
+      assert.deepEqual([...codes.keys()].filter((k) => !['events OK', 'events 14', 'rank OK', 'rank degraded'].includes(k)), [], 'only OK, UNAVAILABLE (14) and degraded answers');
+      assert.ok((codes.get('events 14') ?? 0) > 0 && (codes.get('rank degraded') ?? 0) > 0, 'the outage was seen');
+      const check = await RedisUserStore.connect({ url: store!.url, cacheEntries: 0 });
+      try {
+        const missing: string[] = [];
+        for (const user of acked) if ((await check.snapshot(user, Date.now())).actionRows.length !== 1) missing.push(user);
+        assert.deepEqual(missing, [], `every acknowledged event is in Redis after the restart (${acked.length} acknowledged)`);
+      } finally {
+        await check.close();
+      }
+    } finally {
+      stop = true;
+      await kill(a);
+      await store?.stop();
+      await rm(aof, { recursive: true, force: true });
     }
   });
 });

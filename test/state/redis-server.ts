@@ -41,14 +41,18 @@ export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Starts a server (on `port`, e.g. to restart one, else a free port). */
-export async function startRedis(port?: number): Promise<TestRedis | null> {
+/**
+ * Starts a server (on `port`, e.g. to restart one, else a free port); with
+ * `aofDir`, an append-only file there (appendfsync everysec), read back on a restart.
+ */
+export async function startRedis(port?: number, aofDir?: string): Promise<TestRedis | null> {
   if (!haveRedis()) {
     if (process.env.CI === 'true') throw new Error('redis-server is not installed (scripts/install-system-deps.sh installs it)');
     return null;
   }
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const persistence = aofDir ? ['--dir', aofDir, '--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
   await waitForPort(port, child, 5000);
   return {
     url: `redis://127.0.0.1:${port}`,
