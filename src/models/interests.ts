@@ -164,8 +164,9 @@ export function clusterActions(user: UserSnapshot, emb: Float32Array, d: number,
   for (;;) {
     const m = clusterWeights(w, assign, k);
     const total = m.reduce((x, y) => x + y, 0);
+    const nLive = live.reduce((x, y) => x + y, 0);
     let drop = -1;
-    for (let a = 0; a < k; a++) if (live[a] === 1 && live.reduce((x, y) => x + y, 0) > 1 && m[a] < opts.minShare * total && (drop < 0 || m[a] < m[drop])) drop = a;
+    for (let a = 0; a < k && nLive > 1; a++) if (live[a] === 1 && m[a] < opts.minShare * total && (drop < 0 || m[a] < m[drop])) drop = a;
     for (let a = 0; a < k && drop < 0; a++) {
       for (let b = a + 1; b < k && drop < 0; b++) if (live[a] === 1 && live[b] === 1 && dot(c, a * d, c, b * d, d) >= opts.mergeCosine) drop = m[a] < m[b] ? a : b;
     }

@@ -132,20 +132,20 @@ function rowAt(ids: BigInt64Array, words: Int32Array, i: number): number {
 }
 
 /**
- * One search per interest in one call, each for its part of K at an nprobe
- * scaled to it (interestNprobes): interest q keeps the rows of its best
- * ks[q] not found by an interest before it. `from` is each row's interest.
+ * The rows of a search's results, checked again (alive, not excluded, each
+ * row once): query q's results give at most ks[q] rows not given by a
+ * query before it. `from` is each row's query.
  */
-async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Array, K: number): Promise<Scored & { from: Uint8Array }> {
+function collect(ctx: RankContext, hits: SearchResult, ks: ArrayLike<number>): Scored & { from: Uint8Array } {
   const { catalog, marks } = ctx.deps;
-  const { hits } = await search(ctx, queries, ks, interestNprobes(ctx.deps.nprobe, ks, K));
   const k = hits.k;
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
   let total = 0;
-  for (const x of ks) total += x;
+  for (let q = 0; q < ks.length; q++) total += ks[q];
   const out = new Int32Array(total);
   const scores = new Float32Array(total);
   const from = new Uint8Array(total);
+  // The search's score, higher is better: the inner product, or minus the L2 distance.
   const sign = catalog.index.metric === 'l2' ? -1 : 1;
   const exclude = ctx.input.options.exclude;
   let n = 0;
@@ -166,36 +166,34 @@ async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Ar
   return { rows: out.subarray(0, n), scores: scores.subarray(0, n), from: from.subarray(0, n) };
 }
 
+/**
+ * One search per interest in one call, each for its part of K at an nprobe
+ * scaled to it (interestNprobes): interest q keeps the rows of its best
+ * ks[q] not found by an interest before it. `from` is each row's interest.
+ */
+async function interestRows(ctx: RankContext, queries: Float32Array, ks: Int32Array, K: number): Promise<Scored & { from: Uint8Array }> {
+  const { hits } = await search(ctx, queries, ks, interestNprobes(ctx.deps.nprobe, ks, K));
+  return collect(ctx, hits, ks);
+}
+
 async function annRows(ctx: RankContext, k: number): Promise<Scored> {
-  const { catalog, marks } = ctx.deps;
-  const exclude = ctx.input.options.exclude;
   const { hits, settled } = await search(ctx, userEmbOf(ctx), k);
+  // The search already dropped deleted and repeated rows: unless the catalog
+  // changed meanwhile, only the request's exclusions are left to check.
+  if (!settled || !LITTLE_ENDIAN) return collect(ctx, hits, [k]);
   // Ids are catalog rows (< 2^31): read the low 32 bits of each little-endian
   // int64 instead of converting BigInts; -1 (no result) reads as -1 too.
   const words = new Int32Array(hits.ids.buffer, hits.ids.byteOffset, hits.ids.length * 2);
   const out = new Int32Array(hits.ids.length);
   const scores = new Float32Array(hits.ids.length);
-  // The search's score, higher is better: the inner product, or minus the L2 distance.
-  const sign = catalog.index.metric === 'l2' ? -1 : 1;
-  const alive = catalog.alive;
+  const sign = ctx.deps.catalog.index.metric === 'l2' ? -1 : 1;
+  const exclude = ctx.input.options.exclude;
   const checkExclude = exclude.size > 0;
   let n = 0;
-  if (settled && LITTLE_ENDIAN) {
-    for (let i = 0; i < hits.ids.length; i++) {
-      const r = words[2 * i];
-      if (r < 0) break;
-      if (checkExclude && exclude.has(r)) continue;
-      scores[n] = sign * hits.distances[i];
-      out[n++] = r;
-    }
-    return { rows: out.subarray(0, n), scores: scores.subarray(0, n) };
-  }
-  marks.clear();
   for (let i = 0; i < hits.ids.length; i++) {
-    const r = rowAt(hits.ids, words, i);
+    const r = words[2 * i];
     if (r < 0) break;
-    if (alive[r] !== 1 || marks.has(r) || (checkExclude && exclude.has(r))) continue;
-    marks.add(r);
+    if (checkExclude && exclude.has(r)) continue;
     scores[n] = sign * hits.distances[i];
     out[n++] = r;
   }

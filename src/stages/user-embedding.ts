@@ -2,8 +2,9 @@
 // and the preferred price level; they make the shared user part of x0. A user
 // whose actions cluster into several interests also gets one vector per
 // interest (the user embedding for the largest, the tower over its own
-// actions for each other), for retrieval and the page's calibration. The output is reused while the user's actions and the
-// catalog are unchanged (UserEmbeddingCache).
+// actions for each other), for retrieval and the page's calibration. The
+// output is reused while the user's actions and the catalog are unchanged
+// (UserEmbeddingCache).
 import { INTEREST_DEFAULTS, clusterActions, groupsOf } from '../models/interests';
 import { userFeatures } from '../models/layout';
 import type { TowerOutput } from '../models/user-tower';

@@ -2,6 +2,7 @@
 // request's in-session actions merged in (they need not be recorded first).
 import type { RankContext, Stage } from '../pipeline/context';
 import type { Candidates } from '../pipeline/types';
+import { emptySnapshot } from '../state/snapshot';
 import type { UserSnapshot } from '../state/snapshot';
 import { ACTION } from '../models/schema';
 
@@ -41,7 +42,7 @@ export const userStateStage: Stage = {
     // A remote store that cannot answer: serve the user as a new one, and say so.
     return snap.then(done, (err: unknown) => {
       ctx.degradations.push('user_state_unavailable');
-      const out = done({ actionRows: new Int32Array(0), actionCodes: new Uint8Array(0), actionTimes: new Float64Array(0), purchased: new Map(), seen: new Map() });
+      const out = done(emptySnapshot());
       ctx.note = `user store unavailable (${err instanceof Error ? err.message : String(err)}): served as a new user`;
       return out;
     });

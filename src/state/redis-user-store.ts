@@ -56,7 +56,7 @@ interface Conn {
 
 const key = (userId: string, kind: 'a' | 'p' | 's') => `u:{${userId}}:${kind}`;
 
-/** Reads a WITHSCORES reply (RESP3: [member, score] pairs) into a row -> time map, from `horizon` on. */
+/** Reads a ZRANGE WITHSCORES reply (member = row, score = time) into a row -> time map, from `horizon` on. */
 function rowsFrom(reply: { value: string; score: number }[], horizon: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const { value, score } of reply) if (score >= horizon) out.set(Number(value), score);

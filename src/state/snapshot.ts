@@ -10,3 +10,8 @@ export interface UserSnapshot {
   /** Catalog rows the user has seen recently (impressions), with their last time. */
   seen: Map<number, number>;
 }
+
+/** The state of a user the store knows nothing of. */
+export function emptySnapshot(): UserSnapshot {
+  return { actionRows: new Int32Array(0), actionCodes: new Uint8Array(0), actionTimes: new Float64Array(0), purchased: new Map(), seen: new Map() };
+}
