@@ -4,15 +4,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 
-import { RankingClient, StageOptions } from '../../src/client';
-import { kill, serverProcesses } from './server-process';
-
-const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
-
-async function topItems(c: RankingClient, user: string): Promise<string[]> {
-  const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
-  return res.items.map((it) => it.item_id);
-}
+import { kill, serverProcesses, topItems } from './server-process';
 
 describe('event log: acknowledged events survive a crash of the server process', function () {
   this.timeout(180_000);

@@ -3,26 +3,16 @@
 // (CI=true) a missing nginx is an error, not a skip.
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { freePort, waitForPort } from '../ports';
 
 const CONF = path.join(__dirname, '..', '..', '..', 'deploy', 'nginx-grpc.conf');
 
 export interface TestNginx {
   port: number;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function haveNginx(): boolean {
@@ -42,17 +32,7 @@ export async function startNginx(upstreams: number[]): Promise<TestNginx | null>
   let stderr = '';
   const child = spawn('nginx', ['-p', dir, '-c', 'nginx.conf', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const until = Date.now() + 5000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > until) throw new Error(`nginx did not listen on ${port}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(port, child, 5000, 'nginx', () => stderr);
   return {
     port,
     stop: async () => {

@@ -5,15 +5,12 @@
 // there stays NOT_SERVING and says why.
 import { strict as assert } from 'node:assert';
 
-import { RankingClient, StageOptions } from '../../src/client';
-import { startRedis } from '../state/redis-server';
-import type { TestRedis } from '../state/redis-server';
+import { RankingClient } from '../../src/client';
+import { redisForSuite, startRedis } from '../state/redis-server';
 import { RedisUserStore } from '../../src/state/redis-user-store';
 import { startNginx } from './nginx';
-import { kill, serverProcesses } from './server-process';
+import { PLAIN, kill, serverProcesses, topItems } from './server-process';
 import type { Running } from './server-process';
-
-const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
 
 /** Rank calls the replica answered OK (its own metrics). */
 async function ranksServed(r: Running): Promise<number> {
@@ -21,25 +18,13 @@ async function ranksServed(r: Running): Promise<number> {
   return Number(/^ranking_requests_total\{method="Rank",code="OK"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
-async function topItems(c: RankingClient, user: string): Promise<string[]> {
-  const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
-  return res.items.map((it) => it.item_id);
-}
-
 describe('user state in Redis shared by two server processes', function () {
   this.timeout(180_000);
   const servers = serverProcesses();
-  let redis: TestRedis | null = null;
-  before(async function () {
-    redis = await startRedis();
-    if (redis === null) this.skip();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   it('a purchase recorded through replica A leaves the top results of replica B at once, and of a replica started later', async () => {
-    const flags = ['--user-store', redis!.url];
+    const flags = ['--user-store', redis().url];
     const [a, b] = [await servers.start(flags), await servers.start(flags)];
     const user = 'user-000011';
     const before = await topItems(b.client, user);
@@ -58,9 +43,9 @@ describe('user state in Redis shared by two server processes', function () {
   });
 
   it('without Redis, Rank serves the user as new and says so, RecordEvents is UNAVAILABLE; both recover when it is back', async () => {
-    const a = await servers.start(['--user-store', redis!.url]);
+    const a = await servers.start(['--user-store', redis().url]);
     const user = 'user-000012';
-    await redis!.stop();
+    await redis().stop();
     const res = await a.client.rank({ user_id: user, num_results: 10, options: PLAIN });
     assert.equal(res.items.length, 10);
     assert.ok(res.degraded && res.degradations.includes('user_state_unavailable'), JSON.stringify(res.degradations));
@@ -68,7 +53,7 @@ describe('user state in Redis shared by two server processes', function () {
       a.client.recordEvents({ events: [{ user_id: user, item_id: res.items[0].item_id, type: 'ACTION_TYPE_CLICK' }] }),
       (err: { code?: number; details?: string }) => err.code === 14 && /user store/.test(err.details ?? ''),
     );
-    redis = await startRedis(redis!.port);
+    redis.replace(await startRedis(redis().port));
     const until = Date.now() + 15_000;
     for (;;) {
       const again = await a.client.rank({ user_id: user, num_results: 10, options: PLAIN });
@@ -82,7 +67,7 @@ describe('user state in Redis shared by two server processes', function () {
   });
 
   it('through nginx (deploy/nginx-grpc.conf): a purchase leaves the top results of the next 20 calls, both replicas serving', async function () {
-    const flags = ['--user-store', redis!.url];
+    const flags = ['--user-store', redis().url];
     const [a, b] = [await servers.start(flags), await servers.start(flags)];
     const lb = await startNginx([a.grpcPort, b.grpcPort]);
     if (lb === null) this.skip();
@@ -107,7 +92,7 @@ describe('user state in Redis shared by two server processes', function () {
   });
 
   it('through nginx, SIGKILL of one replica under load: calls keep succeeding (the failures during the switch are counted)', async function () {
-    const flags = ['--user-store', redis!.url];
+    const flags = ['--user-store', redis().url];
     const [a, b] = [await servers.start(flags), await servers.start(flags)];
     const lb = await startNginx([a.grpcPort, b.grpcPort]);
     if (lb === null) this.skip();

@@ -3,10 +3,10 @@
 // through the typed client (20 s deadlines), killed with SIGKILL.
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
-import { RankingClient } from '../../src/client';
+import { RankingClient, StageOptions } from '../../src/client';
+import { freePort } from '../ports';
 import { makeWorld, World } from './harness';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
@@ -19,17 +19,6 @@ export interface Running {
   client: RankingClient;
   grpcPort: number;
   httpPort: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts the server on the world's bundle and seed events with `flags`; resolves once /healthz is OK. */
@@ -50,6 +39,15 @@ export async function startServer(world: World, flags: string[]): Promise<Runnin
     await new Promise((r) => setTimeout(r, 100));
   }
   return { proc, client, grpcPort, httpPort };
+}
+
+/** Plain pages: no exploration, no diversity (the same list for the same state). */
+export const PLAIN: StageOptions = { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' };
+
+/** The user's top 10 item ids on a plain page. */
+export async function topItems(c: RankingClient, user: string): Promise<string[]> {
+  const res = await c.rank({ user_id: user, num_results: 10, options: PLAIN });
+  return res.items.map((it) => it.item_id);
 }
 
 /** SIGKILL: no drain, no close of the logs. */

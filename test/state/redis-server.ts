@@ -1,40 +1,14 @@
 // A redis-server of the tests' own on a free loopback port (no persistence),
 // or null when the binary is missing; under CI (CI=true) a missing server is
 // an error, not a skip.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { spawnSync } from 'node:child_process';
-import * as net from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+
+import { freePort, waitForPort } from '../ports';
 
 export interface TestRedis {
   url: string;
   port: number;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`redis-server did not listen on ${port} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export function haveRedis(): boolean {
@@ -53,7 +27,7 @@ export async function startRedis(port?: number, aofDir?: string): Promise<TestRe
   port ??= await freePort();
   const persistence = aofDir ? ['--dir', aofDir, '--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
-  await waitForPort(port, child, 5000);
+  await waitForPort(port, child, 5000, 'redis-server');
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -92,7 +66,7 @@ export async function startRedisCluster(): Promise<TestRedis | null> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all(ports.map((p, i) => waitForPort(p, children[i], 5000)));
+    await Promise.all(ports.map((p, i) => waitForPort(p, children[i], 5000, 'redis-server')));
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     const until = Date.now() + 10_000;
@@ -105,4 +79,26 @@ export async function startRedisCluster(): Promise<TestRedis | null> {
     throw err;
   }
   return { url: `redis://127.0.0.1:${ports[0]}`, port: ports[0], stop };
+}
+
+/**
+ * Registers the mocha hooks of a describe() that needs a Redis: started
+ * before its tests (skipping them when it cannot be, outside CI), stopped
+ * after. Returns the server of the moment; `replace` swaps in another (a
+ * restart), which the after hook then stops.
+ */
+export function redisForSuite(start: () => Promise<TestRedis | null> = () => startRedis()): { (): TestRedis; replace(r: TestRedis | null): void } {
+  let server: TestRedis | null = null;
+  before(async function () {
+    server = await start();
+    if (server === null) this.skip();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const get = () => {
+    if (server === null) throw new Error('no Redis: the before hook starts it');
+    return server;
+  };
+  return Object.assign(get, { replace: (r: TestRedis | null) => void (server = r) });
 }

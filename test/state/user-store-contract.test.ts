@@ -8,8 +8,7 @@ import { ACTION, ActionCode } from '../../src/models/schema';
 import { InMemoryUserStore } from '../../src/state';
 import type { EngineEvent, UserStore } from '../../src/state';
 import { RedisUserStore } from '../../src/state/redis-user-store';
-import { startRedis, startRedisCluster } from './redis-server';
-import type { TestRedis } from './redis-server';
+import { redisForSuite, startRedisCluster } from './redis-server';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -94,21 +93,14 @@ contract('in memory', async () => new InMemoryUserStore(OPTS));
 
 describe('UserStore in Redis', function () {
   this.timeout(30_000);
-  let redis: TestRedis | null = null;
-  before(async function () {
-    redis = await startRedis();
-    if (redis === null) this.skip();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   // The contract, once the server is up (mocha builds suites before hooks run: the URL is read lazily).
-  contract('redis', async () => RedisUserStore.connect({ url: redis!.url, ...OPTS }));
+  contract('redis', async () => RedisUserStore.connect({ url: redis().url, ...OPTS }));
 
   it('two stores on one server (two replicas) see each other at once, through the local cache', async () => {
-    const a = await RedisUserStore.connect({ url: redis!.url, ...OPTS });
-    const b = await RedisUserStore.connect({ url: redis!.url, ...OPTS });
+    const a = await RedisUserStore.connect({ url: redis().url, ...OPTS });
+    const b = await RedisUserStore.connect({ url: redis().url, ...OPTS });
     try {
       const u = `replicas-${process.pid}`;
       assert.deepEqual((await view(b, u, T0)).actions, []);
@@ -124,9 +116,9 @@ describe('UserStore in Redis', function () {
   });
 
   it('a user\'s keys share one hash tag (one Cluster slot), and the seen and purchase sets expire', async () => {
-    const store = await RedisUserStore.connect({ url: redis!.url, ...OPTS });
+    const store = await RedisUserStore.connect({ url: redis().url, ...OPTS });
     const { createClient } = await import('redis');
-    const raw = createClient({ url: redis!.url });
+    const raw = createClient({ url: redis().url });
     await raw.connect();
     try {
       const u = `keys-${process.pid}`;
@@ -145,20 +137,13 @@ describe('UserStore in Redis', function () {
 
 describe('UserStore in a 3-node Redis Cluster', function () {
   this.timeout(60_000);
-  let cluster: TestRedis | null = null;
-  before(async function () {
-    cluster = await startRedisCluster();
-    if (cluster === null) this.skip();
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const cluster = redisForSuite(startRedisCluster);
 
-  contract('redis cluster', async () => RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS }));
+  contract('redis cluster', async () => RedisUserStore.connect({ url: cluster().url, cluster: true, ...OPTS }));
 
   it('events of many users in one batch land on every node and read back', async () => {
-    const a = await RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS });
-    const b = await RedisUserStore.connect({ url: cluster!.url, cluster: true, ...OPTS });
+    const a = await RedisUserStore.connect({ url: cluster().url, cluster: true, ...OPTS });
+    const b = await RedisUserStore.connect({ url: cluster().url, cluster: true, ...OPTS });
     try {
       const users = Array.from({ length: 30 }, (_, i) => `spread-${process.pid}-${i}`);
       const r = await a.apply(users.map((u, i) => ev(u, i, ACTION.purchase, T0 + i)), T0 + 100);
