@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# A load-balanced deployment on this machine: redis-server (user state), N
-# replicas of the server on the demo world sharing it, and nginx in front
+# A load-balanced deployment on this machine: redis-server (user state and
+# the catalog stream), N replicas of the server on the demo world sharing it,
+# and nginx in front
 # (deploy/nginx-grpc.conf), all on loopback. Prints where to call; Ctrl-C (or
 # the end of the script's process) stops everything it started.
 #
 #   bash scripts/cluster.sh [--replicas 2] [--port 50050] [--redis-port 6379]
 #
-# Needs a build (npm run build) and Debian's redis-server and nginx
+# Admin calls (UpsertItems, DeleteItems) take the token in $RANKING_ADMIN_TOKEN
+# (default: a random one, printed). Needs a build (npm run build) and Debian's redis-server and nginx
 # (scripts/install-system-deps.sh). State and logs go to .data/cluster/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
 done
 
 dir="$(pwd)/.data/cluster"
+token="${RANKING_ADMIN_TOKEN:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 mkdir -p "$dir/nginx/tmp" "$dir/redis"
 pids=()
 stop() {
@@ -51,7 +54,8 @@ for i in $(seq 1 "$replicas"); do
   grpc=$((port + 10 + i))
   http=$((port + 30 + i))
   node dist/tools/serve-demo.js --host 127.0.0.1 --grpc-port "$grpc" --http-port "$http" \
-    --user-store "redis://127.0.0.1:$redis_port" >"$dir/replica-$i.log" 2>&1 &
+    --user-store "redis://127.0.0.1:$redis_port" --catalog-stream "redis://127.0.0.1:$redis_port" \
+    --admin-token "$token" >"$dir/replica-$i.log" 2>&1 &
   pids+=($!)
   servers="${servers}server 127.0.0.1:$grpc; "
   # The first replica generates the demo world if needed: let it finish first.
@@ -68,7 +72,8 @@ nginx -p "$dir/nginx" -c nginx.conf -g 'daemon off;' 2>"$dir/nginx/log" &
 pids+=($!)
 wait_for 127.0.0.1 "$port" nginx
 
-echo "serving: gRPC through nginx at 127.0.0.1:$port ($replicas replicas, user state in redis://127.0.0.1:$redis_port)"
+echo "serving: gRPC through nginx at 127.0.0.1:$port ($replicas replicas, user state and catalog stream in redis://127.0.0.1:$redis_port)"
+echo "admin token (UpsertItems, DeleteItems): $token"
 for i in $(seq 1 "$replicas"); do echo "  replica $i: gRPC 127.0.0.1:$((port + 10 + i)), metrics http://127.0.0.1:$((port + 30 + i))/metrics"; done
 echo "try: npm run -s call -- --address 127.0.0.1:$port Rank '{\"user_id\":\"user-000005\",\"num_results\":5}'   (Ctrl-C stops everything)"
 wait

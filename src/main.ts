@@ -15,6 +15,7 @@ import { isPrecisionSetting } from './native/dcn-precision';
 import { loadConfig, usage } from './api/config';
 import { EventLog, LoggedEvent } from './state/event-log';
 import { RedisUserStore } from './state/redis-user-store';
+import { RedisCatalogStream } from './catalog/redis-catalog-stream';
 import type { UserStore } from './state/user-store';
 import { CatalogChange, CatalogLog, openCatalogLog } from './catalog/catalog-log';
 import { createMetrics, Metrics } from './metrics/metrics';
@@ -77,18 +78,19 @@ function engineLoader(cfg: Config, clock: Config['clock'], events: string, metri
 const redacted = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
 /**
- * The Redis user store (--user-store), connected: while Redis cannot be
- * reached the service stays NOT_SERVING, retrying with backoff and saying so.
+ * A Redis client (`what`: the user store, the catalog stream), connected:
+ * while Redis cannot be reached the service stays NOT_SERVING, retrying with
+ * backoff and saying so.
  */
-async function connectUserStore(cfg: Config, log: pino.Logger): Promise<UserStore> {
+async function connectRedis<T>(what: string, url: string, connect: () => Promise<T>, log: pino.Logger): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const store = await RedisUserStore.connect({ url: cfg.userStore, cluster: cfg.userStoreCluster });
-      log.info({ userStore: redacted(cfg.userStore) }, 'user store connected');
-      return store;
+      const client = await connect();
+      log.info({ [what]: redacted(url) }, `${what} connected`);
+      return client;
     } catch (err) {
       const retryMs = Math.min(250 * 2 ** attempt, 5000);
-      log.error({ userStore: redacted(cfg.userStore), err: err instanceof Error ? err.message : String(err), retryMs }, 'user store unreachable: NOT_SERVING until it answers');
+      log.error({ [what]: redacted(url), err: err instanceof Error ? err.message : String(err), retryMs }, `${what} unreachable: NOT_SERVING until it answers`);
       await new Promise((r) => setTimeout(r, retryMs));
     }
   }
@@ -203,10 +205,13 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   log.info({ grpcPort: service.grpcPort, httpPort: service.httpPort, tls, mtls: tls && Boolean(cfg.tlsCa) }, 'listening (NOT_SERVING until the bundle is loaded)');
 
   if (useDefault) await defaultBundle!.ensure(log);
-  if (cfg.userStore) userStore = await connectUserStore(cfg, log);
+  if (cfg.userStore) userStore = await connectRedis('user store', cfg.userStore, () => RedisUserStore.connect({ url: cfg.userStore, cluster: cfg.userStoreCluster }), log);
+  const stream = cfg.catalogStream ? await connectRedis('catalog stream', cfg.catalogStream, () => RedisCatalogStream.connect({ url: cfg.catalogStream, cluster: cfg.catalogStreamCluster }), log) : undefined;
+  if (stream) service.shareCatalog(stream);
   const t0 = Date.now();
   const engine = await loadEngine(bundleDir);
-  if (changes.length > 0) log.info({ read: changes.length, ...(await service.restoreCatalog(engine, changes)) }, 'catalog changes re-applied from the catalog log');
+  if (stream) log.info(await service.restoreCatalog(engine, []), 'catalog changes re-applied from the catalog stream');
+  else if (changes.length > 0) log.info({ read: changes.length, ...(await service.restoreCatalog(engine, changes)) }, 'catalog changes re-applied from the catalog log');
   if (recovered.length > 0) log.info({ read: recovered.length, applied: await service.restoreEvents(engine, recovered) }, 'recorded events restored from the event log');
   service.setEngine(engine);
   const probeUs = Object.fromEntries(Object.entries(engine.pool.probes).map(([m, p]) => [m, p.medianUs]));
@@ -214,6 +219,7 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   onSignals(service, root, bundleDir, async () => {
     await eventLog?.close();
     await catalogLog?.close();
+    await stream?.close();
     await userStore?.close?.();
   }, log);
   if (cfg.sample) await sampleRanking(service.grpcPort, 'user-000005', log);

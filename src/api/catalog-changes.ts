@@ -101,20 +101,26 @@ export class CatalogChanges {
    * anything is logged.
    */
   upsert(engine: Engine, items: readonly NewItem[], current: () => Engine): Promise<{ inserted: number; updated: number }> {
-    const ts = Date.now();
-    const bundle = baseOf(engine);
-    let fresh = 0;
-    for (const it of items) if (!engine.catalog.rowOf.has(it.id)) fresh++;
-    const changes = items.map((item): CatalogChange => ({ op: 'upsert', ts, bundle, item }));
-    return this.change(engine, changes, fresh, () => current().upsertItems([...items]));
+    return this.applyUpserts(engine, upsertChanges(engine, items), current);
   }
 
   /** Logs a DeleteItems made on `engine`, then applies it like upsert(). Ids the engine does not know are logged too. */
   delete(engine: Engine, ids: readonly string[], current: () => Engine): Promise<{ deleted: number; unknown: string[] }> {
-    const ts = Date.now();
-    const bundle = baseOf(engine);
-    const changes = Array.from(new Set(ids), (id): CatalogChange => ({ op: 'delete', ts, bundle, id }));
-    return this.change(engine, changes, 0, () => current().deleteItems([...ids]));
+    return this.applyDeletes(engine, deleteChanges(engine, ids), current);
+  }
+
+  /** upsert() of changes made elsewhere (another replica's, read from the catalog stream): their times and bundle kept. */
+  applyUpserts(engine: Engine, changes: readonly Extract<CatalogChange, { op: 'upsert' }>[], current: () => Engine): Promise<{ inserted: number; updated: number }> {
+    let fresh = 0;
+    for (const c of changes) if (!engine.catalog.rowOf.has(c.item.id)) fresh++;
+    const items = changes.map((c) => c.item);
+    return this.change(engine, [...changes], fresh, () => current().upsertItems(items));
+  }
+
+  /** delete() of changes made elsewhere, as applyUpserts(). */
+  applyDeletes(engine: Engine, changes: readonly Extract<CatalogChange, { op: 'delete' }>[], current: () => Engine): Promise<{ deleted: number; unknown: string[] }> {
+    const ids = changes.map((c) => c.id);
+    return this.change(engine, [...changes], 0, () => current().deleteItems(ids));
   }
 
   private async change<R>(engine: Engine, changes: CatalogChange[], fresh: number, apply: () => Promise<R>): Promise<R> {
@@ -293,6 +299,20 @@ async function replay(engine: Engine, entries: readonly Entry[]): Promise<Replay
   }
   for (let i = 0; i < upserts.length; i += UPSERT_CHUNK) await engine.upsertItems(upserts.slice(i, i + UPSERT_CHUNK));
   return { replayed: deletes.length + upserts.length, superseded, skipped };
+}
+
+/** The changes an UpsertItems of `items` on `engine` makes, stamped now. */
+export function upsertChanges(engine: Engine, items: readonly NewItem[]): Extract<CatalogChange, { op: 'upsert' }>[] {
+  const ts = Date.now();
+  const bundle = baseOf(engine);
+  return items.map((item) => ({ op: 'upsert', ts, bundle, item }));
+}
+
+/** The changes a DeleteItems of `ids` on `engine` makes (one per distinct id), stamped now. */
+export function deleteChanges(engine: Engine, ids: readonly string[]): Extract<CatalogChange, { op: 'delete' }>[] {
+  const ts = Date.now();
+  const bundle = baseOf(engine);
+  return Array.from(new Set(ids), (id) => ({ op: 'delete', ts, bundle, id }));
 }
 
 function logFailure(err: unknown): Error {

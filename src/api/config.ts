@@ -23,6 +23,10 @@ export interface Config {
   userStore: string;
   /** userStore is a node of a Redis Cluster. */
   userStoreCluster: boolean;
+  /** redis:// or rediss:// URL: catalog changes go through a Redis Stream that every replica applies in order (instead of catalogLog). */
+  catalogStream: string;
+  /** catalogStream is a node of a Redis Cluster. */
+  catalogStreamCluster: boolean;
   threads: number;
   maxQueuedRows: number;
   /** Rank calls admitted at once (running or waiting; a memory bound); the excess gets RESOURCE_EXHAUSTED. */
@@ -95,6 +99,8 @@ export const DEFAULTS: Config = {
   events: '',
   userStore: '',
   userStoreCluster: false,
+  catalogStream: '',
+  catalogStreamCluster: false,
   threads: Math.max(1, Math.min(4, os.availableParallelism())),
   maxQueuedRows: ENGINE_DEFAULTS.maxQueuedRows,
   maxConcurrentRanks: DEFAULT_MAX_CONCURRENT_RANKS,
@@ -138,7 +144,7 @@ function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Con
   if (key === 'clock' && v !== 'wall' && v !== 'bundle') throw new Error(`${source}: clock must be "wall" or "bundle"`);
   if ((key === 'eventLogSync' || key === 'catalogLogSync') && v !== 'data' && v !== 'none') throw new Error(`${source}: ${key} must be "data" or "none"`);
   if (key === 'logFormat' && v !== 'auto' && v !== 'json' && v !== 'pretty') throw new Error(`${source}: logFormat must be "auto", "json" or "pretty"`);
-  if (key === 'userStore' && v !== '' && !/^rediss?:\/\/[^\s]+$/.test(String(v))) throw new Error(`${source}: userStore must be a redis:// or rediss:// URL, got ${String(v)}`);
+  if ((key === 'userStore' || key === 'catalogStream') && v !== '' && !/^rediss?:\/\/[^\s]+$/.test(String(v))) throw new Error(`${source}: ${key} must be a redis:// or rediss:// URL, got ${String(v)}`);
   if (key === 'rankerPrecision' && v !== '' && !isPrecisionSetting(v)) throw new Error(`${source}: rankerPrecision must be one of ${PRECISION_SETTINGS.join(', ')}, got ${String(v)}`);
   return String(v);
 }
@@ -159,6 +165,8 @@ const HELP: Partial<Record<keyof Config, string>> = {
   events: 'events.jsonl to seed user state from (serve-demo.js: the demo world\'s)',
   userStore: 'redis://host:port[/db] or rediss://: user state in Redis, shared by replicas (default: in this process)',
   userStoreCluster: 'the user store is a Redis Cluster (--user-store names any node)',
+  catalogStream: 'redis://host:port[/db] or rediss://: catalog changes through a Redis Stream every replica applies in order (instead of --catalog-log)',
+  catalogStreamCluster: 'the catalog stream is on a Redis Cluster (--catalog-stream names any node)',
   threads: 'scoring worker threads',
   maxQueuedRows: 'rows waiting for a scoring worker before calls are refused',
   maxConcurrentRanks: 'Rank calls served at once; the excess gets RESOURCE_EXHAUSTED',
@@ -224,6 +232,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const v = (values as Record<string, unknown>)[kebab(k)];
     if (v !== undefined) set(k, v, `--${kebab(k)}`);
   }
+  if (cfg.catalogStream && cfg.catalogLog) throw new Error('catalogStream and catalogLog are exclusive: with a catalog stream, Redis keeps the changes');
   if (cfg.adminClientNames.length > 0 && !(cfg.tlsCert && cfg.tlsKey && cfg.tlsCa)) {
     throw new Error('adminClientNames needs mutual TLS: set tlsCert, tlsKey and tlsCa (client certificates are only checked against tlsCa)');
   }

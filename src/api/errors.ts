@@ -25,6 +25,7 @@ export const ERRORS = {
   BUSY: { status: grpc.status.FAILED_PRECONDITION },
   EVENT_LOG: { status: grpc.status.UNAVAILABLE },
   CATALOG_LOG: { status: grpc.status.UNAVAILABLE },
+  CATALOG_BEHIND: { status: grpc.status.UNAVAILABLE },
   USER_STORE: { status: grpc.status.UNAVAILABLE },
   INTERNAL: { status: grpc.status.INTERNAL },
 } as const;

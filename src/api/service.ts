@@ -12,16 +12,18 @@ import { CallLimit } from '../pipeline/admission';
 import { DEFAULT_RANK } from '../pipeline/options';
 import type { RankDefaults } from '../pipeline/request';
 import { CASCADE_STAGES } from '../stages';
-import { grpcStatusName, Metrics } from '../metrics/metrics';
+import type { Metrics } from '../metrics/metrics';
 import { AdminSetting, authorizeAdmin } from './admin-auth';
 import { CatalogChanges, ReplayStats } from './catalog-changes';
+import { SharedCatalog } from './shared-catalog';
+import type { RedisCatalogStream } from '../catalog/redis-catalog-stream';
 import type { CatalogChange, CatalogLog } from '../catalog/catalog-log';
 import { decodeFailureInterceptor, guardDeserializers, requestTypes } from './decode-guard';
-import { invalid, ServiceError, toStatus } from './errors';
+import { invalid, ServiceError } from './errors';
 import { DEFAULT_MAX_JOURNAL, EventJournal, toRows } from './event-journal';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from '../state/event-log';
-import { startHttpServer, HttpCall, HttpReply, HttpServerHandle } from './http';
-import { grpcToHttpStatus } from './http-status';
+import { gatewayCall } from './gateway';
+import { startHttpServer, HttpServerHandle } from './http';
 import { ProfileSet } from './profiles';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
 import { createJsonCodec, JsonCodec } from './proto-json';
@@ -111,6 +113,8 @@ export class RankingService {
   private readonly journal: EventJournal;
   /** Catalog changes since the serving bundle was built, re-applied to reloaded bundles. */
   private readonly catalogChanges: CatalogChanges;
+  /** The catalog stream shared by every replica (shareCatalog()), if any. */
+  private shared: SharedCatalog | null = null;
 
   grpcPort = 0;
   httpPort = 0;
@@ -176,10 +180,19 @@ export class RankingService {
       host,
       metrics: this.opts.metrics,
       health: () => this.engine !== null && !this.draining,
-      rank: (body, requestId, call) => this.httpCall('Rank', body, call, (req) => this.rankOnce(req, requestId, Infinity)),
-      recordEvents: (body, _requestId, call) => this.httpCall('RecordEvents', body, call, (req) => this.recordEvents(req)),
+      rank: (body, requestId, call) => gatewayCall(this.json, 'Rank', body, call, (req) => this.rankOnce(req, requestId, Infinity)),
+      recordEvents: (body, _requestId, call) => gatewayCall(this.json, 'RecordEvents', body, call, (req) => this.recordEvents(req)),
     });
     this.httpPort = this.http.port;
+  }
+
+  /**
+   * Catalog changes go through `stream` (instead of the catalog log), applied
+   * here in stream order; call before restoreCatalog(), which then reads it.
+   */
+  shareCatalog(stream: RedisCatalogStream): void {
+    const { metrics, logger } = this.opts;
+    this.shared = new SharedCatalog({ stream, changes: this.catalogChanges, current: () => this.engine, metrics, logger });
   }
 
   /** The engine being served, if any. */
@@ -287,32 +300,15 @@ export class RankingService {
     });
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
     input.signal = signal;
+    const lag = this.shared ? await this.shared.barrier(deadline) : null;
     const out = await engine.rank(input);
+    if (lag) {
+      out.degraded = true;
+      out.degradations.push(lag);
+      this.opts.metrics.degraded.inc({ reason: lag });
+    }
     const profile = { profile: served?.profile.name ?? '', experiment: served?.experiment, bucket: served?.bucket };
     return new RankResponse(out, engine.catalog, engine.bundle.manifest.objectives, unknownCandidates, requestId, profile);
-  }
-
-  /**
-   * An HTTP gateway call: the proto3 JSON body becomes the request grpc-js
-   * would decode, `fn` handles it as the gRPC method does, and the response
-   * is printed as proto3 JSON (errors in the gateway's error shape).
-   */
-  private async httpCall(method: string, body: unknown, call: HttpCall, fn: (req: unknown) => Promise<object>): Promise<HttpReply> {
-    const { requestId } = call;
-    try {
-      if (!this.json) throw new ServiceError('NOT_READY', 'the server is still starting');
-      const req = this.json.request(method, body);
-      const res = await fn(req);
-      return { status: 200, body: this.json.response(method, res instanceof RankResponse ? res.toObject() : res, call.names) as object };
-    } catch (err) {
-      const s = toStatus(err);
-      const status = grpcToHttpStatus(s.code);
-      return {
-        status,
-        grpcCode: s.code,
-        body: { error: { code: status, status: grpcStatusName(s.code), reason: String(s.metadata.get('error-code')[0] ?? 'INTERNAL'), message: s.details }, requestId },
-      };
-    }
   }
 
   private async recordEvents(req: unknown): Promise<object> {
@@ -364,13 +360,14 @@ export class RankingService {
     this.authorize(call, 'UpsertItems');
     const engine = this.ready();
     const items = toItems(req, engine.catalog.dim, engine.now(), this.limits);
-    return this.catalogChanges.upsert(engine, items, () => this.engine ?? engine);
+    return this.shared ? this.shared.upsert(engine, items) : this.catalogChanges.upsert(engine, items, () => this.engine ?? engine);
   }
 
   private async deleteItems(req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
     this.authorize(call, 'DeleteItems');
     const engine = this.ready();
-    const r = await this.catalogChanges.delete(engine, toIds(req, this.limits), () => this.engine ?? engine);
+    const ids = toIds(req, this.limits);
+    const r = await (this.shared ? this.shared.delete(engine, ids) : this.catalogChanges.delete(engine, ids, () => this.engine ?? engine));
     return { deleted: r.deleted, unknown_item_ids: r.unknown };
   }
 
@@ -383,11 +380,12 @@ export class RankingService {
 
   /**
    * Startup: re-applies the catalog changes read back from the catalog log
-   * (oldest first) to `engine` before it serves, except those its bundle
-   * supersedes, and keeps them for later reloads.
+   * (oldest first), or every change in the catalog stream, to `engine`
+   * before it serves, except those its bundle supersedes, and keeps them for
+   * later reloads.
    */
   restoreCatalog(engine: Engine, changes: readonly CatalogChange[]): Promise<ReplayStats> {
-    return this.catalogChanges.restore(engine, changes);
+    return this.shared ? this.shared.catchUp(engine) : this.catalogChanges.restore(engine, changes);
   }
 
   /** Loads the bundle at `rel` (under the bundle root) and swaps it in, blue-green (reload.ts). */

@@ -110,6 +110,8 @@ export interface Metrics {
   readonly eventLogEvents: Counter<never>;
   /** `events_replayed_total`: events read back from the event log and applied at startup. */
   readonly eventsReplayed: Counter<never>;
+  /** `catalog_stream_entries_total{origin, result}`: catalog stream entries applied here (origin local: made by this replica). */
+  readonly catalogStreamEntries: Counter<'origin' | 'result'>;
   /** `catalog_items`: live items in the catalog. */
   readonly catalogItems: Gauge<never>;
   /** `bundle_info{name, version}` = 1 for the loaded bundle only (use `setBundle`). */
@@ -273,6 +275,12 @@ function stateMetrics(n: (name: string) => string, registers: Registry[], collec
     help: 'Events read back from the event log and applied at startup.',
     registers,
   });
+  const catalogStreamEntries = new Counter({
+    name: n('catalog_stream_entries_total'),
+    help: 'Catalog stream entries (one UpsertItems or DeleteItems call of any replica) applied here, by origin (local: made here) and result (applied, failed).',
+    labelNames: ['origin', 'result'] as const,
+    registers,
+  });
   const catalogItems = new Gauge<never>({
     name: n('catalog_items'),
     help: 'Live items in the catalog.',
@@ -291,7 +299,7 @@ function stateMetrics(n: (name: string) => string, registers: Registry[], collec
     labelNames: ['model', 'precision', 'kernels'] as const,
     registers,
   });
-  return { eventsIngested, eventLogWrite, eventLogEvents, eventsReplayed, catalogItems, bundleInfo, modelPrecisionInfo };
+  return { eventsIngested, eventLogWrite, eventLogEvents, eventsReplayed, catalogStreamEntries, catalogItems, bundleInfo, modelPrecisionInfo };
 }
 
 /** What the cascade did to a request: degradations, dropped candidates, unmet rules, the embedding cache. */
