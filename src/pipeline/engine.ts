@@ -101,7 +101,7 @@ export class Engine {
       precision: opts.rankerPrecision,
     });
     const engine = new Engine(bundle, opts, tower, catalog, pool);
-    if (opts.seedEvents) await seedFromEvents(engine.store, engine.stats, opts.seedEvents, engine.catalog.rowOf, engine.now());
+    if (opts.seedEvents) await seedFromEvents(engine.store, engine.stats, opts.seedEvents, engine.catalog, engine.now());
     await engine.warm();
     return engine;
   }
@@ -267,7 +267,7 @@ export class Engine {
 
   /** Applies events (rows already resolved); returns how many were accepted. */
   async recordEvents(events: EngineEvent[]): Promise<number> {
-    await this.store.apply(events, this.now());
+    await this.store.apply(events, this.now(), this.catalog);
     this.stats.apply(events);
     const m = this.opts.metrics;
     if (m) for (const e of events) m.eventsIngested.inc({ action: ACTION_NAMES[e.action] ?? 'unknown' });

@@ -37,7 +37,7 @@ export const userStateStage: Stage = {
       ctx.note = `${ctx.user.actionRows.length} actions, ${ctx.user.purchased.size} recent purchases, ${ctx.user.seen.size} seen`;
       return c;
     };
-    const snap = ctx.deps.store.snapshot(ctx.input.userId, ctx.now);
+    const snap = ctx.deps.store.snapshot(ctx.input.userId, ctx.now, ctx.deps.catalog);
     if (!(snap instanceof Promise)) return done(snap);
     // A remote store that cannot answer: serve the user as a new one, and say so.
     return snap.then(done, (err: unknown) => {

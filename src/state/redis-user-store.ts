@@ -4,11 +4,15 @@
 // Keys carry the user id as a hash tag, so all of a user's keys share one
 // Cluster slot:
 //   u:{id}:a   sorted set of the last maxActions non-impression actions,
-//              member "row:code:ts", score ts (trimmed by rank on write)
-//   u:{id}:p   sorted set row -> purchase time (GT: the latest), trimmed to
+//              member "item:code:ts", score ts (trimmed by rank on write)
+//   u:{id}:p   sorted set item -> purchase time (GT: the latest), trimmed to
 //              the purchase window on write, expires with it
-//   u:{id}:s   sorted set row -> impression time, trimmed to the seen TTL on
+//   u:{id}:s   sorted set item -> impression time, trimmed to the seen TTL on
 //              write, expires with it
+// Items are named by id (the engine passes its catalog): rows differ between
+// bundles and between replicas, ids do not. A snapshot drops the items the
+// reading catalog does not have (deleted since). Without a catalog (tests of
+// the store alone) the row number is the name.
 // A snapshot is three reads sent together (one round trip); with RESP3 the
 // client keeps them in a local cache that Redis invalidates (client
 // tracking) when any replica writes the user, so a hot user costs no round
@@ -22,7 +26,7 @@ import { createClient, createCluster } from 'redis';
 import { ACTION } from '../models/schema';
 import type { UserSnapshot } from './snapshot';
 import { USER_STORE_DEFAULTS, validateEvents } from './user-store';
-import type { ApplyResult, EngineEvent, UserStore } from './user-store';
+import type { ApplyResult, EngineEvent, ItemIds, UserStore } from './user-store';
 
 export interface RedisUserStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS); with `cluster`, any node of the Cluster. */
@@ -56,10 +60,24 @@ interface Conn {
 
 const key = (userId: string, kind: 'a' | 'p' | 's') => `u:{${userId}}:${kind}`;
 
-/** Reads a ZRANGE WITHSCORES reply (member = row, score = time) into a row -> time map, from `horizon` on. */
-function rowsFrom(reply: { value: string; score: number }[], horizon: number): Map<number, number> {
+/** An item's name in Redis: its id in `items`, else the row. */
+const nameOf = (row: number, items?: ItemIds): string => (items ? items.ids[row] : String(row));
+
+/** A name's row in `items` (undefined: not in this catalog), else the row it is. */
+function rowOfName(name: string, items?: ItemIds): number | undefined {
+  if (items) return items.rowOf.get(name);
+  const row = Number(name);
+  return Number.isInteger(row) && row >= 0 ? row : undefined;
+}
+
+/** Reads a ZRANGE WITHSCORES reply (member = item, score = time) into a row -> time map, from `horizon` on. */
+function rowsFrom(reply: { value: string; score: number }[], horizon: number, items?: ItemIds): Map<number, number> {
   const out = new Map<number, number>();
-  for (const { value, score } of reply) if (score >= horizon) out.set(Number(value), score);
+  for (const { value, score } of reply) {
+    if (score < horizon) continue;
+    const row = rowOfName(value, items);
+    if (row !== undefined) out.set(row, score);
+  }
   return out;
 }
 
@@ -109,7 +127,7 @@ export class RedisUserStore implements UserStore {
    * One MULTI per user (a user's keys share a slot, so this works on a
    * Cluster too), all sent together; resolves once Redis acknowledged every one.
    */
-  async apply(events: readonly EngineEvent[], now: number): Promise<ApplyResult> {
+  async apply(events: readonly EngineEvent[], now: number, items?: ItemIds): Promise<ApplyResult> {
     validateEvents(events);
     const byUser = new Map<string, EngineEvent[]>();
     for (const e of events) {
@@ -117,12 +135,12 @@ export class RedisUserStore implements UserStore {
       if (list) list.push(e);
       else byUser.set(e.userId, [e]);
     }
-    const counts = await Promise.all([...byUser].map(([u, evs]) => this.applyUser(u, evs, now)));
+    const counts = await Promise.all([...byUser].map(([u, evs]) => this.applyUser(u, evs, now, items)));
     return { applied: counts.reduce((a, b) => a + b, 0) };
   }
 
   /** One user's events in one transaction, with the bounds; returns the events that changed the state. */
-  private async applyUser(u: string, events: readonly EngineEvent[], now: number): Promise<number> {
+  private async applyUser(u: string, events: readonly EngineEvent[], now: number, items?: ItemIds): Promise<number> {
     const purchaseHorizon = now - this.purchaseWindowMs;
     const seenHorizon = now - this.seenTtlMs;
     const multi = this.client.multi(key(u, 'a'));
@@ -130,15 +148,16 @@ export class RedisUserStore implements UserStore {
     const counted: number[] = [];
     let n = 0;
     for (const e of events) {
+      const item = nameOf(e.row, items);
       if (e.action === ACTION.impression) {
         if (e.ts < seenHorizon) continue;
-        multi.zAdd(key(u, 's'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
+        multi.zAdd(key(u, 's'), { score: e.ts, value: item }, { GT: true, CH: true });
         counted.push(n++);
       } else {
-        multi.zAdd(key(u, 'a'), { score: e.ts, value: `${e.row}:${e.action}:${e.ts}` });
+        multi.zAdd(key(u, 'a'), { score: e.ts, value: `${item}:${e.action}:${e.ts}` });
         counted.push(n++);
         if (e.action === ACTION.purchase && e.ts >= purchaseHorizon) {
-          multi.zAdd(key(u, 'p'), { score: e.ts, value: String(e.row) }, { GT: true, CH: true });
+          multi.zAdd(key(u, 'p'), { score: e.ts, value: item }, { GT: true, CH: true });
           n++;
         }
       }
@@ -155,27 +174,32 @@ export class RedisUserStore implements UserStore {
     return applied;
   }
 
-  async snapshot(userId: string, now: number): Promise<UserSnapshot> {
+  async snapshot(userId: string, now: number, items?: ItemIds): Promise<UserSnapshot> {
     const [actions, purchased, seen] = await Promise.all([
       this.client.zRangeWithScores(key(userId, 'a'), 0, -1),
       this.client.zRangeWithScores(key(userId, 'p'), 0, -1),
       this.client.zRangeWithScores(key(userId, 's'), 0, -1),
     ]);
-    const last = actions.slice(Math.max(0, actions.length - this.maxActions));
-    const snap: UserSnapshot = {
-      actionRows: new Int32Array(last.length),
-      actionCodes: new Uint8Array(last.length),
-      actionTimes: new Float64Array(last.length),
-      purchased: rowsFrom(purchased, now - this.purchaseWindowMs),
-      seen: rowsFrom(seen, now - this.seenTtlMs),
+    // Member "item:code:ts": the item id may hold ':' itself.
+    const rows: number[] = [];
+    const codes: number[] = [];
+    const times: number[] = [];
+    for (const { value, score } of actions.slice(Math.max(0, actions.length - this.maxActions))) {
+      const end = value.lastIndexOf(':');
+      const mid = value.lastIndexOf(':', end - 1);
+      const row = rowOfName(value.slice(0, mid), items);
+      if (row === undefined) continue;
+      rows.push(row);
+      codes.push(Number(value.slice(mid + 1, end)));
+      times.push(score);
+    }
+    return {
+      actionRows: Int32Array.from(rows),
+      actionCodes: Uint8Array.from(codes),
+      actionTimes: Float64Array.from(times),
+      purchased: rowsFrom(purchased, now - this.purchaseWindowMs, items),
+      seen: rowsFrom(seen, now - this.seenTtlMs, items),
     };
-    last.forEach(({ value, score }, i) => {
-      const [row, code] = value.split(':');
-      snap.actionRows[i] = Number(row);
-      snap.actionCodes[i] = Number(code);
-      snap.actionTimes[i] = score;
-    });
-    return snap;
   }
 
   /** Users are not counted in Redis (it would take a scan); -1. */

@@ -6,7 +6,7 @@ import * as readline from 'node:readline';
 
 import { ACTION, ActionCode } from '../models/schema';
 import type { ItemStats } from './item-stats';
-import type { EngineEvent, UserStore } from './user-store';
+import type { EngineEvent, ItemIds, UserStore } from './user-store';
 
 export interface SeedResult {
   /** Distinct users with at least one event applied. */
@@ -49,14 +49,14 @@ function parseLine(line: string, where: string, rowOf: ReadonlyMap<string, numbe
 
 /**
  * Streams `file` into `store` and `stats`. Item ids map to catalog rows through
- * `rowOf`; lines with an unknown item are skipped and counted. A malformed
+ * `items.rowOf`; lines with an unknown item are skipped and counted. A malformed
  * line throws (naming file and line); batches before it stay applied.
  */
 export async function seedFromEvents(
   store: UserStore,
   stats: ItemStats,
   file: string,
-  rowOf: ReadonlyMap<string, number>,
+  items: ItemIds,
   now: number,
   options: SeedOptions = {},
 ): Promise<SeedResult> {
@@ -70,7 +70,7 @@ export async function seedFromEvents(
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    await store.apply(batch, now);
+    await store.apply(batch, now, items);
     stats.apply(batch);
     for (const e of batch) users.add(e.userId);
     events += batch.length;
@@ -83,7 +83,7 @@ export async function seedFromEvents(
     for await (const line of rl) {
       lineNo++;
       if (line.trim().length > 0) {
-        const e = parseLine(line, `${file}:${lineNo}`, rowOf);
+        const e = parseLine(line, `${file}:${lineNo}`, items.rowOf);
         if (e === null) skipped++;
         else if (batch.push(e) >= batchSize) await flush();
       }

@@ -16,6 +16,16 @@ export interface EngineEvent {
   ts: number;
 }
 
+/**
+ * A catalog's item ids by row and rows by id: how a shared store names items
+ * (rows differ between bundles, and between replicas that applied the same
+ * catalog changes in a different grouping). A store in this process uses rows.
+ */
+export interface ItemIds {
+  readonly ids: readonly string[];
+  readonly rowOf: ReadonlyMap<string, number>;
+}
+
 export interface ApplyResult {
   /** Events that changed the state (expired or too old events are dropped). */
   applied: number;
@@ -26,9 +36,9 @@ export interface UserStore {
    * Applies a batch atomically: a bad event throws a TypeError before
    * anything is applied. A remote store resolves once the write is acknowledged.
    */
-  apply(events: readonly EngineEvent[], now: number): ApplyResult | Promise<ApplyResult>;
-  /** A copy of the user's state as of `now`; an unknown user gets an empty snapshot. */
-  snapshot(userId: string, now: number): UserSnapshot | Promise<UserSnapshot>;
+  apply(events: readonly EngineEvent[], now: number, items?: ItemIds): ApplyResult | Promise<ApplyResult>;
+  /** A copy of the user's state as of `now` (rows of `items`' catalog); an unknown user gets an empty snapshot. */
+  snapshot(userId: string, now: number, items?: ItemIds): UserSnapshot | Promise<UserSnapshot>;
   /** Users held (-1: not known without a scan). */
   size(): number;
   /** Releases connections (a remote store). */

@@ -9,6 +9,13 @@ import { ACTION } from '../../src/models/schema';
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-01T00:00:00.000Z');
 
+/** A catalog's ids by row from its rows by id. */
+function itemIds(rowOf: Map<string, number>): { ids: string[]; rowOf: Map<string, number> } {
+  const ids: string[] = [];
+  for (const [id, row] of rowOf) ids[row] = id;
+  return { ids, rowOf };
+}
+
 describe('engine/state/seed', () => {
   let dir: string;
   before(async () => {
@@ -34,7 +41,7 @@ describe('engine/state/seed', () => {
     const rowOf = new Map([['i-a', 0], ['i-b', 1], ['i-c', 2]]);
     const store = new InMemoryUserStore();
     const stats = new ItemStats(3);
-    const res = await seedFromEvents(store, stats, file, rowOf, T0, { batchSize: 3, yieldEvery: 2 });
+    const res = await seedFromEvents(store, stats, file, itemIds(rowOf), T0, { batchSize: 3, yieldEvery: 2 });
     assert.deepEqual(res, { users: 2, events: 6, skipped: 2 });
     assert.equal(store.size(), 2);
 
@@ -60,7 +67,7 @@ describe('engine/state/seed', () => {
     const rowOf = new Map(Array.from({ length: 900 }, (_, i) => [`i${i}`, i] as [string, number]));
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
-    const res = await seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, rowOf, T0);
+    const res = await seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, itemIds(rowOf), T0);
     clearInterval(timer);
     assert.deepEqual(res, { users: 500, events: 27_000, skipped: 3_000 });
     assert.ok(ticks > 0, 'timers ran while seeding');
@@ -70,10 +77,10 @@ describe('engine/state/seed', () => {
     const file = path.join(dir, 'bad.jsonl');
     await fs.writeFile(file, `${JSON.stringify({ user: 'u', item: 'i-a', action: 'click', ts: 1 })}\n{"user":"u","item":"i-a","action":"poke","ts":2}\n`);
     await assert.rejects(
-      seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, new Map([['i-a', 0]]), T0),
+      seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, itemIds(new Map([['i-a', 0]])), T0),
       (err: Error) => err instanceof TypeError && err.message.includes('bad.jsonl:2') && err.message.includes('poke'),
     );
     await fs.writeFile(file, 'not json\n');
-    await assert.rejects(seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, new Map(), T0), /bad\.jsonl:1: not JSON/);
+    await assert.rejects(seedFromEvents(new InMemoryUserStore(), new ItemStats(), file, itemIds(new Map()), T0), /bad\.jsonl:1: not JSON/);
   });
 });

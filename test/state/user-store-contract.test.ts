@@ -115,6 +115,28 @@ describe('UserStore in Redis', function () {
     }
   });
 
+  it('items are named by id: a catalog with other rows reads the same state, and items it does not have are left out', async () => {
+    const store = await RedisUserStore.connect({ url: redis().url, ...OPTS });
+    const catalog = (ids: string[]) => ({ ids, rowOf: new Map(ids.map((id, i) => [id, i])) });
+    const a = catalog(['shoe', 'boot:tall', 'hat']);
+    const b = catalog(['hat', 'sock', 'shoe']); // another bundle: other rows, boot:tall deleted
+    try {
+      const u = `ids-${process.pid}`;
+      await store.apply([ev(u, 0, ACTION.click, T0), ev(u, 1, ACTION.cart, T0 + 1), ev(u, 2, ACTION.purchase, T0 + 2), ev(u, 1, ACTION.impression, T0 + 3)], T0 + 3, a);
+      const inA = await store.snapshot(u, T0 + 3, a);
+      assert.deepEqual([...inA.actionRows], [0, 1, 2]);
+      assert.deepEqual([...inA.actionCodes], [ACTION.click, ACTION.cart, ACTION.purchase]);
+      assert.deepEqual([...inA.seen], [[1, T0 + 3]], 'an id with ":" in it reads back');
+      const inB = await store.snapshot(u, T0 + 3, b);
+      assert.deepEqual([...inB.actionRows], [2, 0], 'shoe and hat at their rows in the other catalog; boot:tall left out');
+      assert.deepEqual([...inB.actionTimes], [T0, T0 + 2]);
+      assert.deepEqual([...inB.purchased], [[0, T0 + 2]]);
+      assert.deepEqual([...inB.seen], []);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a user\'s keys share one hash tag (one Cluster slot), and the seen and purchase sets expire', async () => {
     const store = await RedisUserStore.connect({ url: redis().url, ...OPTS });
     const { createClient } = await import('redis');
