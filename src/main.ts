@@ -54,7 +54,7 @@ export interface DefaultBundle {
 type Config = ReturnType<typeof loadConfig>;
 
 /** Builds and warms an engine for a bundle directory (start-up and ReloadBundle). */
-function engineLoader(cfg: Config, clock: Config['clock'], events: string, metrics: Metrics, store: () => UserStore | undefined): (dir: string) => Promise<Engine> {
+function engineLoader(cfg: Config, clock: Config['clock'], events: string, metrics: Metrics, store: () => UserStore | undefined, log: pino.Logger): (dir: string) => Promise<Engine> {
   return async (dir) => {
     const bundle = await loadBundle(dir, { progress: process.stderr.isTTY });
     return Engine.create(bundle, {
@@ -70,6 +70,7 @@ function engineLoader(cfg: Config, clock: Config['clock'], events: string, metri
       clock,
       seedEvents: events || undefined,
       metrics,
+      onSharedStatsError: (err) => log.warn({ err: err.message }, 'refresh of the new items\' shared click counts failed; exploration uses the last ones'),
     });
   };
 }
@@ -175,7 +176,7 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   const bundleDir = cfg.bundle || defaultBundle!.bundle;
   // The default (demo) bundle's "now" is its reference time.
   let userStore: UserStore | undefined;
-  const loadEngine = engineLoader(cfg, useDefault ? 'bundle' : cfg.clock, cfg.events || (useDefault ? defaultBundle!.events : ''), metrics, () => userStore);
+  const loadEngine = engineLoader(cfg, useDefault ? 'bundle' : cfg.clock, cfg.events || (useDefault ? defaultBundle!.events : ''), metrics, () => userStore, log);
   const { eventLog, recovered } = await openEvents(cfg, metrics, log);
   const { catalogLog, changes } = await openCatalogChanges(cfg, log);
   const profiles = cfg.profiles ? await ProfileSet.load(path.resolve(cfg.profiles), { base: DEFAULT_RANK, stages: CASCADE_STAGES }) : undefined;

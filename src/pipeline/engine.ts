@@ -14,6 +14,7 @@ import type { RankInput, RankOutput, StageReport } from './request';
 import { ScoringPool } from '../scoring/pool';
 import { defaultCascade } from '../stages';
 import { EngineEvent, InMemoryUserStore, ItemStats, seedFromEvents, UserStore } from '../state';
+import { isItemCounter, SharedItemStats } from '../state/shared-item-stats';
 import { EngineOptions, ivfCodeBytes, ivfScanFraction } from './options';
 import { ACTION_NAMES } from '../models/schema';
 import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
@@ -28,6 +29,8 @@ export class Engine {
   readonly catalog: LiveCatalog;
   readonly store: UserStore;
   readonly stats: ItemStats;
+  /** The new items' click counts shared through the store, when it can (Redis). */
+  private readonly sharedStats: SharedItemStats | null = null;
   readonly pool: ScoringPool;
   private readonly deps: EngineDeps;
   private readonly stages: Stage[];
@@ -54,6 +57,11 @@ export class Engine {
     this.catalog = catalog;
     this.store = opts.store ?? new InMemoryUserStore({ seenTtlMs: opts.seenTtlMs, purchaseWindowMs: opts.purchaseWindowMs });
     this.stats = new ItemStats(this.catalog.capacity);
+    // A shared store (Redis) shares the new items' click counts too.
+    if (isItemCounter(this.store)) {
+      const ttlMs = 2 * bundle.manifest.features.newItemDays * 86_400_000;
+      this.sharedStats = new SharedItemStats(this.store, this.stats, this.catalog, { ttlMs, maxItems: opts.freshPool, onError: opts.onSharedStatsError });
+    }
     this.pool = pool;
     const ref = Date.parse(bundle.manifest.referenceTime ?? bundle.manifest.createdAt);
     this.clockOffset = opts.clock === 'bundle' && Number.isFinite(ref) ? ref - Date.now() : 0;
@@ -103,6 +111,7 @@ export class Engine {
     const engine = new Engine(bundle, opts, tower, catalog, pool);
     if (opts.seedEvents) await seedFromEvents(engine.store, engine.stats, opts.seedEvents, engine.catalog, engine.now());
     await engine.warm();
+    engine.sharedStats?.start(() => engine.now());
     return engine;
   }
 
@@ -267,7 +276,8 @@ export class Engine {
 
   /** Applies events (rows already resolved); returns how many were accepted. */
   async recordEvents(events: EngineEvent[]): Promise<number> {
-    await this.store.apply(events, this.now(), this.catalog);
+    const now = this.now();
+    await Promise.all([this.store.apply(events, now, this.catalog), this.sharedStats?.record(events, now)]);
     this.stats.apply(events);
     const m = this.opts.metrics;
     if (m) for (const e of events) m.eventsIngested.inc({ action: ACTION_NAMES[e.action] ?? 'unknown' });
@@ -287,6 +297,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    await this.sharedStats?.stop();
     await this.pool.close();
     await this.deps.tower.close();
   }

@@ -34,6 +34,8 @@ export interface EngineOptions {
   purchaseWindowMs: number;
   freshPool: number;
   freshKeep: number;
+  /** Called when a refresh of the new items' shared click counts fails (a shared store only). */
+  onSharedStatsError?: (err: Error) => void;
   /** Overrides of the bundle's index search parameters (evaluation, tuning). */
   search?: { nprobe?: number; efSearch?: number; refine?: number };
   /**

@@ -54,6 +54,14 @@ export class ItemStats {
     if (ts > this.last[row]) this.last[row] = ts;
   }
 
+  /** Sets the counts of `row` (the totals of every replica, shared-item-stats.ts); the last event time is kept. */
+  set(row: number, impressions: number, clicks: number): void {
+    checkRow(row);
+    if (row >= this.imps.length) this.ensureCapacity(row + 1);
+    this.imps[row] = impressions;
+    this.clks[row] = clicks;
+  }
+
   /** Records a batch (validated by the user store's apply beforehand). */
   apply(events: readonly EngineEvent[]): void {
     for (let i = 0; i < events.length; i++) this.record(events[i].row, events[i].action, events[i].ts);

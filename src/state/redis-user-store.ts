@@ -27,6 +27,7 @@ import { ACTION } from '../models/schema';
 import type { UserSnapshot } from './snapshot';
 import { USER_STORE_DEFAULTS, validateEvents } from './user-store';
 import type { ApplyResult, EngineEvent, ItemIds, UserStore } from './user-store';
+import type { ItemCounter, ItemCounts } from './shared-item-stats';
 
 export interface RedisUserStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS); with `cluster`, any node of the Cluster. */
@@ -51,6 +52,9 @@ interface Multi {
   exec(): Promise<unknown[]>;
 }
 interface Conn {
+  hIncrBy(key: string, field: string, by: number): Promise<number>;
+  pExpire(key: string, ms: number): Promise<number>;
+  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
   zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
   /** A transaction; `routing` (a key) picks the Cluster node. */
   multi(routing: string): Multi;
@@ -59,6 +63,8 @@ interface Conn {
 }
 
 const key = (userId: string, kind: 'a' | 'p' | 's') => `u:{${userId}}:${kind}`;
+/** A new item's shared click counts: hash of i (impressions) and c (clicks), its own slot. */
+const itemKey = (itemId: string) => `i:{${itemId}}`;
 
 /** An item's name in Redis: its id in `items`, else the row. */
 const nameOf = (row: number, items?: ItemIds): string => (items ? items.ids[row] : String(row));
@@ -90,7 +96,7 @@ function credentials(url: string): { username?: string; password?: string } {
   };
 }
 
-export class RedisUserStore implements UserStore {
+export class RedisUserStore implements UserStore, ItemCounter {
   private readonly maxActions: number;
   private readonly purchaseWindowMs: number;
   private readonly seenTtlMs: number;
@@ -200,6 +206,22 @@ export class RedisUserStore implements UserStore {
       purchased: rowsFrom(purchased, now - this.purchaseWindowMs, items),
       seen: rowsFrom(seen, now - this.seenTtlMs, items),
     };
+  }
+
+  /** Adds to the new items' counts (pipelined; each item's key expires `ttlMs` after its last write). */
+  async countItems(counts: ReadonlyMap<string, ItemCounts>, ttlMs: number): Promise<void> {
+    const writes: Promise<number>[] = [];
+    for (const [id, c] of counts) {
+      if (c.impressions > 0) writes.push(this.client.hIncrBy(itemKey(id), 'i', c.impressions));
+      if (c.clicks > 0) writes.push(this.client.hIncrBy(itemKey(id), 'c', c.clicks));
+      writes.push(this.client.pExpire(itemKey(id), Math.max(1, Math.ceil(ttlMs))));
+    }
+    await Promise.all(writes);
+  }
+
+  async itemCounts(ids: readonly string[]): Promise<ItemCounts[]> {
+    const replies = await Promise.all(ids.map((id) => this.client.hmGet(itemKey(id), ['i', 'c'])));
+    return replies.map(([i, c]) => ({ impressions: Number(i ?? 0), clicks: Number(c ?? 0) }));
   }
 
   /** Users are not counted in Redis (it would take a scan); -1. */
