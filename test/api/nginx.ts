@@ -12,6 +12,8 @@ const CONF = path.join(__dirname, '..', '..', '..', 'deploy', 'nginx-grpc.conf')
 
 export interface TestNginx {
   port: number;
+  /** The master process (its worker is a child of it). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startNginx(upstreams: number[]): Promise<TestNginx | null>
   await waitForPort(port, child, 5000, 'nginx', () => stderr);
   return {
     port,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

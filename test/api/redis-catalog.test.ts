@@ -30,7 +30,8 @@ describe('catalog changes through the Redis catalog stream, shared by server pro
   this.timeout(180_000);
   const servers = serverProcesses();
   const redis = redisForSuite();
-  const start = (): Promise<Running> => servers.start(['--catalog-stream', redis().url, '--user-store', redis().url, '--admin-token', TOKEN]);
+  // fp32: 'auto' picks the rankers' precision by a timing probe, so replicas started under different load could rank ties apart.
+  const start = (): Promise<Running> => servers.start(['--catalog-stream', redis().url, '--user-store', redis().url, '--admin-token', TOKEN, '--ranker-precision', 'fp32']);
 
   it('a delete acknowledged on replica A is never served by replica B afterwards, nor after B restarts, nor by a replica started later', async () => {
     const [a, b] = [await start(), await start()];

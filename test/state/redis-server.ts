@@ -8,6 +8,8 @@ import { freePort, waitForPort } from '../ports';
 export interface TestRedis {
   url: string;
   port: number;
+  /** The server process (the first node's, for a Cluster). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startRedis(port?: number, aofDir?: string): Promise<TestRe
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
