@@ -1,26 +1,32 @@
 // The user store in Redis, shared by every replica: a click recorded through
 // one replica changes what every other replica serves on its next call.
 //
-// Keys carry the user id as a hash tag, so all of a user's keys share one
-// Cluster slot:
-//   u:{id}:a   sorted set of the last maxActions non-impression actions,
-//              member "item:code:ts", score ts (trimmed by rank on write)
-//   u:{id}:p   sorted set item -> purchase time (GT: the latest), trimmed to
-//              the purchase window on write, expires with it
-//   u:{id}:s   sorted set item -> impression time, trimmed to the seen TTL on
-//              write, expires with it
-// Items are named by id (the engine passes its catalog): rows differ between
-// bundles and between replicas, ids do not. A snapshot drops the items the
-// reading catalog does not have (deleted since). Without a catalog (tests of
-// the store alone) the row number is the name.
-// A snapshot is three reads sent together (one round trip); with RESP3 the
-// client keeps them in a local cache that Redis invalidates (client
-// tracking) when any replica writes the user, so a hot user costs no round
-// trip and a changed one is never served stale. The horizons are applied
-// when reading, so the cached answers do not depend on the time. A batch of
-// events is one MULTI transaction per user: acknowledged once Redis
-// acknowledged them (durability is then Redis's: appendfsync everysec or
-// always). The same code serves a Redis Cluster (`cluster`).
+// One key per user, u:{id}, a string of lines (so a Rank reads the user
+// with one GET, and the key lives in one Cluster slot):
+//   a|<ts>|<code>|<item>   an action (not an impression); the last
+//                          maxActions, oldest first
+//   p|<ts>|<item>          the latest purchase of an item within the window
+//   s|<ts>|<item>          the latest impression of an item within the seen TTL
+// Writes go through a Lua script (user-store.lua below) that reads the
+// lines, adds a batch's events (an exact repeat of an action, or an older
+// time of a seen or purchased item, changes nothing), drops what is past the
+// bounds and writes the key back with an expiry of the longer window: Redis
+// enforces the bounds itself, and a user idle for the whole purchase window
+// is forgotten. With RESP3 the client keeps the GET's answer in a local cache
+// that Redis invalidates (client tracking) when any replica writes the user,
+// so a hot user costs no round trip; the invalidation is sent as the write is
+// made, before the writer is acknowledged, so a changed user is served stale
+// only until that push is read here.
+// The horizons are applied when reading too, so the cached answers do not
+// depend on the time. A batch is one script call per user, acknowledged once
+// Redis acknowledged it (durability is then Redis's: appendfsync everysec or
+// always). Items are named by id (the engine passes its catalog): rows
+// differ between bundles and between replicas, ids do not; a snapshot drops
+// the items the reading catalog does not have (deleted since). Without a
+// catalog (tests of the store alone) the row number is the name. The same
+// code serves a Redis Cluster (`cluster`).
+import { createHash } from 'node:crypto';
+
 import { createClient, createCluster } from 'redis';
 
 import { ACTION } from '../models/schema';
@@ -32,59 +38,120 @@ import type { ItemCounter, ItemCounts } from './shared-item-stats';
 export interface RedisUserStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS); with `cluster`, any node of the Cluster. */
   url: string;
-  /** A Redis Cluster: the other nodes are found from `url`; each user's keys live in one slot. */
+  /** A Redis Cluster: the other nodes are found from `url`; each user's key lives in one slot. */
   cluster?: boolean;
   maxActions?: number;
   purchaseWindowMs?: number;
   seenTtlMs?: number;
   /** Users whose answers the local cache keeps (0: no local cache). */
   cacheEntries?: number;
-  /** Milliseconds a command may take before it fails (the request's deadline bounds it too). */
+  /** Milliseconds a read or write may take before it fails (the request's deadline bounds it too). */
   commandTimeoutMs?: number;
 }
 
+/**
+ * KEYS[1]: the user's key. ARGV: maxActions, purchase horizon, seen
+ * horizon, expiry (ms), then one line per change (as stored). Returns, per
+ * change, 1 if it changed the state.
+ */
+const APPLY = `
+local maxA, ph, sh, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local acts, have, sets = {}, {}, { p = {}, s = {} }
+-- Keeps the latest time of a purchased (p) or seen (s) item within its horizon; true if this one is it.
+local function keep(k, ts, item)
+  local t = tonumber(ts)
+  local prev = sets[k][item]
+  if t >= (k == 'p' and ph or sh) and (prev == nil or prev[1] < t) then
+    sets[k][item] = { t, k .. '|' .. ts .. '|' .. item }
+    return true
+  end
+  return false
+end
+local blob = redis.call('GET', KEYS[1])
+if blob then
+  for line in string.gmatch(blob, '[^\\n]+') do
+    local k, ts, rest = string.match(line, '^(.)|([^|]*)|(.*)$')
+    if k == 'a' then
+      acts[#acts + 1] = { tonumber(ts), line }
+      have[line] = true
+    else
+      keep(k, ts, rest)
+    end
+  end
+end
+local changed = {}
+for i = 5, #ARGV do
+  local e = ARGV[i]
+  local k, ts, rest = string.match(e, '^(.)|([^|]*)|(.*)$')
+  local ok = 0
+  if k == 'a' then
+    if not have[e] then
+      have[e] = true
+      acts[#acts + 1] = { tonumber(ts), e }
+      ok = 1
+    end
+  elseif keep(k, ts, rest) then
+    ok = 1
+  end
+  changed[#changed + 1] = ok
+end
+table.sort(acts, function(x, y) if x[1] ~= y[1] then return x[1] < y[1] end return x[2] < y[2] end)
+local out = {}
+for j = math.max(1, #acts - maxA + 1), #acts do out[#out + 1] = acts[j][2] end
+for _, k in ipairs({ 'p', 's' }) do for _, v in pairs(sets[k]) do out[#out + 1] = v[2] end end
+if #out == 0 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], table.concat(out, '\\n'), 'PX', ttl) end
+return changed
+`;
+const APPLY_SHA = createHash('sha1').update(APPLY).digest('hex');
+
 /** What the store uses of a client, the same for a server and for a Cluster. */
-interface Multi {
-  zAdd(key: string, member: { score: number; value: string }, options?: { GT?: true; CH?: true }): Multi;
-  zRemRangeByRank(key: string, start: number, stop: number): Multi;
-  zRemRangeByScore(key: string, min: string, max: string): Multi;
-  pExpire(key: string, ms: number): Multi;
-  exec(): Promise<unknown[]>;
-}
 interface Conn {
+  get(key: string): Promise<string | null>;
+  evalSha(sha: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
   hIncrBy(key: string, field: string, by: number): Promise<number>;
   pExpire(key: string, ms: number): Promise<number>;
   hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
-  zRangeWithScores(key: string, start: number, stop: number): Promise<{ value: string; score: number }[]>;
-  /** A transaction; `routing` (a key) picks the Cluster node. */
-  multi(routing: string): Multi;
   close(): Promise<void>;
   readonly isOpen: boolean;
 }
 
-const key = (userId: string, kind: 'a' | 'p' | 's') => `u:{${userId}}:${kind}`;
+const userKey = (userId: string) => `u:{${userId}}`;
 /** A new item's shared click counts: hash of i (impressions) and c (clicks), its own slot. */
 const itemKey = (itemId: string) => `i:{${itemId}}`;
 
-/** An item's name in Redis: its id in `items`, else the row. */
-const nameOf = (row: number, items?: ItemIds): string => (items ? items.ids[row] : String(row));
+/**
+ * An item's name in Redis: its id in `items`, else the row. An id holding a
+ * line break (or '%') is percent-encoded behind a '%', so no id can end its
+ * line and add lines of its own.
+ */
+function nameOf(row: number, items?: ItemIds): string {
+  if (!items) return String(row);
+  const id = items.ids[row];
+  return /[\n\r%]/.test(id) ? `%${encodeURIComponent(id)}` : id;
+}
 
 /** A name's row in `items` (undefined: not in this catalog), else the row it is. */
 function rowOfName(name: string, items?: ItemIds): number | undefined {
-  if (items) return items.rowOf.get(name);
+  if (items) {
+    if (name[0] !== '%') return items.rowOf.get(name);
+    try {
+      return items.rowOf.get(decodeURIComponent(name.slice(1)));
+    } catch {
+      return undefined; // not written by this store
+    }
+  }
   const row = Number(name);
   return Number.isInteger(row) && row >= 0 ? row : undefined;
 }
 
-/** Reads a ZRANGE WITHSCORES reply (member = item, score = time) into a row -> time map, from `horizon` on. */
-function rowsFrom(reply: { value: string; score: number }[], horizon: number, items?: ItemIds): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const { value, score } of reply) {
-    if (score < horizon) continue;
-    const row = rowOfName(value, items);
-    if (row !== undefined) out.set(row, score);
-  }
-  return out;
+/** Rejects with `what` timed out after `ms` unless `p` settles first (one timer, no per-command signal). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The URL's user and password (every Cluster node takes them; the nodes' addresses come from the Cluster). */
@@ -100,6 +167,7 @@ export class RedisUserStore implements UserStore, ItemCounter {
   private readonly maxActions: number;
   private readonly purchaseWindowMs: number;
   private readonly seenTtlMs: number;
+  private readonly timeoutMs: number;
 
   private constructor(
     private readonly client: Conn,
@@ -108,15 +176,16 @@ export class RedisUserStore implements UserStore, ItemCounter {
     this.maxActions = opts.maxActions ?? USER_STORE_DEFAULTS.maxActions;
     this.purchaseWindowMs = opts.purchaseWindowMs ?? USER_STORE_DEFAULTS.purchaseWindowMs;
     this.seenTtlMs = opts.seenTtlMs ?? USER_STORE_DEFAULTS.seenTtlMs;
+    this.timeoutMs = opts.commandTimeoutMs ?? 1000;
   }
 
   /** Connects (RESP3, with the local cache unless cacheEntries is 0); throws when Redis cannot be reached. */
   static async connect(opts: RedisUserStoreOptions): Promise<RedisUserStore> {
     const entries = opts.cacheEntries ?? 100_000;
-    const cache = entries > 0 ? { clientSideCache: { maxEntries: 3 * entries, evictPolicy: 'LRU' as const } } : {};
+    const cache = entries > 0 ? { clientSideCache: { maxEntries: entries, evictPolicy: 'LRU' as const } } : {};
     const node = {
-      commandOptions: { timeout: opts.commandTimeoutMs ?? 1000 },
       // While reconnecting, commands fail at once (Rank degrades, RecordEvents is UNAVAILABLE) instead of waiting.
+      // (No per-command timeout: an AbortSignal per command costs ~15% of a read; within() bounds each call instead.)
       disableOfflineQueue: true,
       socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), ...(opts.url.startsWith('rediss:') ? { tls: true as const } : {}) },
     };
@@ -129,10 +198,7 @@ export class RedisUserStore implements UserStore, ItemCounter {
     return new RedisUserStore(client as unknown as Conn, opts);
   }
 
-  /**
-   * One MULTI per user (a user's keys share a slot, so this works on a
-   * Cluster too), all sent together; resolves once Redis acknowledged every one.
-   */
+  /** One script call per user (one key, so this works on a Cluster too), all sent together; resolves once Redis acknowledged every one. */
   async apply(events: readonly EngineEvent[], now: number, items?: ItemIds): Promise<ApplyResult> {
     validateEvents(events);
     const byUser = new Map<string, EngineEvent[]>();
@@ -141,70 +207,79 @@ export class RedisUserStore implements UserStore, ItemCounter {
       if (list) list.push(e);
       else byUser.set(e.userId, [e]);
     }
-    const counts = await Promise.all([...byUser].map(([u, evs]) => this.applyUser(u, evs, now, items)));
+    const counts = await within(Promise.all([...byUser].map(([u, evs]) => this.applyUser(u, evs, now, items))), this.timeoutMs, 'user store write');
     return { applied: counts.reduce((a, b) => a + b, 0) };
   }
 
-  /** One user's events in one transaction, with the bounds; returns the events that changed the state. */
+  /** One user's events in one script call, with the bounds; returns the events that changed the state. */
   private async applyUser(u: string, events: readonly EngineEvent[], now: number, items?: ItemIds): Promise<number> {
     const purchaseHorizon = now - this.purchaseWindowMs;
     const seenHorizon = now - this.seenTtlMs;
-    const multi = this.client.multi(key(u, 'a'));
-    // Per event, the index of the reply that says whether it changed the state.
+    const ttl = Math.max(1, Math.ceil(Math.max(this.purchaseWindowMs, this.seenTtlMs)));
+    const args = [String(this.maxActions), String(purchaseHorizon), String(seenHorizon), String(ttl)];
+    // Per event, the index of the change that says whether it changed the state.
     const counted: number[] = [];
-    let n = 0;
     for (const e of events) {
       const item = nameOf(e.row, items);
       if (e.action === ACTION.impression) {
         if (e.ts < seenHorizon) continue;
-        multi.zAdd(key(u, 's'), { score: e.ts, value: item }, { GT: true, CH: true });
-        counted.push(n++);
+        counted.push(args.length - 4);
+        args.push(`s|${e.ts}|${item}`);
       } else {
-        multi.zAdd(key(u, 'a'), { score: e.ts, value: `${item}:${e.action}:${e.ts}` });
-        counted.push(n++);
-        if (e.action === ACTION.purchase && e.ts >= purchaseHorizon) {
-          multi.zAdd(key(u, 'p'), { score: e.ts, value: item }, { GT: true, CH: true });
-          n++;
-        }
+        counted.push(args.length - 4);
+        args.push(`a|${e.ts}|${e.action}|${item}`);
+        if (e.action === ACTION.purchase && e.ts >= purchaseHorizon) args.push(`p|${e.ts}|${item}`);
       }
     }
-    // Bounds, enforced by Redis: the last maxActions actions, the windows, expiry.
-    multi.zRemRangeByRank(key(u, 'a'), 0, -this.maxActions - 1);
-    multi.zRemRangeByScore(key(u, 'p'), '-inf', `(${purchaseHorizon}`);
-    multi.pExpire(key(u, 'p'), Math.max(1, Math.ceil(this.purchaseWindowMs)));
-    multi.zRemRangeByScore(key(u, 's'), '-inf', `(${seenHorizon}`);
-    multi.pExpire(key(u, 's'), Math.max(1, Math.ceil(this.seenTtlMs)));
-    const replies = await multi.exec();
+    if (counted.length === 0) return 0;
+    const call = { keys: [userKey(u)], arguments: args };
+    let replies: unknown;
+    try {
+      replies = await this.client.evalSha(APPLY_SHA, call);
+    } catch (err) {
+      if (!/NOSCRIPT/.test(err instanceof Error ? err.message : String(err))) throw err;
+      replies = await this.client.eval(APPLY, call);
+    }
+    const changed = replies as number[];
     let applied = 0;
-    for (const i of counted) if (Number(replies[i]) > 0) applied++;
+    for (const i of counted) if (Number(changed[i]) > 0) applied++;
     return applied;
   }
 
   async snapshot(userId: string, now: number, items?: ItemIds): Promise<UserSnapshot> {
-    const [actions, purchased, seen] = await Promise.all([
-      this.client.zRangeWithScores(key(userId, 'a'), 0, -1),
-      this.client.zRangeWithScores(key(userId, 'p'), 0, -1),
-      this.client.zRangeWithScores(key(userId, 's'), 0, -1),
-    ]);
-    // Member "item:code:ts": the item id may hold ':' itself.
+    const blob = await within(this.client.get(userKey(userId)), this.timeoutMs, 'user store read');
+    const purchaseHorizon = now - this.purchaseWindowMs;
+    const seenHorizon = now - this.seenTtlMs;
     const rows: number[] = [];
     const codes: number[] = [];
     const times: number[] = [];
-    for (const { value, score } of actions.slice(Math.max(0, actions.length - this.maxActions))) {
-      const end = value.lastIndexOf(':');
-      const mid = value.lastIndexOf(':', end - 1);
-      const row = rowOfName(value.slice(0, mid), items);
-      if (row === undefined) continue;
-      rows.push(row);
-      codes.push(Number(value.slice(mid + 1, end)));
-      times.push(score);
+    const purchased = new Map<number, number>();
+    const seen = new Map<number, number>();
+    if (blob) {
+      for (const line of blob.split('\n')) {
+        if (line.length < 4) continue;
+        const bar = line.indexOf('|', 2);
+        const ts = Number(line.slice(2, bar));
+        if (line[0] === 'a') {
+          const bar2 = line.indexOf('|', bar + 1);
+          const row = rowOfName(line.slice(bar2 + 1), items);
+          if (row === undefined) continue;
+          rows.push(row);
+          codes.push(Number(line.slice(bar + 1, bar2)));
+          times.push(ts);
+        } else {
+          const horizon = line[0] === 'p' ? purchaseHorizon : seenHorizon;
+          const row = ts >= horizon ? rowOfName(line.slice(bar + 1), items) : undefined;
+          if (row !== undefined) (line[0] === 'p' ? purchased : seen).set(row, ts);
+        }
+      }
     }
     return {
       actionRows: Int32Array.from(rows),
       actionCodes: Uint8Array.from(codes),
       actionTimes: Float64Array.from(times),
-      purchased: rowsFrom(purchased, now - this.purchaseWindowMs, items),
-      seen: rowsFrom(seen, now - this.seenTtlMs, items),
+      purchased,
+      seen,
     };
   }
 
@@ -216,11 +291,11 @@ export class RedisUserStore implements UserStore, ItemCounter {
       if (c.clicks > 0) writes.push(this.client.hIncrBy(itemKey(id), 'c', c.clicks));
       writes.push(this.client.pExpire(itemKey(id), Math.max(1, Math.ceil(ttlMs))));
     }
-    await Promise.all(writes);
+    await within(Promise.all(writes), this.timeoutMs, 'item counts write');
   }
 
   async itemCounts(ids: readonly string[]): Promise<ItemCounts[]> {
-    const replies = await Promise.all(ids.map((id) => this.client.hmGet(itemKey(id), ['i', 'c'])));
+    const replies = await within(Promise.all(ids.map((id) => this.client.hmGet(itemKey(id), ['i', 'c']))), this.timeoutMs, 'item counts read');
     return replies.map(([i, c]) => ({ impressions: Number(i ?? 0), clicks: Number(c ?? 0) }));
   }
 
