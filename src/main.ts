@@ -16,6 +16,8 @@ import { loadConfig, usage } from './api/config';
 import { EventLog, LoggedEvent } from './state/event-log';
 import { RedisUserStore } from './state/redis-user-store';
 import { RedisCatalogStream } from './catalog/redis-catalog-stream';
+import { ImpressionRecorder } from './api/impressions';
+import { openImpressionLog } from './state/impression-log';
 import type { UserStore } from './state/user-store';
 import { CatalogChange, CatalogLog, openCatalogLog } from './catalog/catalog-log';
 import { createMetrics, Metrics } from './metrics/metrics';
@@ -128,6 +130,14 @@ async function openCatalogChanges(cfg: Config, log: pino.Logger): Promise<{ cata
   return { catalogLog: opened.journal, changes: records };
 }
 
+/** The served-impression log (--impression-log) and its sampled recorder. */
+async function openImpressions(cfg: Config, metrics: Metrics, log: pino.Logger): Promise<ImpressionRecorder | undefined> {
+  if (!cfg.impressionLog) return undefined;
+  const journal = await openImpressionLog({ dir: path.resolve(cfg.impressionLog), onError: (err) => log.error({ err }, 'impression log segment rotation failed; appending to the current segment') });
+  log.info({ dir: cfg.impressionLog, sample: cfg.impressionLogSample }, 'impression log opened');
+  return new ImpressionRecorder(journal, cfg.impressionLogSample, metrics, log);
+}
+
 /** TLS / mutual TLS credentials (--tls-cert, --tls-key, --tls-ca), or none. */
 function credentials(cfg: Config): grpc.ServerCredentials | undefined {
   if (!(cfg.tlsCert && cfg.tlsKey)) return undefined;
@@ -182,6 +192,7 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
   const profiles = cfg.profiles ? await ProfileSet.load(path.resolve(cfg.profiles), { base: DEFAULT_RANK, stages: CASCADE_STAGES }) : undefined;
   if (profiles) log.info({ file: cfg.profiles, profiles: [...profiles.profiles.keys()], experiments: profiles.experiments.map((e) => e.name) }, 'rank profiles loaded');
   const root = cfg.bundleRoot || path.dirname(path.resolve(bundleDir));
+  const impressions = await openImpressions(cfg, metrics, log);
   const service = new RankingService({
     profiles,
     host: cfg.host,
@@ -196,6 +207,7 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
     maxJournal: cfg.maxJournal,
     eventLog,
     catalogLog,
+    impressions,
     onCatalogLogError: (err) => log.error({ err }, 'catalog log compaction failed; the log keeps its longer content'),
     credentials: credentials(cfg),
     metrics,
@@ -221,6 +233,7 @@ export async function main(argv: string[] = process.argv.slice(2), defaultBundle
     await eventLog?.close();
     await catalogLog?.close();
     await stream?.close();
+    await impressions?.close();
     await userStore?.close?.();
   }, log);
   if (cfg.sample) await sampleRanking(service.grpcPort, 'user-000005', log);

@@ -62,6 +62,10 @@ export interface Config {
    * log, and startup re-applies what the log holds.
    */
   catalogLog: string;
+  /** Directory of the served-impression log (state/impression-log.ts); empty: none. */
+  impressionLog: string;
+  /** Share of Ranks written to the impression log, in [0, 1]. */
+  impressionLogSample: number;
   /** JSON file of rank profiles and A/B experiments (docs/profiles.md); empty: the built-in profile only. */
   profiles: string;
   /** As eventLogSync, for the catalog log. */
@@ -113,6 +117,8 @@ export const DEFAULTS: Config = {
   eventLog: '',
   eventLogSync: 'data',
   catalogLog: '',
+  impressionLog: '',
+  impressionLogSample: 1,
   profiles: '',
   catalogLogSync: 'data',
   clock: 'wall',
@@ -134,6 +140,11 @@ const envName = (k: string) => `RANKING_${kebab(k).replace(/-/g, '_').toUpperCas
 
 function coerce(key: keyof Config, v: unknown, source: string): Config[keyof Config] {
   const d = DEFAULTS[key];
+  if (key === 'impressionLogSample') {
+    const x = Number(v);
+    if (!(x >= 0 && x <= 1)) throw new Error(`${source}: impressionLogSample must be a number in [0, 1], got ${String(v)}`);
+    return x;
+  }
   if (typeof d === 'number') {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`${source}: ${key} must be a non-negative integer, got ${String(v)}`);
@@ -186,6 +197,8 @@ const HELP: Partial<Record<keyof Config, string>> = {
   tlsCa: 'PEM CA: clients must present a certificate it signed (mutual TLS)',
   adminClientNames: 'comma-separated client certificate names allowed admin calls (needs mutual TLS)',
   sample: 'print a sample ranking through the gRPC API once serving',
+  impressionLog: 'directory of the served-impression log: per logged Rank, what was served with its propensities (default: none)',
+  impressionLogSample: 'share of Ranks written to the impression log, 0 to 1',
 };
 
 /** The --help text: every setting as a flag, with its environment variable and default. */

@@ -23,6 +23,7 @@ import { invalid, ServiceError } from './errors';
 import { DEFAULT_MAX_JOURNAL, EventJournal, toRows } from './event-journal';
 import { EventLog, EventLogClosedError, EventLogFullError, LoggedEvent } from '../state/event-log';
 import { gatewayCall } from './gateway';
+import type { ImpressionRecorder } from './impressions';
 import { startHttpServer, HttpServerHandle } from './http';
 import { ProfileSet } from './profiles';
 import { LOADER_OPTIONS, loadProto, SERVICE_NAME } from './proto';
@@ -35,7 +36,6 @@ import { DEFAULT_LIMITS, Limits, toEvents, toIds, toItems, toRankInput } from '.
 
 export type { ReloadResult };
 export { LOADER_OPTIONS, loadProto, SERVICE_NAME };
-/** Default of ServiceOptions.maxConcurrentRanks. */
 
 export interface ServiceOptions {
   host: string;
@@ -88,6 +88,8 @@ export interface ServiceOptions {
    * re-applies them; a restart loses them).
    */
   catalogLog?: CatalogLog;
+  /** The impression log's recorder (--impression-log): a sampled share of Ranks, written as they are answered. */
+  impressions?: ImpressionRecorder;
   /** Called when a compaction of the catalog log fails. */
   onCatalogLogError?: (err: Error) => void;
   /** Server credentials (TLS / mutual TLS); insecure when absent. */
@@ -95,7 +97,6 @@ export interface ServiceOptions {
   metrics: Metrics;
   logger: Logger;
 }
-
 
 export class RankingService {
   private engine: Engine | null = null;
@@ -300,6 +301,7 @@ export class RankingService {
     });
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
     input.signal = signal;
+    input.log = this.opts.impressions?.sampled() ?? false;
     const lag = this.shared ? await this.shared.barrier(deadline) : null;
     const out = await engine.rank(input);
     if (lag) {
@@ -308,6 +310,7 @@ export class RankingService {
       this.opts.metrics.degraded.inc({ reason: lag });
     }
     const profile = { profile: served?.profile.name ?? '', experiment: served?.experiment, bucket: served?.bucket };
+    if (input.log) void this.opts.impressions!.record(input, out, engine, profile);
     return new RankResponse(out, engine.catalog, engine.bundle.manifest.objectives, unknownCandidates, requestId, profile);
   }
 

@@ -110,6 +110,8 @@ export interface Metrics {
   readonly eventLogEvents: Counter<never>;
   /** `events_replayed_total`: events read back from the event log and applied at startup. */
   readonly eventsReplayed: Counter<never>;
+  /** `impressions_logged_total{result}`: Ranks sent to the impression log: written, dropped (the log is behind) or failed. */
+  readonly impressionsLogged: Counter<'result'>;
   /** `catalog_stream_entries_total{origin, result}`: catalog stream entries applied here (origin local: made by this replica). */
   readonly catalogStreamEntries: Counter<'origin' | 'result'>;
   /** `catalog_items`: live items in the catalog. */
@@ -275,6 +277,12 @@ function stateMetrics(n: (name: string) => string, registers: Registry[], collec
     help: 'Events read back from the event log and applied at startup.',
     registers,
   });
+  const impressionsLogged = new Counter({
+    name: n('impressions_logged_total'),
+    help: 'Ranks sent to the impression log, by result: written, dropped (the log is behind) or failed.',
+    labelNames: ['result'] as const,
+    registers,
+  });
   const catalogStreamEntries = new Counter({
     name: n('catalog_stream_entries_total'),
     help: 'Catalog stream entries (one UpsertItems or DeleteItems call of any replica) applied here, by origin (local: made here) and result (applied, failed).',
@@ -299,7 +307,7 @@ function stateMetrics(n: (name: string) => string, registers: Registry[], collec
     labelNames: ['model', 'precision', 'kernels'] as const,
     registers,
   });
-  return { eventsIngested, eventLogWrite, eventLogEvents, eventsReplayed, catalogStreamEntries, catalogItems, bundleInfo, modelPrecisionInfo };
+  return { eventsIngested, eventLogWrite, eventLogEvents, eventsReplayed, impressionsLogged, catalogStreamEntries, catalogItems, bundleInfo, modelPrecisionInfo };
 }
 
 /** What the cascade did to a request: degradations, dropped candidates, unmet rules, the embedding cache. */

@@ -223,7 +223,7 @@ export class Engine {
       strongScored: 0,
       towerCache: null,
       degradations: [...steps],
-      trail: input.debug ? new Map() : null,
+      trail: input.debug || input.log ? new Map() : null,
       note: '',
     };
     const reports: StageReport[] = [];
@@ -265,6 +265,7 @@ export class Engine {
         exploration: c.exploration?.[i] === 1,
         stageScores: ctx.trail?.get(row),
         interest: ctx.interestOf ? (ctx.interestOf.get(row) ?? -1) + 1 : undefined,
+        propensity: c.propensity?.[i],
       })),
       bundleVersion: this.version,
       degraded: ctx.degradations.length > 0,

@@ -53,6 +53,8 @@ export interface RankInput {
   weights: Float32Array;
   options: RankOptions;
   debug: boolean;
+  /** Recorded in the impression log: every stage's score and the policy's propensities are kept (not returned). */
+  log?: boolean;
   /** ms since the epoch after which the answer is useless (Infinity: none). */
   deadline: number;
   /** Aborted when the caller goes away. */
@@ -69,6 +71,8 @@ export interface RankedRow {
   stageScores?: { stage: string; score: number }[];
   /** Debug only: 1-based index of the user's interest whose search retrieved the item (0: none). */
   interest?: number;
+  /** Logged requests: the probability that the policy put the item at its position, given the positions before it. */
+  propensity?: number;
 }
 
 export interface StageReport {

@@ -20,6 +20,8 @@ export interface Candidates {
   objectives?: Float32Array;
   /** 1 where exploration placed the candidate (policy stage). */
   exploration?: Uint8Array;
+  /** Logged requests: the probability that the policy placed the candidate where it is (policy stage). */
+  propensity?: Float64Array;
 }
 
 export interface Removed {

@@ -55,6 +55,12 @@ export interface JournalOptions<T> {
   onWrite?: (seconds: number, records: number) => void;
   /** Called when a rotation or a segment deletion fails (appends go on in the current segment). */
   onError?: (err: Error) => void;
+  /**
+   * false: open() reads back nothing (a write-only log, read by others): the
+   * older segments are left unread and only the newest is checked (torn last
+   * line) and counted. Needs maxRecords Infinity. Default true.
+   */
+  readBack?: boolean;
 }
 
 export interface JournalRecovery<T> {
@@ -121,6 +127,7 @@ export class Journal<T> {
   private constructor(private readonly opts: JournalOptions<T>) {
     if (!(opts.maxRecords >= 1)) throw new RangeError(`maxRecords must be at least 1, got ${opts.maxRecords}`);
     if (!(opts.segmentRecords >= 1)) throw new RangeError(`segmentRecords must be at least 1, got ${opts.segmentRecords}`);
+    if (opts.readBack === false && opts.maxRecords !== Infinity) throw new RangeError('a journal that reads nothing back keeps every segment (maxRecords Infinity)');
     if (!/^[a-z][a-z0-9-]*$/.test(opts.prefix)) throw new RangeError(`prefix must be lower-case letters, digits and dashes, got "${opts.prefix}"`);
     this.segmentPattern = new RegExp(`^${opts.prefix}-(\\d{12})\\.jsonl$`);
     this.maxPending = opts.maxPendingRecords ?? 100_000;
@@ -328,8 +335,12 @@ export class Journal<T> {
     let truncatedBytes = 0;
     for (let i = 0; i < seqs.length; i++) {
       const file = this.file(seqs[i]);
-      const text = await fs.readFile(file, 'utf8');
       const last = i === seqs.length - 1;
+      if (this.opts.readBack === false && !last) {
+        this.segments.push({ seq: seqs[i], records: 0 });
+        continue;
+      }
+      const text = await fs.readFile(file, 'utf8');
       let end = text.length;
       if (last && !text.endsWith('\n') && text.length > 0) {
         // A torn last line: everything after the last newline.
@@ -346,7 +357,7 @@ export class Journal<T> {
         if (nl > start) {
           const r = codec.parse(text.slice(start, nl));
           if (r !== null) {
-            records.push(r);
+            if (this.opts.readBack !== false) records.push(r);
             count++;
           } else skippedLines++;
         }

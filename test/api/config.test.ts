@@ -50,6 +50,14 @@ describe('server config', () => {
     assert.throws(() => loadConfig(['--config', file], {}), /unknown setting "colour"/);
   });
 
+  it('takes the shared-state URLs and the impression log\'s share, refusing what cannot work', () => {
+    assert.equal(loadConfig(['--impression-log-sample', '0.25'], {}).impressionLogSample, 0.25);
+    assert.equal(loadConfig([], {}).impressionLogSample, 1);
+    assert.throws(() => loadConfig(['--impression-log-sample', '1.5'], {}), /impressionLogSample must be a number in \[0, 1\]/);
+    assert.throws(() => loadConfig(['--catalog-stream', 'http://x'], {}), /catalogStream must be a redis:\/\/ or rediss:\/\/ URL/);
+    assert.throws(() => loadConfig(['--catalog-stream', 'redis://h:1', '--catalog-log', 'd'], {}), /catalogStream and catalogLog are exclusive/);
+  });
+
   describe('adminClientNames', () => {
     const TLS = { RANKING_TLS_CERT: 's.pem', RANKING_TLS_KEY: 's.key', RANKING_TLS_CA: 'ca.pem' };
 

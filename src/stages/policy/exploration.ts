@@ -12,6 +12,14 @@
 // appears twice. When one source runs out the other continues (a fresh item then
 // fills a position, before k too, picked by the method); the Bernoulli draw is
 // made only while both sources have items. The flag is 1 where a fresh item was placed.
+//
+// Propensities (on request, for the impression log): per position, the
+// probability that the policy put this row there given the positions before
+// it: 1 - epsilon for an organic row where a draw was made (1 where none was),
+// and for a fresh row the draw's epsilon (or 1) times the chance of this pick:
+// w_i / sum w left for epsilon-greedy, and for Thompson the chance that this
+// item's Beta sample is the largest, estimated from `thompsonDraws` draws of
+// a generator of its own (the page's own draws are not disturbed).
 import { sampleBeta } from './beta';
 
 /** Candidate rows with their relevance (higher is better). */
@@ -37,6 +45,46 @@ export interface MixedPage {
   rows: Int32Array;
   exploration: Uint8Array;
   at: Int32Array;
+  /** Per position, the probability of this row there given the positions before (with `propensities`). */
+  propensity?: Float64Array;
+}
+
+export interface MixOptions {
+  /** Compute MixedPage.propensity. */
+  propensities?: boolean;
+  /** Draws per Thompson pick when estimating its probability. Default 256. */
+  thompsonDraws?: number;
+}
+
+/** xorshift32 in [0, 1): the propensity estimates' own generator. */
+function ownRng(seed: number): () => number {
+  let s = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/** The chance that fresh item `j` wins a Thompson draw among those not taken, estimated from `draws` draws. */
+function thompsonWinShare(j: number, alpha: Float64Array, beta: Float64Array, taken: Uint8Array, draws: number, rng: () => number): number {
+  let wins = 0;
+  for (let d = 0; d < draws; d++) {
+    let best = -1;
+    let bestTheta = -Infinity;
+    for (let i = 0; i < alpha.length; i++) {
+      if (taken[i] === 1 && i !== j) continue;
+      const theta = sampleBeta(alpha[i], beta[i], rng);
+      if (theta > bestTheta) {
+        best = i;
+        bestTheta = theta;
+      }
+    }
+    if (best === j) wins++;
+  }
+  // Never 0: the item was drawn, so its chance is positive (add-one smoothing).
+  return (wins + 1) / (draws + 1);
 }
 
 function checkSource(name: string, s: ScoredRows): void {
@@ -76,9 +124,8 @@ function rankedUnique(s: ScoredRows, exclude: ReadonlySet<number> | null, seen: 
  * Draws fresh items one at a time, without replacement: Thompson sampling on
  * their Beta posteriors, or in proportion to their weights (ε-greedy).
  */
-function freshPicker(method: ExplorationMethod, weight: Float64Array, alpha: Float64Array, beta: Float64Array, rng: () => number): () => number {
+function freshPicker(method: ExplorationMethod, weight: Float64Array, alpha: Float64Array, beta: Float64Array, rng: () => number, taken: Uint8Array): () => number {
   const nf = weight.length;
-  const taken = new Uint8Array(nf);
   return (): number => {
     let best = -1;
     if (method === 'thompson') {
@@ -118,6 +165,7 @@ export function mixExploration(
   rng: () => number,
   method: ExplorationMethod = 'epsilon-greedy',
   posterior?: (row: number) => BetaPosterior,
+  options: MixOptions = {},
 ): MixedPage {
   checkSource('organic', organic);
   checkSource('fresh', fresh);
@@ -155,7 +203,17 @@ export function mixExploration(
     }
   }
 
-  const pickFresh = freshPicker(method, weight, alpha, beta, rng);
+  const taken = new Uint8Array(nf);
+  const pickFresh = freshPicker(method, weight, alpha, beta, rng, taken);
+  const propensity = options.propensities ? new Float64Array(Math.min(n, orgPos.length + nf)) : undefined;
+  const own = propensity && method === 'thompson' ? ownRng(nf * 7919 + n) : null;
+  // The chance of picking j among the fresh items not taken (before it is marked taken).
+  const pickChance = (j: number): number => {
+    if (method === 'thompson') return thompsonWinShare(j, alpha, beta, taken, options.thompsonDraws ?? 256, own!);
+    let total = 0;
+    for (let i = 0; i < nf; i++) if (taken[i] === 0 || i === j) total += weight[i];
+    return total > 0 ? weight[j] / total : 1;
+  };
 
   const size = Math.min(n, orgPos.length + nf);
   const rows = new Int32Array(size);
@@ -165,17 +223,24 @@ export function mixExploration(
   let freshLeft = nf;
   for (let p = 0; p < size; p++) {
     const orgLeft = oi < orgPos.length;
-    const explore = !orgLeft || (freshLeft > 0 && p + 1 >= k && rng() < epsilon);
+    const drawn = orgLeft && freshLeft > 0 && p + 1 >= k;
+    const explore = !orgLeft || (drawn && rng() < epsilon);
     if (explore) {
       const j = pickFresh();
+      if (propensity) {
+        taken[j] = 0; // the chance is of the pick among those left before it
+        propensity[p] = (drawn ? epsilon : 1) * pickChance(j);
+        taken[j] = 1;
+      }
       rows[p] = freshRows[j];
       at[p] = freshPos[j];
       exploration[p] = 1;
       freshLeft--;
     } else {
+      if (propensity) propensity[p] = drawn ? 1 - epsilon : 1;
       at[p] = orgPos[oi++];
       rows[p] = organic.rows[at[p]];
     }
   }
-  return { rows, exploration, at };
+  return { rows, exploration, at, ...(propensity ? { propensity } : {}) };
 }

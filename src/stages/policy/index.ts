@@ -90,6 +90,8 @@ interface ComposedPage {
   positions: Int32Array;
   /** 1 where exploration placed the item. */
   explored: Uint8Array;
+  /** Per page position, the probability the policy put the item there (exploration.ts), when the request is logged. */
+  propensity?: Float64Array;
   /** Candidates dropped as duplicates (positions into the candidates). */
   duplicates: { position: number; reason: string }[];
   /** The page still has a same-brand run longer than the limit. */
@@ -175,7 +177,7 @@ function calibrated(ctx: RankContext, c: Candidates, list: Int32Array): Int32Arr
  * Step 5: exploration with new items on the first N positions; the organic
  * items left follow in order, as material for the brand-run rule.
  */
-function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: Int32Array): { list: Int32Array; explored: Uint8Array } {
+function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: Int32Array): { list: Int32Array; explored: Uint8Array; propensity?: Float64Array } {
   const o = ctx.input.options;
   // Organic relevance follows the list order (Algorithm 1 takes argmax rel).
   const orgRel = new Float32Array(list.length);
@@ -189,6 +191,7 @@ function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: 
     rngFor(o.seed),
     o.exploration === 'thompson' ? 'thompson' : 'epsilon-greedy',
     (row) => ctx.deps.stats.posterior(row),
+    { propensities: ctx.input.log === true },
   );
   // Back to candidate positions: each pick's index in the list it came
   // from. Organic picks take the list in order, so the rest of it follows.
@@ -197,7 +200,7 @@ function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: 
   const positions = new Int32Array(mixed.at.length + list.length - used);
   for (let p = 0; p < mixed.at.length; p++) positions[p] = (mixed.exploration[p] === 1 ? freshKept : list)[mixed.at[p]];
   positions.set(list.subarray(used), mixed.at.length);
-  return { list: positions, explored: mixed.exploration };
+  return { list: positions, explored: mixed.exploration, propensity: mixed.propensity };
 }
 
 /**
@@ -205,7 +208,7 @@ function mixFresh(ctx: RankContext, c: Candidates, list: Int32Array, freshKept: 
  * last: they only fill what is left, unless the rule needs one to break a
  * run that nothing else can. The page is the first N.
  */
-function limitRuns(ctx: RankContext, c: Candidates, list: Int32Array, explored: Uint8Array, aside: Int32Array): Omit<ComposedPage, 'duplicates'> {
+function limitRuns(ctx: RankContext, c: Candidates, list: Int32Array, explored: Uint8Array, aside: Int32Array, propensity?: Float64Array): Omit<ComposedPage, 'duplicates'> {
   const { catalog } = ctx.deps;
   const limit = ctx.input.options.brandRunLimit;
   const all = new Int32Array(list.length + aside.length);
@@ -218,11 +221,14 @@ function limitRuns(ctx: RankContext, c: Candidates, list: Int32Array, explored: 
   const order = limitBrandRuns(identity, brandAt, limit).subarray(0, ctx.input.numResults);
   const positions = new Int32Array(order.length);
   const pageExplored = new Uint8Array(order.length);
+  // Logged requests: each item keeps the probability of the place the mix gave it (1 past the mix: placed in order).
+  const pagePropensity = ctx.input.log ? new Float64Array(order.length).fill(1) : undefined;
   for (let i = 0; i < order.length; i++) {
     positions[i] = all[order[i]];
     pageExplored[i] = order[i] < explored.length ? explored[order[i]] : 0;
+    if (pagePropensity && propensity && order[i] < propensity.length) pagePropensity[i] = propensity[order[i]];
   }
-  return { positions, explored: pageExplored, runExceeded: maxBrandRun(order, brandAt) > limit };
+  return { positions, explored: pageExplored, propensity: pagePropensity, runExceeded: maxBrandRun(order, brandAt) > limit };
 }
 
 /**
@@ -237,7 +243,7 @@ function composePage(ctx: RankContext, c: Candidates, ordered: Int32Array, aside
   const { kept, duplicates } = dropDuplicates(ctx, c, ordered, fresh, exploring, limit);
   const organic = organicOrder(ctx, c, kept, fresh, exploring);
   const mixed = exploring ? mixFresh(ctx, c, organic.list, organic.freshKept) : { list: organic.list, explored: new Uint8Array(organic.list.length) };
-  return { ...limitRuns(ctx, c, mixed.list, mixed.explored, aside), duplicates };
+  return { ...limitRuns(ctx, c, mixed.list, mixed.explored, aside, 'propensity' in mixed ? mixed.propensity : undefined), duplicates };
 }
 
 export function policyStage(cfg: PolicyConfig): Stage {
@@ -297,6 +303,7 @@ export function policyStage(cfg: PolicyConfig): Stage {
       if (debug) page.duplicates.forEach((d) => ctx.removed.push({ row: c.rows[d.position], stage: 'policy', reason: d.reason }));
       const out = select(c, page.positions, heads);
       out.exploration = page.explored;
+      if (page.propensity) out.propensity = page.propensity;
       const picks = page.explored.reduce((a, b) => a + b, 0);
       ctx.note = `${nSeen} seen, ${nBought} purchased aside, ${page.duplicates.length} duplicates, ${o.diversity} diversity, ${picks} exploration picks`;
       if (page.runExceeded) {

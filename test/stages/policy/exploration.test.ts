@@ -143,4 +143,46 @@ describe('policy: mixExploration', () => {
     assert.throws(() => mixExploration({ rows: Int32Array.of(1), rel: new Float32Array(2) }, FRESH, 5, 1, 0.1, rng), RangeError);
     assert.throws(() => mixExploration({ rows: Int32Array.of(1), rel: Float32Array.of(NaN) }, FRESH, 5, 1, 0.1, rng), RangeError);
   });
+
+  describe('propensities (the impression log)', () => {
+    const post = (row: number) => ({ alpha: 1 + (row % 5), beta: 3 });
+
+    it('organic rows: 1 before k and where no draw is made, 1 - epsilon where one is; they leave the page as it is', () => {
+      const plain = mixExploration(ORGANIC, FRESH, 12, 4, 0.2, mulberry32(9));
+      const out = mixExploration(ORGANIC, FRESH, 12, 4, 0.2, mulberry32(9), 'epsilon-greedy', undefined, { propensities: true });
+      assert.deepEqual(out.rows, plain.rows, 'computing them draws nothing from the page\'s generator');
+      const thompson = mixExploration(ORGANIC, FRESH, 12, 4, 0.5, mulberry32(9), 'thompson', post);
+      assert.deepEqual(mixExploration(ORGANIC, FRESH, 12, 4, 0.5, mulberry32(9), 'thompson', post, { propensities: true }).rows, thompson.rows);
+      for (let p = 0; p < 12; p++) {
+        if (out.exploration[p] === 1) continue;
+        assert.equal(out.propensity![p], p < 3 ? 1 : 0.8, `position ${p + 1}`);
+      }
+    });
+
+    it('match the frequencies of the page\'s draws: epsilon-greedy and Thompson picks, position by position', () => {
+      for (const method of ['epsilon-greedy', 'thompson'] as const) {
+        // Position 2 (k = 2) given position 1: how often each row lands there, against its logged propensity.
+        const counts = new Map<number, number>();
+        const logged = new Map<number, number>();
+        const N = 4000;
+        for (let t = 0; t < N; t++) {
+          const out = mixExploration(ranked(0, 5), ranked(1000, 4), 2, 2, 0.5, mulberry32(1000 + t), method, post, { propensities: true, thompsonDraws: 400 });
+          const row = out.rows[1];
+          counts.set(row, (counts.get(row) ?? 0) + 1);
+          logged.set(row, out.propensity![1]);
+        }
+        for (const [row, n] of counts) {
+          const share = n / N;
+          assert.ok(Math.abs(share - logged.get(row)!) < 0.03, `${method}: row ${row} at position 2 in ${share.toFixed(3)} of pages, logged ${logged.get(row)!.toFixed(3)}`);
+        }
+      }
+    });
+
+    it('a fresh row placed because the organic rows ran out: the pick\'s chance alone', () => {
+      const out = mixExploration(ranked(0, 1), { rows: Int32Array.of(1000, 1001), rel: Float32Array.of(3, 1) }, 3, 1, 0.5, mulberry32(5), 'epsilon-greedy', undefined, { propensities: true });
+      const last = out.propensity![2];
+      assert.equal(out.exploration[2], 1);
+      assert.ok(last === 1 || Math.abs(last - 0.75) < 1e-12 || Math.abs(last - 0.25) < 1e-12, String(last));
+    });
+  });
 });
