@@ -112,6 +112,9 @@ interface Conn {
   hIncrBy(key: string, field: string, by: number): Promise<number>;
   pExpire(key: string, ms: number): Promise<number>;
   hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<number>;
+  zRemRangeByScore(key: string, min: string, max: string): Promise<number>;
+  zRangeByScore(key: string, min: string, max: string): Promise<string[]>;
   close(): Promise<void>;
   readonly isOpen: boolean;
 }
@@ -119,6 +122,9 @@ interface Conn {
 const userKey = (userId: string) => `u:{${userId}}`;
 /** A new item's shared click counts: hash of i (impressions) and c (clicks), its own slot. */
 const itemKey = (itemId: string) => `i:{${itemId}}`;
+/** The items whose counts changed, by the time of the change (the last hour): what a refresh reads again. */
+const TOUCHED = 'i:{touched}';
+const TOUCHED_KEEP_MS = 3_600_000;
 
 /**
  * An item's name in Redis: its id in `items`, else the row. An id holding a
@@ -286,12 +292,19 @@ export class RedisUserStore implements UserStore, ItemCounter {
   /** Adds to the new items' counts (pipelined; each item's key expires `ttlMs` after its last write). */
   async countItems(counts: ReadonlyMap<string, ItemCounts>, ttlMs: number): Promise<void> {
     const writes: Promise<number>[] = [];
+    const now = Date.now();
     for (const [id, c] of counts) {
       if (c.impressions > 0) writes.push(this.client.hIncrBy(itemKey(id), 'i', c.impressions));
       if (c.clicks > 0) writes.push(this.client.hIncrBy(itemKey(id), 'c', c.clicks));
       writes.push(this.client.pExpire(itemKey(id), Math.max(1, Math.ceil(ttlMs))));
+      writes.push(this.client.zAdd(TOUCHED, { score: now, value: id }));
     }
+    writes.push(this.client.zRemRangeByScore(TOUCHED, '-inf', `(${now - TOUCHED_KEEP_MS}`));
     await within(Promise.all(writes), this.timeoutMs, 'item counts write');
+  }
+
+  async touchedSince(since: number): Promise<string[]> {
+    return within(this.client.zRangeByScore(TOUCHED, String(since), '+inf'), this.timeoutMs, 'item counts read');
   }
 
   async itemCounts(ids: readonly string[]): Promise<ItemCounts[]> {

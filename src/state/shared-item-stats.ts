@@ -4,7 +4,9 @@
 // adds the new items' impressions and clicks to the shared counts (awaited
 // with the user's state: acknowledged once both are), and a refresher
 // overwrites the local counts of the newest items with the shared totals
-// every `refreshMs`. So every replica's exploration learns from every
+// every `refreshMs`: all of them at start and every `fullEveryMs`, else only
+// those whose counts changed since the last refresh (less a margin for the
+// writers' clocks). So every replica's exploration learns from every
 // replica's traffic, at most a refresh period late (batched Thompson
 // sampling). Only new items are counted: exploration only serves those.
 // The counts from the seed events (the same file on every replica, applied
@@ -24,11 +26,13 @@ export interface ItemCounter {
   countItems(counts: ReadonlyMap<string, ItemCounts>, ttlMs: number): Promise<void>;
   /** The totals of `ids`, in order (zero for an item never counted). */
   itemCounts(ids: readonly string[]): Promise<ItemCounts[]>;
+  /** The items whose counts changed at or after `since` (ms, the writers' clocks). */
+  touchedSince(since: number): Promise<string[]>;
 }
 
 export function isItemCounter(store: object): store is ItemCounter {
   const s = store as Partial<ItemCounter>;
-  return typeof s.countItems === 'function' && typeof s.itemCounts === 'function';
+  return typeof s.countItems === 'function' && typeof s.itemCounts === 'function' && typeof s.touchedSince === 'function';
 }
 
 /** The catalog as the shared counts see it. */
@@ -47,12 +51,19 @@ export interface SharedItemStatsOptions {
   ttlMs: number;
   /** Items read per round trip; the refresher yields the event loop between them. Default 250. */
   chunk?: number;
+  /** How often every new item is read again (else only the changed ones). Default 60 s. */
+  fullEveryMs?: number;
+  /** How far before the last refresh a change counts as new (the writers' clock skew). Default 5 s. */
+  skewMs?: number;
   onError?: (err: Error) => void;
 }
 
 export class SharedItemStats {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** Wall-clock start of the last refresh, and of the last full one. */
+  private lastRefresh = -Infinity;
+  private lastFull = -Infinity;
   /** The counts each new item (by id) had at start(), from the seed events. */
   private readonly base = new Map<string, ItemCounts>();
 
@@ -77,9 +88,19 @@ export class SharedItemStats {
     return counts.size === 0 ? Promise.resolve() : this.counter.countItems(counts, this.opts.ttlMs);
   }
 
-  /** Overwrites the local counts of the newest items with the shared totals. */
-  async refresh(now: number): Promise<number> {
-    const rows = this.catalog.freshRows(now, this.opts.maxItems ?? 2000);
+  /**
+   * Overwrites the local counts of the newest items with the shared totals:
+   * all of them (`full`, at start and every fullEveryMs), else those changed
+   * since the last refresh. Returns the items read.
+   */
+  async refresh(now: number, full = false): Promise<number> {
+    const wall = Date.now();
+    let rows = this.catalog.freshRows(now, this.opts.maxItems ?? 2000);
+    const all = full || wall - this.lastFull >= (this.opts.fullEveryMs ?? 60_000);
+    if (!all) {
+      const changed = new Set(await this.counter.touchedSince(this.lastRefresh - (this.opts.skewMs ?? 5000)));
+      rows = rows.filter((r) => changed.has(this.catalog.ids[r]));
+    }
     const chunk = this.opts.chunk ?? 250;
     for (let i = 0; i < rows.length; i += chunk) {
       const part = rows.subarray(i, i + chunk);
@@ -92,6 +113,9 @@ export class SharedItemStats {
         this.stats.set(row, (b?.impressions ?? 0) + totals[j].impressions, (b?.clicks ?? 0) + totals[j].clicks);
       });
     }
+    // Only a refresh that read everything it meant to moves the marks.
+    this.lastRefresh = wall;
+    if (all) this.lastFull = wall;
     return rows.length;
   }
 

@@ -16,10 +16,15 @@ import { redisForSuite } from './redis-server';
 /** Counts in memory, as Redis would keep them. */
 class FakeCounter implements ItemCounter {
   readonly totals = new Map<string, ItemCounts>();
+  readonly touched = new Map<string, number>();
   writes = 0;
+  async touchedSince(since: number): Promise<string[]> {
+    return [...this.touched].filter(([, t]) => t >= since).map(([id]) => id);
+  }
   async countItems(counts: ReadonlyMap<string, ItemCounts>): Promise<void> {
     this.writes++;
     for (const [id, c] of counts) {
+      this.touched.set(id, Date.now());
       const t = this.totals.get(id) ?? { impressions: 0, clicks: 0 };
       this.totals.set(id, { impressions: t.impressions + c.impressions, clicks: t.clicks + c.clicks });
     }
@@ -58,15 +63,26 @@ describe('shared item stats: the new items\' click counts of every replica', () 
     counter.totals.set('new-a', { impressions: 10, clicks: 3 });
     counter.totals.set('new-b', { impressions: 4, clicks: 0 });
     counter.totals.set('old-c', { impressions: 99, clicks: 99 });
-    assert.equal(await shared.refresh(1), 2);
+    assert.equal(await shared.refresh(1, true), 2);
     assert.deepEqual(stats.posterior(0), { alpha: 1 + 1 + 3, beta: 1 + (11 - 4) });
     assert.deepEqual(stats.posterior(1), { alpha: 1, beta: 5 });
     assert.deepEqual(stats.posterior(2), { alpha: 1, beta: 1 }, 'an old item is not refreshed');
     // The item at row 1 was replaced while its counts were read: the row is left alone.
     cat.rowOf.delete('new-b');
     counter.totals.set('new-b', { impressions: 50, clicks: 0 });
-    await shared.refresh(1);
+    await shared.refresh(1, true);
     assert.deepEqual(stats.posterior(1), { alpha: 1, beta: 5 });
+  });
+
+  it('between full refreshes, reads only the items whose counts changed', async () => {
+    const counter = new FakeCounter();
+    const stats = new ItemStats(3);
+    const shared = new SharedItemStats(counter, stats, catalog(), { ttlMs: 1000, skewMs: 0 });
+    assert.equal(await shared.refresh(1), 2, 'the first refresh reads every new item');
+    assert.equal(await shared.refresh(1), 0, 'nothing changed since');
+    await counter.countItems(new Map([['new-b', { impressions: 3, clicks: 1 }]]));
+    assert.equal(await shared.refresh(1), 1, 'only the changed item');
+    assert.deepEqual(stats.posterior(1), { alpha: 2, beta: 3 });
   });
 });
 
