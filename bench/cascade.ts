@@ -6,7 +6,7 @@
 //        [--threads 2] [--scorer native|ort|ts] [--heavy-budget 0.2]
 //        [--factory world|F] [--nprobe N] [--refine R] [--inline-max-flops N] [--sync-search-max-bytes N] [--events-every N]
 //        [--ranker-precision auto|fp32|bf16|int8]
-//        [--pause-ms N] [--out NAME] [--profile FILE.cpuprofile]
+//        [--pause-ms N] [--user-store redis://...] [--out NAME] [--profile FILE.cpuprofile]
 //
 // Workloads (fixed, so numbers compare across commits):
 //   w1  the demo world (100k items), default request: home, 20 results;
@@ -39,6 +39,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+
+import { RedisUserStore } from '../src/state/redis-user-store';
 import * as hdr from 'hdr-histogram-js';
 
 import { loadBundle } from '../src/bundle/loader';
@@ -163,6 +165,8 @@ async function main(): Promise<void> {
       'events-every': { type: 'string', default: '0' },
       'ranker-precision': { type: 'string', default: 'auto' },
       'pause-ms': { type: 'string', default: '0' },
+      // redis://...: user state (and the new items' counts) in Redis, seeded from the world's events.
+      'user-store': { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'string' },
     },
@@ -201,8 +205,10 @@ async function main(): Promise<void> {
   const bundle = await loadBundle(await workloadBundle(spec, paths.bundle, values.factory));
   const metrics = createMetrics();
   const rssBeforeEngine = vmKb('VmRSS');
+  const store = values['user-store'] ? await RedisUserStore.connect({ url: values['user-store'] }) : undefined;
   const engine = await Engine.create(bundle, {
     ...ENGINE_DEFAULTS,
+    store,
     threads,
     inlineMaxFlops,
     inlineMaxSlices,
@@ -278,6 +284,7 @@ async function main(): Promise<void> {
   const rssAfter = vmKb('VmRSS');
   const peakRss = vmKb('VmHWM');
   await engine.close();
+  await store?.close();
 
   const stages = after.map((a) => {
     const b = before.find((x) => x.stage === a.stage);

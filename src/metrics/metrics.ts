@@ -277,18 +277,9 @@ function stateMetrics(n: (name: string) => string, registers: Registry[], collec
     help: 'Events read back from the event log and applied at startup.',
     registers,
   });
-  const impressionsLogged = new Counter({
-    name: n('impressions_logged_total'),
-    help: 'Ranks sent to the impression log, by result: written, dropped (the log is behind) or failed.',
-    labelNames: ['result'] as const,
-    registers,
-  });
-  const catalogStreamEntries = new Counter({
-    name: n('catalog_stream_entries_total'),
-    help: 'Catalog stream entries (one UpsertItems or DeleteItems call of any replica) applied here, by origin (local: made here) and result (applied, failed).',
-    labelNames: ['origin', 'result'] as const,
-    registers,
-  });
+  const impressionsLogged = new Counter({ name: n('impressions_logged_total'), help: 'Ranks sent to the impression log, by result: written, dropped (the log is behind) or failed.', labelNames: ['result'] as const, registers });
+  const streamHelp = 'Catalog stream entries (one UpsertItems or DeleteItems call of any replica) applied here, by origin (local: made here) and result (applied, failed).';
+  const catalogStreamEntries = new Counter({ name: n('catalog_stream_entries_total'), help: streamHelp, labelNames: ['origin', 'result'] as const, registers });
   const catalogItems = new Gauge<never>({
     name: n('catalog_items'),
     help: 'Live items in the catalog.',
@@ -355,8 +346,6 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const pool = poolMetrics(n, registers, collect);
   const state = stateMetrics(n, registers, collect);
   const outcome = outcomeMetrics(n, registers);
-
-
 
   if (opts.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });

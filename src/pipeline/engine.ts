@@ -161,7 +161,7 @@ export class Engine {
 
   /** Milliseconds since the epoch on the engine's clock. */
   now(): number {
-    return Date.now() + this.clockOffset;
+    return typeof this.opts.clock === 'function' ? this.opts.clock() : Date.now() + this.clockOffset;
   }
 
   get version(): string {

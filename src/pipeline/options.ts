@@ -61,8 +61,11 @@ export interface EngineOptions {
   scorer?: ScorerBackend;
   /** Arithmetic of the native DCN-v2 models; overrides the bundle's (default: the bundle's, else 'auto'). */
   rankerPrecision?: DcnPrecisionSetting;
-  /** The engine's clock: wall time, or the bundle's referenceTime (demo worlds) advancing from start. */
-  clock: 'wall' | 'bundle';
+  /**
+   * The engine's clock: wall time, the bundle's referenceTime (demo worlds)
+   * advancing from start, or a function (a simulation's clock, ms).
+   */
+  clock: 'wall' | 'bundle' | (() => number);
   /** events.jsonl to seed user state from. */
   seedEvents?: string;
   metrics?: Metrics;

@@ -155,6 +155,26 @@ function freshPicker(method: ExplorationMethod, weight: Float64Array, alpha: Flo
   };
 }
 
+function checkArguments(organic: ScoredRows, fresh: ScoredRows, n: number, k: number, epsilon: number, method: ExplorationMethod, posterior: unknown): void {
+  checkSource('organic', organic);
+  checkSource('fresh', fresh);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be an integer >= 1, got ${k}`);
+  if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon <= 1)) throw new RangeError(`epsilon must be in [0, 1], got ${epsilon}`);
+  if (method !== 'epsilon-greedy' && method !== 'thompson') throw new RangeError(`unknown exploration method ${String(method)}`);
+  if (method === 'thompson' && posterior === undefined) throw new TypeError("method 'thompson' needs a posterior");
+}
+
+/** The chance of picking fresh item j among those not taken (called before it is marked taken). */
+function pickChanceOf(method: ExplorationMethod, weight: Float64Array, alpha: Float64Array, beta: Float64Array, taken: Uint8Array, draws: number, own: () => number): (j: number) => number {
+  return (j) => {
+    if (method === 'thompson') return thompsonWinShare(j, alpha, beta, taken, draws, own);
+    let total = 0;
+    for (let i = 0; i < weight.length; i++) if (taken[i] === 0 || i === j) total += weight[i];
+    return total > 0 ? weight[j] / total : 1;
+  };
+}
+
 /** Mixes fresh items into the organic ranking (see the file header). k is 1-based. */
 export function mixExploration(
   organic: ScoredRows,
@@ -167,14 +187,7 @@ export function mixExploration(
   posterior?: (row: number) => BetaPosterior,
   options: MixOptions = {},
 ): MixedPage {
-  checkSource('organic', organic);
-  checkSource('fresh', fresh);
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${n}`);
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be an integer >= 1, got ${k}`);
-  if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon <= 1)) throw new RangeError(`epsilon must be in [0, 1], got ${epsilon}`);
-  if (method !== 'epsilon-greedy' && method !== 'thompson') throw new RangeError(`unknown exploration method ${String(method)}`);
-  if (method === 'thompson' && posterior === undefined) throw new TypeError("method 'thompson' needs a posterior");
-
+  checkArguments(organic, fresh, n, k, epsilon, method, posterior);
   // The organic rows, collected while ranking them, are what fresh excludes.
   const organicRows = new Set<number>();
   const orgPos = rankedUnique(organic, null, organicRows);
@@ -206,14 +219,7 @@ export function mixExploration(
   const taken = new Uint8Array(nf);
   const pickFresh = freshPicker(method, weight, alpha, beta, rng, taken);
   const propensity = options.propensities ? new Float64Array(Math.min(n, orgPos.length + nf)) : undefined;
-  const own = propensity && method === 'thompson' ? ownRng(nf * 7919 + n) : null;
-  // The chance of picking j among the fresh items not taken (before it is marked taken).
-  const pickChance = (j: number): number => {
-    if (method === 'thompson') return thompsonWinShare(j, alpha, beta, taken, options.thompsonDraws ?? 256, own!);
-    let total = 0;
-    for (let i = 0; i < nf; i++) if (taken[i] === 0 || i === j) total += weight[i];
-    return total > 0 ? weight[j] / total : 1;
-  };
+  const pickChance = propensity ? pickChanceOf(method, weight, alpha, beta, taken, options.thompsonDraws ?? 256, ownRng(nf * 7919 + n)) : null;
 
   const size = Math.min(n, orgPos.length + nf);
   const rows = new Int32Array(size);
@@ -229,7 +235,7 @@ export function mixExploration(
       const j = pickFresh();
       if (propensity) {
         taken[j] = 0; // the chance is of the pick among those left before it
-        propensity[p] = (drawn ? epsilon : 1) * pickChance(j);
+        propensity[p] = (drawn ? epsilon : 1) * pickChance!(j);
         taken[j] = 1;
       }
       rows[p] = freshRows[j];
