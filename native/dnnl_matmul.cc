@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -50,6 +52,39 @@ class OmpSingle {
 
  private:
   int prev_;
+};
+
+// Holds the calling thread's asynchronous signals while a primitive runs.
+// oneDNN's f32 gemm kernels (jit_avx512_common_gemm_f32, jit_avx_gemm_f32;
+// oneDNN issue #4845, Debian's 2.6 has it) point rsp at the start of a heap
+// workspace when K > 84 and use the memory above it as their stack: a signal
+// handled meanwhile (V8's SIGPROF under --cpu-prof, any signal sent to the
+// process) writes its frame below rsp, over the workspace's malloc header and
+// the end of the chunk before it. A held signal is delivered when the mask is
+// restored. Fault signals stay open (they cannot be held). Only f32
+// primitives run those kernels (bf16 and int8 have their own); the pair of
+// mask changes costs ~0.5 us.
+class SignalsHeld {
+ public:
+  explicit SignalsHeld(bool hold) : hold_(hold) {
+    if (hold_) pthread_sigmask(SIG_BLOCK, &Async(), &prev_);
+  }
+  ~SignalsHeld() {
+    if (hold_) pthread_sigmask(SIG_SETMASK, &prev_, nullptr);
+  }
+
+ private:
+  static const sigset_t& Async() {
+    static const sigset_t set = [] {
+      sigset_t s;
+      sigfillset(&s);
+      for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&s, sig);
+      return s;
+    }();
+    return set;
+  }
+  bool hold_;
+  sigset_t prev_;
 };
 
 uint16_t ToBf16(float f) {
@@ -309,6 +344,7 @@ void Matmul::Run(const float* x, size_t ldx, int rows, float* y, size_t ldy) con
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(dnnl::memory::desc({1, N}, dt::f32, dnnl::memory::format_tag::ab), eng,
                                              const_cast<float*>(s.bias.data())));
   dnnl::stream& strm = ThreadStream();
+  SignalsHeld held(s.precision == Precision::kF32);
   s.prim.execute(strm, args);
   strm.wait();
 }
