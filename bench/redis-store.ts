@@ -3,28 +3,60 @@
 // each read once per pass) and hot users (100 users read again and again);
 // then RecordEvents-sized writes: events per second acknowledged by Redis
 // for batches of 1, 10 and 100 events (one user each, as RecordEvents calls
-// from many users), one batch at a time and 16 in flight. The reads want a
-// Redis holding users named like the W2 world's (the server seeds them with
-// --user-store); the writes go to users of their own (bench-w-*).
+// from many users), one batch at a time and 16 in flight. The reads use
+// users of their own (bench-r-*: 30 actions, 20 impressions and a purchase
+// each, over a catalog of 100k item ids, written first); the writes too
+// (bench-w-*). Then Redis's memory per user for the bench-r users.
 //
 //   node dist/bench/redis-store.js [--url redis://127.0.0.1:6379] [--calls 5000]
 import { parseArgs } from 'node:util';
 
+import { createClient } from 'redis';
+
+import { ACTION } from '../src/models/schema';
 import { RedisUserStore } from '../src/state/redis-user-store';
+import type { EngineEvent, ItemIds } from '../src/state/user-store';
+
+const USERS = 10_000;
+const ids = Array.from({ length: 100_000 }, (_, i) => `item-${String(i).padStart(7, '0')}`);
+const CATALOG: ItemIds = { ids, rowOf: new Map(ids.map((id, i) => [id, i])) };
+
+/** Writes the read bench's users (the history a returning user has) and returns Redis's dataset bytes per user. */
+async function seedReaders(url: string, now: number): Promise<number> {
+  const raw = createClient({ url });
+  await raw.connect();
+  const dataset = async () => Number(/used_memory_dataset:(\d+)/.exec(await raw.info('memory'))?.[1] ?? NaN);
+  const before = await dataset();
+  const store = await RedisUserStore.connect({ url, cacheEntries: 0 });
+  for (let u = 0; u < USERS; u++) {
+    const ev: EngineEvent[] = [];
+    const userId = `bench-r-${u}`;
+    for (let k = 0; k < 30; k++) ev.push({ userId, row: (u * 31 + k * 7) % ids.length, action: ([ACTION.click, ACTION.wishlist, ACTION.cart] as const)[k % 3], ts: now - 1e7 + k * 1000 });
+    for (let k = 0; k < 20; k++) ev.push({ userId, row: (u * 17 + k * 3) % ids.length, action: ACTION.impression, ts: now - 1e5 + k });
+    ev.push({ userId, row: (u * 5) % ids.length, action: ACTION.purchase, ts: now - 1e4 });
+    await store.apply(ev, now, CATALOG);
+  }
+  await store.close();
+  const perUser = ((await dataset()) - before) / USERS;
+  await raw.close();
+  return perUser;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { url: { type: 'string', default: 'redis://127.0.0.1:6379' }, calls: { type: 'string', default: '5000' } } });
   const n = Number(values.calls);
   const now = Date.now();
-  const id = (i: number) => `user-${String(i).padStart(6, '0')}`;
+  const perUser = await seedReaders(values.url!, now);
+  console.log(`Redis dataset per user (30 actions, 20 impressions, 1 purchase): ${perUser.toFixed(0)} bytes; 10M users: ${((perUser * 1e7) / 2 ** 30).toFixed(1)} GiB`);
+  const id = (i: number) => `bench-r-${i}`;
   for (const cacheEntries of [0, 100_000]) {
     const store = await RedisUserStore.connect({ url: values.url!, cacheEntries });
     try {
-      for (const [label, users] of [['distinct users (10k)', 10_000], ['hot users (100)', 100]] as const) {
-        for (let i = 0; i < 2000; i++) await store.snapshot(id(i % users), now);
+      for (const [label, users] of [['distinct users (10k)', USERS], ['hot users (100)', 100]] as const) {
+        for (let i = 0; i < 2000; i++) await store.snapshot(id(i % users), now, CATALOG);
         const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
-        for (let i = 0; i < n; i++) await store.snapshot(id((i * 7) % users), now);
+        for (let i = 0; i < n; i++) await store.snapshot(id((i * 7) % users), now, CATALOG);
         const wallUs = Number(process.hrtime.bigint() - t0) / 1e3 / n;
         const c = process.cpuUsage(c0);
         console.log(`local cache ${cacheEntries > 0 ? 'on' : 'off'}, ${label}: ${wallUs.toFixed(0)} µs wall, ${((c.user + c.system) / n).toFixed(0)} µs client CPU per snapshot`);
@@ -49,7 +81,7 @@ async function writes(url: string, n: number): Promise<void> {
         const worker = async () => {
           for (let b = next++; b < batches; b = next++) {
             const now = Date.now();
-            await store.apply(Array.from({ length: size }, (_, i) => ({ userId: `bench-w-${(b * size + i) % 20_000}`, row: (b * 7 + i) % 100_000, action: 2 as const, ts: now + i })), now);
+            await store.apply(Array.from({ length: size }, (_, i) => ({ userId: `bench-w-${(b * size + i) % 20_000}`, row: (b * 7 + i) % 100_000, action: ACTION.click, ts: now + i })), now, CATALOG);
           }
         };
         await Promise.all(Array.from({ length: inFlight }, worker));
