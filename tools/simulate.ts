@@ -17,7 +17,7 @@
 //   seen: clicked with the true P(click), then wishlisted, carted and bought
 //   with the true P(wishlist) / P(click), ... (capped at 1) of a click;
 //   every served item gets an impression event (it was on the page).
-// Writes OUT/impressions/ (the engine's log), OUT/events.jsonl (the world's
+// Writes OUT/impressions/ (the engine's log, fresh each run), OUT/events.jsonl (the world's
 // event format: {"user","item","action","ts"}, seed events first, then the
 // simulated ones) and OUT/simulation.json (the settings, the true position
 // bias curve and the counts).
@@ -110,6 +110,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulationSummary> {
   const start = Date.parse(o.world.referenceTime);
   let clock = start;
   await fs.mkdir(o.out, { recursive: true });
+  // The log is this run's alone (a reopened log would append to an earlier run's).
+  await fs.rm(path.join(o.out, 'impressions'), { recursive: true, force: true });
   const metrics = createMetrics({ defaultMetrics: false });
   const logger = pino({ level: 'silent' });
   const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads: 1, clock: () => clock, seedEvents: paths.events, rankerPrecision: 'fp32', metrics });
