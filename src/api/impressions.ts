@@ -51,6 +51,7 @@ export class ImpressionRecorder {
       epsilon: o.epsilon,
       objectives: [...engine.bundle.manifest.objectives],
       weights: Array.from(input.weights),
+      ...(out.userFeatures ? { layout: engine.bundle.manifest.features.layout, uf: Buffer.from(out.userFeatures.buffer, out.userFeatures.byteOffset, out.userFeatures.byteLength).toString('base64') } : {}),
       items: out.items.map((it, i) => ({
         item: catalog.ids[it.row],
         pos: i + 1,
@@ -73,7 +74,7 @@ export class ImpressionRecorder {
     const m = this.metrics.impressionsLogged;
     let line: LoggedImpression;
     try {
-      line = ImpressionRecorder.line(input, out, engine, served, engine.now());
+      line = ImpressionRecorder.line(input, out, engine, served, out.now ?? engine.now());
     } catch (err) {
       m.inc({ result: 'failed' });
       this.logger.warn({ err: (err as Error).message }, 'impression not logged');

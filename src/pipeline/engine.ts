@@ -272,6 +272,7 @@ export class Engine {
       degradations: ctx.degradations,
       stages: reports,
       removed: ctx.removed,
+      ...(input.log ? { now: ctx.now, ...(ctx.userFeatures ? { userFeatures: ctx.userFeatures } : {}) } : {}),
     };
   }
 

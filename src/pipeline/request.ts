@@ -90,4 +90,8 @@ export interface RankOutput {
   degradations: string[];
   stages: StageReport[];
   removed: { row: number; stage: string; reason: string }[];
+  /** Logged requests: the user part of the rankers' input (models/layout.ts), as the rankers saw it. */
+  userFeatures?: Float32Array;
+  /** Logged requests: the request's time on the engine's clock (the item features' "is new" is as of it). */
+  now?: number;
 }

@@ -9,10 +9,15 @@
 //    "category":".." (if any),"profile":"..","experiment":"..","bucket":"..",
 //    "bundle":"<version>","exploration":"epsilon-greedy","epsilon":0.1,
 //    "objectives":["click","wishlist","cart","purchase"],"weights":[..],
+//    "layout":"user-item-v1","uf":"<base64 float32 little-endian>",
 //    "items":[{"item":"..","pos":1,"prov":"retrieved","score":..,
 //              "p":[<objective probabilities>],"stages":{"retrieval":..,"prerank":..},
 //              "explored":false,"propensity":0.9}, ...]}
 //
+// `uf` is the user part of the rankers' input as the rankers saw it (layout
+// `layout`, docs/bundle-format.md); the item part follows from the bundle's
+// item columns and `ts` (native/features.ts), so a line holds each served
+// item's whole ranker input without repeating the catalog.
 // `propensity` is the probability that the policy put the item at its
 // position given the positions before it (stages/policy/exploration.ts); the
 // probability of the whole page is their product. The log is written, never
@@ -49,6 +54,10 @@ export interface LoggedImpression {
   epsilon: number;
   objectives: string[];
   weights: number[];
+  /** The feature layout of `uf` (the bundle manifest's features.layout). */
+  layout?: string;
+  /** The user features the rankers saw, float32 little-endian, base64. */
+  uf?: string;
   items: LoggedImpressionItem[];
 }
 

@@ -75,6 +75,23 @@ describe('impression log: what each logged Rank served, with propensities', func
     assert.equal(await metrics.impressionsLogged.get().then((m) => m.values.find((v) => v.labels.result === 'written')?.value), 40);
   });
 
+  it('a line holds each served item\'s ranker input: the logged user features with the item\'s row at the line\'s time give back its objective probabilities', async () => {
+    const log = await openImpressionLog({ dir });
+    Object.assign(recorder, { log });
+    const res = await h.client.rank({ user_id: 'user-000040', num_results: 8, options: { exploration: 'EXPLORATION_METHOD_NONE' } });
+    await log.close();
+    const line = (await readLog(dir)).find((l) => l.id === res.request_id)!;
+    assert.equal(line.layout, h.bundle.manifest.features.layout);
+    const buf = Buffer.from(line.uf!, 'base64');
+    const uf = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const rows = Int32Array.from(line.items, (it) => h.engine.catalog.rowOf.get(it.item)!);
+    const p = await h.engine.pool.score('ranker', uf, rows, line.ts);
+    const H = line.objectives.length;
+    line.items.forEach((it, i) => {
+      for (let o = 0; o < H; o++) assert.ok(Math.abs(p[i * H + o] - it.p[o]) < 1e-6, `${it.item} ${line.objectives[o]}: ${p[i * H + o]} vs logged ${it.p[o]}`);
+    });
+  });
+
   it('the sample share: about that share of Ranks is logged', async () => {
     const log = await openImpressionLog({ dir });
     Object.assign(recorder, { log });
