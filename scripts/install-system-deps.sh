@@ -4,11 +4,13 @@
 # rankers' fp32/bf16/int8 matmuls; Debian's build uses the OpenMP runtime),
 # plus the C++ toolchain node-gyp needs, promtool (package prometheus) for
 # the metrics test, and redis-server and nginx for the scale-out tests and
-# scripts/cluster.sh (the tests start their own). Uses sudo only when not already root. Installs only what
-# is missing, so running it again changes nothing.
+# scripts/cluster.sh (the tests start their own), and PyTorch with NumPy
+# (python3-torch, python3-numpy) for the trainers in train/. Uses sudo only
+# when not already root. Installs only what is missing, so running it again
+# changes nothing.
 set -euo pipefail
 
-pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl prometheus redis-server nginx curl)
+pkgs=(libfaiss-dev libopenblas-dev libdnnl-dev g++ make python3 pkg-config openssl prometheus redis-server nginx curl python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

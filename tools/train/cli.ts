@@ -1,0 +1,159 @@
+// npm run train: a bundle whose ranker is trained from the logs.
+//
+//   npm run train -- --logs DIR --bundle SRC --out BUNDLE [--epochs 3] [--seed 1]
+//        [--no-position] [--python PATH]
+//
+// --logs is what `npm run simulate` (or a deployment with --impression-log
+// and its events) wrote: impressions/ and events.jsonl. The ranker's inputs
+// come from the logs as served (export.ts), PyTorch trains the DCN-v2
+// multi-task ranker with position debiasing (train/ranker.py), and the new
+// bundle is the source bundle with that ranker: every other file copied, the
+// manifest rewritten (name, version, createdAt now, checksums), then loaded
+// and validated like any bundle, and the native DCN-v2 checked against
+// PyTorch's outputs on the trainer's sample rows (within 1e-5). Still from
+// the source bundle: the user tower, the item embeddings and index, the
+// pre-ranker (their trainers are not part of this version).
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { loadBundle } from '../../src/bundle/loader';
+import { fileEntry, Manifest, writeManifest } from '../../src/bundle/manifest';
+import { readNpyFloat32 } from '../../src/bundle/npy';
+import { DcnModel } from '../../src/native/dcn';
+import { exportRankerData, ExportSummary } from './export';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+
+export interface TrainOptions {
+  logs: string;
+  bundle: string;
+  out: string;
+  epochs: number;
+  seed: number;
+  position: boolean;
+  python: string;
+  log?: (m: string) => void;
+}
+
+export interface TrainResult {
+  data: ExportSummary;
+  trainSeconds: number;
+  loss: number[];
+  /** Largest |native - PyTorch| over the parity rows. */
+  parityMaxError: number;
+  version: string;
+}
+
+/**
+ * The first Python that has PyTorch and NumPy: $PYTHON, python3 on the PATH,
+ * then Debian's /usr/bin/python3 (python3-torch installs there, and a PATH
+ * may put another python3 first). Null when none has them.
+ */
+export function findPython(): string | null {
+  for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
+    if (py && spawnSync(py, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return null;
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** The native DCN-v2 on the parity rows against PyTorch's outputs: the largest difference. */
+async function parity(bundleDir: string, modelDir: string): Promise<number> {
+  const b = await loadBundle(bundleDir, { progress: false });
+  const model = new DcnModel(b.ranker.shape, b.ranker.weights, { precision: 'fp32' });
+  const x = await readNpyFloat32(path.join(modelDir, 'parity_x.npy'));
+  const p = await readNpyFloat32(path.join(modelDir, 'parity_p.npy'));
+  const [n, d] = x.shape;
+  const du = b.ranker.shape.userDim;
+  const users = new Float32Array(n * du);
+  const items = new Float32Array(n * (d - du));
+  for (let i = 0; i < n; i++) {
+    users.set(x.data.subarray(i * d, i * d + du), i * du);
+    items.set(x.data.subarray(i * d + du, (i + 1) * d), i * (d - du));
+  }
+  const got = model.forwardSegments(users, Int32Array.from({ length: n + 1 }, (_, i) => i), items);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - p.data[i]));
+  return worst;
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? (() => undefined);
+  const src = await loadBundle(o.bundle, { progress: false });
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'train-'));
+  try {
+    const data = await exportRankerData(o.logs, src, path.join(work, 'data'));
+    log(`train: ${data.rows} served items of ${data.pages} logged pages (${Object.entries(data.positives).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    const modelDir = path.join(work, 'model');
+    const args = [path.join(ROOT, 'train', 'ranker.py'), '--data', path.join(work, 'data'), '--config', path.join(o.bundle, src.manifest.models.ranker.config), '--out', modelDir];
+    args.push('--epochs', String(o.epochs), '--seed', String(o.seed), ...(o.position ? [] : ['--no-position']));
+    const t0 = Date.now();
+    const summary = JSON.parse((await run(o.python, args)).trim().split('\n').pop()!) as { loss: number[] };
+    const trainSeconds = (Date.now() - t0) / 1000;
+    // The new bundle: the source's files, the trained ranker, a new manifest.
+    await fs.rm(o.out, { recursive: true, force: true });
+    await fs.mkdir(o.out, { recursive: true });
+    const m = src.manifest;
+    const { weights, config } = m.models.ranker;
+    for (const f of Object.keys(m.files)) {
+      if (f === weights || f === config) continue;
+      await fs.copyFile(path.join(o.bundle, f), path.join(o.out, f));
+    }
+    await fs.copyFile(path.join(modelDir, 'ranker.safetensors'), path.join(o.out, weights));
+    await fs.copyFile(path.join(modelDir, 'ranker.json'), path.join(o.out, config));
+    const files: Manifest['files'] = {};
+    for (const f of Object.keys(m.files).sort()) files[f] = await fileEntry(path.join(o.out, f));
+    const created = new Date();
+    const version = `${m.version}+ranker.trained.${created.toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
+    await writeManifest(o.out, { ...m, name: `${m.name}-trained`, version, createdAt: created.toISOString(), files });
+    await loadBundle(o.out, { progress: false, verifyChecksums: true });
+    const parityMaxError = await parity(o.out, modelDir);
+    if (!(parityMaxError <= 1e-5)) throw new Error(`the native ranker differs from PyTorch's by ${parityMaxError} on the parity rows`);
+    await fs.copyFile(path.join(modelDir, 'train-summary.json'), path.join(o.out, '..', `${path.basename(o.out)}.train-summary.json`));
+    return { data, trainSeconds, loss: summary.loss, parityMaxError, version };
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      logs: { type: 'string' },
+      bundle: { type: 'string', default: path.join('.data', 'demo-world', 'bundle') },
+      out: { type: 'string' },
+      epochs: { type: 'string', default: '3' },
+      seed: { type: 'string', default: '1' },
+      'no-position': { type: 'boolean', default: false },
+      python: { type: 'string' },
+    },
+  });
+  if (!values.logs || !values.out) throw new Error('usage: npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1] [--no-position]');
+  const epochs = Number(values.epochs);
+  if (!Number.isInteger(epochs) || epochs < 1) throw new Error('--epochs must be a positive integer');
+  const python = values.python ?? findPython();
+  if (!python) throw new Error('no python3 with PyTorch and NumPy found (Debian: python3-torch; scripts/install-system-deps.sh installs it), or name one with --python');
+  const t0 = Date.now();
+  const r = await train({ logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed), position: !values['no-position'], python, log: (m) => process.stderr.write(m + '\n') });
+  console.log(`wrote ${path.resolve(values.out)} (${r.version}): ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
+

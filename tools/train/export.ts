@@ -1,0 +1,107 @@
+// The ranker's training data from the logs, as the ranker saw it: per served
+// item of every logged Rank, its input x0 = [the logged user features | the
+// item part at the Rank's time] (models/layout.ts, the serving code), its
+// position, and its labels: the click, wishlist, cart and purchase the same
+// user made on that item within the session (the events log). Nothing of
+// the world's truth is read.
+//
+// Writes DIR/x.npy (N x inputDim float32), DIR/y.npy (N x objectives, 0/1),
+// DIR/pos.npy (N, 1-based positions as float32) and DIR/meta.json.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import type { Bundle } from '../../src/bundle/loader';
+import { writeNpyFloat32 } from '../../src/bundle/npy';
+import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
+import { LoggedImpression, parseImpression } from '../../src/state/impression-log';
+
+const DAY_MS = 86_400_000;
+/** A session's actions fall within this long after its page (tools/simulate.ts). */
+const SESSION_MS = 5000;
+
+export interface ExportSummary {
+  pages: number;
+  rows: number;
+  inputDim: number;
+  positives: Record<string, number>;
+}
+
+async function readImpressions(dir: string): Promise<LoggedImpression[]> {
+  const out: LoggedImpression[] = [];
+  for (const f of (await fs.readdir(dir)).filter((f) => f.endsWith('.jsonl')).sort()) {
+    for (const l of (await fs.readFile(path.join(dir, f), 'utf8')).split('\n')) {
+      const r = l ? parseImpression(l) : null;
+      if (r?.uf) out.push(r);
+    }
+  }
+  return out;
+}
+
+/** (user, item) -> the times of each objective's action, from `first` on. */
+async function readActions(file: string, objectives: readonly string[], first: number): Promise<Map<string, number[][]>> {
+  const out = new Map<string, number[][]>();
+  for (const l of (await fs.readFile(file, 'utf8')).split('\n')) {
+    if (!l) continue;
+    const e = JSON.parse(l) as { user: string; item: string; action: string; ts: number };
+    const o = objectives.indexOf(e.action);
+    if (o < 0 || e.ts < first) continue;
+    const k = `${e.user}\u0000${e.item}`;
+    let lists = out.get(k);
+    if (!lists) out.set(k, (lists = objectives.map(() => [])));
+    lists[o].push(e.ts);
+  }
+  return out;
+}
+
+export async function exportRankerData(logs: string, bundle: Bundle, out: string): Promise<ExportSummary> {
+  const m = bundle.manifest;
+  const layout = featureLayout(m.embeddingDim);
+  const lines = await readImpressions(path.join(logs, 'impressions'));
+  if (lines.length === 0) throw new Error(`${logs}/impressions holds no logged Rank with user features`);
+  if (lines.some((l) => l.layout !== m.features.layout)) throw new Error(`the log's feature layout is not the bundle's (${m.features.layout})`);
+  const first = Math.min(...lines.map((l) => l.ts));
+  const actions = await readActions(path.join(logs, 'events.jsonl'), m.objectives, first);
+  const D = layout.userDim + layout.itemDim;
+  const H = m.objectives.length;
+  const N = lines.reduce((a, l) => a + l.items.length, 0);
+  const x = new Float32Array(N * D);
+  const y = new Float32Array(N * H);
+  const pos = new Float32Array(N);
+  const positives: Record<string, number> = Object.fromEntries(m.objectives.map((o) => [o, 0]));
+  const isNew = new Uint8Array(bundle.items.n);
+  const newMs = m.features.newItemDays * DAY_MS;
+  let n = 0;
+  for (const l of lines) {
+    const buf = Buffer.from(l.uf!, 'base64');
+    const uf = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    if (uf.length !== layout.userDim) throw new Error(`request ${l.id}: ${uf.length} user features, the layout has ${layout.userDim}`);
+    const rows = Int32Array.from(l.items, (it) => bundle.items.rowOf.get(it.item) ?? -1);
+    if (rows.some((r) => r < 0)) throw new Error(`request ${l.id} served an item the bundle does not have`);
+    for (const r of rows) {
+      const t = bundle.items.createdAt[r];
+      isNew[r] = t <= l.ts && l.ts - t < newMs ? 1 : 0;
+    }
+    const items = gatherItemFeatures(layout, { embeddings: bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, rows);
+    l.items.forEach((it, i) => {
+      x.set(uf, n * D);
+      x.set(items.subarray(i * layout.itemDim, (i + 1) * layout.itemDim), n * D + layout.userDim);
+      pos[n] = it.pos;
+      const acts = actions.get(`${l.user}\u0000${it.item}`);
+      for (let o = 0; o < H; o++) {
+        const hit = acts?.[o].some((t) => t >= l.ts && t < l.ts + SESSION_MS) ?? false;
+        if (hit) {
+          y[n * H + o] = 1;
+          positives[m.objectives[o]]++;
+        }
+      }
+      n++;
+    });
+  }
+  await fs.mkdir(out, { recursive: true });
+  await writeNpyFloat32(path.join(out, 'x.npy'), [N, D], x);
+  await writeNpyFloat32(path.join(out, 'y.npy'), [N, H], y);
+  await writeNpyFloat32(path.join(out, 'pos.npy'), [N], pos);
+  const summary: ExportSummary = { pages: lines.length, rows: N, inputDim: D, positives };
+  await fs.writeFile(path.join(out, 'meta.json'), JSON.stringify({ ...summary, objectives: m.objectives, layout: m.features.layout, userDim: layout.userDim }, null, 2));
+  return summary;
+}

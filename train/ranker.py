@@ -1,0 +1,177 @@
+"""The DCN-v2 multi-task ranker, trained from the logs (PyTorch).
+
+Reads what tools/train/export.ts wrote (x.npy: the ranker's inputs as served,
+y.npy: click / wishlist / cart / purchase labels, pos.npy: the positions) and
+the source bundle's ranker.json (the shape to train), and writes the weights
+in the bundle format (ranker.safetensors, the tensor names and layout the
+engine's native DCN-v2 reads) and the ranker's config.
+
+The network is the engine's: x_{l+1} = x0 * (W_l x_l + b_l) + x_l for each
+cross layer, an MLP with ReLU on x0 (parallel structure), heads on
+[x_L, h], one sigmoid per objective; the loss is the mean of the heads'
+binary cross-entropies. Position debiasing (Zalando, section 5.3): during
+training a learned per-position logit offset (one per head) is added, so the
+network need not explain the position bias with the items; at serving the
+position is fixed to the first one: its offset is folded into the heads'
+bias. --no-position trains without it (the ablation).
+
+    python3 train/ranker.py --data DIR --config ranker.json --out DIR
+        [--epochs 3] [--batch 512] [--lr 0.002] [--seed 1] [--no-position]
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Dcn(nn.Module):
+    def __init__(self, shape, positions):
+        super().__init__()
+        d = shape["inputDim"]
+        if shape.get("crossRank", 0) != 0 or shape.get("structure", "stacked") != "parallel":
+            raise SystemExit("only full-rank parallel DCN-v2 shapes are trained here")
+        self.cross = nn.ModuleList([nn.Linear(d, d) for _ in range(shape["crossLayers"])])
+        widths = [d] + list(shape["mlp"])
+        self.mlp = nn.ModuleList([nn.Linear(widths[j], widths[j + 1]) for j in range(len(shape["mlp"]))])
+        self.heads = nn.Linear(d + widths[-1], shape["heads"])
+        # Per-position logit offsets (training only); row 0 is unused (positions are 1-based).
+        self.position = nn.Embedding(positions + 1, shape["heads"]) if positions > 0 else None
+        if self.position is not None:
+            nn.init.zeros_(self.position.weight)
+
+    def logits(self, x0, pos=None):
+        x = x0
+        for layer in self.cross:
+            x = x0 * layer(x) + x
+        h = x0
+        for layer in self.mlp:
+            h = torch.relu(layer(h))
+        z = self.heads(torch.cat([x, h], dim=1))
+        if self.position is not None and pos is not None:
+            z = z + self.position(pos)
+        return z
+
+    def serving_tensors(self):
+        """The weights as the engine reads them, with position 1's offset in the heads' bias."""
+        out = {}
+        for l, layer in enumerate(self.cross):
+            out[f"cross.{l}.weight"] = layer.weight
+            out[f"cross.{l}.bias"] = layer.bias
+        for j, layer in enumerate(self.mlp):
+            out[f"mlp.{j}.weight"] = layer.weight
+            out[f"mlp.{j}.bias"] = layer.bias
+        out["heads.weight"] = self.heads.weight
+        bias = self.heads.bias
+        if self.position is not None:
+            bias = bias + self.position.weight[1]
+        out["heads.bias"] = bias
+        return {k: v.detach().to(torch.float32).contiguous().numpy() for k, v in out.items()}
+
+
+def write_safetensors(path, tensors, about):
+    """Writes F32 tensors in the safetensors format (8-byte header length, JSON header, raw data)."""
+    header = {"__metadata__": {"format": "pt", "about": about}}
+    offset = 0
+    blobs = []
+    for name, arr in tensors.items():
+        data = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def progress(epoch, epochs, done, total, loss, t0):
+    width = 30
+    filled = int(width * done / max(1, total))
+    sys.stderr.write(f"\rranker epoch {epoch + 1}/{epochs} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} loss {loss:.4f} {time.time() - t0:.0f} s")
+    sys.stderr.flush()
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    x = torch.from_numpy(np.load(os.path.join(args.data, "x.npy")))
+    y = torch.from_numpy(np.load(os.path.join(args.data, "y.npy")))
+    pos = torch.from_numpy(np.load(os.path.join(args.data, "pos.npy")).astype(np.int64))
+    with open(args.config) as f:
+        config = json.load(f)
+    shape = config["shape"]
+    if x.shape[1] != shape["inputDim"] or y.shape[1] != shape["heads"]:
+        raise SystemExit(f"data is {x.shape[1]} inputs x {y.shape[1]} labels, the ranker takes {shape['inputDim']} x {shape['heads']}")
+    positions = 0 if args.no_position else int(pos.max().item())
+    model = Dcn(shape, positions)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    lossf = nn.BCEWithLogitsLoss()
+    n = x.shape[0]
+    t0 = time.time()
+    history = []
+    for epoch in range(args.epochs):
+        order = torch.randperm(n)
+        total = 0.0
+        for start in range(0, n, args.batch):
+            idx = order[start:start + args.batch]
+            opt.zero_grad()
+            loss = lossf(model.logits(x[idx], pos[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            if (start // args.batch) % 20 == 0:
+                progress(epoch, args.epochs, min(n, start + args.batch), n, loss.item(), t0)
+        history.append(total / n)
+        progress(epoch, args.epochs, n, n, total / n, t0)
+        sys.stderr.write("\n")
+    os.makedirs(args.out, exist_ok=True)
+    tensors = model.serving_tensors()
+    about = f"multi-task ranker trained from logs ({n} served items, {args.epochs} epochs, position debiasing {'off' if args.no_position else 'on'})"
+    write_safetensors(os.path.join(args.out, "ranker.safetensors"), tensors, about)
+    with open(os.path.join(args.out, "ranker.json"), "w") as f:
+        json.dump({**config, "about": about}, f, indent=2)
+        f.write("\n")
+    # Serving-path outputs on a few rows, for the parity check against the native DCN-v2.
+    with torch.no_grad():
+        check_x = x[: min(64, n)]
+        first = torch.ones(check_x.shape[0], dtype=torch.int64)
+        probs = torch.sigmoid(model.logits(check_x, first if model.position is not None else None))
+    np.save(os.path.join(args.out, "parity_x.npy"), check_x.numpy().astype("<f4"))
+    np.save(os.path.join(args.out, "parity_p.npy"), probs.numpy().astype("<f4"))
+    curve = None
+    if model.position is not None:
+        # The learned click offset per position, relative to position 1 (the click head is the first).
+        w = model.position.weight.detach()[1:, 0]
+        curve = (w - w[0]).tolist()
+    summary = {"rows": n, "epochs": args.epochs, "loss": history, "seconds": time.time() - t0, "positionClickLogit": curve}
+    with open(os.path.join(args.out, "train-summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--lr", type=float, default=0.002)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-position", action="store_true")
+    s = train(p.parse_args())
+    print(json.dumps({k: s[k] for k in ("rows", "epochs", "loss", "seconds")}))
+
+
+if __name__ == "__main__":
+    main()
