@@ -6,7 +6,7 @@
 // (what was served, with propensities) and the recorded events. The trainers
 // (train/) learn from these only, never from the truth.
 //
-//   npm run simulate -- [--world DIR] [--items N] [--days 2] [--sessions-per-day 2000]
+//   npm run simulate -- [--world DIR (an existing world is used as it is)] [--items N] [--days 2] [--sessions-per-day 2000]
 //        [--out DIR] [--seed 1] [--exam-power 0.7] [--epsilon 0.1] [--results 20]
 //
 // The engine runs in this process on a clock the simulation drives (sessions
@@ -175,6 +175,15 @@ export async function simulate(o: SimulateOptions): Promise<SimulationSummary> {
   }
 }
 
+/** The configuration of the world already at `root` (world.json), so an existing world is reused as it is. */
+export async function existingWorld(root: string): Promise<WorldConfig | null> {
+  try {
+    return (JSON.parse(await fs.readFile(path.join(root, 'world.json'), 'utf8')) as { config: WorldConfig }).config;
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -194,10 +203,11 @@ async function main(): Promise<void> {
     if (!(v >= min && v <= max)) throw new Error(`--${name} must be a number in [${min}, ${max}], got ${String(values[name])}`);
     return v;
   };
-  const world = values.items !== undefined ? { ...DEFAULT_WORLD, items: num('items', 100, 10_000_000) } : DEFAULT_WORLD;
+  const root = path.resolve(values.world!);
+  const world = values.items !== undefined ? { ...DEFAULT_WORLD, items: num('items', 100, 10_000_000) } : ((await existingWorld(root)) ?? DEFAULT_WORLD);
   const t0 = Date.now();
   const summary = await simulate({
-    root: path.resolve(values.world!),
+    root,
     world,
     out: path.resolve(values.out!),
     days: num('days', 0.001, 365),
