@@ -2,6 +2,7 @@
 // ranker trained from its logs (PyTorch, one epoch), and the trained bundle
 // loaded, validated and serving; the native DCN-v2 agrees with PyTorch.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +28,12 @@ describe('train: the ranker from the logs', function () {
   });
   after(async () => {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('the trainer\'s own unit tests pass (python3 -m unittest: shapes, the position branch\'s folding, the safetensors writer)', () => {
+    const r = spawnSync(python!, ['-B', '-m', 'unittest', 'discover', '-s', path.join(__dirname, '..', '..', '..', 'train'), '-p', 'test_*.py'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Ran \d+ tests/);
   });
 
   it('simulate, train one epoch, and serve the trained bundle', async () => {
