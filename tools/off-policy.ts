@@ -19,7 +19,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { LoggedImpression, parseImpression } from '../src/state/impression-log';
+import { pairKey, readActions, readImpressions } from './logs';
 import { Rng } from '../src/util/random';
 import { simulate } from './simulate';
 import { DEFAULT_WORLD, WorldConfig } from './world/schema';
@@ -88,30 +88,14 @@ export function estimate(pages: readonly LoggedPage[], logEps: number, targetEps
 
 /** The pages of a simulation's output: the impression log joined with its clicks (same user and item, within the session). */
 export async function loggedPages(simOut: string): Promise<LoggedPage[]> {
-  const lines: LoggedImpression[] = [];
-  const dir = path.join(simOut, 'impressions');
-  for (const f of (await fs.readdir(dir)).sort()) {
-    for (const l of (await fs.readFile(path.join(dir, f), 'utf8')).split('\n')) {
-      const r = l ? parseImpression(l) : null;
-      if (r) lines.push(r);
-    }
-  }
+  const lines = await readImpressions(path.join(simOut, 'impressions'));
   const first = lines.length > 0 ? Math.min(...lines.map((l) => l.ts)) : Infinity;
-  const clicks = new Map<string, number[]>();
-  for (const l of (await fs.readFile(path.join(simOut, 'events.jsonl'), 'utf8')).split('\n')) {
-    if (!l) continue;
-    const e = JSON.parse(l) as { user: string; item: string; action: string; ts: number };
-    if (e.action !== 'click' || e.ts < first) continue;
-    const k = `${e.user}\u0000${e.item}`;
-    const list = clicks.get(k);
-    if (list) list.push(e.ts);
-    else clicks.set(k, [e.ts]);
-  }
+  const clicks = await readActions(path.join(simOut, 'events.jsonl'), ['click'], first);
   // A session's actions fall within 5 s after its page (tools/simulate.ts).
   return lines.map((l) => ({
     propensity: l.items.map((it) => it.propensity),
     explored: l.items.map((it) => it.explored),
-    clicks: l.items.map((it) => (clicks.get(`${l.user}\u0000${it.item}`) ?? []).filter((t) => t >= l.ts && t < l.ts + 5000).length),
+    clicks: l.items.map((it) => (clicks.get(pairKey(l.user, it.item))?.[0] ?? []).filter((t) => t >= l.ts && t < l.ts + 5000).length),
   }));
 }
 

@@ -289,21 +289,17 @@ export class RankingService {
 
   private async rankWith(engine: Engine, req: unknown, requestId: string, deadline: number, signal?: AbortSignal): Promise<object> {
     // Validation first: a malformed request is INVALID_ARGUMENT whatever its budget.
-    const { input, unknownCandidates, served } = toRankInput(req, {
-      bundle: engine.bundle,
-      catalog: engine.catalog,
-      now: engine.now(),
-      requestId,
-      deadline,
-      limits: this.limits,
-      defaults: this.defaults,
-      profiles: this.profiles,
-    });
+    const ctx = { bundle: engine.bundle, catalog: engine.catalog, now: engine.now(), requestId, deadline, limits: this.limits, defaults: this.defaults, profiles: this.profiles };
+    let v = toRankInput(req, ctx);
     if (Date.now() >= deadline) throw new ServiceError('DEADLINE', 'the deadline passed before the request was started');
+    const caught = this.shared ? await this.shared.barrier(deadline) : null;
+    // Catalog changes applied while waiting: the request's item ids are resolved again.
+    if (caught?.waited) v = toRankInput(req, ctx);
+    const { input, unknownCandidates, served } = v;
     input.signal = signal;
     input.log = this.opts.impressions?.sampled() ?? false;
-    const lag = this.shared ? await this.shared.barrier(deadline) : null;
     const out = await engine.rank(input);
+    const lag = caught?.degradation;
     if (lag) {
       out.degraded = true;
       out.degradations.push(lag);

@@ -88,17 +88,18 @@ export class SharedCatalog {
 
   /**
    * Before a Rank: waits until every entry appended to the stream so far is
-   * applied here (up to `deadline`). Returns a degradation when the head
-   * could not be read, else null.
+   * applied here (up to `deadline`). Says whether it waited (the catalog may
+   * have changed meanwhile) and gives a degradation when the head could not
+   * be read.
    */
-  async barrier(deadline: number): Promise<string | null> {
+  async barrier(deadline: number): Promise<{ waited: boolean; degradation: string | null }> {
     let head: string;
     try {
       head = await this.opts.stream.head();
     } catch {
-      return STREAM_UNAVAILABLE;
+      return { waited: false, degradation: STREAM_UNAVAILABLE };
     }
-    if (compareIds(head, this.applied) <= 0) return null;
+    if (compareIds(head, this.applied) <= 0) return { waited: false, degradation: null };
     const wait = Math.min(deadline, Date.now() + (this.opts.applyTimeoutMs ?? 10_000)) - Date.now();
     let timer: NodeJS.Timeout | undefined;
     const waiter = { id: head, resolve: () => undefined as void };
@@ -112,7 +113,7 @@ export class SharedCatalog {
     const at = this.behind.indexOf(waiter);
     if (at >= 0) this.behind.splice(at, 1);
     if (!ok) throw new ServiceError('CATALOG_BEHIND', `catalog changes up to ${head} are not applied on this replica yet (applied: ${this.applied}); retry`, 50);
-    return null;
+    return { waited: true, degradation: null };
   }
 
   private async publish(changes: CatalogChange[]): Promise<unknown> {

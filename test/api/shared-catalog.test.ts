@@ -100,14 +100,14 @@ describe('shared catalog: changes in stream order, Ranks behind the head wait', 
     const stream = new FakeStream();
     const { engine } = fakeEngine(['a', 'b']);
     const s = await shared(stream, engine);
-    assert.equal(await s.barrier(Date.now() + 1000), null, 'nothing to wait for');
+    assert.deepEqual(await s.barrier(Date.now() + 1000), { waited: false, degradation: null }, 'nothing to wait for');
     await stream.append('other-replica', 1, [{ op: 'delete', ts: Date.now(), bundle: { version: 'v1', createdAt: '' }, id: 'a' }]);
     let passed = false;
     const rank = s.barrier(Date.now() + 5000).then((d) => ((passed = true), d));
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(passed, false, 'the Rank waits while the replica is behind');
     await stream.deliver();
-    assert.equal(await rank, null);
+    assert.deepEqual(await rank, { waited: true, degradation: null });
     assert.equal(engine.catalog.rowOf.has('a'), false, 'the delete is applied before the Rank goes on');
 
     await stream.append('other-replica', 2, [{ op: 'delete', ts: Date.now(), bundle: { version: 'v1', createdAt: '' }, id: 'b' }]);
@@ -119,7 +119,7 @@ describe('shared catalog: changes in stream order, Ranks behind the head wait', 
     const { engine } = fakeEngine(['a']);
     const s = await shared(stream, engine);
     stream.headFails = true;
-    assert.equal(await s.barrier(Date.now() + 1000), STREAM_UNAVAILABLE);
+    assert.deepEqual(await s.barrier(Date.now() + 1000), { waited: false, degradation: STREAM_UNAVAILABLE });
   });
 
   it('a call whose entry is not applied here in time is UNAVAILABLE, and says the change is in the stream', async () => {
@@ -129,5 +129,31 @@ describe('shared catalog: changes in stream order, Ranks behind the head wait', 
     await assert.rejects(s.delete(engine, ['a']), (err: ServiceError) => err.code === 'CATALOG_BEHIND' && /in the catalog stream/.test(err.message));
     await stream.deliver();
     assert.equal(engine.catalog.rowOf.has('a'), false, 'applied when the reader reaches it');
+  });
+});
+
+describe('shared catalog in the service: a Rank behind the stream', function () {
+  this.timeout(120_000);
+
+  it('waits for the reader, then resolves its item ids against the catalog as changed (a deleted candidate is unknown, never served)', async () => {
+    const { startHarness } = await import('./harness');
+    const h = await startHarness();
+    try {
+      const stream = new FakeStream();
+      h.service.shareCatalog(stream as unknown as RedisCatalogStream);
+      await h.service.restoreCatalog(h.engine, []);
+      const user = 'user-000009';
+      const top = (await h.client.rank({ user_id: user, num_results: 3, options: { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' } })).items.map((it) => it.item_id);
+      // Another replica deleted the first: the entry is in the stream, not yet read here.
+      await stream.append('other-replica', 1, [{ op: 'delete', ts: Date.now(), bundle: { version: h.engine.version, createdAt: '' }, id: top[0] }]);
+      const pending = h.client.rank({ user_id: user, num_results: 3, candidate_ids: top, options: { exploration: 'EXPLORATION_METHOD_NONE', diversity: 'DIVERSITY_METHOD_NONE' } });
+      await new Promise((r) => setTimeout(r, 50));
+      await stream.deliver();
+      const res = await pending;
+      assert.deepEqual([...res.unknown_candidate_ids], [top[0]], 'the deleted candidate is unknown');
+      assert.ok(!res.items.some((it) => it.item_id === top[0]), 'and not served');
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Bundle } from '../../src/bundle/loader';
 import { writeNpyFloat32 } from '../../src/bundle/npy';
 import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
-import { LoggedImpression, parseImpression } from '../../src/state/impression-log';
+import { pairKey, readActions, readImpressions } from '../logs';
 
 const DAY_MS = 86_400_000;
 /** A session's actions fall within this long after its page (tools/simulate.ts). */
@@ -26,37 +26,10 @@ export interface ExportSummary {
   positives: Record<string, number>;
 }
 
-async function readImpressions(dir: string): Promise<LoggedImpression[]> {
-  const out: LoggedImpression[] = [];
-  for (const f of (await fs.readdir(dir)).filter((f) => f.endsWith('.jsonl')).sort()) {
-    for (const l of (await fs.readFile(path.join(dir, f), 'utf8')).split('\n')) {
-      const r = l ? parseImpression(l) : null;
-      if (r?.uf) out.push(r);
-    }
-  }
-  return out;
-}
-
-/** (user, item) -> the times of each objective's action, from `first` on. */
-async function readActions(file: string, objectives: readonly string[], first: number): Promise<Map<string, number[][]>> {
-  const out = new Map<string, number[][]>();
-  for (const l of (await fs.readFile(file, 'utf8')).split('\n')) {
-    if (!l) continue;
-    const e = JSON.parse(l) as { user: string; item: string; action: string; ts: number };
-    const o = objectives.indexOf(e.action);
-    if (o < 0 || e.ts < first) continue;
-    const k = `${e.user}\u0000${e.item}`;
-    let lists = out.get(k);
-    if (!lists) out.set(k, (lists = objectives.map(() => [])));
-    lists[o].push(e.ts);
-  }
-  return out;
-}
-
 export async function exportRankerData(logs: string, bundle: Bundle, out: string): Promise<ExportSummary> {
   const m = bundle.manifest;
   const layout = featureLayout(m.embeddingDim);
-  const lines = await readImpressions(path.join(logs, 'impressions'));
+  const lines = (await readImpressions(path.join(logs, 'impressions'))).filter((l) => l.uf !== undefined);
   if (lines.length === 0) throw new Error(`${logs}/impressions holds no logged Rank with user features`);
   if (lines.some((l) => l.layout !== m.features.layout)) throw new Error(`the log's feature layout is not the bundle's (${m.features.layout})`);
   const first = Math.min(...lines.map((l) => l.ts));
@@ -86,7 +59,7 @@ export async function exportRankerData(logs: string, bundle: Bundle, out: string
       x.set(uf, n * D);
       x.set(items.subarray(i * layout.itemDim, (i + 1) * layout.itemDim), n * D + layout.userDim);
       pos[n] = it.pos;
-      const acts = actions.get(`${l.user}\u0000${it.item}`);
+      const acts = actions.get(pairKey(l.user, it.item));
       for (let o = 0; o < H; o++) {
         const hit = acts?.[o].some((t) => t >= l.ts && t < l.ts + SESSION_MS) ?? false;
         if (hit) {
