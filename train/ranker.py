@@ -15,8 +15,12 @@ network need not explain the position bias with the items; at serving the
 position is fixed to the first one: its offset is folded into the heads'
 bias. --no-position trains without it (the ablation).
 
+With --ensemble WIDTHS (e.g. 16,8) it then trains the learned ensemble
+(train/ensemble.py) on the trained ranker's serving outputs and writes
+ensemble.safetensors and ensemble.json too.
+
     python3 train/ranker.py --data DIR --config ranker.json --out DIR
-        [--epochs 3] [--batch 512] [--lr 0.002] [--seed 1] [--no-position]
+        [--epochs 3] [--batch 512] [--lr 0.002] [--seed 1] [--no-position] [--ensemble 16,8]
 """
 import argparse
 import json
@@ -28,6 +32,9 @@ import time
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ensemble as ens  # noqa: E402
 
 
 class Dcn(nn.Module):
@@ -154,9 +161,33 @@ def train(args):
         w = model.position.weight.detach()[1:, 0]
         curve = (w - w[0]).tolist()
     summary = {"rows": n, "epochs": args.epochs, "loss": history, "seconds": time.time() - t0, "positionClickLogit": curve}
+    if args.ensemble:
+        summary["ensembleLoss"] = train_ensemble_on(args, model, x, y)
     with open(os.path.join(args.out, "train-summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def train_ensemble_on(args, model, x, y):
+    """The learned ensemble on the trained ranker's serving outputs (position 1), written beside the ranker."""
+    hidden = [int(h) for h in args.ensemble.split(",") if h]
+    w = torch.from_numpy(np.load(os.path.join(args.data, "w.npy")))
+    page = torch.from_numpy(np.load(os.path.join(args.data, "page.npy")).astype(np.int64))
+    with torch.no_grad():
+        first = torch.ones(x.shape[0], dtype=torch.int64)
+        p = torch.sigmoid(model.logits(x, first if model.position is not None else None))
+    net, history = ens.train_ensemble(p, w, y, page, hidden, args.epochs, 64, args.lr, args.seed, lambda m: sys.stderr.write(m + "\n"))
+    about = f"learned ensemble {args.ensemble} trained with a pairwise AUC loss on {int(page.max().item()) + 1} pages"
+    write_safetensors(os.path.join(args.out, "ensemble.safetensors"), net.serving_tensors(), about)
+    with open(os.path.join(args.out, "ensemble.json"), "w") as f:
+        json.dump({"format": "mlp-v1", "hidden": hidden, "about": about}, f, indent=2)
+        f.write("\n")
+    with torch.no_grad():
+        k = min(64, x.shape[0])
+        np.save(os.path.join(args.out, "ens_parity_p.npy"), p[:k].numpy().astype("<f4"))
+        np.save(os.path.join(args.out, "ens_parity_w.npy"), w[:k].numpy().astype("<f4"))
+        np.save(os.path.join(args.out, "ens_parity_s.npy"), net(p[:k], w[:k]).numpy().astype("<f4"))
+    return history
 
 
 def main():
@@ -169,6 +200,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-position", action="store_true")
+    p.add_argument("--ensemble", default="", help="hidden widths of the learned ensemble, e.g. 16,8 (default: none)")
     s = train(p.parse_args())
     print(json.dumps({k: s[k] for k in ("rows", "epochs", "loss", "seconds")}))
 

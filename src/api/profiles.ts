@@ -7,7 +7,7 @@
 // bucket. The file format is in docs/profiles.md.
 import { promises as fs } from 'node:fs';
 
-import type { DiversityMethod, ExplorationMethod, RankDefaults } from '../pipeline/request';
+import type { DiversityMethod, EnsembleMethod, ExplorationMethod, RankDefaults } from '../pipeline/request';
 import { invalid } from './errors';
 import { MAX_INTERESTS } from '../models/interests';
 
@@ -56,6 +56,7 @@ export const BUILTIN_PROFILE = 'default';
 
 const DIVERSITY: readonly DiversityMethod[] = ['none', 'mmr', 'dpp'];
 const EXPLORATION: readonly ExplorationMethod[] = ['none', 'epsilon-greedy', 'thompson'];
+const ENSEMBLE: readonly EnsembleMethod[] = ['weighted', 'learned'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 type Json = Record<string, unknown>;
@@ -206,6 +207,7 @@ const PROFILE_FIELDS = [
   'calibration',
   'exploration',
   'epsilon',
+  'ensemble',
   'explorationStart',
   'numResults',
   'seenTtlMs',
@@ -245,6 +247,7 @@ function parseProfile(name: string, o: Json, base: RankDefaults, all: readonly S
     calibration: real('calibration', 0, 1) ?? base.calibration,
     exploration: oneOf('exploration', EXPLORATION) ?? base.exploration,
     epsilon: real('epsilon', 0, 1) ?? base.epsilon,
+    ensemble: oneOf('ensemble', ENSEMBLE) ?? base.ensemble,
     explorationStart: int('explorationStart', 1, 1000) ?? base.explorationStart,
   };
   const ids = all.map((s) => s.id);

@@ -3,7 +3,7 @@
 // inputs. Every problem is INVALID_ARGUMENT with the field named.
 import type { Bundle } from '../bundle/loader';
 import type { LiveCatalog, NewItem } from '../catalog/catalog';
-import type { DiversityMethod, ExplorationMethod, RankDefaults, RankInput, RankOptions } from '../pipeline/request';
+import type { DiversityMethod, EnsembleMethod, ExplorationMethod, RankDefaults, RankInput, RankOptions } from '../pipeline/request';
 import type { EngineEvent } from '../state';
 import { ACTION, ActionCode } from '../models/schema';
 import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from '../bundle/limits';
@@ -47,6 +47,7 @@ const ACTIONS: Record<string, ActionCode> = {
   ACTION_TYPE_PURCHASE: ACTION.purchase,
 };
 const DIVERSITY: Record<string, DiversityMethod> = { DIVERSITY_METHOD_NONE: 'none', DIVERSITY_METHOD_MMR: 'mmr', DIVERSITY_METHOD_DPP: 'dpp' };
+const ENSEMBLE: Record<string, EnsembleMethod> = { ENSEMBLE_METHOD_WEIGHTED: 'weighted', ENSEMBLE_METHOD_LEARNED: 'learned' };
 const EXPLORATION: Record<string, ExplorationMethod> = {
   EXPLORATION_METHOD_NONE: 'none',
   EXPLORATION_METHOD_EPSILON_GREEDY: 'epsilon-greedy',
@@ -195,6 +196,7 @@ function toOptions(r: Msg, D: RankDefaults, numResults: number, catalog: LiveCat
     calibration: num('options.calibration', o.calibration, 0, 1, D.calibration),
     exploration: enumOf('options.exploration', o.exploration, EXPLORATION, D.exploration),
     epsilon: num('options.exploration_epsilon', o.exploration_epsilon, 0, 1, D.epsilon),
+    ensemble: enumOf('options.ensemble', o.ensemble, ENSEMBLE, D.ensemble),
     explorationStart: count('options.exploration_start', o.exploration_start, limits.maxResults, D.explorationStart),
     exclude,
     seed: typeof o.seed === 'number' && Number.isFinite(o.seed) ? o.seed >>> 0 : 0,
@@ -229,6 +231,7 @@ export function toRankInput(raw: unknown, ctx: RankCtx): { input: RankInput; unk
   const { candidateRows, unknownCandidates } = toCandidates(r, catalog, limits);
   const weights = toWeights(r, bundle, surface);
   const options = toOptions(r, served?.profile.defaults ?? ctx.defaults, numResults, catalog, limits, served);
+  if (options.ensemble === 'learned' && !ctx.bundle.ensemble) throw invalid('options.ensemble', 'the serving bundle has no learned ensemble (models.ensemble)');
   const input: RankInput = { requestId: ctx.requestId, userId, surface, device, category, recentActions, candidateRows, numResults, weights, options, debug: r.debug === true, deadline: ctx.deadline };
   return { input, unknownCandidates, served };
 }

@@ -14,6 +14,8 @@ import { firstOutOfBounds, MAX_FEATURE_MAGNITUDE, MAX_PRICE } from './limits';
 import { BundleError, fileEntry, INDEX_FILE, Manifest, MANIFEST, readManifest, sha256File, writeManifest } from './manifest';
 import { jsonProblem } from './json-error';
 import { NpyError, readNpyFloat32 } from './npy';
+import type { EnsembleModel } from '../models/ensemble';
+import { readEnsemble } from './ensemble';
 import { readSafetensors, SafetensorsError } from './safetensors';
 
 export const BIAS_FILE = 'item_bias.npy';
@@ -54,6 +56,8 @@ export interface Bundle {
   userTower: Uint8Array;
   preranker: BundleModel;
   ranker: BundleModel;
+  /** The learned ensemble, when the bundle has one. */
+  ensemble?: EnsembleModel;
 }
 
 export interface LoadOptions {
@@ -310,9 +314,9 @@ export async function loadBundle(dir: string, opts: LoadOptions = {}): Promise<B
   const bias = BIAS_FILE in m.files ? await readMatrix(dir, BIAS_FILE, m.itemCount, null) : shared(Float32Array, m.itemCount);
   checkFeatureBounds('item_embeddings.npy', 'embedding', emb, m.embeddingDim, items.ids);
   checkFeatureBounds(BIAS_FILE, 'bias', bias, 1, items.ids);
-  const [userTower, preranker, ranker] = await Promise.all([readUserTower(dir, m), readModel(dir, m, 'preranker'), readModel(dir, m, 'ranker')]);
+  const [userTower, preranker, ranker, ensemble] = await Promise.all([readUserTower(dir, m), readModel(dir, m, 'preranker'), readModel(dir, m, 'ranker'), readEnsemble(dir, m)]);
   const index = await openIndex(dir, m, emb, opts);
-  return { dir, manifest: m, items, embeddings: emb, bias, index, userTower, preranker, ranker };
+  return { dir, manifest: m, items, embeddings: emb, bias, index, userTower, preranker, ranker, ...(ensemble ? { ensemble } : {}) };
 }
 
 /** Items created within the manifest's newItemDays before `now`. */

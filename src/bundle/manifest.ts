@@ -56,6 +56,8 @@ export interface Manifest {
     userTower: { format: 'onnx'; file: string };
     preranker: DcnModelEntry;
     ranker: DcnModelEntry;
+    /** The learned ensemble (models/ensemble.ts), optional. */
+    ensemble?: { format: 'mlp-v1'; weights: string; config: string };
   };
   /** Every file of the bundle except manifest.json, with its checksum. */
   files: Record<string, FileEntry>;
@@ -147,6 +149,10 @@ export function checkManifest(raw: unknown): Manifest {
     if (e.precision !== undefined && !isPrecisionSetting(e.precision)) {
       fail(`"models.${k}.precision" must be one of ${PRECISION_SETTINGS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(e.precision)}`);
     }
+  }
+  const ens = models.ensemble as Obj | undefined;
+  if (ens !== undefined && (!isObj(ens) || ens.format !== 'mlp-v1' || typeof ens.weights !== 'string' || typeof ens.config !== 'string')) {
+    fail('"models.ensemble" must be { format: "mlp-v1", weights, config }');
   }
   if (!isObj(m.files)) fail('"files" must map file names to { sha256, bytes }');
   for (const [name, e] of Object.entries(m.files as Obj)) {

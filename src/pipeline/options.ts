@@ -138,5 +138,6 @@ export const DEFAULT_RANK: RankDefaults = {
   calibration: 0.9,
   exploration: 'epsilon-greedy',
   epsilon: 0.1,
+  ensemble: 'weighted',
   explorationStart: 5,
 };

@@ -6,6 +6,8 @@ import type { ActionCode } from '../models/schema';
 
 export type DiversityMethod = 'none' | 'mmr' | 'dpp';
 export type ExplorationMethod = 'none' | 'epsilon-greedy' | 'thompson';
+/** How the objectives become one score: the weighted sum, or the bundle's learned ensemble. */
+export type EnsembleMethod = 'weighted' | 'learned';
 
 export interface RankOptions {
   retrievalK: number;
@@ -21,6 +23,7 @@ export interface RankOptions {
   calibration: number;
   exploration: ExplorationMethod;
   epsilon: number;
+  ensemble: EnsembleMethod;
   /** 1-based position from which exploration may place new items. */
   explorationStart: number;
   /** Rows never to return. */

@@ -8,7 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadBundle } from '../../src/bundle/loader';
+import { ensembleScores } from '../../src/models/ensemble';
 import { Engine } from '../../src/pipeline/engine';
+import { DEFAULT_RANK } from '../../src/pipeline/options';
 import { simulate } from '../../tools/simulate';
 import { findPython, train } from '../../tools/train/cli';
 import { ENGINE_OPTIONS, TEST_WORLD } from '../api/harness';
@@ -40,31 +42,40 @@ describe('train: the ranker from the logs', function () {
     const logs = path.join(dir, 'sim');
     await simulate({ root: path.join(dir, 'world'), world: TEST_WORLD, out: logs, days: 1, sessionsPerDay: 200, seed: 5, examPower: 0.7, epsilon: 0.1, results: 20 });
     const out = path.join(dir, 'trained');
-    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, python: python! });
+    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, ensemble: [8], python: python! });
     assert.equal(r.data.pages, 200);
     assert.equal(r.data.rows, 200 * 20);
     assert.ok(r.data.positives.click > 0);
     assert.ok(r.parityMaxError <= 1e-5, `native vs PyTorch ${r.parityMaxError}`);
+    assert.ok(r.ensembleParityMaxError !== undefined && r.ensembleParityMaxError <= 1e-5, `ensemble vs PyTorch ${r.ensembleParityMaxError}`);
     const bundle = await loadBundle(out, { progress: false, verifyChecksums: true });
     assert.match(bundle.manifest.version, /\+ranker\.trained\./);
     const source = await loadBundle(path.join(dir, 'world', 'bundle'), { progress: false });
     assert.notDeepEqual(Array.from(bundle.ranker.weights.heads.bias), Array.from(source.ranker.weights.heads.bias), 'the ranker was trained');
+    assert.deepEqual(bundle.ensemble?.hidden, [8]);
     const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS });
     try {
-      const page = await engine.rank({
+      const weights = Float32Array.from(bundle.manifest.objectives, () => 1);
+      const request = (ensemble: 'weighted' | 'learned') => ({
         requestId: 't',
         userId: 'user-000003',
         surface: 'home',
-        device: 'mobile',
+        device: 'mobile' as const,
         recentActions: [],
         numResults: 10,
-        weights: Float32Array.from(bundle.manifest.objectives, () => 1),
-        options: { ...(await import('../../src/pipeline/options')).DEFAULT_RANK, exclude: new Set(), seed: 1 },
+        weights,
+        options: { ...DEFAULT_RANK, exploration: 'none' as const, diversity: 'none' as const, calibration: 0, ensemble, exclude: new Set<number>(), seed: 1 },
         debug: false,
         deadline: Infinity,
       });
+      const page = await engine.rank(request('weighted'));
       assert.equal(page.items.length, 10);
       assert.ok(page.items.every((it) => it.objectives.every((p) => p > 0 && p < 1)));
+      const learned = await engine.rank(request('learned'));
+      for (const it of learned.items) {
+        const want = ensembleScores(bundle.ensemble!, it.objectives, weights, 1)[0];
+        assert.ok(Math.abs(it.score - want) < 1e-5, `the page is scored by the learned ensemble: ${it.score} vs ${want}`);
+      }
     } finally {
       await engine.close();
     }

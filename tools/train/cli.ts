@@ -1,7 +1,7 @@
 // npm run train: a bundle whose ranker is trained from the logs.
 //
 //   npm run train -- --logs DIR --bundle SRC --out BUNDLE [--epochs 3] [--seed 1]
-//        [--no-position] [--python PATH]
+//        [--no-position] [--ensemble 16,8] [--python PATH]
 //
 // --logs is what `npm run simulate` (or a deployment with --impression-log
 // and its events) wrote: impressions/ and events.jsonl. The ranker's inputs
@@ -10,7 +10,10 @@
 // bundle is the source bundle with that ranker: every other file copied, the
 // manifest rewritten (name, version, createdAt now, checksums), then loaded
 // and validated like any bundle, and the native DCN-v2 checked against
-// PyTorch's outputs on the trainer's sample rows (within 1e-5). Still from
+// PyTorch's outputs on the trainer's sample rows (within 1e-5). With
+// --ensemble the bundle also gets the learned ensemble (models.ensemble,
+// trained on the new ranker's outputs; requests choose it with
+// options.ensemble), checked the same way. Still from
 // the source bundle: the user tower, the item embeddings and index, the
 // pre-ranker (their trainers are not part of this version).
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,6 +26,7 @@ import { loadBundle } from '../../src/bundle/loader';
 import { fileEntry, Manifest, writeManifest } from '../../src/bundle/manifest';
 import { readNpyFloat32 } from '../../src/bundle/npy';
 import { DcnModel } from '../../src/native/dcn';
+import { EnsembleModel, ensembleScores } from '../../src/models/ensemble';
 import { exportRankerData, ExportSummary } from './export';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -34,6 +38,8 @@ export interface TrainOptions {
   epochs: number;
   seed: number;
   position: boolean;
+  /** Hidden widths of the learned ensemble (empty: none). */
+  ensemble?: number[];
   python: string;
   log?: (m: string) => void;
 }
@@ -42,8 +48,9 @@ export interface TrainResult {
   data: ExportSummary;
   trainSeconds: number;
   loss: number[];
-  /** Largest |native - PyTorch| over the parity rows. */
+  /** Largest |native - PyTorch| over the parity rows (ranker, and ensemble when trained). */
   parityMaxError: number;
+  ensembleParityMaxError?: number;
   version: string;
 }
 
@@ -89,6 +96,19 @@ async function parity(bundleDir: string, modelDir: string): Promise<number> {
   return worst;
 }
 
+/** The engine's ensemble on the trainer's parity rows against PyTorch's scores: the largest difference. */
+async function ensembleParity(model: EnsembleModel, modelDir: string): Promise<number> {
+  const [p, w, s] = await Promise.all(['p', 'w', 's'].map((k) => readNpyFloat32(path.join(modelDir, `ens_parity_${k}.npy`))));
+  const n = s.shape[0];
+  const H = model.objectives;
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const got = ensembleScores(model, p.data.subarray(i * H, (i + 1) * H), w.data.subarray(i * H, (i + 1) * H), 1)[0];
+    worst = Math.max(worst, Math.abs(got - s.data[i]));
+  }
+  return worst;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? (() => undefined);
   const src = await loadBundle(o.bundle, { progress: false });
@@ -99,6 +119,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const modelDir = path.join(work, 'model');
     const args = [path.join(ROOT, 'train', 'ranker.py'), '--data', path.join(work, 'data'), '--config', path.join(o.bundle, src.manifest.models.ranker.config), '--out', modelDir];
     args.push('--epochs', String(o.epochs), '--seed', String(o.seed), ...(o.position ? [] : ['--no-position']));
+    if (o.ensemble?.length) args.push('--ensemble', o.ensemble.join(','));
     const t0 = Date.now();
     const summary = JSON.parse((await run(o.python, args)).trim().split('\n').pop()!) as { loss: number[] };
     const trainSeconds = (Date.now() - t0) / 1000;
@@ -113,16 +134,27 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     await fs.copyFile(path.join(modelDir, 'ranker.safetensors'), path.join(o.out, weights));
     await fs.copyFile(path.join(modelDir, 'ranker.json'), path.join(o.out, config));
+    const models: Manifest['models'] = { ...m.models };
+    const names = new Set(Object.keys(m.files));
+    if (o.ensemble?.length) {
+      for (const f of ['ensemble.safetensors', 'ensemble.json']) {
+        await fs.copyFile(path.join(modelDir, f), path.join(o.out, f));
+        names.add(f);
+      }
+      models.ensemble = { format: 'mlp-v1', weights: 'ensemble.safetensors', config: 'ensemble.json' };
+    }
     const files: Manifest['files'] = {};
-    for (const f of Object.keys(m.files).sort()) files[f] = await fileEntry(path.join(o.out, f));
+    for (const f of [...names].sort()) files[f] = await fileEntry(path.join(o.out, f));
     const created = new Date();
     const version = `${m.version}+ranker.trained.${created.toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
-    await writeManifest(o.out, { ...m, name: `${m.name}-trained`, version, createdAt: created.toISOString(), files });
-    await loadBundle(o.out, { progress: false, verifyChecksums: true });
+    await writeManifest(o.out, { ...m, name: `${m.name}-trained`, version, createdAt: created.toISOString(), models, files });
+    const trained = await loadBundle(o.out, { progress: false, verifyChecksums: true });
     const parityMaxError = await parity(o.out, modelDir);
     if (!(parityMaxError <= 1e-5)) throw new Error(`the native ranker differs from PyTorch's by ${parityMaxError} on the parity rows`);
+    const ensembleParityMaxError = trained.ensemble ? await ensembleParity(trained.ensemble, modelDir) : undefined;
+    if (ensembleParityMaxError !== undefined && !(ensembleParityMaxError <= 1e-5)) throw new Error(`the engine's ensemble differs from PyTorch's by ${ensembleParityMaxError}`);
     await fs.copyFile(path.join(modelDir, 'train-summary.json'), path.join(o.out, '..', `${path.basename(o.out)}.train-summary.json`));
-    return { data, trainSeconds, loss: summary.loss, parityMaxError, version };
+    return { data, trainSeconds, loss: summary.loss, parityMaxError, ...(ensembleParityMaxError !== undefined ? { ensembleParityMaxError } : {}), version };
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -137,6 +169,7 @@ async function main(): Promise<void> {
       epochs: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
       'no-position': { type: 'boolean', default: false },
+      ensemble: { type: 'string', default: '' },
       python: { type: 'string' },
     },
   });
@@ -146,8 +179,8 @@ async function main(): Promise<void> {
   const python = values.python ?? findPython();
   if (!python) throw new Error('no python3 with PyTorch and NumPy found (Debian: python3-torch; scripts/install-system-deps.sh installs it), or name one with --python');
   const t0 = Date.now();
-  const r = await train({ logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed), position: !values['no-position'], python, log: (m) => process.stderr.write(m + '\n') });
-  console.log(`wrote ${path.resolve(values.out)} (${r.version}): ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+  const r = await train({ logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed), position: !values['no-position'], ensemble: values.ensemble!.split(',').filter(Boolean).map(Number), python, log: (m) => process.stderr.write(m + '\n') });
+  console.log(`wrote ${path.resolve(values.out)} (${r.version}): ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}${r.ensembleParityMaxError !== undefined ? ` (ensemble ${r.ensembleParityMaxError.toExponential(1)})` : ''}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
 }
 
 if (require.main === module) {

@@ -35,7 +35,7 @@ export interface CompareRow {
   perUser: number[];
 }
 
-async function pages(bundle: Bundle, paths: WorldPaths, users: string[]): Promise<number[][]> {
+async function pages(bundle: Bundle, paths: WorldPaths, users: string[], ensemble: 'weighted' | 'learned' = 'weighted'): Promise<number[][]> {
   const engine = await Engine.create(bundle, { ...ENGINE_DEFAULTS, threads: 1, clock: 'bundle', seedEvents: paths.events, rankerPrecision: 'fp32' });
   try {
     const weights = Float32Array.from(bundle.manifest.objectives, (o) => bundle.manifest.defaultWeights.home[o] ?? 0);
@@ -49,7 +49,7 @@ async function pages(bundle: Bundle, paths: WorldPaths, users: string[]): Promis
         recentActions: [],
         numResults: N,
         weights,
-        options: { ...DEFAULT_RANK, exploration: 'none', diversity: 'none', exclude: new Set(), seed: i + 1 },
+        options: { ...DEFAULT_RANK, exploration: 'none', diversity: 'none', ensemble, exclude: new Set(), seed: i + 1 },
         debug: false,
         deadline: Infinity,
       });
@@ -72,6 +72,7 @@ export async function compare(o: { trained: string; source: string; world: strin
   const lists: Record<string, number[][]> = {
     'source ranker (from the truth)': await pages(src, paths, sample.map((u) => u.id)),
     'trained ranker (from the logs)': await pages(trained, paths, sample.map((u) => u.id)),
+    ...(trained.ensemble ? { 'trained ranker + learned ensemble': await pages(trained, paths, sample.map((u) => u.id), 'learned') } : {}),
     popularity: sample.map(() => Array.from(topK(src.bias, N))),
   };
   const all = Int32Array.from({ length: src.items.n }, (_, i) => i);
@@ -114,9 +115,14 @@ async function main(): Promise<void> {
   console.log(`| list | NDCG@50 (true utility) | ${OBJECTIVES.join(' | ')} |`);
   console.log(`|---|---:|${OBJECTIVES.map(() => '---:').join('|')}|`);
   for (const r of rows) console.log(`| ${r.list} | ${f(r.ndcg50)} [${f(r.ci[0])}, ${f(r.ci[1])}] | ${OBJECTIVES.map((o) => f(r.perObjective[o])).join(' | ')} |`);
-  const [src, trained, pop] = rows;
+  const [src, trained] = rows;
+  const pop = rows[rows.length - 1];
   const d = pairedDifference(trained.perUser, src.perUser);
   console.log(`\ntrained / source: ${(trained.ndcg50 / src.ndcg50).toFixed(3)}x (difference ${f(d.mean)} [${f(d.lo)}, ${f(d.hi)}]); trained / popularity: ${(trained.ndcg50 / pop.ndcg50).toFixed(2)}x`);
+  if (rows.length === 4) {
+    const e = pairedDifference(rows[2].perUser, trained.perUser);
+    console.log(`learned ensemble - weighted sum (same trained ranker): ${f(e.mean)} [${f(e.lo)}, ${f(e.hi)}]`);
+  }
 }
 
 if (require.main === module) {

@@ -6,7 +6,9 @@
 // the world's truth is read.
 //
 // Writes DIR/x.npy (N x inputDim float32), DIR/y.npy (N x objectives, 0/1),
-// DIR/pos.npy (N, 1-based positions as float32) and DIR/meta.json.
+// DIR/pos.npy (N, 1-based positions as float32), DIR/w.npy (N x objectives:
+// the request's weights), DIR/page.npy (N: the logged Rank each row is of)
+// and DIR/meta.json.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -40,11 +42,13 @@ export async function exportRankerData(logs: string, bundle: Bundle, out: string
   const x = new Float32Array(N * D);
   const y = new Float32Array(N * H);
   const pos = new Float32Array(N);
+  const w = new Float32Array(N * H);
+  const page = new Float32Array(N);
   const positives: Record<string, number> = Object.fromEntries(m.objectives.map((o) => [o, 0]));
   const isNew = new Uint8Array(bundle.items.n);
   const newMs = m.features.newItemDays * DAY_MS;
   let n = 0;
-  for (const l of lines) {
+  for (const [li, l] of lines.entries()) {
     const buf = Buffer.from(l.uf!, 'base64');
     const uf = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     if (uf.length !== layout.userDim) throw new Error(`request ${l.id}: ${uf.length} user features, the layout has ${layout.userDim}`);
@@ -59,6 +63,8 @@ export async function exportRankerData(logs: string, bundle: Bundle, out: string
       x.set(uf, n * D);
       x.set(items.subarray(i * layout.itemDim, (i + 1) * layout.itemDim), n * D + layout.userDim);
       pos[n] = it.pos;
+      page[n] = li;
+      for (let o = 0; o < H; o++) w[n * H + o] = l.weights[o] ?? 0;
       const acts = actions.get(pairKey(l.user, it.item));
       for (let o = 0; o < H; o++) {
         const hit = acts?.[o].some((t) => t >= l.ts && t < l.ts + SESSION_MS) ?? false;
@@ -74,6 +80,8 @@ export async function exportRankerData(logs: string, bundle: Bundle, out: string
   await writeNpyFloat32(path.join(out, 'x.npy'), [N, D], x);
   await writeNpyFloat32(path.join(out, 'y.npy'), [N, H], y);
   await writeNpyFloat32(path.join(out, 'pos.npy'), [N], pos);
+  await writeNpyFloat32(path.join(out, 'w.npy'), [N, H], w);
+  await writeNpyFloat32(path.join(out, 'page.npy'), [N], page);
   const summary: ExportSummary = { pages: lines.length, rows: N, inputDim: D, positives };
   await fs.writeFile(path.join(out, 'meta.json'), JSON.stringify({ ...summary, objectives: m.objectives, layout: m.features.layout, userDim: layout.userDim }, null, 2));
   return summary;

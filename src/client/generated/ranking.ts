@@ -37,6 +37,7 @@ export interface ProtoGrpcType {
       DeleteItemsResponse: MessageTypeDefinition<_ranking_v1_DeleteItemsResponse, _ranking_v1_DeleteItemsResponse__Output>
       Device: EnumTypeDefinition
       DiversityMethod: EnumTypeDefinition
+      EnsembleMethod: EnumTypeDefinition
       Event: MessageTypeDefinition<_ranking_v1_Event, _ranking_v1_Event__Output>
       ExplorationMethod: EnumTypeDefinition
       Item: MessageTypeDefinition<_ranking_v1_Item, _ranking_v1_Item__Output>

@@ -2,6 +2,7 @@
 
 import type { DiversityMethod as _ranking_v1_DiversityMethod, DiversityMethod__Output as _ranking_v1_DiversityMethod__Output } from '../../ranking/v1/DiversityMethod';
 import type { ExplorationMethod as _ranking_v1_ExplorationMethod, ExplorationMethod__Output as _ranking_v1_ExplorationMethod__Output } from '../../ranking/v1/ExplorationMethod';
+import type { EnsembleMethod as _ranking_v1_EnsembleMethod, EnsembleMethod__Output as _ranking_v1_EnsembleMethod__Output } from '../../ranking/v1/EnsembleMethod';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StageOptions {
@@ -62,6 +63,10 @@ export interface StageOptions {
    * default. Only users with several interests are affected.
    */
   'calibration'?: (number | string);
+  /**
+   * How the objective probabilities become one score (unset = default).
+   */
+  'ensemble'?: (_ranking_v1_EnsembleMethod);
   '_heavy_budget'?: "heavy_budget";
   '_diversity_lambda'?: "diversity_lambda";
   '_exploration_epsilon'?: "exploration_epsilon";
@@ -126,6 +131,10 @@ export interface StageOptions__Output {
    * default. Only users with several interests are affected.
    */
   'calibration'?: (number);
+  /**
+   * How the objective probabilities become one score (unset = default).
+   */
+  'ensemble': (_ranking_v1_EnsembleMethod__Output);
   '_heavy_budget'?: "heavy_budget";
   '_diversity_lambda'?: "diversity_lambda";
   '_exploration_epsilon'?: "exploration_epsilon";
