@@ -90,6 +90,29 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The "models" section: the user tower, the two DCN-v2 models, the optional learned ensemble; returns the files it names. */
+function checkModels(raw: unknown, fail: (problem: string) => never): string[] {
+  const models = raw as Obj;
+  if (!isObj(models)) fail('"models" must be an object');
+  const tower = models.userTower as Obj;
+  if (!isObj(tower) || tower.format !== 'onnx' || typeof tower.file !== 'string') fail('"models.userTower" must be { format: "onnx", file }');
+  for (const k of ['preranker', 'ranker']) {
+    const e = models[k] as Obj;
+    if (!isObj(e) || e.format !== 'dcn-v2' || typeof e.weights !== 'string' || typeof e.config !== 'string') {
+      fail(`"models.${k}" must be { format: "dcn-v2", weights, config }`);
+    }
+    if (e.precision !== undefined && !isPrecisionSetting(e.precision)) {
+      fail(`"models.${k}.precision" must be one of ${PRECISION_SETTINGS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(e.precision)}`);
+    }
+  }
+  const ens = models.ensemble as Obj | undefined;
+  if (ens !== undefined && (!isObj(ens) || ens.format !== 'mlp-v1' || typeof ens.weights !== 'string' || typeof ens.config !== 'string')) {
+    fail('"models.ensemble" must be { format: "mlp-v1", weights, config }');
+  }
+  const named = [(tower as { file: string }).file, ...['preranker', 'ranker'].flatMap((k) => [(models[k] as DcnModelEntry).weights, (models[k] as DcnModelEntry).config])];
+  return ens ? [...named, ens.weights as string, ens.config as string] : named;
+}
+
 /** Checks the manifest's structure and internal consistency (not the files). */
 export function checkManifest(raw: unknown): Manifest {
   const fail = (problem: string): never => {
@@ -137,23 +160,7 @@ export function checkManifest(raw: unknown): Manifest {
     const lm = m.lightModel as Obj;
     if (!isObj(lm) || typeof lm.biasWeight !== 'number' || !Number.isFinite(lm.biasWeight)) fail('"lightModel.biasWeight" must be a finite number');
   }
-  const models = m.models as Obj;
-  if (!isObj(models)) fail('"models" must be an object');
-  const tower = models.userTower as Obj;
-  if (!isObj(tower) || tower.format !== 'onnx' || typeof tower.file !== 'string') fail('"models.userTower" must be { format: "onnx", file }');
-  for (const k of ['preranker', 'ranker']) {
-    const e = models[k] as Obj;
-    if (!isObj(e) || e.format !== 'dcn-v2' || typeof e.weights !== 'string' || typeof e.config !== 'string') {
-      fail(`"models.${k}" must be { format: "dcn-v2", weights, config }`);
-    }
-    if (e.precision !== undefined && !isPrecisionSetting(e.precision)) {
-      fail(`"models.${k}.precision" must be one of ${PRECISION_SETTINGS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(e.precision)}`);
-    }
-  }
-  const ens = models.ensemble as Obj | undefined;
-  if (ens !== undefined && (!isObj(ens) || ens.format !== 'mlp-v1' || typeof ens.weights !== 'string' || typeof ens.config !== 'string')) {
-    fail('"models.ensemble" must be { format: "mlp-v1", weights, config }');
-  }
+  const modelFiles = checkModels(m.models, fail);
   if (!isObj(m.files)) fail('"files" must map file names to { sha256, bytes }');
   for (const [name, e] of Object.entries(m.files as Obj)) {
     if (name.includes('/') || name.includes('\\') || name === '..' || name === MANIFEST) fail(`"files" has an invalid name "${name}"`);
@@ -163,15 +170,7 @@ export function checkManifest(raw: unknown): Manifest {
     }
   }
   const files = m.files as Record<string, FileEntry>;
-  const referenced = [
-    'items.jsonl',
-    'item_embeddings.npy',
-    (tower as { file: string }).file,
-    ...['preranker', 'ranker'].flatMap((k) => {
-      const e = models[k] as DcnModelEntry;
-      return [e.weights, e.config];
-    }),
-  ];
+  const referenced = ['items.jsonl', 'item_embeddings.npy', ...modelFiles];
   for (const r of referenced) if (!(r in files)) fail(`"files" does not list "${r}"`);
   return m as unknown as Manifest;
 }
