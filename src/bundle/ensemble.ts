@@ -7,7 +7,7 @@ import * as path from 'node:path';
 
 import { EnsembleModel, ensembleTensorShapes } from '../models/ensemble';
 import { BundleError, Manifest } from './manifest';
-import { readSafetensors, SafetensorsError } from './safetensors';
+import { readBundleTensors } from './safetensors';
 
 export async function readEnsemble(dir: string, m: Manifest): Promise<EnsembleModel | undefined> {
   const entry = m.models.ensemble;
@@ -20,13 +20,7 @@ export async function readEnsemble(dir: string, m: Manifest): Promise<EnsembleMo
   }
   const hidden = config.hidden;
   if (!Array.isArray(hidden) || hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 4096)) throw new BundleError(entry.config, '"hidden" must be a list of layer widths in [1, 4096]');
-  let tensors: Map<string, { shape: number[]; data: Float32Array }>;
-  try {
-    tensors = (await readSafetensors(path.join(dir, entry.weights))).tensors;
-  } catch (err) {
-    if (err instanceof SafetensorsError) throw new BundleError(entry.weights, err.message.replace(/^[^:]*: /, ''));
-    throw err;
-  }
+  const tensors = await readBundleTensors(dir, entry.weights);
   const H = m.objectives.length;
   const shapes = ensembleTensorShapes(H, hidden as number[]);
   for (const [name, shape] of shapes) {

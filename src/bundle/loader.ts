@@ -16,7 +16,7 @@ import { jsonProblem } from './json-error';
 import { NpyError, readNpyFloat32 } from './npy';
 import type { EnsembleModel } from '../models/ensemble';
 import { readEnsemble } from './ensemble';
-import { readSafetensors, SafetensorsError } from './safetensors';
+import { readBundleTensors } from './safetensors';
 
 export const BIAS_FILE = 'item_bias.npy';
 const DAY_MS = 86_400_000;
@@ -214,13 +214,7 @@ async function readModel(dir: string, m: Manifest, which: 'preranker' | 'ranker'
   if (which === 'ranker' && shape.heads !== m.objectives.length) {
     throw new BundleError(entry.config, `ranker has ${shape.heads} heads, manifest.json has ${m.objectives.length} objectives`);
   }
-  let tensors: Map<string, { shape: number[]; data: Float32Array }>;
-  try {
-    tensors = (await readSafetensors(path.join(dir, entry.weights))).tensors;
-  } catch (err) {
-    if (err instanceof SafetensorsError) throw new BundleError(entry.weights, err.message.replace(/^[^:]*: /, ''));
-    throw err;
-  }
+  const tensors = await readBundleTensors(dir, entry.weights);
   const names = tensorNames(shape);
   for (const nm of names) {
     const t = tensors.get(nm);

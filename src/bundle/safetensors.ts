@@ -2,8 +2,10 @@
 // little-endian header length, a JSON header naming each tensor's dtype, shape
 // and byte range, then the raw little-endian data. Used for model weights.
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 
 import { jsonProblem } from './json-error';
+import { BundleError } from './manifest';
 
 export class SafetensorsError extends Error {
   constructor(file: string, problem: string) {
@@ -93,4 +95,14 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, Tensor>, metadata
 
 export async function writeSafetensors(file: string, tensors: ReadonlyMap<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
   await fs.writeFile(file, encodeSafetensors(tensors, metadata));
+}
+
+/** readSafetensors() of a bundle file: a malformed file is a BundleError naming it. */
+export async function readBundleTensors(dir: string, file: string): Promise<Map<string, Tensor>> {
+  try {
+    return (await readSafetensors(path.join(dir, file))).tensors;
+  } catch (err) {
+    if (err instanceof SafetensorsError) throw new BundleError(file, err.message.replace(/^[^:]*: /, ''));
+    throw err;
+  }
 }

@@ -18,7 +18,7 @@
 // every change its bundle does not supersede. Once every replica serves a
 // bundle built after some entries, an operator may drop those with
 // XTRIM catalog:{changes}:stream MINID <id> (docs/scaling.md).
-import { createClient, createCluster } from 'redis';
+import { redisClient, within } from '../state/redis-client';
 
 import { CatalogChange, formatChange, parseChange } from './catalog-log';
 
@@ -67,15 +67,15 @@ interface Writer {
   get(key: string): Promise<string | null>;
   close(): Promise<void>;
   destroy(): void;
-  on(event: 'error', fn: () => void): unknown;
   readonly isOpen: boolean;
+}
+interface Connectable {
+  connect(): Promise<unknown>;
 }
 interface Reader {
   xRange(key: string, start: string, end: string, opts: { COUNT: number }): Promise<Message[]>;
   xRead(stream: { key: string; id: string }, opts: { BLOCK: number; COUNT: number }): Promise<{ name: string; messages: Message[] }[] | null>;
   destroy(): void;
-  on(event: 'error', fn: () => void): unknown;
-  readonly isOpen: boolean;
 }
 
 function toEntry(m: Message): StreamEntry {
@@ -99,51 +99,35 @@ export class RedisCatalogStream {
   private constructor(
     private readonly writer: Writer,
     private readonly reader: Reader,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Connects the writer (RESP3, caching the head) and the reader; throws when Redis cannot be reached. */
   static async connect(opts: RedisCatalogStreamOptions): Promise<RedisCatalogStream> {
-    const tls = opts.url.startsWith('rediss:') ? { tls: true as const } : {};
-    const node = (timeout: number) => ({
-      commandOptions: { timeout },
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), ...tls },
-    });
-    const cache = { clientSideCache: { maxEntries: 16 } };
-    const make = (resp: 2 | 3, timeout: number, withCache: boolean) => {
-      const extra = withCache ? cache : {};
-      if (!opts.cluster) return createClient({ url: opts.url, RESP: resp, ...extra, ...node(timeout) });
-      const u = new URL(opts.url);
-      const auth = { ...(u.username ? { username: decodeURIComponent(u.username) } : {}), ...(u.password ? { password: decodeURIComponent(u.password) } : {}) };
-      return createCluster({ rootNodes: [{ url: opts.url }], RESP: resp, ...extra, defaults: { ...auth, ...node(timeout) } });
-    };
-    const timeout = opts.commandTimeoutMs ?? 1000;
-    const writer = make(3, timeout, true) as unknown as Writer;
+    const writer = redisClient({ url: opts.url, cluster: opts.cluster, resp: 3, cacheEntries: 16 }) as unknown as Writer & Connectable;
     // XREAD BLOCK holds its connection: the reader has its own (RESP2: node-redis types XREAD's RESP2 reply).
-    const reader = make(2, timeout + BLOCK_MS, false) as unknown as Reader;
-    writer.on('error', () => undefined);
-    reader.on('error', () => undefined);
+    const reader = redisClient({ url: opts.url, cluster: opts.cluster, resp: 2 }) as unknown as Reader & Connectable;
     try {
-      await (writer as unknown as { connect(): Promise<unknown> }).connect();
-      await (reader as unknown as { connect(): Promise<unknown> }).connect();
+      await writer.connect();
+      await reader.connect();
     } catch (err) {
       writer.destroy();
       reader.destroy();
       throw err;
     }
-    return new RedisCatalogStream(writer, reader);
+    return new RedisCatalogStream(writer, reader, opts.commandTimeoutMs ?? 1000);
   }
 
   /** Appends one call's changes as one entry; resolves with its id once Redis has it. */
   async append(origin: string, call: number, changes: readonly CatalogChange[]): Promise<string> {
     const body = changes.map(formatChange).join('\n');
-    const id = await this.writer.eval(APPEND, { keys: [STREAM_KEY, HEAD_KEY], arguments: ['o', origin, 'n', String(call), 'c', body] });
+    const id = await within(this.writer.eval(APPEND, { keys: [STREAM_KEY, HEAD_KEY], arguments: ['o', origin, 'n', String(call), 'c', body] }), this.timeoutMs, 'catalog stream append');
     return String(id);
   }
 
   /** The id of the last entry appended by any replica ('0-0' for none), from the local cache when Redis has not changed it. */
   async head(): Promise<string> {
-    return (await this.writer.get(HEAD_KEY)) ?? '0-0';
+    return (await within(this.writer.get(HEAD_KEY), this.timeoutMs, 'catalog stream head')) ?? '0-0';
   }
 
   /** Every entry after `after` ('0-0': from the start), oldest first, read in chunks. */
@@ -151,7 +135,7 @@ export class RedisCatalogStream {
     const out: StreamEntry[] = [];
     let from = after;
     for (;;) {
-      const chunk = await this.reader.xRange(STREAM_KEY, `(${from}`, '+', { COUNT: 1000 });
+      const chunk = await within(this.reader.xRange(STREAM_KEY, `(${from}`, '+', { COUNT: 1000 }), this.timeoutMs, 'catalog stream read');
       for (const m of chunk) out.push(toEntry(m));
       if (chunk.length < 1000) return out;
       from = chunk[chunk.length - 1].id;
@@ -171,7 +155,7 @@ export class RedisCatalogStream {
       while (!this.closed) {
         let reply: Awaited<ReturnType<Reader['xRead']>>;
         try {
-          reply = await this.reader.xRead({ key: STREAM_KEY, id: last }, { BLOCK: BLOCK_MS, COUNT: 100 });
+          reply = await within(this.reader.xRead({ key: STREAM_KEY, id: last }, { BLOCK: BLOCK_MS, COUNT: 100 }), this.timeoutMs + BLOCK_MS, 'catalog stream read');
           backoff = 50;
         } catch (err) {
           if (this.closed) return;

@@ -27,10 +27,10 @@
 // code serves a Redis Cluster (`cluster`).
 import { createHash } from 'node:crypto';
 
-import { createClient, createCluster } from 'redis';
 
 import { ACTION } from '../models/schema';
 import type { UserSnapshot } from './snapshot';
+import { redisClient, within } from './redis-client';
 import { USER_STORE_DEFAULTS, validateEvents } from './user-store';
 import type { ApplyResult, EngineEvent, ItemIds, UserStore } from './user-store';
 import type { ItemCounter, ItemCounts } from './shared-item-stats';
@@ -151,24 +151,6 @@ function rowOfName(name: string, items?: ItemIds): number | undefined {
   return Number.isInteger(row) && row >= 0 ? row : undefined;
 }
 
-/** Rejects with `what` timed out after `ms` unless `p` settles first (one timer, no per-command signal). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-/** The URL's user and password (every Cluster node takes them; the nodes' addresses come from the Cluster). */
-function credentials(url: string): { username?: string; password?: string } {
-  const u = new URL(url);
-  return {
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-  };
-}
-
 export class RedisUserStore implements UserStore, ItemCounter {
   private readonly maxActions: number;
   private readonly purchaseWindowMs: number;
@@ -187,19 +169,7 @@ export class RedisUserStore implements UserStore, ItemCounter {
 
   /** Connects (RESP3, with the local cache unless cacheEntries is 0); throws when Redis cannot be reached. */
   static async connect(opts: RedisUserStoreOptions): Promise<RedisUserStore> {
-    const entries = opts.cacheEntries ?? 100_000;
-    const cache = entries > 0 ? { clientSideCache: { maxEntries: entries, evictPolicy: 'LRU' as const } } : {};
-    const node = {
-      // While reconnecting, commands fail at once (Rank degrades, RecordEvents is UNAVAILABLE) instead of waiting.
-      // (No per-command timeout: an AbortSignal per command costs ~15% of a read; within() bounds each call instead.)
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), ...(opts.url.startsWith('rediss:') ? { tls: true as const } : {}) },
-    };
-    const client = opts.cluster
-      ? createCluster({ rootNodes: [{ url: opts.url }], RESP: 3, ...cache, defaults: { ...credentials(opts.url), ...node } })
-      : createClient({ url: opts.url, RESP: 3, ...cache, ...node });
-    // Errors surface on the commands; without a listener they would crash the process.
-    client.on('error', () => undefined);
+    const client = redisClient({ url: opts.url, cluster: opts.cluster, resp: 3, cacheEntries: opts.cacheEntries ?? 100_000 });
     await client.connect();
     return new RedisUserStore(client as unknown as Conn, opts);
   }

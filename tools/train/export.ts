@@ -15,9 +15,9 @@ import * as path from 'node:path';
 import type { Bundle } from '../../src/bundle/loader';
 import { writeNpyFloat32 } from '../../src/bundle/npy';
 import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
+import { DAY_MS } from '../world/schema';
 import { pairKey, readActions, readImpressions } from '../logs';
 
-const DAY_MS = 86_400_000;
 /** A session's actions fall within this long after its page (tools/simulate.ts). */
 const SESSION_MS = 5000;
 

@@ -20,6 +20,7 @@
 // w_i / sum w left for epsilon-greedy, and for Thompson the chance that this
 // item's Beta sample is the largest, estimated from `thompsonDraws` draws of
 // a generator of its own (the page's own draws are not disturbed).
+import { mulberry32 } from '../../util/random';
 import { sampleBeta } from './beta';
 
 /** Candidate rows with their relevance (higher is better). */
@@ -54,17 +55,6 @@ export interface MixOptions {
   propensities?: boolean;
   /** Draws per Thompson pick when estimating its probability. Default 256. */
   thompsonDraws?: number;
-}
-
-/** xorshift32 in [0, 1): the propensity estimates' own generator. */
-function ownRng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
 }
 
 /** The chance that fresh item `j` wins a Thompson draw among those not taken, estimated from `draws` draws. */
@@ -219,7 +209,7 @@ export function mixExploration(
   const taken = new Uint8Array(nf);
   const pickFresh = freshPicker(method, weight, alpha, beta, rng, taken);
   const propensity = options.propensities ? new Float64Array(Math.min(n, orgPos.length + nf)) : undefined;
-  const pickChance = propensity ? pickChanceOf(method, weight, alpha, beta, taken, options.thompsonDraws ?? 256, ownRng(nf * 7919 + n)) : null;
+  const pickChance = propensity ? pickChanceOf(method, weight, alpha, beta, taken, options.thompsonDraws ?? 256, mulberry32(nf * 7919 + n)) : null;
 
   const size = Math.min(n, orgPos.length + nf);
   const rows = new Int32Array(size);
