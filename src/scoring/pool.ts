@@ -262,8 +262,9 @@ export class ScoringPool {
     });
   }
 
+  /** Lets the workers finish the batches they run (bounded by piscina's close timeout), then stops them. */
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await this.pool.close().catch(() => this.pool.destroy());
   }
 
   private scoreInline(scorer: Scorer, model: ModelName, user: Float32Array, rows: Int32Array, now: number): Float32Array | Promise<Float32Array> {

@@ -2,7 +2,6 @@
 // of x0 (layout user-item-v1) natively from the shared catalog columns and runs
 // one forward pass over all segments of a batch. Used by the pool's workers
 // and, for batches too small to be worth a thread hop, by the pool inline.
-import * as ort from 'onnxruntime-node';
 
 import { DcnModel, DcnShape, headInputDim } from '../native/dcn';
 import { fp32Backend } from '../native/dcn-precision';
@@ -68,8 +67,13 @@ function tsRunner(shape: DcnShape, w: DcnWeights): Runner {
   };
 }
 
-/** ONNX Runtime on the x0 formulation (its fastest): every row gets its segment's user prefix. */
+/**
+ * ONNX Runtime on the x0 formulation (its fastest): every row gets its
+ * segment's user prefix. Loaded only for this backend: a worker that has
+ * onnxruntime's addon half-loaded when its pool stops aborts the process.
+ */
 async function ortRunner(shape: DcnShape, w: DcnWeights): Promise<Runner> {
+  const ort = await import('onnxruntime-node');
   const session = await ort.InferenceSession.create(buildDcnOnnx(shape, w, { input: 'x0' }), {
     executionProviders: ['cpu'],
     intraOpNumThreads: 1,

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -325,6 +326,30 @@ describe('engine: live catalog and scoring pool', function () {
         for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `${other} request ${g} value ${i}: ${got[i]} vs ${want[i]}`);
       });
     }
+  });
+
+  it('pools closed while their workers still start stop cleanly (the native workers load no ONNX Runtime, whose addon aborts a stopping thread)', () => {
+    // In a child process: an abort there is a failed assertion here, not a lost test run.
+    const src = (...p: string[]) => JSON.stringify(path.join(__dirname, '..', '..', 'src', ...p));
+    const script = `
+      require(${src('scoring', 'scorer')});
+      const scorerLoadsOrt = Object.keys(require.cache).some((k) => k.includes('onnxruntime-node'));
+      const { loadBundle } = require(${src('bundle', 'loader')});
+      const { LiveCatalog } = require(${src('catalog', 'catalog')});
+      const { ScoringPool } = require(${src('scoring', 'pool')});
+      (async () => {
+        const b = await loadBundle(${JSON.stringify(path.join(root, 'bundle'))}, { progress: false });
+        const cat = new LiveCatalog(b, b.index, 0);
+        for (let i = 0; i < 12; i++) {
+          const pool = new ScoringPool(b, cat, { threads: 2, maxQueuedRows: 1000, inlineMaxFlops: 0, backend: 'native', precision: 'fp32' });
+          await new Promise((r) => setTimeout(r, i * 3));
+          await pool.close();
+        }
+        console.log(JSON.stringify({ ok: true, scorerLoadsOrt }));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `the process ended with ${r.status ?? r.signal}: ${r.stderr.slice(-500)}`);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { ok: true, scorerLoadsOrt: false });
   });
 
   it('flopsPerRow counts cross, MLP and head multiply-adds', () => {
