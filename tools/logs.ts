@@ -18,6 +18,9 @@ export async function readImpressions(dir: string): Promise<LoggedImpression[]> 
   return out;
 }
 
+/** A session's actions fall within this long after its page (tools/simulate.ts). */
+export const SESSION_MS = 5000;
+
 /** The key of a (user, item) pair in readActions' map. */
 export const pairKey = (user: string, item: string): string => `${user}\u0000${item}`;
 

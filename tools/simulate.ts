@@ -38,6 +38,7 @@ import { ENGINE_DEFAULTS } from '../src/pipeline/options';
 import { openImpressionLog } from '../src/state/impression-log';
 import { Rng } from '../src/util/random';
 import { WIRE_DEVICE } from './eval/serve';
+import { SESSION_MS } from './logs';
 import { ensureWorld } from './world/cache';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from './world/schema';
 import { trueProbabilities } from './world/truth';
@@ -157,7 +158,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulationSummary> {
       const acted = actOn(res.items.map((it) => it.item_id), p, positionBias, clock, rng, summary);
       const out = acted.map((a) => ({ user_id: user.id, item_id: a.item, type: ACTION_WIRE[a.action], timestamp_ms: a.ts }));
       const lines = acted.map((a) => JSON.stringify({ user: user.id, item: a.item, action: a.action, ts: a.ts }) + '\n');
-      clock += 5000; // the session's actions happened; the engine's clock is past them
+      clock += SESSION_MS; // the session's actions happened; the engine's clock is past them
       await client.recordEvents({ events: out });
       await events.write(lines.join(''));
       summary.sessions++;

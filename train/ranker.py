@@ -35,6 +35,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ensemble as ens  # noqa: E402
+from progress import progress  # noqa: E402
 
 
 class Dcn(nn.Module):
@@ -100,13 +101,6 @@ def write_safetensors(path, tensors, about):
             f.write(b)
 
 
-def progress(epoch, epochs, done, total, loss, t0):
-    width = 30
-    filled = int(width * done / max(1, total))
-    sys.stderr.write(f"\rranker epoch {epoch + 1}/{epochs} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} loss {loss:.4f} {time.time() - t0:.0f} s")
-    sys.stderr.flush()
-
-
 def train(args):
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -137,9 +131,9 @@ def train(args):
             opt.step()
             total += loss.item() * len(idx)
             if (start // args.batch) % 20 == 0:
-                progress(epoch, args.epochs, min(n, start + args.batch), n, loss.item(), t0)
+                progress("ranker", epoch, args.epochs, min(n, start + args.batch), n, loss.item(), t0)
         history.append(total / n)
-        progress(epoch, args.epochs, n, n, total / n, t0)
+        progress("ranker", epoch, args.epochs, n, n, total / n, t0)
         sys.stderr.write("\n")
     os.makedirs(args.out, exist_ok=True)
     tensors = model.serving_tensors()

@@ -1,6 +1,7 @@
 // The learning loop's smallest run: a simulation over a small world, the
-// ranker trained from its logs (PyTorch, one epoch), and the trained bundle
-// loaded, validated and serving; the native DCN-v2 agrees with PyTorch.
+// two-tower model and the ranker trained from its logs (PyTorch, one epoch)
+// with a time split, and the trained bundle loaded, validated and serving;
+// the native DCN-v2 and the ONNX user tower agree with PyTorch.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -42,16 +43,35 @@ describe('train: the ranker from the logs', function () {
     const logs = path.join(dir, 'sim');
     await simulate({ root: path.join(dir, 'world'), world: TEST_WORLD, out: logs, days: 1, sessionsPerDay: 200, seed: 5, examPower: 0.7, epsilon: 0.1, results: 20 });
     const out = path.join(dir, 'trained');
-    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, ensemble: [8], python: python! });
-    assert.equal(r.data.pages, 200);
-    assert.equal(r.data.rows, 200 * 20);
+    const until = Date.parse(TEST_WORLD.referenceTime) + 12 * 3_600_000;
+    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, ensemble: [8], twoTower: true, ablation: true, until, python: python! });
+    assert.ok(r.data.pages > 50 && r.data.pages < 150, `only the pages before --until: ${r.data.pages} of 200`);
+    assert.equal(r.data.rows, r.data.pages * 20);
     assert.ok(r.data.positives.click > 0);
     assert.ok(r.parityMaxError <= 1e-5, `native vs PyTorch ${r.parityMaxError}`);
     assert.ok(r.ensembleParityMaxError !== undefined && r.ensembleParityMaxError <= 1e-5, `ensemble vs PyTorch ${r.ensembleParityMaxError}`);
     const bundle = await loadBundle(out, { progress: false, verifyChecksums: true });
-    assert.match(bundle.manifest.version, /\+ranker\.trained\./);
+    assert.match(bundle.manifest.version, /\+trained\./);
     const source = await loadBundle(path.join(dir, 'world', 'bundle'), { progress: false });
     assert.notDeepEqual(Array.from(bundle.ranker.weights.heads.bias), Array.from(source.ranker.weights.heads.bias), 'the ranker was trained');
+    // The two-tower model: a new ONNX tower agreeing with PyTorch, new item embeddings, an index over them.
+    const tt = r.twoTower!;
+    assert.ok(tt.data.train > 0 && tt.data.heldOut > 0, `engagements before and after --until: ${tt.data.train}, ${tt.data.heldOut}`);
+    assert.ok(tt.parityMaxError <= 1e-5, `ONNX vs PyTorch ${tt.parityMaxError}`);
+    assert.notDeepEqual(Buffer.from(bundle.userTower), Buffer.from(source.userTower), 'the user tower was trained');
+    assert.ok(bundle.embeddings.some((v, i) => Math.abs(v - source.embeddings[i]) > 1e-4), 'the item embeddings were trained');
+    const d = bundle.manifest.embeddingDim;
+    for (let i = 0; i < bundle.items.n; i += 97) {
+      const row = bundle.embeddings.subarray(i * d, (i + 1) * d);
+      assert.ok(Math.abs(Math.hypot(...row) - 1) < 1e-4, `item ${i}'s embedding is a unit vector`);
+    }
+    const hit = await bundle.index.search(bundle.embeddings.subarray(0, d), { k: 1 });
+    assert.equal(hit.ids[0], 0n, 'the index holds the trained embeddings');
+    const rc = tt.recall!;
+    assert.equal(rc.n, tt.data.heldOut);
+    for (const side of [rc.trained, rc.source, rc.frozen!]) {
+      assert.ok(side[20].mean <= side[100].mean && side[100].mean <= side[500].mean && side[500].mean <= 1, 'Recall@K grows with K');
+    }
     assert.deepEqual(bundle.ensemble?.hidden, [8]);
     const engine = await Engine.create(bundle, { ...ENGINE_OPTIONS });
     try {

@@ -1,4 +1,4 @@
-// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out DIR] [--seed 1] [--threads 1] [--root DIR]`:
+// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out DIR] [--seed 1] [--threads 1] [--root DIR] [--bundle DIR]`:
 // ranks a sample of users through the engine's gRPC API and scores every list
 // against the demo world's ground truth; writes report.json, report.md and SVG
 // plots into .data/eval/ (untracked; another world's into .data/eval/world-X/)
@@ -32,6 +32,8 @@ options:
   --seed N         sampling seed (default 1)
   --threads N      scoring workers per engine (default 1)
   --root DIR       the world's directory (default: the demo world's cache in .data/)
+  --bundle DIR     the bundle to evaluate (default: the world's own), e.g. one written by
+                   npm run train from that world's simulated logs
   --precisions L   ranker precisions compared with fp32, comma-separated (int8, bf16,
                    fp32), or none (default ${REDUCED_PRECISIONS.join(',')})
   --help, -h       this text`;
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
-  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root', 'precisions']);
+  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root', 'precisions', 'bundle']);
   for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (args.world !== undefined && args.items !== undefined) throw new Error('--world and --items are exclusive');
   if (args.world !== undefined && !(args.world in WORLDS)) throw new Error(`--world must be one of ${Object.keys(WORLDS).join(', ')}, got ${args.world}`);
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
   const report = await runEval({
     root,
     world,
+    ...(args.bundle !== undefined ? { bundle: path.resolve(args.bundle) } : {}),
     users,
     seed: int(args, 'seed', 1),
     threads: int(args, 'threads', 1),

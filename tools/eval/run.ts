@@ -67,6 +67,7 @@ function worldSection(s: EvalSession): EvalReport['world'] {
   const idx = s.bundle.manifest.index;
   return {
     root: s.cfg.root,
+    bundle: `${s.bundle.manifest.name} ${s.bundle.manifest.version}`,
     items: s.bundle.items.n,
     users: s.truth.users.n,
     dim: s.bundle.manifest.embeddingDim,

@@ -33,7 +33,7 @@ export const WIRE_DEVICE: Record<Device, WireDevice> = { mobile: 'DEVICE_MOBILE'
 export async function withSession<T>(cfg: EvalConfig, fn: (s: EvalSession) => Promise<T>): Promise<T> {
   const log = cfg.log ?? (() => undefined);
   const paths = await ensureWorld(cfg.root, cfg.world, log);
-  const bundle = await loadBundle(paths.bundle, { progress: false });
+  const bundle = await loadBundle(cfg.bundle ?? paths.bundle, { progress: false });
   const truth = await loadTruth(paths, bundle);
   const metrics = createMetrics({ defaultMetrics: false });
   const base: EngineOptions = { ...ENGINE_DEFAULTS, threads: cfg.threads, clock: 'bundle' };

@@ -19,6 +19,8 @@ export interface EvalConfig {
   /** World directory (generated there if absent or made with another configuration). */
   root: string;
   world: WorldConfig;
+  /** The bundle evaluated (default: the world's own; e.g. one trained from logs, same items). */
+  bundle?: string;
   /** Users sampled (stratified by segment). */
   users: number;
   seed: number;
@@ -147,7 +149,7 @@ export interface EvalReport {
   commit: string;
   /** Whether tracked files differed from the commit when the run started. */
   uncommittedChanges: boolean;
-  world: { root: string; items: number; users: number; dim: number; seed: number; index: { factory: string; nprobe: number | null; efSearch: number | null } };
+  world: { root: string; bundle: string; items: number; users: number; dim: number; seed: number; index: { factory: string; nprobe: number | null; efSearch: number | null } };
   sample: { users: number; segments: Record<string, number>; surfaces: Record<string, number>; seed: number };
   numResults: number;
   defaults: typeof DEFAULT_RANK;

@@ -1,35 +1,44 @@
-// npm run train: a bundle whose ranker is trained from the logs.
+// npm run train: a bundle whose models are trained from the logs.
 //
-//   npm run train -- --logs DIR --bundle SRC --out BUNDLE [--epochs 3] [--seed 1]
-//        [--no-position] [--ensemble 16,8] [--python PATH]
+//   npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1]
+//        [--until ISO] [--no-two-tower] [--two-tower-ablation] [--no-position]
+//        [--ensemble 16,8] [--python PATH]
 //
 // --logs is what `npm run simulate` (or a deployment with --impression-log
-// and its events) wrote: impressions/ and events.jsonl. The ranker's inputs
-// come from the logs as served (export.ts), PyTorch trains the DCN-v2
-// multi-task ranker with position debiasing (train/ranker.py), and the new
-// bundle is the source bundle with that ranker: every other file copied, the
+// and its events) wrote: impressions/ and events.jsonl. First the two-tower
+// model (two-tower.ts, train/two_tower.py): the user tower (ONNX) and the
+// item embeddings, from which the index is rebuilt. Then the DCN-v2
+// multi-task ranker with position debiasing (train/ranker.py) on the served
+// items' inputs (export.ts), the user part recomputed with the new tower and
+// the item part with the new embeddings, as the new bundle serves them. With
+// --ensemble also the learned ensemble (models.ensemble, trained on the new
+// ranker's outputs; requests choose it with options.ensemble). The new
+// bundle is the source bundle with these: every other file copied, the
 // manifest rewritten (name, version, createdAt now, checksums), then loaded
-// and validated like any bundle, and the native DCN-v2 checked against
-// PyTorch's outputs on the trainer's sample rows (within 1e-5). With
-// --ensemble the bundle also gets the learned ensemble (models.ensemble,
-// trained on the new ranker's outputs; requests choose it with
-// options.ensemble), checked the same way. Still from
-// the source bundle: the user tower, the item embeddings and index, the
-// pre-ranker (their trainers are not part of this version).
+// and validated like any bundle; the native DCN-v2, the engine's ensemble and
+// the ONNX user tower are each checked against PyTorch's outputs (within
+// 1e-5). --until learns only from what was logged before that time; the
+// engagements after it measure the towers' Recall@K (and with
+// --two-tower-ablation, against frozen item embeddings). Still from the
+// source bundle: the pre-ranker (its trainer is not part of this version).
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { loadBundle } from '../../src/bundle/loader';
-import { fileEntry, Manifest, writeManifest } from '../../src/bundle/manifest';
-import { readNpyFloat32 } from '../../src/bundle/npy';
+import { rebuildBundleIndex } from '../../src/bundle/index-builder';
+import { Bundle, loadBundle } from '../../src/bundle/loader';
+import { fileEntry, INDEX_FILE, Manifest, writeManifest } from '../../src/bundle/manifest';
+import { readNpyFloat32, writeNpyFloat32 } from '../../src/bundle/npy';
 import { DcnModel } from '../../src/native/dcn';
 import { EnsembleModel, ensembleScores } from '../../src/models/ensemble';
-import { exportRankerData, ExportSummary } from './export';
+import { exportRankerData, ExportSummary, rankerLines } from './export';
+import { trainTwoTower, TwoTowerModel } from './two-tower';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
+
+const USAGE = 'npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1] [--until ISO] [--no-two-tower] [--two-tower-ablation] [--no-position] [--ensemble 16,8] [--python PATH]';
 
 export interface TrainOptions {
   logs: string;
@@ -40,6 +49,12 @@ export interface TrainOptions {
   position: boolean;
   /** Hidden widths of the learned ensemble (empty: none). */
   ensemble?: number[];
+  /** Train the two-tower model (user tower, item embeddings, index); false: keep the source bundle's. */
+  twoTower: boolean;
+  /** With twoTower: also train it with frozen item embeddings and compare their Recall@K. */
+  ablation?: boolean;
+  /** Learn only from what was logged before this time (ms); later engagements are held out. */
+  until?: number;
   python: string;
   log?: (m: string) => void;
 }
@@ -51,6 +66,7 @@ export interface TrainResult {
   /** Largest |native - PyTorch| over the parity rows (ranker, and ensemble when trained). */
   parityMaxError: number;
   ensembleParityMaxError?: number;
+  twoTower?: Pick<TwoTowerModel, 'data' | 'loss' | 'seconds' | 'parityMaxError' | 'recall'>;
   version: string;
 }
 
@@ -109,12 +125,53 @@ async function ensembleParity(model: EnsembleModel, modelDir: string): Promise<n
   return worst;
 }
 
+/** The new bundle: the source's files, the trained models in their place, a new manifest and, with new embeddings, a new index. */
+async function writeBundle(o: TrainOptions, src: Bundle, modelDir: string, tt: TwoTowerModel | null): Promise<string> {
+  await fs.rm(o.out, { recursive: true, force: true });
+  await fs.mkdir(o.out, { recursive: true });
+  const m = src.manifest;
+  const { weights, config } = m.models.ranker;
+  const replaced = new Set([weights, config, ...(tt ? ['item_embeddings.npy', m.models.userTower.file, INDEX_FILE] : [])]);
+  const names = new Set(Object.keys(m.files).filter((f) => !replaced.has(f)));
+  for (const f of names) await fs.copyFile(path.join(o.bundle, f), path.join(o.out, f));
+  await fs.copyFile(path.join(modelDir, 'ranker.safetensors'), path.join(o.out, weights));
+  await fs.copyFile(path.join(modelDir, 'ranker.json'), path.join(o.out, config));
+  names.add(weights).add(config);
+  if (tt) {
+    await fs.writeFile(path.join(o.out, m.models.userTower.file), tt.tower);
+    await writeNpyFloat32(path.join(o.out, 'item_embeddings.npy'), [src.items.n, m.embeddingDim], tt.embeddings);
+    names.add(m.models.userTower.file).add('item_embeddings.npy');
+  }
+  const models: Manifest['models'] = { ...m.models };
+  if (o.ensemble?.length) {
+    for (const f of ['ensemble.safetensors', 'ensemble.json']) {
+      await fs.copyFile(path.join(modelDir, f), path.join(o.out, f));
+      names.add(f);
+    }
+    models.ensemble = { format: 'mlp-v1', weights: 'ensemble.safetensors', config: 'ensemble.json' };
+  }
+  const files: Manifest['files'] = {};
+  for (const f of [...names].sort()) files[f] = await fileEntry(path.join(o.out, f));
+  const created = new Date();
+  const version = `${m.version}+trained.${created.toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
+  await writeManifest(o.out, { ...m, name: `${m.name}-trained`, version, createdAt: created.toISOString(), models, files });
+  if (tt) await rebuildBundleIndex(o.out, { progress: false });
+  return version;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? (() => undefined);
   const src = await loadBundle(o.bundle, { progress: false });
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'train-'));
   try {
-    const data = await exportRankerData(o.logs, src, path.join(work, 'data'));
+    const until = o.until ?? Infinity;
+    const lines = await rankerLines(o.logs, src, until);
+    let tt: TwoTowerModel | null = null;
+    if (o.twoTower) {
+      tt = await trainTwoTower({ python: o.python, run, epochs: o.epochs, seed: o.seed, until, ablation: o.ablation ?? false, root: ROOT }, o.logs, src, lines, work);
+      log(`train: two-tower model on ${tt.data.train} engagements in ${tt.seconds.toFixed(0)} s, loss ${tt.loss.map((l) => l.toFixed(3)).join(' -> ')}`);
+    }
+    const data = await exportRankerData(o.logs, src, lines, path.join(work, 'data'), tt ?? undefined);
     log(`train: ${data.rows} served items of ${data.pages} logged pages (${Object.entries(data.positives).map(([k, v]) => `${v} ${k}`).join(', ')})`);
     const modelDir = path.join(work, 'model');
     const args = [path.join(ROOT, 'train', 'ranker.py'), '--data', path.join(work, 'data'), '--config', path.join(o.bundle, src.manifest.models.ranker.config), '--out', modelDir];
@@ -123,41 +180,33 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const t0 = Date.now();
     const summary = JSON.parse((await run(o.python, args)).trim().split('\n').pop()!) as { loss: number[] };
     const trainSeconds = (Date.now() - t0) / 1000;
-    // The new bundle: the source's files, the trained ranker, a new manifest.
-    await fs.rm(o.out, { recursive: true, force: true });
-    await fs.mkdir(o.out, { recursive: true });
-    const m = src.manifest;
-    const { weights, config } = m.models.ranker;
-    for (const f of Object.keys(m.files)) {
-      if (f === weights || f === config) continue;
-      await fs.copyFile(path.join(o.bundle, f), path.join(o.out, f));
-    }
-    await fs.copyFile(path.join(modelDir, 'ranker.safetensors'), path.join(o.out, weights));
-    await fs.copyFile(path.join(modelDir, 'ranker.json'), path.join(o.out, config));
-    const models: Manifest['models'] = { ...m.models };
-    const names = new Set(Object.keys(m.files));
-    if (o.ensemble?.length) {
-      for (const f of ['ensemble.safetensors', 'ensemble.json']) {
-        await fs.copyFile(path.join(modelDir, f), path.join(o.out, f));
-        names.add(f);
-      }
-      models.ensemble = { format: 'mlp-v1', weights: 'ensemble.safetensors', config: 'ensemble.json' };
-    }
-    const files: Manifest['files'] = {};
-    for (const f of [...names].sort()) files[f] = await fileEntry(path.join(o.out, f));
-    const created = new Date();
-    const version = `${m.version}+ranker.trained.${created.toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
-    await writeManifest(o.out, { ...m, name: `${m.name}-trained`, version, createdAt: created.toISOString(), models, files });
+    const version = await writeBundle(o, src, modelDir, tt);
     const trained = await loadBundle(o.out, { progress: false, verifyChecksums: true });
     const parityMaxError = await parity(o.out, modelDir);
     if (!(parityMaxError <= 1e-5)) throw new Error(`the native ranker differs from PyTorch's by ${parityMaxError} on the parity rows`);
     const ensembleParityMaxError = trained.ensemble ? await ensembleParity(trained.ensemble, modelDir) : undefined;
     if (ensembleParityMaxError !== undefined && !(ensembleParityMaxError <= 1e-5)) throw new Error(`the engine's ensemble differs from PyTorch's by ${ensembleParityMaxError}`);
-    await fs.copyFile(path.join(modelDir, 'train-summary.json'), path.join(o.out, '..', `${path.basename(o.out)}.train-summary.json`));
-    return { data, trainSeconds, loss: summary.loss, parityMaxError, ...(ensembleParityMaxError !== undefined ? { ensembleParityMaxError } : {}), version };
+    const trainSummary = JSON.parse(await fs.readFile(path.join(modelDir, 'train-summary.json'), 'utf8')) as Record<string, unknown>;
+    const twoTower = tt ? { data: tt.data, loss: tt.loss, seconds: tt.seconds, parityMaxError: tt.parityMaxError, ...(tt.recall ? { recall: tt.recall } : {}) } : undefined;
+    await fs.writeFile(path.join(o.out, '..', `${path.basename(o.out)}.train-summary.json`), JSON.stringify({ ...trainSummary, ...(twoTower ? { twoTower } : {}) }, null, 2));
+    return { data, trainSeconds, loss: summary.loss, parityMaxError, ...(ensembleParityMaxError !== undefined ? { ensembleParityMaxError } : {}), ...(twoTower ? { twoTower } : {}), version };
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
+}
+
+function describe(r: TrainResult): string {
+  const parts = [`ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}${r.ensembleParityMaxError !== undefined ? ` (ensemble ${r.ensembleParityMaxError.toExponential(1)})` : ''}`];
+  const tt = r.twoTower;
+  if (tt) {
+    parts.push(`two-tower model on ${tt.data.train} engagements in ${tt.seconds.toFixed(0)} s, ONNX vs PyTorch max |diff| ${tt.parityMaxError.toExponential(1)}`);
+    const rc = tt.recall;
+    if (rc) {
+      const show = (x: Record<number, { mean: number }>) => Object.entries(x).map(([k, v]) => `@${k} ${v.mean.toFixed(3)}`).join(' ');
+      parts.push(`Recall on ${rc.n} held-out engagements: trained ${show(rc.trained)}; source bundle ${show(rc.source)}${rc.frozen ? `; frozen item embeddings ${show(rc.frozen)}` : ''}`);
+    }
+  }
+  return parts.join('; ');
 }
 
 async function main(): Promise<void> {
@@ -169,18 +218,27 @@ async function main(): Promise<void> {
       epochs: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },
       'no-position': { type: 'boolean', default: false },
+      'no-two-tower': { type: 'boolean', default: false },
+      'two-tower-ablation': { type: 'boolean', default: false },
+      until: { type: 'string' },
       ensemble: { type: 'string', default: '' },
       python: { type: 'string' },
     },
   });
-  if (!values.logs || !values.out) throw new Error('usage: npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1] [--no-position]');
+  if (!values.logs || !values.out) throw new Error(`usage: ${USAGE}`);
   const epochs = Number(values.epochs);
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error('--epochs must be a positive integer');
+  const until = values.until === undefined ? undefined : Date.parse(values.until);
+  if (until !== undefined && !Number.isFinite(until)) throw new Error(`--until must be a date and time (ISO 8601), got ${values.until}`);
   const python = values.python ?? findPython();
   if (!python) throw new Error('no python3 with PyTorch and NumPy found (Debian: python3-torch; scripts/install-system-deps.sh installs it), or name one with --python');
   const t0 = Date.now();
-  const r = await train({ logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed), position: !values['no-position'], ensemble: values.ensemble!.split(',').filter(Boolean).map(Number), python, log: (m) => process.stderr.write(m + '\n') });
-  console.log(`wrote ${path.resolve(values.out)} (${r.version}): ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}${r.ensembleParityMaxError !== undefined ? ` (ensemble ${r.ensembleParityMaxError.toExponential(1)})` : ''}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+  const r = await train({
+    logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed),
+    position: !values['no-position'], twoTower: !values['no-two-tower'], ablation: values['two-tower-ablation'], until,
+    ensemble: values.ensemble!.split(',').filter(Boolean).map(Number), python, log: (m) => process.stderr.write(m + '\n'),
+  });
+  console.log(`wrote ${path.resolve(values.out)} (${r.version}): ${describe(r)}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
 }
 
 if (require.main === module) {

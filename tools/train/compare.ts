@@ -1,6 +1,7 @@
-// The trained ranker against the truth: the same cascade with the source
-// bundle's ranker (written down from the truth) and with the trained one,
-// and the popularity list, scored on the world's true utility.
+// A trained bundle against the truth: the same cascade with the source
+// bundle (its models written down from the truth) and with the trained one
+// (user tower, item embeddings and index, ranker from the logs), and the
+// popularity and random lists, scored on the world's true utility.
 //
 //   npm run train:compare -- --bundle TRAINED [--source SRC] [--world DIR] [--users 300] [--seed 1]
 //
@@ -70,10 +71,11 @@ export async function compare(o: { trained: string; source: string; world: strin
   const rng = new Rng(o.seed);
   const sample = Array.from({ length: Math.min(o.users, returning.length) }, () => returning[rng.int(returning.length)]);
   const lists: Record<string, number[][]> = {
-    'source ranker (from the truth)': await pages(src, paths, sample.map((u) => u.id)),
-    'trained ranker (from the logs)': await pages(trained, paths, sample.map((u) => u.id)),
-    ...(trained.ensemble ? { 'trained ranker + learned ensemble': await pages(trained, paths, sample.map((u) => u.id), 'learned') } : {}),
+    'source bundle (models from the truth)': await pages(src, paths, sample.map((u) => u.id)),
+    'trained bundle (models from the logs)': await pages(trained, paths, sample.map((u) => u.id)),
+    ...(trained.ensemble ? { 'trained bundle + learned ensemble': await pages(trained, paths, sample.map((u) => u.id), 'learned') } : {}),
     popularity: sample.map(() => Array.from(topK(src.bias, N))),
+    random: sample.map(() => Array.from({ length: N }, () => rng.int(src.items.n))),
   };
   const all = Int32Array.from({ length: src.items.n }, (_, i) => i);
   const bw = src.manifest.defaultWeights.home;
@@ -116,12 +118,13 @@ async function main(): Promise<void> {
   console.log(`|---|---:|${OBJECTIVES.map(() => '---:').join('|')}|`);
   for (const r of rows) console.log(`| ${r.list} | ${f(r.ndcg50)} [${f(r.ci[0])}, ${f(r.ci[1])}] | ${OBJECTIVES.map((o) => f(r.perObjective[o])).join(' | ')} |`);
   const [src, trained] = rows;
-  const pop = rows[rows.length - 1];
+  const pop = rows.find((r) => r.list === 'popularity')!;
   const d = pairedDifference(trained.perUser, src.perUser);
   console.log(`\ntrained / source: ${(trained.ndcg50 / src.ndcg50).toFixed(3)}x (difference ${f(d.mean)} [${f(d.lo)}, ${f(d.hi)}]); trained / popularity: ${(trained.ndcg50 / pop.ndcg50).toFixed(2)}x`);
-  if (rows.length === 4) {
-    const e = pairedDifference(rows[2].perUser, trained.perUser);
-    console.log(`learned ensemble - weighted sum (same trained ranker): ${f(e.mean)} [${f(e.lo)}, ${f(e.hi)}]`);
+  const learned = rows.find((r) => r.list.includes('learned ensemble'));
+  if (learned) {
+    const e = pairedDifference(learned.perUser, trained.perUser);
+    console.log(`learned ensemble - weighted sum (same trained bundle): ${f(e.mean)} [${f(e.lo)}, ${f(e.hi)}]`);
   }
 }
 

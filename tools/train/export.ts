@@ -3,7 +3,10 @@
 // item part at the Rank's time] (models/layout.ts, the serving code), its
 // position, and its labels: the click, wishlist, cart and purchase the same
 // user made on that item within the session (the events log). Nothing of
-// the world's truth is read.
+// the world's truth is read. When the two-tower model was trained first, the
+// user embedding and preferred price come from its tower and the item
+// embeddings from its item table (RecomputedFeatures), as the new bundle
+// will serve them.
 //
 // Writes DIR/x.npy (N x inputDim float32), DIR/y.npy (N x objectives, 0/1),
 // DIR/pos.npy (N, 1-based positions as float32), DIR/w.npy (N x objectives:
@@ -16,10 +19,8 @@ import type { Bundle } from '../../src/bundle/loader';
 import { writeNpyFloat32 } from '../../src/bundle/npy';
 import { featureLayout, gatherItemFeatures } from '../../src/models/layout';
 import { DAY_MS } from '../world/schema';
-import { pairKey, readActions, readImpressions } from '../logs';
-
-/** A session's actions fall within this long after its page (tools/simulate.ts). */
-const SESSION_MS = 5000;
+import type { LoggedImpression } from '../../src/state/impression-log';
+import { pairKey, readActions, readImpressions, SESSION_MS } from '../logs';
 
 export interface ExportSummary {
   pages: number;
@@ -28,12 +29,28 @@ export interface ExportSummary {
   positives: Record<string, number>;
 }
 
-export async function exportRankerData(logs: string, bundle: Bundle, out: string): Promise<ExportSummary> {
+/** The logged Ranks the ranker learns from: those with user features, before `until`. */
+export async function rankerLines(logs: string, bundle: Bundle, until = Infinity): Promise<LoggedImpression[]> {
+  const lines = (await readImpressions(path.join(logs, 'impressions'))).filter((l) => l.uf !== undefined && l.ts < until);
+  if (lines.length === 0) throw new Error(`${logs}/impressions holds no logged Rank with user features${Number.isFinite(until) ? ' before --until' : ''}`);
+  if (lines.some((l) => l.layout !== bundle.manifest.features.layout)) throw new Error(`the log's feature layout is not the bundle's (${bundle.manifest.features.layout})`);
+  return lines;
+}
+
+/**
+ * What the ranker is trained on when the two-tower model is trained too: its
+ * item embeddings, and per line the new user embedding and preferred price
+ * (the first d + 1 user features; the context part stays as logged).
+ */
+export interface RecomputedFeatures {
+  embeddings: Float32Array;
+  pageUser: Float32Array;
+}
+
+export async function exportRankerData(logs: string, bundle: Bundle, lines: LoggedImpression[], out: string, redo?: RecomputedFeatures): Promise<ExportSummary> {
   const m = bundle.manifest;
   const layout = featureLayout(m.embeddingDim);
-  const lines = (await readImpressions(path.join(logs, 'impressions'))).filter((l) => l.uf !== undefined);
-  if (lines.length === 0) throw new Error(`${logs}/impressions holds no logged Rank with user features`);
-  if (lines.some((l) => l.layout !== m.features.layout)) throw new Error(`the log's feature layout is not the bundle's (${m.features.layout})`);
+  const d = m.embeddingDim;
   const first = Math.min(...lines.map((l) => l.ts));
   const actions = await readActions(path.join(logs, 'events.jsonl'), m.objectives, first);
   const D = layout.userDim + layout.itemDim;
@@ -52,13 +69,14 @@ export async function exportRankerData(logs: string, bundle: Bundle, out: string
     const buf = Buffer.from(l.uf!, 'base64');
     const uf = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     if (uf.length !== layout.userDim) throw new Error(`request ${l.id}: ${uf.length} user features, the layout has ${layout.userDim}`);
+    if (redo) uf.set(redo.pageUser.subarray(li * (d + 1), (li + 1) * (d + 1)));
     const rows = Int32Array.from(l.items, (it) => bundle.items.rowOf.get(it.item) ?? -1);
     if (rows.some((r) => r < 0)) throw new Error(`request ${l.id} served an item the bundle does not have`);
     for (const r of rows) {
       const t = bundle.items.createdAt[r];
       isNew[r] = t <= l.ts && l.ts - t < newMs ? 1 : 0;
     }
-    const items = gatherItemFeatures(layout, { embeddings: bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, rows);
+    const items = gatherItemFeatures(layout, { embeddings: redo?.embeddings ?? bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, rows);
     l.items.forEach((it, i) => {
       x.set(uf, n * D);
       x.set(items.subarray(i * layout.itemDim, (i + 1) * layout.itemDim), n * D + layout.userDim);
