@@ -35,7 +35,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ensemble as ens  # noqa: E402
-from progress import progress  # noqa: E402
+from progress import epochs  # noqa: E402
 
 
 class Dcn(nn.Module):
@@ -119,22 +119,15 @@ def train(args):
     lossf = nn.BCEWithLogitsLoss()
     n = x.shape[0]
     t0 = time.time()
-    history = []
-    for epoch in range(args.epochs):
-        order = torch.randperm(n)
-        total = 0.0
-        for start in range(0, n, args.batch):
-            idx = order[start:start + args.batch]
-            opt.zero_grad()
-            loss = lossf(model.logits(x[idx], pos[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            if (start // args.batch) % 20 == 0:
-                progress("ranker", epoch, args.epochs, min(n, start + args.batch), n, loss.item(), t0)
-        history.append(total / n)
-        progress("ranker", epoch, args.epochs, n, n, total / n, t0)
-        sys.stderr.write("\n")
+
+    def step(idx):
+        opt.zero_grad()
+        loss = lossf(model.logits(x[idx], pos[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    history = epochs("ranker", args.epochs, n, args.batch, lambda: torch.randperm(n), step)
     os.makedirs(args.out, exist_ok=True)
     tensors = model.serving_tensors()
     about = f"multi-task ranker trained from logs ({n} served items, {args.epochs} epochs, position debiasing {'off' if args.no_position else 'on'})"
@@ -157,6 +150,8 @@ def train(args):
     summary = {"rows": n, "epochs": args.epochs, "loss": history, "seconds": time.time() - t0, "positionClickLogit": curve}
     if args.ensemble:
         summary["ensembleLoss"] = train_ensemble_on(args, model, x, y)
+    if args.preranker:
+        summary["preranker"] = train_prerankers_on(args, model, x)
     with open(os.path.join(args.out, "train-summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
@@ -184,6 +179,38 @@ def train_ensemble_on(args, model, x, y):
     return history
 
 
+def train_prerankers_on(args, teacher, x):
+    """The strong pre-ranker the HAP way and a plain one (train/preranker.py), the HAP one written as the bundle's."""
+    import preranker as pr
+
+    with open(args.preranker) as f:
+        config = json.load(f)
+    shape = config["shape"]
+    with open(os.path.join(args.data, "meta.json")) as f:
+        meta = json.load(f)
+    items_x = torch.from_numpy(np.load(os.path.join(args.data, "items_x.npy")))
+    d = items_x.shape[1] - 4
+    data = {
+        "x": x, "page": torch.from_numpy(np.load(os.path.join(args.data, "page.npy")).astype(np.int64)),
+        "w": torch.from_numpy(np.load(os.path.join(args.data, "w.npy"))), "items_x": items_x,
+        "emb": items_x[:, :d].contiguous(), "bias": items_x[:, d + 3].contiguous(), "bias_w": float(meta.get("biasWeight", 0.0)),
+    }
+    sys.stderr.write("pre-ranker: candidate lists from the logged pages, the trained ranker as the teacher\n")
+    hap, plain, check = pr.train_prerankers(shape, data, teacher, args.epochs, args.lr, args.seed)
+    for name, net in (("preranker", hap), ("preranker-plain", plain)):
+        about = f"strong pre-ranker trained from logs ({'HAP: hard band pairwise, easy soft labels' if name == 'preranker' else 'plain: soft labels on every candidate'}), teacher: the trained ranker"
+        write_safetensors(os.path.join(args.out, f"{name}.safetensors"), net.serving_tensors(), about)
+        with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+            json.dump({**config, "about": about}, f, indent=2)
+            f.write("\n")
+    with torch.no_grad():
+        k = min(64, x.shape[0])
+        np.save(os.path.join(args.out, "prerank_parity_x.npy"), x[:k, : shape["inputDim"]].numpy().astype("<f4"))
+        for name, net in (("preranker", hap), ("preranker-plain", plain)):
+            np.save(os.path.join(args.out, f"{name}_parity_p.npy"), torch.sigmoid(net.logits(x[:k, : shape["inputDim"]])).numpy().astype("<f4"))
+    return check
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
@@ -195,6 +222,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-position", action="store_true")
     p.add_argument("--ensemble", default="", help="hidden widths of the learned ensemble, e.g. 16,8 (default: none)")
+    p.add_argument("--preranker", default="", help="the pre-ranker's config (its shape): also train it, the HAP way and plain")
     s = train(p.parse_args())
     print(json.dumps({k: s[k] for k in ("rows", "epochs", "loss", "seconds")}))
 

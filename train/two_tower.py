@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from progress import progress  # noqa: E402
+from progress import epochs  # noqa: E402
 
 ACTIONS = 6  # codes 0 (padding) .. 5 (purchase), src/models/schema.ts
 
@@ -201,31 +201,24 @@ def train(args):
         opts.append(torch.optim.SparseAdam([model.items.weight], lr=args.lr))
     m = min(n, args.epoch_examples) if args.epoch_examples > 0 else n
     t0 = time.time()
-    history = []
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(n, generator=gen)[:m]
-        total = 0.0
-        for start in range(0, m, args.batch):
-            idx = order[start:start + args.batch]
-            u, pp = model.user(rows[idx], code[idx], age[idx], log_price)
-            q = u + model.surface(ctx[idx, 0]) + model.device(ctx[idx, 1])
-            neg = sampler.sample(args.negatives)
-            t = target[idx]
-            scale = model.log_scale.exp().clamp(max=100.0)
-            loss = sampled_softmax_loss(q, model.item_vectors(t), model.item_vectors(neg), sampler.log_q[t], sampler.log_q[neg], neg.unsqueeze(0) == t.unsqueeze(1), scale)
-            loss = loss + 0.1 * ((pp.squeeze(1) - log_price[t]) ** 2).mean()
-            for opt in opts:
-                opt.zero_grad()
-            loss.backward()
-            for opt in opts:
-                opt.step()
-            total += loss.item() * len(idx)
-            if (start // args.batch) % 20 == 0:
-                progress("two-tower", epoch, args.epochs, min(m, start + args.batch), m, loss.item(), t0)
-        history.append(total / m)
-        progress("two-tower", epoch, args.epochs, m, m, total / m, t0)
-        sys.stderr.write("\n")
+    model.train()
+
+    def step(idx):
+        u, pp = model.user(rows[idx], code[idx], age[idx], log_price)
+        q = u + model.surface(ctx[idx, 0]) + model.device(ctx[idx, 1])
+        neg = sampler.sample(args.negatives)
+        t = target[idx]
+        scale = model.log_scale.exp().clamp(max=100.0)
+        loss = sampled_softmax_loss(q, model.item_vectors(t), model.item_vectors(neg), sampler.log_q[t], sampler.log_q[neg], neg.unsqueeze(0) == t.unsqueeze(1), scale)
+        loss = loss + 0.1 * ((pp.squeeze(1) - log_price[t]) ** 2).mean()
+        for opt in opts:
+            opt.zero_grad()
+        loss.backward()
+        for opt in opts:
+            opt.step()
+        return loss.item()
+
+    history = epochs("two-tower", args.epochs, m, args.batch, lambda: torch.randperm(n, generator=gen)[:m], step)
     model.eval()
     os.makedirs(args.out, exist_ok=True)
     with torch.no_grad():

@@ -1,7 +1,8 @@
 // The learning loop's smallest run: a simulation over a small world, the
-// two-tower model and the ranker trained from its logs (PyTorch, one epoch)
-// with a time split, and the trained bundle loaded, validated and serving;
-// the native DCN-v2 and the ONNX user tower agree with PyTorch.
+// two-tower model, the ranker and the pre-ranker trained from its logs
+// (PyTorch, one epoch) with a time split, and the trained bundle loaded,
+// validated and serving; the native DCN-v2s and the ONNX user tower agree
+// with PyTorch.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -44,7 +45,7 @@ describe('train: the ranker from the logs', function () {
     await simulate({ root: path.join(dir, 'world'), world: TEST_WORLD, out: logs, days: 1, sessionsPerDay: 200, seed: 5, examPower: 0.7, epsilon: 0.1, results: 20 });
     const out = path.join(dir, 'trained');
     const until = Date.parse(TEST_WORLD.referenceTime) + 12 * 3_600_000;
-    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, ensemble: [8], twoTower: true, ablation: true, until, python: python! });
+    const r = await train({ logs, bundle: path.join(dir, 'world', 'bundle'), out, epochs: 1, seed: 1, position: true, ensemble: [8], twoTower: true, ablation: true, until, preranker: 'hap', python: python! });
     assert.ok(r.data.pages > 50 && r.data.pages < 150, `only the pages before --until: ${r.data.pages} of 200`);
     assert.equal(r.data.rows, r.data.pages * 20);
     assert.ok(r.data.positives.click > 0);
@@ -67,6 +68,11 @@ describe('train: the ranker from the logs', function () {
     }
     const hit = await bundle.index.search(bundle.embeddings.subarray(0, d), { k: 1 });
     assert.equal(hit.ids[0], 0n, 'the index holds the trained embeddings');
+    // The strong pre-ranker, trained the HAP way (and a plain one, compared offline).
+    assert.notDeepEqual(Array.from(bundle.preranker.weights.heads.bias), Array.from(source.preranker.weights.heads.bias), 'the pre-ranker was trained');
+    assert.match(JSON.stringify(JSON.parse(await fs.readFile(path.join(out, bundle.manifest.models.preranker.config), 'utf8'))), /HAP/);
+    const kept = r.preranker!.teacherTop50Kept;
+    for (const v of [kept.light, kept.plain, kept.hap, kept.teacher]) assert.ok(v > 0 && v <= 1, `a share of the teacher's top 50: ${v}`);
     const rc = tt.recall!;
     assert.equal(rc.n, tt.data.heldOut);
     for (const side of [rc.trained, rc.source, rc.frozen!]) {

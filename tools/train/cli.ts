@@ -1,8 +1,8 @@
 // npm run train: a bundle whose models are trained from the logs.
 //
 //   npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1]
-//        [--until ISO] [--no-two-tower] [--two-tower-ablation] [--no-position]
-//        [--ensemble 16,8] [--python PATH]
+//        [--until ISO] [--no-two-tower] [--two-tower-ablation] [--preranker hap|plain|source]
+//        [--no-position] [--ensemble 16,8] [--python PATH]
 //
 // --logs is what `npm run simulate` (or a deployment with --impression-log
 // and its events) wrote: impressions/ and events.jsonl. First the two-tower
@@ -10,17 +10,22 @@
 // item embeddings, from which the index is rebuilt. Then the DCN-v2
 // multi-task ranker with position debiasing (train/ranker.py) on the served
 // items' inputs (export.ts), the user part recomputed with the new tower and
-// the item part with the new embeddings, as the new bundle serves them. With
+// the item part with the new embeddings, as the new bundle serves them.
+// Then the strong pre-ranker with the trained ranker as its teacher on
+// candidate lists rebuilt from the logged pages (train/preranker.py): the
+// HAP way (the hard band near the keep cut on a pairwise path of its own)
+// and a plain one, compared offline; --preranker picks the one the bundle
+// gets (hap, the default; plain; source keeps the source's). With
 // --ensemble also the learned ensemble (models.ensemble, trained on the new
 // ranker's outputs; requests choose it with options.ensemble). The new
 // bundle is the source bundle with these: every other file copied, the
 // manifest rewritten (name, version, createdAt now, checksums), then loaded
-// and validated like any bundle; the native DCN-v2, the engine's ensemble and
-// the ONNX user tower are each checked against PyTorch's outputs (within
+// and validated like any bundle; the native DCN-v2s, the engine's ensemble
+// and the ONNX user tower are each checked against PyTorch's outputs (within
 // 1e-5). --until learns only from what was logged before that time; the
 // engagements after it measure the towers' Recall@K (and with
 // --two-tower-ablation, against frozen item embeddings). Still from the
-// source bundle: the pre-ranker (its trainer is not part of this version).
+// source bundle: the items, their popularity bias, the light model's weight.
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -38,7 +43,7 @@ import { trainTwoTower, TwoTowerModel } from './two-tower';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 
-const USAGE = 'npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1] [--until ISO] [--no-two-tower] [--two-tower-ablation] [--no-position] [--ensemble 16,8] [--python PATH]';
+const USAGE = 'npm run train -- --logs DIR --out BUNDLE [--bundle SRC] [--epochs 3] [--seed 1] [--until ISO] [--no-two-tower] [--two-tower-ablation] [--preranker hap|plain|source] [--no-position] [--ensemble 16,8] [--python PATH]';
 
 export interface TrainOptions {
   logs: string;
@@ -55,6 +60,8 @@ export interface TrainOptions {
   ablation?: boolean;
   /** Learn only from what was logged before this time (ms); later engagements are held out. */
   until?: number;
+  /** Train the strong pre-ranker and put this one in the bundle (both are trained and checked); absent: keep the source's. */
+  preranker?: 'hap' | 'plain';
   python: string;
   log?: (m: string) => void;
 }
@@ -67,6 +74,8 @@ export interface TrainResult {
   parityMaxError: number;
   ensembleParityMaxError?: number;
   twoTower?: Pick<TwoTowerModel, 'data' | 'loss' | 'seconds' | 'parityMaxError' | 'recall'>;
+  /** Held-out pages' share of the teacher's top 50 among the kept M: light score only, plain and HAP pre-ranker on the hard band. */
+  preranker?: { pages: { train: number; heldOut: number }; teacherTop50Kept: { light: number; plain: number; hap: number; teacher: number }; budget: number };
   version: string;
 }
 
@@ -92,14 +101,15 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** The native DCN-v2 on the parity rows against PyTorch's outputs: the largest difference. */
-async function parity(bundleDir: string, modelDir: string): Promise<number> {
-  const b = await loadBundle(bundleDir, { progress: false });
-  const model = new DcnModel(b.ranker.shape, b.ranker.weights, { precision: 'fp32' });
-  const x = await readNpyFloat32(path.join(modelDir, 'parity_x.npy'));
-  const p = await readNpyFloat32(path.join(modelDir, 'parity_p.npy'));
+/** The bundle's native DCN-v2 (`which`) on the parity rows against PyTorch's outputs: the largest difference. */
+async function parity(b: Bundle, modelDir: string, which: 'ranker' | 'preranker-hap' | 'preranker-plain' = 'ranker'): Promise<number> {
+  const m = which === 'ranker' ? b.ranker : b.preranker;
+  const model = new DcnModel(m.shape, m.weights, { precision: 'fp32' });
+  const files = which === 'ranker' ? ['parity_x', 'parity_p'] : ['prerank_parity_x', which === 'preranker-hap' ? 'preranker_parity_p' : 'preranker-plain_parity_p'];
+  const x = await readNpyFloat32(path.join(modelDir, `${files[0]}.npy`));
+  const p = await readNpyFloat32(path.join(modelDir, `${files[1]}.npy`));
   const [n, d] = x.shape;
-  const du = b.ranker.shape.userDim;
+  const du = m.shape.userDim;
   const users = new Float32Array(n * du);
   const items = new Float32Array(n * (d - du));
   for (let i = 0; i < n; i++) {
@@ -131,12 +141,19 @@ async function writeBundle(o: TrainOptions, src: Bundle, modelDir: string, tt: T
   await fs.mkdir(o.out, { recursive: true });
   const m = src.manifest;
   const { weights, config } = m.models.ranker;
-  const replaced = new Set([weights, config, ...(tt ? ['item_embeddings.npy', m.models.userTower.file, INDEX_FILE] : [])]);
+  const pre = m.models.preranker;
+  const replaced = new Set([weights, config, ...(o.preranker ? [pre.weights, pre.config] : []), ...(tt ? ['item_embeddings.npy', m.models.userTower.file, INDEX_FILE] : [])]);
   const names = new Set(Object.keys(m.files).filter((f) => !replaced.has(f)));
   for (const f of names) await fs.copyFile(path.join(o.bundle, f), path.join(o.out, f));
   await fs.copyFile(path.join(modelDir, 'ranker.safetensors'), path.join(o.out, weights));
   await fs.copyFile(path.join(modelDir, 'ranker.json'), path.join(o.out, config));
   names.add(weights).add(config);
+  if (o.preranker) {
+    const from = o.preranker === 'hap' ? 'preranker' : 'preranker-plain';
+    await fs.copyFile(path.join(modelDir, `${from}.safetensors`), path.join(o.out, pre.weights));
+    await fs.copyFile(path.join(modelDir, `${from}.json`), path.join(o.out, pre.config));
+    names.add(pre.weights).add(pre.config);
+  }
   if (tt) {
     await fs.writeFile(path.join(o.out, m.models.userTower.file), tt.tower);
     await writeNpyFloat32(path.join(o.out, 'item_embeddings.npy'), [src.items.n, m.embeddingDim], tt.embeddings);
@@ -177,19 +194,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const args = [path.join(ROOT, 'train', 'ranker.py'), '--data', path.join(work, 'data'), '--config', path.join(o.bundle, src.manifest.models.ranker.config), '--out', modelDir];
     args.push('--epochs', String(o.epochs), '--seed', String(o.seed), ...(o.position ? [] : ['--no-position']));
     if (o.ensemble?.length) args.push('--ensemble', o.ensemble.join(','));
+    if (o.preranker) args.push('--preranker', path.join(o.bundle, src.manifest.models.preranker.config));
     const t0 = Date.now();
     const summary = JSON.parse((await run(o.python, args)).trim().split('\n').pop()!) as { loss: number[] };
     const trainSeconds = (Date.now() - t0) / 1000;
     const version = await writeBundle(o, src, modelDir, tt);
     const trained = await loadBundle(o.out, { progress: false, verifyChecksums: true });
-    const parityMaxError = await parity(o.out, modelDir);
-    if (!(parityMaxError <= 1e-5)) throw new Error(`the native ranker differs from PyTorch's by ${parityMaxError} on the parity rows`);
+    const parityMaxError = Math.max(await parity(trained, modelDir), ...(o.preranker ? [await parity(trained, modelDir, `preranker-${o.preranker}`)] : []));
+    if (!(parityMaxError <= 1e-5)) throw new Error(`the native ranker or pre-ranker differs from PyTorch's by ${parityMaxError} on the parity rows`);
     const ensembleParityMaxError = trained.ensemble ? await ensembleParity(trained.ensemble, modelDir) : undefined;
     if (ensembleParityMaxError !== undefined && !(ensembleParityMaxError <= 1e-5)) throw new Error(`the engine's ensemble differs from PyTorch's by ${ensembleParityMaxError}`);
     const trainSummary = JSON.parse(await fs.readFile(path.join(modelDir, 'train-summary.json'), 'utf8')) as Record<string, unknown>;
     const twoTower = tt ? { data: tt.data, loss: tt.loss, seconds: tt.seconds, parityMaxError: tt.parityMaxError, ...(tt.recall ? { recall: tt.recall } : {}) } : undefined;
     await fs.writeFile(path.join(o.out, '..', `${path.basename(o.out)}.train-summary.json`), JSON.stringify({ ...trainSummary, ...(twoTower ? { twoTower } : {}) }, null, 2));
-    return { data, trainSeconds, loss: summary.loss, parityMaxError, ...(ensembleParityMaxError !== undefined ? { ensembleParityMaxError } : {}), ...(twoTower ? { twoTower } : {}), version };
+    const pre = trainSummary.preranker as TrainResult['preranker'] | undefined;
+    return { data, trainSeconds, loss: summary.loss, parityMaxError, ...(pre ? { preranker: { pages: pre.pages, teacherTop50Kept: pre.teacherTop50Kept, budget: pre.budget } } : {}), ...(ensembleParityMaxError !== undefined ? { ensembleParityMaxError } : {}), ...(twoTower ? { twoTower } : {}), version };
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -197,6 +216,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
 function describe(r: TrainResult): string {
   const parts = [`ranker trained on ${r.data.rows} served items in ${r.trainSeconds.toFixed(0)} s, loss ${r.loss.map((l) => l.toFixed(4)).join(' -> ')}, native vs PyTorch max |diff| ${r.parityMaxError.toExponential(1)}${r.ensembleParityMaxError !== undefined ? ` (ensemble ${r.ensembleParityMaxError.toExponential(1)})` : ''}`];
+  if (r.preranker) {
+    const k = r.preranker.teacherTop50Kept;
+    parts.push(`pre-ranker at budget ${r.preranker.budget} on ${r.preranker.pages.heldOut} held-out pages, the teacher's top 50 kept: light only ${k.light.toFixed(3)}, plain ${k.plain.toFixed(3)}, HAP ${k.hap.toFixed(3)}, the teacher itself ${k.teacher.toFixed(3)}`);
+  }
   const tt = r.twoTower;
   if (tt) {
     parts.push(`two-tower model on ${tt.data.train} engagements in ${tt.seconds.toFixed(0)} s, ONNX vs PyTorch max |diff| ${tt.parityMaxError.toExponential(1)}`);
@@ -220,6 +243,7 @@ async function main(): Promise<void> {
       'no-position': { type: 'boolean', default: false },
       'no-two-tower': { type: 'boolean', default: false },
       'two-tower-ablation': { type: 'boolean', default: false },
+      preranker: { type: 'string', default: 'hap' },
       until: { type: 'string' },
       ensemble: { type: 'string', default: '' },
       python: { type: 'string' },
@@ -230,12 +254,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error('--epochs must be a positive integer');
   const until = values.until === undefined ? undefined : Date.parse(values.until);
   if (until !== undefined && !Number.isFinite(until)) throw new Error(`--until must be a date and time (ISO 8601), got ${values.until}`);
+  const preranker = values.preranker!;
+  if (preranker !== 'hap' && preranker !== 'plain' && preranker !== 'source') throw new Error(`--preranker must be hap, plain or source, got ${preranker}`);
   const python = values.python ?? findPython();
   if (!python) throw new Error('no python3 with PyTorch and NumPy found (Debian: python3-torch; scripts/install-system-deps.sh installs it), or name one with --python');
   const t0 = Date.now();
   const r = await train({
     logs: path.resolve(values.logs), bundle: path.resolve(values.bundle!), out: path.resolve(values.out), epochs, seed: Number(values.seed),
     position: !values['no-position'], twoTower: !values['no-two-tower'], ablation: values['two-tower-ablation'], until,
+    ...(preranker !== 'source' ? { preranker } : {}),
     ensemble: values.ensemble!.split(',').filter(Boolean).map(Number), python, log: (m) => process.stderr.write(m + '\n'),
   });
   console.log(`wrote ${path.resolve(values.out)} (${r.version}): ${describe(r)}; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);

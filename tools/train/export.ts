@@ -10,8 +10,9 @@
 //
 // Writes DIR/x.npy (N x inputDim float32), DIR/y.npy (N x objectives, 0/1),
 // DIR/pos.npy (N, 1-based positions as float32), DIR/w.npy (N x objectives:
-// the request's weights), DIR/page.npy (N: the logged Rank each row is of)
-// and DIR/meta.json.
+// the request's weights), DIR/page.npy (N: the logged Rank each row is of),
+// DIR/items_x.npy (every item's part at the last page's time, for the
+// pre-ranker's candidate lists) and DIR/meta.json.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -95,12 +96,18 @@ export async function exportRankerData(logs: string, bundle: Bundle, lines: Logg
     });
   }
   await fs.mkdir(out, { recursive: true });
+  // Every item's part at the last page's time: the pre-ranker's candidates are rebuilt from it.
+  const last = lines[lines.length - 1].ts;
+  for (let r = 0; r < bundle.items.n; r++) isNew[r] = bundle.items.createdAt[r] <= last && last - bundle.items.createdAt[r] < newMs ? 1 : 0;
+  const all = Int32Array.from({ length: bundle.items.n }, (_, r) => r);
+  const itemsX = gatherItemFeatures(layout, { embeddings: redo?.embeddings ?? bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, all);
+  await writeNpyFloat32(path.join(out, 'items_x.npy'), [bundle.items.n, layout.itemDim], itemsX);
   await writeNpyFloat32(path.join(out, 'x.npy'), [N, D], x);
   await writeNpyFloat32(path.join(out, 'y.npy'), [N, H], y);
   await writeNpyFloat32(path.join(out, 'pos.npy'), [N], pos);
   await writeNpyFloat32(path.join(out, 'w.npy'), [N, H], w);
   await writeNpyFloat32(path.join(out, 'page.npy'), [N], page);
   const summary: ExportSummary = { pages: lines.length, rows: N, inputDim: D, positives };
-  await fs.writeFile(path.join(out, 'meta.json'), JSON.stringify({ ...summary, objectives: m.objectives, layout: m.features.layout, userDim: layout.userDim }, null, 2));
+  await fs.writeFile(path.join(out, 'meta.json'), JSON.stringify({ ...summary, objectives: m.objectives, layout: m.features.layout, userDim: layout.userDim, biasWeight: m.lightModel?.biasWeight ?? 0 }, null, 2));
   return summary;
 }
