@@ -19,6 +19,7 @@ const CLIS: { script: string; options: string[] }[] = [
   { script: 'tools/serve-demo.js', options: ['--demo-dir', '--demo-items', '--bundle', '--help'] },
   { script: 'src/bundle/cli.js', options: ['validate DIR', 'info DIR', 'build-index DIR', '--factory', '--metric', '--nprobe', '--threads', '--help'] },
   { script: 'tools/eval/cli.js', options: ['--users', '--world', '--items', '--out', '--seed', '--threads', '--root', '--help'] },
+  { script: 'tools/eval/loop.js', options: ['--world', '--logs', '--days', '--sessions-per-day', '--users', '--epochs', '--out', '--work', '--help'] },
   { script: 'tools/world/cli.js', options: ['--out', '--items', '--users', '--dim', '--seed', '--reference-time', '--index', '--no-index', '--help'] },
 ];
 
