@@ -67,15 +67,12 @@ export async function towerRecall(held: Sequences, tower: Uint8Array, embeddings
   const K = Math.max(...RECALL_KS);
   const hits = Object.fromEntries(RECALL_KS.map((k) => [k, new Uint8Array(held.n)])) as Record<number, Uint8Array>;
   try {
-    for (let from = 0; from < held.n; from += 512) {
+    for (let from = 0; held.L > 0 && from < held.n; from += 512) {
       const to = Math.min(held.n, from + 512);
-      if (held.L === 0) break;
       const out = await session.run(towerInputs(held, from, to, embeddings, logPrice, d));
       const res = await index.search(out.user_emb.data as Float32Array, { k: K, threads: 2 });
       for (let q = 0; q < to - from; q++) {
-        const want = BigInt(held.target[from + q]);
-        let rank = -1;
-        for (let j = 0; j < K; j++) if (res.ids[q * K + j] === want) rank = j;
+        const rank = res.ids.subarray(q * K, (q + 1) * K).indexOf(BigInt(held.target[from + q]));
         for (const k of RECALL_KS) hits[k][from + q] = rank >= 0 && rank < k ? 1 : 0;
       }
     }

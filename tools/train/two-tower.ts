@@ -49,8 +49,8 @@ export async function trainTwoTower(o: TwoTowerOptions, logs: string, src: Bundl
   const dir = path.join(work, 'two-tower');
   const { loss, seconds } = await fit(o, data, dir, false);
   const tower = await fs.readFile(path.join(dir, 'user_tower.onnx'));
-  const embeddings = new Float32Array((await readNpyFloat32(path.join(dir, 'item_embeddings.npy'))).data);
-  const pageUser = new Float32Array((await readNpyFloat32(path.join(dir, 'page_user.npy'))).data);
+  const embeddings = (await readNpyFloat32(path.join(dir, 'item_embeddings.npy'))).data;
+  const pageUser = (await readNpyFloat32(path.join(dir, 'page_user.npy'))).data;
   const parityMaxError = await towerParity(tower, dir);
   if (!(parityMaxError <= 1e-5)) throw new Error(`the ONNX user tower differs from PyTorch's by ${parityMaxError} on the parity inputs`);
   const model: TwoTowerModel = { dir, tower, embeddings, pageUser, parityMaxError, data: summary, loss, seconds };
@@ -64,7 +64,8 @@ export async function trainTwoTower(o: TwoTowerOptions, logs: string, src: Bundl
   if (o.ablation) {
     const frozenDir = path.join(work, 'two-tower-frozen');
     await fit(o, data, frozenDir, true);
-    const frozen: RecallResult = await towerRecall(held, await fs.readFile(path.join(frozenDir, 'user_tower.onnx')), new Float32Array((await readNpyFloat32(path.join(frozenDir, 'item_embeddings.npy'))).data), lp, d);
+    const frozenEmbeddings = (await readNpyFloat32(path.join(frozenDir, 'item_embeddings.npy'))).data;
+    const frozen: RecallResult = await towerRecall(held, await fs.readFile(path.join(frozenDir, 'user_tower.onnx')), frozenEmbeddings, lp, d);
     model.recall.frozen = frozen.recall;
     model.recall.trainedMinusFrozen = recallDifference(trained, frozen);
   }
