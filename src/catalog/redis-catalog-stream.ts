@@ -18,7 +18,8 @@
 // every change its bundle does not supersede. Once every replica serves a
 // bundle built after some entries, an operator may drop those with
 // XTRIM catalog:{changes}:stream MINID <id> (docs/scaling.md).
-import { redisClient, within } from '../state/redis-client';
+import { redisClient } from '../state/redis-client';
+import { within } from '../util/within';
 
 import { CatalogChange, formatChange, parseChange } from './catalog-log';
 

@@ -77,6 +77,12 @@ export interface RankContext {
   trail: Map<number, { stage: string; score: number }[]> | null;
   /** The running stage's note for the debug report. */
   note: string;
+  /**
+   * Milliseconds the running stage may wait on an outside service (the user
+   * store) and still leave the rest of the cascade its predicted time before
+   * the deadline (with the planner's margin); Infinity without a deadline.
+   */
+  waitBudgetMs(): number;
 }
 
 /** One step of the cascade: takes the candidates, returns the next candidates. */

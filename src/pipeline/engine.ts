@@ -19,7 +19,7 @@ import { EngineOptions, ivfCodeBytes, ivfScanFraction } from './options';
 import { ACTION_NAMES } from '../models/schema';
 import { DeadlineError, QueueWaitError, SlotQueue } from './admission';
 import { RowMarks } from '../catalog/row-marks';
-import { plan } from './planner';
+import { plan, waitBudget } from './planner';
 
 export { DeadlineError, QueueWaitError };
 import { UserTower } from '../models/user-tower';
@@ -207,6 +207,7 @@ export class Engine {
 
   private async runCascade(request: RankInput): Promise<RankOutput> {
     const { input, steps, skip } = plan(request, this.stages, (id) => this.ewma.get(id) ?? 0, Date.now());
+    let at = 0; // the running stage
     const ctx: RankContext = {
       input,
       deps: this.deps,
@@ -225,11 +226,13 @@ export class Engine {
       degradations: [...steps],
       trail: input.debug || input.log ? new Map() : null,
       note: '',
+      waitBudgetMs: () => waitBudget(input.deadline, Date.now(), this.stages, at, (id) => (input.options.skipStages?.has(id) ? 0 : (this.ewma.get(id) ?? 0)), skip),
     };
     const reports: StageReport[] = [];
     const m = this.opts.metrics;
     let c = emptyCandidates();
-    for (const stage of this.stages) {
+    for (; at < this.stages.length; at++) {
+      const stage = this.stages[at];
       if (Date.now() > input.deadline) throw new DeadlineError(`deadline exceeded before stage ${stage.id}`);
       if (input.signal?.aborted) {
         this.cancelled++;

@@ -35,7 +35,8 @@ export interface Plan {
 }
 
 const NOTHING: ReadonlySet<string> = new Set();
-const MARGIN = 1.25;
+/** Predicted costs are taken this much larger (the planner's and the wait budget's margin). */
+export const MARGIN = 1.25;
 
 /** What the planner reads of a stage (context.ts's Stage has it). */
 export interface PlannedStage {
@@ -61,4 +62,20 @@ export function plan(input: RankInput, stages: readonly PlannedStage[], cost: (s
     steps.push(d.step);
   }
   return { input: current, steps, skip: skip.size > 0 ? skip : NOTHING };
+}
+
+/** The share of the time left that a wait on an outside service may take at most (the rest's predictions may be missing or low, as on a first call). */
+export const WAIT_SHARE = 0.8;
+
+/**
+ * The time a stage may still wait on an outside service: what is left
+ * before the deadline less the predicted cost (with the margin) of the
+ * stages after `at` that will run, and at most WAIT_SHARE of it.
+ */
+export function waitBudget(deadline: number, now: number, stages: readonly PlannedStage[], at: number, cost: (stage: string) => number, skip: ReadonlySet<string>): number {
+  if (!Number.isFinite(deadline)) return Infinity;
+  let rest = 0;
+  for (let i = at + 1; i < stages.length; i++) if (!skip.has(stages[i].id)) rest += cost(stages[i].id);
+  const left = deadline - now;
+  return Math.min(left - rest * MARGIN, left * WAIT_SHARE);
 }

@@ -5,6 +5,7 @@ import type { Candidates } from '../pipeline/types';
 import { emptySnapshot } from '../state/snapshot';
 import type { UserSnapshot } from '../state/snapshot';
 import { ACTION } from '../models/schema';
+import { within } from '../util/within';
 
 function withSessionActions(u: UserSnapshot, ctx: RankContext): UserSnapshot {
   const extra = ctx.input.recentActions;
@@ -39,8 +40,12 @@ export const userStateStage: Stage = {
     };
     const snap = ctx.deps.store.snapshot(ctx.input.userId, ctx.now, ctx.deps.catalog);
     if (!(snap instanceof Promise)) return done(snap);
-    // A remote store that cannot answer: serve the user as a new one, and say so.
-    return snap.then(done, (err: unknown) => {
+    // A remote store that cannot answer, or not in the time the call's
+    // deadline leaves (the rest of the cascade needs its share): serve the
+    // user as a new one, and say so.
+    const budget = ctx.waitBudgetMs();
+    const bounded = Number.isFinite(budget) ? within(snap, Math.max(0, budget), 'user store read (the call\'s deadline)') : snap;
+    return bounded.then(done, (err: unknown) => {
       ctx.degradations.push('user_state_unavailable');
       const out = done(emptySnapshot());
       ctx.note = `user store unavailable (${err instanceof Error ? err.message : String(err)}): served as a new user`;

@@ -3,7 +3,7 @@
 // rediss://, commands failing at once while disconnected (callers degrade or
 // answer UNAVAILABLE instead of queueing), reconnection with backoff. No
 // per-command timeout: node-redis makes an AbortSignal per command for it,
-// ~15% of a cached read's cost; callers bound a call with within().
+// ~15% of a cached read's cost; callers bound a call with within() (util/within.ts).
 import { createClient, createCluster } from 'redis';
 
 export interface RedisClientOptions {
@@ -36,13 +36,4 @@ export function redisClient(o: RedisClientOptions): ReturnType<typeof createClie
     : createClient({ url: o.url, RESP: o.resp, ...cache, ...node });
   client.on('error', () => undefined);
   return client;
-}
-
-/** Rejects with `what` timed out after `ms` unless `p` settles first (one timer, no per-command signal). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -30,7 +30,8 @@ import { createHash } from 'node:crypto';
 
 import { ACTION } from '../models/schema';
 import type { UserSnapshot } from './snapshot';
-import { redisClient, within } from './redis-client';
+import { redisClient } from './redis-client';
+import { within } from '../util/within';
 import { USER_STORE_DEFAULTS, validateEvents } from './user-store';
 import type { ApplyResult, EngineEvent, ItemIds, UserStore } from './user-store';
 import type { ItemCounter, ItemCounts } from './shared-item-stats';

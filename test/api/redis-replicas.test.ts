@@ -66,6 +66,32 @@ describe('user state in Redis shared by two server processes', function () {
     await kill(a);
   });
 
+  it('a Redis that hangs (SIGSTOP) is bounded by the call\'s deadline: Rank answers in time as for a new user, RecordEvents UNAVAILABLE', async () => {
+    const a = await servers.start(['--user-store', redis().url]);
+    await topItems(a.client, 'user-000015'); // a served call: the engine predicts its stages' times
+    const pid = redis().pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const res = await a.client.rank({ user_id: 'user-000014', num_results: 10, options: PLAIN }, { deadline: t0 + 500 });
+      const took = Date.now() - t0;
+      assert.ok(took < 500, `Rank answered after ${took} ms`);
+      assert.equal(res.items.length, 10);
+      assert.ok(res.degradations.includes('user_state_unavailable'), JSON.stringify(res.degradations));
+      const t1 = Date.now();
+      await assert.rejects(
+        a.client.recordEvents({ events: [{ user_id: 'user-000014', item_id: res.items[0].item_id, type: 'ACTION_TYPE_CLICK' }] }, { deadline: t1 + 5000 }),
+        (err: { code?: number; details?: string }) => err.code === 14 && /timed out/.test(err.details ?? ''),
+      );
+      assert.ok(Date.now() - t1 < 2500, `RecordEvents answered after ${Date.now() - t1} ms (the store's 1 s bound)`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const again = await a.client.rank({ user_id: 'user-000014', num_results: 10, options: PLAIN });
+    assert.deepEqual(again.degradations, [], 'served from Redis once it answers again');
+    await kill(a);
+  });
+
   it('through nginx (deploy/nginx-grpc.conf): a purchase leaves the top results of the next 20 calls, both replicas serving', async function () {
     const flags = ['--user-store', redis().url];
     const [a, b] = [await servers.start(flags), await servers.start(flags)];

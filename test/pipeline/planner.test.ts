@@ -3,7 +3,7 @@
 // skipping steps that do not apply.
 import * as assert from 'node:assert/strict';
 
-import { plan } from '../../src/pipeline/planner';
+import { plan, waitBudget } from '../../src/pipeline/planner';
 import type { RankInput } from '../../src/pipeline/request';
 import { defaultCascade } from '../../src/stages';
 import { DEFAULT_RANK } from '../../src/pipeline/options';
@@ -57,5 +57,17 @@ describe('deadline planner', () => {
     assert.deepEqual(p.steps, ['no_rank']);
     // K already at 5 x num_results.
     assert.deepEqual(plan(input(9, { retrievalK: 100 }), stages, cost, NOW).steps.slice(0, 1), ['no_strong_prerank']);
+  });
+
+  it('leaves a waiting stage the time before the deadline less the later stages\' predicted cost, with the margin', () => {
+    const at = stages.findIndex((s) => s.id === 'user_state');
+    // The stages after user_state: 9.8 ms predicted, 12.25 with the margin.
+    assert.equal(waitBudget(NOW + 20, NOW, stages, at, cost, new Set()), 20 - 9.8 * 1.25);
+    // A stage the plan skips is not waited for.
+    assert.equal(waitBudget(NOW + 20, NOW, stages, at, cost, new Set(['rank', 'ensemble'])), 20 - 7.2 * 1.25);
+    assert.ok(waitBudget(NOW + 5, NOW, stages, at, cost, new Set()) < 0, 'no time to wait at all');
+    // Without predictions (a first call), at most 80% of the time left.
+    assert.equal(waitBudget(NOW + 100, NOW, stages, at, () => 0, new Set()), 80);
+    assert.equal(waitBudget(Infinity, NOW, stages, at, cost, new Set()), Infinity);
   });
 });
