@@ -79,7 +79,7 @@ class Pages:
                 u = x[r, :user_dim]
                 rows, light = candidates(u[:d], emb, bias, bias_w, K)
                 x0 = inputs(u, items_x, rows)
-                probs = torch.sigmoid(teacher.logits(x0, torch.ones(rows.shape[0], dtype=torch.int64) if teacher.position is not None else None))
+                probs = torch.sigmoid(teacher.logits(x0))
                 wp = w[r]
                 util = (probs * wp).sum(1) / wp.sum().clamp(min=1e-9)
                 self.pages.append({"u": u, "rows": rows, "light": light, "util": util, "hard": hard_band(light, M, int(budget * rows.shape[0]))})

@@ -10,17 +10,24 @@ The network is the engine's: x_{l+1} = x0 * (W_l x_l + b_l) + x_l for each
 cross layer, an MLP with ReLU on x0 (parallel structure), heads on
 [x_L, h], one sigmoid per objective; the loss is the mean of the heads'
 binary cross-entropies. Position debiasing (Zalando, section 5.3): during
-training a learned per-position logit offset (one per head) is added, so the
-network need not explain the position bias with the items; at serving the
-position is fixed to the first one: its offset is folded into the heads'
-bias. --no-position trains without it (the ablation).
+training a position branch gives each position's examination, one learned
+log-probability per position and head relative to position 1, and the
+network is fitted to P(action at p) = exam(p) * sigmoid(z) (the
+position-based click model: an item is acted on if looked at and wanted), so
+it need not explain the position bias with the items; at serving the
+position is fixed to the first one, whose examination is 1 by construction:
+the heads are served as they are. --no-position trains without it (the
+ablation). The branch learns at its own rate (--position-lr): Adam moves a
+parameter by about the learning rate per step, and the network's rate over
+a few hundred steps cannot reach the lower positions' bias.
 
 With --ensemble WIDTHS (e.g. 16,8) it then trains the learned ensemble
 (train/ensemble.py) on the trained ranker's serving outputs and writes
 ensemble.safetensors and ensemble.json too.
 
     python3 train/ranker.py --data DIR --config ranker.json --out DIR
-        [--epochs 3] [--batch 512] [--lr 0.002] [--seed 1] [--no-position] [--ensemble 16,8]
+        [--epochs 3] [--batch 512] [--lr 0.002] [--position-lr 0.05] [--seed 1] [--no-position]
+        [--ensemble 16,8]
 """
 import argparse
 import json
@@ -48,25 +55,35 @@ class Dcn(nn.Module):
         widths = [d] + list(shape["mlp"])
         self.mlp = nn.ModuleList([nn.Linear(widths[j], widths[j + 1]) for j in range(len(shape["mlp"]))])
         self.heads = nn.Linear(d + widths[-1], shape["heads"])
-        # Per-position logit offsets (training only); row 0 is unused (positions are 1-based).
+        # Per-position log-examination (training only), read relative to row 1; row 0 is unused (positions are 1-based).
         self.position = nn.Embedding(positions + 1, shape["heads"]) if positions > 0 else None
         if self.position is not None:
             nn.init.zeros_(self.position.weight)
 
-    def logits(self, x0, pos=None):
+    def logits(self, x0):
+        """The heads' logits as served (position 1)."""
         x = x0
         for layer in self.cross:
             x = x0 * layer(x) + x
         h = x0
         for layer in self.mlp:
             h = torch.relu(layer(h))
-        z = self.heads(torch.cat([x, h], dim=1))
-        if self.position is not None and pos is not None:
-            z = z + self.position(pos)
-        return z
+        return self.heads(torch.cat([x, h], dim=1))
+
+    def log_exam(self, pos):
+        """log exam(p) per head, relative to position 1 (0 there)."""
+        return self.position(pos) - self.position.weight[1]
+
+    def loss(self, x0, pos, y):
+        """Mean binary cross-entropy of the heads; with the position branch, of exam(p) * sigmoid(z)."""
+        z = self.logits(x0)
+        if self.position is None:
+            return nn.functional.binary_cross_entropy_with_logits(z, y)
+        logp = (self.log_exam(pos) + nn.functional.logsigmoid(z)).clamp(max=-1e-6)
+        return -(y * logp + (1 - y) * torch.log1p(-torch.exp(logp))).mean()
 
     def serving_tensors(self):
-        """The weights as the engine reads them, with position 1's offset in the heads' bias."""
+        """The weights as the engine reads them (position 1: the heads as they are)."""
         out = {}
         for l, layer in enumerate(self.cross):
             out[f"cross.{l}.weight"] = layer.weight
@@ -75,10 +92,7 @@ class Dcn(nn.Module):
             out[f"mlp.{j}.weight"] = layer.weight
             out[f"mlp.{j}.bias"] = layer.bias
         out["heads.weight"] = self.heads.weight
-        bias = self.heads.bias
-        if self.position is not None:
-            bias = bias + self.position.weight[1]
-        out["heads.bias"] = bias
+        out["heads.bias"] = self.heads.bias
         return {k: v.detach().to(torch.float32).contiguous().numpy() for k, v in out.items()}
 
 
@@ -115,14 +129,19 @@ def train(args):
         raise SystemExit(f"data is {x.shape[1]} inputs x {y.shape[1]} labels, the ranker takes {shape['inputDim']} x {shape['heads']}")
     positions = 0 if args.no_position else int(pos.max().item())
     model = Dcn(shape, positions)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    lossf = nn.BCEWithLogitsLoss()
+    # The position offsets get a learning rate of their own: Adam moves a
+    # parameter by about lr per step, so at the network's rate a few hundred
+    # steps cannot reach the bias of the lower positions (-2 logits at 20).
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("position.")]}]
+    if model.position is not None:
+        groups.append({"params": model.position.parameters(), "lr": args.position_lr})
+    opt = torch.optim.Adam(groups, lr=args.lr)
     n = x.shape[0]
     t0 = time.time()
 
     def step(idx):
         opt.zero_grad()
-        loss = lossf(model.logits(x[idx], pos[idx]), y[idx])
+        loss = model.loss(x[idx], pos[idx], y[idx])
         loss.backward()
         opt.step()
         return loss.item()
@@ -138,16 +157,15 @@ def train(args):
     # Serving-path outputs on a few rows, for the parity check against the native DCN-v2.
     with torch.no_grad():
         check_x = x[: min(64, n)]
-        first = torch.ones(check_x.shape[0], dtype=torch.int64)
-        probs = torch.sigmoid(model.logits(check_x, first if model.position is not None else None))
+        probs = torch.sigmoid(model.logits(check_x))
     np.save(os.path.join(args.out, "parity_x.npy"), check_x.numpy().astype("<f4"))
     np.save(os.path.join(args.out, "parity_p.npy"), probs.numpy().astype("<f4"))
     curve = None
     if model.position is not None:
-        # The learned click offset per position, relative to position 1 (the click head is the first).
-        w = model.position.weight.detach()[1:, 0]
-        curve = (w - w[0]).tolist()
-    summary = {"rows": n, "epochs": args.epochs, "loss": history, "seconds": time.time() - t0, "positionClickLogit": curve}
+        # The learned log-examination of clicks per position (the click head is the first), 0 at position 1.
+        with torch.no_grad():
+            curve = model.log_exam(torch.arange(1, model.position.num_embeddings))[:, 0].tolist()
+    summary = {"rows": n, "epochs": args.epochs, "loss": history, "seconds": time.time() - t0, "positionLogExam": curve}
     if args.ensemble:
         summary["ensembleLoss"] = train_ensemble_on(args, model, x, y)
     if args.preranker:
@@ -163,8 +181,7 @@ def train_ensemble_on(args, model, x, y):
     w = torch.from_numpy(np.load(os.path.join(args.data, "w.npy")))
     page = torch.from_numpy(np.load(os.path.join(args.data, "page.npy")).astype(np.int64))
     with torch.no_grad():
-        first = torch.ones(x.shape[0], dtype=torch.int64)
-        p = torch.sigmoid(model.logits(x, first if model.position is not None else None))
+        p = torch.sigmoid(model.logits(x))
     net, history = ens.train_ensemble(p, w, y, page, hidden, args.epochs, 64, args.lr, args.seed, lambda m: sys.stderr.write(m + "\n"))
     about = f"learned ensemble {args.ensemble} trained with a pairwise AUC loss on {int(page.max().item()) + 1} pages"
     write_safetensors(os.path.join(args.out, "ensemble.safetensors"), net.serving_tensors(), about)
@@ -221,6 +238,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-position", action="store_true")
+    p.add_argument("--position-lr", type=float, default=0.05, help="learning rate of the position offsets")
     p.add_argument("--ensemble", default="", help="hidden widths of the learned ensemble, e.g. 16,8 (default: none)")
     p.add_argument("--preranker", default="", help="the pre-ranker's config (its shape): also train it, the HAP way and plain")
     s = train(p.parse_args())

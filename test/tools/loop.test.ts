@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { runLoop, writeLoopReport } from '../../tools/eval/loop';
+import { loopLines, runLoop, writeLoopReport } from '../../tools/eval/loop';
 import { findPython } from '../../tools/train/cli';
 import { simulate } from '../../tools/simulate';
 import { TEST_WORLD } from '../api/harness';
@@ -46,5 +46,9 @@ describe('eval:loop: the learning loop against the truth, with a time split', fu
     const md = await fs.readFile(files.find((f) => f.endsWith('loop.md'))!, 'utf8');
     for (const section of ['## Ranking', '## Retrieval', '## Pre-ranker', '## Position bias']) assert.ok(md.includes(section), section);
     for (const svg of files.filter((f) => f.endsWith('.svg'))) assert.match(await fs.readFile(svg, 'utf8'), /^<svg/);
+    // As a section of npm run eval's report (--loop): its headings one level down, the plots in loop/.
+    const section = loopLines(r, '###', 'loop/').join('\n');
+    for (const h of ['### Ranking', '### Retrieval', '### Pre-ranker', '### Position bias']) assert.ok(section.includes(h), h);
+    assert.ok(section.includes('](loop/loop-position.svg)') && section.includes('](loop/loop-recall.svg)'), 'the plots named from the report');
   });
 });

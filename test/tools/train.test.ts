@@ -34,7 +34,7 @@ describe('train: the ranker from the logs', function () {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('the trainer\'s own unit tests pass (python3 -m unittest: shapes, the position branch\'s folding, the safetensors writer)', () => {
+  it('the trainer\'s own unit tests pass (python3 -m unittest: shapes, the position branch, the safetensors writer)', () => {
     const r = spawnSync(python!, ['-B', '-m', 'unittest', 'discover', '-s', path.join(__dirname, '..', '..', '..', 'train'), '-p', 'test_*.py'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /Ran \d+ tests/);
@@ -105,7 +105,7 @@ describe('train: the ranker from the logs', function () {
     } finally {
       await engine.close();
     }
-    const curve = JSON.parse(await fs.readFile(path.join(dir, 'trained.train-summary.json'), 'utf8')) as { positionClickLogit: number[] };
-    assert.equal(curve.positionClickLogit.length, 20, 'a learned click offset per position');
+    const curve = JSON.parse(await fs.readFile(path.join(dir, 'trained.train-summary.json'), 'utf8')) as { positionLogExam: number[] };
+    assert.equal(curve.positionLogExam.length, 20, 'a learned examination per position');
   });
 });

@@ -1,4 +1,4 @@
-// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out DIR] [--seed 1] [--threads 1] [--root DIR] [--bundle DIR]`:
+// `npm run eval -- [--users 300] [--world 100k|1m | --items N] [--out DIR] [--seed 1] [--threads 1] [--root DIR] [--bundle DIR] [--loop LOGS]`:
 // ranks a sample of users through the engine's gRPC API and scores every list
 // against the demo world's ground truth; writes report.json, report.md and SVG
 // plots into .data/eval/ (untracked; another world's into .data/eval/world-X/)
@@ -16,6 +16,7 @@ import { GENERATOR_VERSION } from '../world/generate';
 import { DEFAULT_WORLD, WorldConfig } from '../world/schema';
 import { REDUCED_PRECISIONS } from './precision';
 import { precisionCpuLine, precisionTable, writeReport } from './report';
+import { LOOP_DEFAULTS, runLoop, writeLoopReport } from './loop';
 import { DEFAULT_BUDGETS, DEFAULT_LAMBDAS, runEval } from './run';
 
 export const USAGE = `usage: npm run eval -- [options]
@@ -36,6 +37,12 @@ options:
                    npm run train from that world's simulated logs
   --precisions L   ranker precisions compared with fp32, comma-separated (int8, bf16,
                    fp32), or none (default ${REDUCED_PRECISIONS.join(',')})
+  --loop LOGS      also the learning loop on simulated logs of this world (npm run
+                   simulate; simulated into LOGS when it holds none): every model
+                   trained before the last day and judged after it, with the ablations
+                   (as npm run eval:loop; ~13 min on the demo world); a section of the
+                   report and OUT/loop/
+  --loop-work DIR  where the loop's trained bundles go (default .data/loop)
   --help, -h       this text`;
 
 function parseArgs(argv: string[]): Record<string, string> {
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
     return;
   }
   const args = parseArgs(process.argv.slice(2));
-  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root', 'precisions', 'bundle']);
+  const known = new Set(['users', 'items', 'world', 'out', 'seed', 'threads', 'root', 'precisions', 'bundle', 'loop', 'loop-work']);
   for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (args.world !== undefined && args.items !== undefined) throw new Error('--world and --items are exclusive');
   if (args.world !== undefined && !(args.world in WORLDS)) throw new Error(`--world must be one of ${Object.keys(WORLDS).join(', ')}, got ${args.world}`);
@@ -134,6 +141,11 @@ async function main(): Promise<void> {
     command: ['npm run eval --', ...process.argv.slice(2)].join(' '),
     log: (m) => console.error(m),
   });
+  if (args.loop !== undefined) {
+    const work = path.resolve(args['loop-work'] ?? path.join(repo, '.data', 'loop'));
+    report.loop = await runLoop({ ...LOOP_DEFAULTS, world: root, logs: path.resolve(args.loop), users, work, command: report.command, log: (m) => console.error(m) });
+    for (const f of await writeLoopReport(report.loop, path.join(out, 'loop'))) console.error(`wrote ${f}`);
+  }
   for (const f of await writeReport(report, out)) console.error(`wrote ${f}`);
   console.error(`report: ${path.relative(process.cwd(), path.join(out, 'report.md')) || path.join(out, 'report.md')}`);
   const h = report.headline;

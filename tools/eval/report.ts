@@ -7,6 +7,7 @@ import type { Interval } from './metrics';
 import type { PrecisionSection } from './precision';
 import { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot } from './plots';
 import { interestLines, interestPlot } from './interests-report';
+import { loopLines } from './loop';
 import type { EvalReport } from './types';
 
 export { annPlot, baselinePlot, diversityPlot, explorationPlot, hapPlot };
@@ -307,6 +308,7 @@ export function markdown(r: EvalReport): string {
     ...explorationLines(r),
     ...reactivityLines(r),
     ...precisionLines(r),
+    ...(r.loop ? ['', '## The learning loop: models trained from simulated logs', '', 'The same as loop/loop.md (with loop.json).', '', ...loopLines(r.loop, '###', 'loop/')] : []),
     '',
   ].join('\n');
 }

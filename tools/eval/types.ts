@@ -6,6 +6,7 @@ import type { Surface } from '../../src/models/schema';
 import type { DEFAULT_RANK } from '../../src/pipeline/options';
 import type { WorldConfig } from '../world/schema';
 import type { Interval } from './metrics';
+import type { LoopReport } from './loop';
 import type { PrecisionSection } from './precision';
 
 export const EVAL_SURFACES: Surface[] = ['home', 'browse', 'search'];
@@ -267,6 +268,8 @@ export interface EvalReport {
   /** Reduced-precision rankers against fp32 (null: cfg.precisions empty). */
   precision: PrecisionSection | null;
   seconds: number;
+  /** The learning loop on simulated logs (--loop), also written to loop/ beside the report. */
+  loop?: LoopReport;
 }
 
 /** Interest metrics of a set of top-20 pages (interest-metrics.ts). */
