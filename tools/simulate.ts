@@ -7,8 +7,11 @@
 // (train/) learn from these only, never from the truth.
 //
 //   npm run simulate -- [--world DIR (an existing world is used as it is)] [--items N] [--days 2] [--sessions-per-day 2000]
-//        [--out DIR] [--seed 1] [--exam-power 0.7] [--epsilon 0.1] [--results 20]
+//        [--out DIR] [--seed 1] [--exam-power 0.7] [--epsilon 0.1] [--results 20] [--weights click=0,purchase=1]
 //
+// --weights sets the objective weights of every request (the logging
+// policy's objective; default: the surface's), e.g. a policy that ranks by
+// purchases alone, to log what a ranker other than the best one served.
 // The engine runs in this process on a clock the simulation drives (sessions
 // spread over each day, starting at the world's referenceTime), serving
 // through a RankingService on a loopback port as any client would call it.
@@ -56,6 +59,8 @@ export interface SimulateOptions {
   examPower: number;
   epsilon: number;
   results: number;
+  /** Objective weights of every request (absent: the surface's defaults). */
+  weights?: Record<string, number>;
   log?: (msg: string) => void;
 }
 
@@ -151,6 +156,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulationSummary> {
         num_results: o.results,
         context: { surface: 'SURFACE_HOME', device: WIRE_DEVICE[user.device] },
         options: { exploration_epsilon: o.epsilon, seed: o.seed * 1_000_003 + s + 1 },
+        ...(o.weights ? { objective_weights: o.weights } : {}),
       });
       const rows = Int32Array.from(res.items, (it) => bundle.items.rowOf.get(it.item_id) ?? -1);
       if (rows.some((r) => r < 0)) throw new Error('the engine served an item the world does not have');
@@ -165,7 +171,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulationSummary> {
       if (summary.sessions % 1000 === 0) log(`simulate: ${summary.sessions} / ${total} sessions`);
     }
     summary.end = new Date(clock).toISOString();
-    await fs.writeFile(path.join(o.out, 'simulation.json'), JSON.stringify({ ...summary, seed: o.seed, epsilon: o.epsilon, results: o.results, world: path.resolve(o.root), actionNames: Object.values(ACTION_NAMES) }, null, 2));
+    await fs.writeFile(path.join(o.out, 'simulation.json'), JSON.stringify({ ...summary, seed: o.seed, epsilon: o.epsilon, results: o.results, ...(o.weights ? { weights: o.weights } : {}), world: path.resolve(o.root), actionNames: Object.values(ACTION_NAMES) }, null, 2));
     return summary;
   } finally {
     client.close();
@@ -185,6 +191,17 @@ export async function existingWorld(root: string): Promise<WorldConfig | null> {
   }
 }
 
+/** --weights click=0,purchase=1: objective=weight pairs (the engine names an unknown objective). */
+function parseWeights(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of v.split(',')) {
+    const [k, w] = part.split('=');
+    if (!k || w === undefined || !Number.isFinite(Number(w)) || Number(w) < 0) throw new Error(`--weights takes objective=weight pairs (weights >= 0), got ${part}`);
+    out[k.trim()] = Number(w);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -197,6 +214,7 @@ async function main(): Promise<void> {
       'exam-power': { type: 'string', default: '0.7' },
       epsilon: { type: 'string', default: '0.1' },
       results: { type: 'string', default: '20' },
+      weights: { type: 'string' },
     },
   });
   const num = (name: keyof typeof values, min: number, max: number): number => {
@@ -217,6 +235,7 @@ async function main(): Promise<void> {
     examPower: num('exam-power', 0, 5),
     epsilon: num('epsilon', 0, 1),
     results: num('results', 1, 200),
+    ...(values.weights !== undefined ? { weights: parseWeights(values.weights) } : {}),
     log: (m) => process.stderr.write(m + '\n'),
   });
   const { sessions, impressions, actions } = summary;

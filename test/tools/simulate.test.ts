@@ -47,4 +47,18 @@ describe('simulate: traffic over a world, through the engine\'s API', function (
     assert.equal(meta.positionBias.length, 20);
     assert.ok(Math.abs(meta.positionBias[1] - 2 ** -0.7) < 1e-12);
   });
+
+  it('--weights: every request carries the logging policy\'s objective weights', async () => {
+    const out = path.join(dir, 'weights');
+    const weights = { click: 0, wishlist: 0, cart: 0, purchase: 1 };
+    await simulate({ root: path.join(dir, 'world'), world: TEST_WORLD, out, days: 0.1, sessionsPerDay: 200, seed: 4, examPower: 0.7, epsilon: 0, results: 10, weights });
+    const lines: LoggedImpression[] = [];
+    for (const f of await fs.readdir(path.join(out, 'impressions'))) {
+      for (const l of (await fs.readFile(path.join(out, 'impressions', f), 'utf8')).split('\n')) if (l) lines.push(parseImpression(l)!);
+    }
+    assert.equal(lines.length, 20);
+    for (const l of lines) assert.deepEqual(l.weights, [0, 0, 0, 1], 'the requests were ranked by purchases alone');
+    const meta = JSON.parse(await fs.readFile(path.join(out, 'simulation.json'), 'utf8')) as { weights: Record<string, number> };
+    assert.deepEqual(meta.weights, weights);
+  });
 });
