@@ -6,9 +6,12 @@
 // from many users), one batch at a time and 16 in flight. The reads use
 // users of their own (bench-r-*: 30 actions, 20 impressions and a purchase
 // each, over a catalog of 100k item ids, written first); the writes too
-// (bench-w-*). Then Redis's memory per user for the bench-r users.
+// (bench-w-*). Then Redis's memory per user for the bench-r users. First, the
+// floor under any client: the same GETs written and read on a bare socket
+// (RESP by hand, no client library), one at a time.
 //
 //   node dist/bench/redis-store.js [--url redis://127.0.0.1:6379] [--calls 5000]
+import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 
 import { createClient } from 'redis';
@@ -49,6 +52,8 @@ async function main(): Promise<void> {
   const perUser = await seedReaders(values.url!, now);
   console.log(`Redis dataset per user (30 actions, 20 impressions, 1 purchase): ${perUser.toFixed(0)} bytes; 10M users: ${((perUser * 1e7) / 2 ** 30).toFixed(1)} GiB`);
   const id = (i: number) => `bench-r-${i}`;
+  const floor = await bareGets(values.url!, n, (i) => `u:{${id((i * 7) % USERS)}}`);
+  console.log(`bare socket GET (no client library), distinct users: ${floor.wallUs.toFixed(0)} µs wall, ${floor.cpuUs.toFixed(0)} µs CPU per round trip`);
   for (const cacheEntries of [0, 100_000]) {
     const store = await RedisUserStore.connect({ url: values.url!, cacheEntries });
     try {
@@ -66,6 +71,38 @@ async function main(): Promise<void> {
     }
   }
   await writes(values.url!, n);
+}
+
+/** `n` GETs one at a time on a plain TCP socket (the command and the bulk reply by hand): the round trip's own cost. */
+async function bareGets(url: string, n: number, key: (i: number) => string): Promise<{ wallUs: number; cpuUs: number }> {
+  const u = new URL(url);
+  const sock = net.connect(Number(u.port || 6379), u.hostname);
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  let buf: Buffer = Buffer.alloc(0);
+  let onReply: () => void = () => undefined;
+  sock.on('data', (d: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    const nl = buf.indexOf('\r\n');
+    if (nl < 0) return;
+    const len = Number(buf.toString('latin1', 1, nl));
+    if (len >= 0 && buf.length < nl + 2 + len + 2) return; // the rest of the bulk string is still coming
+    if (len >= 0) buf.toString('utf8', nl + 2, nl + 2 + len);
+    buf = Buffer.alloc(0);
+    onReply();
+  });
+  const get = (k: string) =>
+    new Promise<void>((resolve) => {
+      onReply = resolve;
+      sock.write(`*2\r\n$3\r\nGET\r\n$${Buffer.byteLength(k)}\r\n${k}\r\n`);
+    });
+  for (let i = 0; i < 1000; i++) await get(key(i));
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await get(key(i));
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  const c = process.cpuUsage(c0);
+  sock.destroy();
+  return { wallUs, cpuUs: (c.user + c.system) / n };
 }
 
 /** Events per second through apply(): batches of `size` events of distinct users, `inFlight` batches at a time. */
