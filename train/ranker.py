@@ -129,9 +129,9 @@ def train(args):
         raise SystemExit(f"data is {x.shape[1]} inputs x {y.shape[1]} labels, the ranker takes {shape['inputDim']} x {shape['heads']}")
     positions = 0 if args.no_position else int(pos.max().item())
     model = Dcn(shape, positions)
-    # The position offsets get a learning rate of their own: Adam moves a
+    # The position branch gets a learning rate of its own: Adam moves a
     # parameter by about lr per step, so at the network's rate a few hundred
-    # steps cannot reach the bias of the lower positions (-2 logits at 20).
+    # steps cannot reach the lower positions' examination (log exam about -2 at 20).
     groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("position.")]}]
     if model.position is not None:
         groups.append({"params": model.position.parameters(), "lr": args.position_lr})
@@ -238,7 +238,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-position", action="store_true")
-    p.add_argument("--position-lr", type=float, default=0.05, help="learning rate of the position offsets")
+    p.add_argument("--position-lr", type=float, default=0.05, help="learning rate of the position branch")
     p.add_argument("--ensemble", default="", help="hidden widths of the learned ensemble, e.g. 16,8 (default: none)")
     p.add_argument("--preranker", default="", help="the pre-ranker's config (its shape): also train it, the HAP way and plain")
     s = train(p.parse_args())
