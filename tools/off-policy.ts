@@ -126,19 +126,31 @@ export async function offPolicy(o: { root: string; world: WorldConfig; out: stri
   return rows;
 }
 
-function report(rows: OffPolicyRow[], o: { sessions: number; logEpsilon: number; command: string }): string {
+/** The estimates against the true values, one row per target epsilon (markdown). */
+export function offPolicyTable(rows: readonly OffPolicyRow[]): string[] {
   const f = (x: number) => x.toFixed(4);
   const pct = (e: number, t: number) => `${(100 * (e / t - 1)).toFixed(1)}%`;
+  return [
+    '| target epsilon | true value | IPS | IPS error | SNIPS | SNIPS error |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.epsilon} | ${f(r.truth)} [${f(r.truthCi[0])}, ${f(r.truthCi[1])}] | ${f(r.estimate.ips)} [${f(r.estimate.ipsCi[0])}, ${f(r.estimate.ipsCi[1])}] | ${pct(r.estimate.ips, r.truth)} | ${f(r.estimate.snips)} [${f(r.estimate.snipsCi[0])}, ${f(r.estimate.snipsCi[1])}] | ${pct(r.estimate.snips, r.truth)} |`),
+  ];
+}
+
+/** What the logging policy was and what the value is (one paragraph). */
+export function offPolicySetting(sessions: number, logEpsilon: number): string {
+  return `Logging policy: epsilon-greedy with epsilon ${logEpsilon}, ${sessions} simulated sessions of 20 results (one day). Value: clicks per page. True value: the same simulation (same seed and users) with the target policy serving. 95% bootstrap intervals over pages.`;
+}
+
+function report(rows: OffPolicyRow[], o: { sessions: number; logEpsilon: number; command: string }): string {
   return [
     `# Off-policy estimates from the impression log`,
     '',
     `${new Date().toISOString()} · \`${o.command}\``,
     '',
-    `Logging policy: epsilon-greedy with epsilon ${o.logEpsilon}, ${o.sessions} simulated sessions of 20 results (one day). Value: clicks per page. True value: the same simulation (same seed and users) with the target policy serving. 95% bootstrap intervals over pages.`,
+    offPolicySetting(o.sessions, o.logEpsilon),
     '',
-    '| target epsilon | true value | IPS | IPS error | SNIPS | SNIPS error |',
-    '|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.epsilon} | ${f(r.truth)} [${f(r.truthCi[0])}, ${f(r.truthCi[1])}] | ${f(r.estimate.ips)} [${f(r.estimate.ipsCi[0])}, ${f(r.estimate.ipsCi[1])}] | ${pct(r.estimate.ips, r.truth)} | ${f(r.estimate.snips)} [${f(r.estimate.snipsCi[0])}, ${f(r.estimate.snipsCi[1])}] | ${pct(r.estimate.snips, r.truth)} |`),
+    ...offPolicyTable(rows),
     '',
   ].join('\n');
 }

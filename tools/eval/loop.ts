@@ -16,7 +16,9 @@
 // true utility and each objective (tools/train/compare.ts), with the
 // truth-derived bundle, popularity and random; paired differences of each
 // ablation. The position branch's learned examination against the
-// simulator's true position bias. Writes DIR/loop.md, loop.json and SVG plots
+// simulator's true position bias. IPS and SNIPS of other exploration rates
+// from an epsilon 0.3 policy's logged propensities against their simulated
+// truth (tools/off-policy.ts). Writes DIR/loop.md, loop.json and SVG plots
 // (default .data/eval/loop); `npm run eval -- --loop LOGS` runs the same and
 // adds it to the evaluation's report.
 import { promises as fs } from 'node:fs';
@@ -24,7 +26,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { simulate, SimulationSummary } from '../simulate';
+import { offPolicy, offPolicySetting, offPolicyTable, OffPolicyRow } from '../off-policy';
+import { existingWorld, simulate, SimulationSummary } from '../simulate';
 import { findPython, train, TrainResult } from '../train/cli';
 import { compare, CompareRow, eventsBefore } from '../train/compare';
 import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../world/schema';
@@ -46,6 +49,8 @@ export interface LoopReport {
   noPosition: TrainResult;
   plainPreranker: TrainResult;
   position: { positions: number[]; learned: number[]; truth: number[]; meanAbsError: number };
+  /** IPS and SNIPS of other exploration rates from a logging policy's propensities, against their simulated truth. */
+  offPolicy: { sessions: number; logEpsilon: number; rows: OffPolicyRow[] };
 }
 
 async function ensureLogs(world: string, logs: string, days: number, sessionsPerDay: number, log: (m: string) => void): Promise<SimulationSummary> {
@@ -76,12 +81,22 @@ export interface LoopOptions {
   users: number;
   epochs: number;
   work: string;
+  /** Sessions of the off-policy simulations (one logging policy, each target's truth). */
+  offPolicySessions: number;
   command: string;
   log: (m: string) => void;
 }
 
 /** The loop's settings when not given: the simulation's size (when it runs) and the training epochs. */
-export const LOOP_DEFAULTS = { days: 2, sessionsPerDay: 2000, epochs: 3 } as const;
+export const LOOP_DEFAULTS = { days: 2, sessionsPerDay: 2000, epochs: 3, offPolicySessions: 3000 } as const;
+
+/** The off-policy check: epsilon 0.3 logs, estimates of 0.3, 0.1 and 0 against their own simulations. */
+async function offPolicyCheck(o: LoopOptions): Promise<LoopReport['offPolicy']> {
+  const world = (await existingWorld(o.world)) ?? DEFAULT_WORLD;
+  const logEpsilon = 0.3;
+  const rows = await offPolicy({ root: o.world, world, out: path.join(o.work, 'off-policy'), sessions: o.offPolicySessions, logEpsilon, targets: [0.3, 0.1, 0], seed: 1, log: o.log });
+  return { sessions: o.offPolicySessions, logEpsilon, rows };
+}
 
 export async function runLoop(o: LoopOptions): Promise<LoopReport> {
   const sim = await ensureLogs(o.world, o.logs, o.days, o.sessionsPerDay, o.log);
@@ -128,6 +143,7 @@ export async function runLoop(o: LoopOptions): Promise<LoopReport> {
       noPosition,
       plainPreranker,
       position: positionCurve((JSON.parse(await fs.readFile(`${dirs.full}.train-summary.json`, 'utf8')) as { positionLogExam?: number[] }).positionLogExam ?? [], sim.positionBias),
+      offPolicy: await offPolicyCheck(o),
     };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -177,7 +193,9 @@ export function loopLines(r: LoopReport, h: string, files: string): string[] {
   L.push('', `${h} Position bias: the learned examination vs the simulator's`, '');
   L.push(`Mean absolute error over positions 2–${r.position.positions.length}: ${f3(r.position.meanAbsError)} (log exam(p), relative to position 1). The bundle without the position branch has no curve to compare; its ranking is in the first table.`, '');
   L.push(`![position bias](${files}loop-position.svg)`, '');
-  L.push('Off-policy estimates (IPS, SNIPS) from the same kind of logs: `npm run off-policy` (published in docs/quality/off-policy.md).');
+  L.push(`${h} Off-policy estimates from the logged propensities (\`npm run off-policy\` alone)`, '');
+  L.push(offPolicySetting(r.offPolicy.sessions, r.offPolicy.logEpsilon), '');
+  L.push(...offPolicyTable(r.offPolicy.rows));
   return L;
 }
 
@@ -228,7 +246,9 @@ options:
   --users N                returning users whose pages are scored (default 300)
   --epochs N               training epochs of every model (default 3)
   --out DIR                where the report goes (default .data/eval/loop)
-  --work DIR               where the trained bundles go (default .data/loop)
+  --work DIR               where the trained bundles and the off-policy simulations go
+                           (default .data/loop)
+  --off-policy-sessions N  sessions of each off-policy simulation (default 3000)
   --help, -h               this text`;
 
 async function main(): Promise<void> {
@@ -246,6 +266,7 @@ async function main(): Promise<void> {
       epochs: { type: 'string', default: String(LOOP_DEFAULTS.epochs) },
       out: { type: 'string', default: path.join(ROOT, '.data', 'eval', 'loop') },
       work: { type: 'string', default: path.join(ROOT, '.data', 'loop') },
+      'off-policy-sessions': { type: 'string', default: String(LOOP_DEFAULTS.offPolicySessions) },
     },
   });
   const n = (k: keyof typeof values) => {
@@ -257,7 +278,7 @@ async function main(): Promise<void> {
   const out = path.resolve(values.out!);
   const r = await runLoop({
     world: path.resolve(values.world!), logs: path.resolve(values.logs!), days: n('days'), sessionsPerDay: n('sessions-per-day'), users: n('users'), epochs: n('epochs'),
-    work: path.resolve(values.work!), command: ['npm run eval:loop --', ...process.argv.slice(2)].join(' '), log: (m) => console.error(m),
+    work: path.resolve(values.work!), offPolicySessions: n('off-policy-sessions'), command: ['npm run eval:loop --', ...process.argv.slice(2)].join(' '), log: (m) => console.error(m),
   });
   await writeLoopReport(r, out);
   console.log(`wrote ${path.join(out, 'loop.md')}`);
