@@ -86,7 +86,7 @@ async function bareGets(url: string, n: number, key: (i: number) => string): Pro
     if (nl < 0) return;
     const len = Number(buf.toString('latin1', 1, nl));
     if (len >= 0 && buf.length < nl + 2 + len + 2) return; // the rest of the bulk string is still coming
-    if (len >= 0) buf.toString('utf8', nl + 2, nl + 2 + len);
+    if (len >= 0) buf.toString('utf8', nl + 2, nl + 2 + len); // decoded, as a client would
     buf = Buffer.alloc(0);
     onReply();
   });

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 import ranker as rk
+from progress import epochs as run_epochs
 
 
 def candidates(u_emb, emb, bias, bias_w, K):
@@ -118,16 +119,17 @@ def fit(shape, pages, items_x, hap, epochs, lr, seed):
     gen = torch.Generator().manual_seed(seed)
     model = rk.Dcn(shape, 0)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in range(epochs):
-        total = 0.0
-        for k in torch.randperm(len(pages), generator=gen).tolist():
-            loss = hap_loss(model, pages[k], items_x, gen) if hap else plain_loss(model, pages[k], items_x)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        history.append(total / max(1, len(pages)))
+
+    def step(idx):
+        pg = pages[int(idx[0])]
+        loss = hap_loss(model, pg, items_x, gen) if hap else plain_loss(model, pg, items_x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    # One page per step, in a fresh order each epoch.
+    history = run_epochs("pre-ranker (HAP)" if hap else "pre-ranker (plain)", epochs, len(pages), 1, lambda: torch.randperm(len(pages), generator=gen), step)
     return model, history
 
 

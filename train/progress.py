@@ -25,7 +25,7 @@ def epochs(name, count, n, batch, order, step):
             total += loss * len(idx)
             if (start // batch) % 20 == 0:
                 progress(name, epoch, count, min(n, start + batch), n, loss, t0)
-        history.append(total / n)
+        history.append(total / max(1, n))
         progress(name, epoch, count, n, n, total / n, t0)
         sys.stderr.write("\n")
     return history

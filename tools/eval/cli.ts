@@ -40,7 +40,7 @@ options:
   --loop LOGS      also the learning loop on simulated logs of this world (npm run
                    simulate; simulated into LOGS when it holds none): every model
                    trained before the last day and judged after it, with the ablations
-                   (as npm run eval:loop; ~13 min on the demo world); a section of the
+                   (as npm run eval:loop; ~15 min on the demo world); a section of the
                    report and OUT/loop/
   --loop-work DIR  where the loop's trained bundles go (default .data/loop)
   --help, -h       this text`;

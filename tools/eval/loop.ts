@@ -30,7 +30,7 @@ import { offPolicy, offPolicySetting, offPolicyTable, OffPolicyRow } from '../of
 import { existingWorld, simulate, SimulationSummary } from '../simulate';
 import { findPython, train, TrainResult } from '../train/cli';
 import { compare, CompareRow, eventsBefore } from '../train/compare';
-import { DAY_MS, DEFAULT_WORLD, WorldConfig } from '../world/schema';
+import { DAY_MS, DEFAULT_WORLD } from '../world/schema';
 import { Interval, pairedDifference } from './metrics';
 import { renderLinePlot } from './svg';
 
@@ -59,8 +59,7 @@ async function ensureLogs(world: string, logs: string, days: number, sessionsPer
   } catch {
     log(`no simulation in ${logs}: simulating ${days} days of ${sessionsPerDay} sessions`);
     // The world as it was made (simulate regenerates a world whose configuration differs).
-    const made = JSON.parse(await fs.readFile(path.join(world, 'world.json'), 'utf8').catch(() => 'null')) as { config: WorldConfig } | null;
-    return simulate({ root: world, world: made?.config ?? DEFAULT_WORLD, out: logs, days, sessionsPerDay, seed: 1, examPower: 0.7, epsilon: 0.1, results: 20, log });
+    return simulate({ root: world, world: (await existingWorld(world)) ?? DEFAULT_WORLD, out: logs, days, sessionsPerDay, seed: 1, examPower: 0.7, epsilon: 0.1, results: 20, log });
   }
 }
 

@@ -33,10 +33,8 @@ export interface CompareRow {
   ndcg50: number;
   ci: [number, number];
   ndcg10: number;
-  ci10: [number, number];
   /** NDCG@50 of each objective's true probability. */
   perObjective: Record<string, number>;
-  perObjective10: Record<string, number>;
   /** Per-user NDCG@50, in sample order. */
   perUser: number[];
 }
@@ -92,11 +90,10 @@ export interface CompareOptions {
   at?: CompareAt;
 }
 
-/** NDCG@10 and @50 of each list on the true utility and each objective's true probability. */
+/** NDCG@50 and @10 of each list on the true utility, NDCG@50 on each objective's true probability. */
 function score(lists: Record<string, number[][]>, truth: WorldTruth, items: number, sample: { id: string }[], weights: Record<Objective, number>, n: number): CompareRow[] {
   const all = Int32Array.from({ length: items }, (_, i) => i);
-  const at = [50, 10] as const;
-  const sc: Record<string, { w: number[][]; obj: number[][][] }> = Object.fromEntries(Object.keys(lists).map((k) => [k, { w: [[], []], obj: [OBJECTIVES.map(() => []), OBJECTIVES.map(() => [])] }]));
+  const sc: Record<string, { w50: number[]; w10: number[]; obj: number[][] }> = Object.fromEntries(Object.keys(lists).map((k) => [k, { w50: [], w10: [], obj: OBJECTIVES.map(() => []) }]));
   sample.forEach((u, i) => {
     const probs = trueProbabilities(truth.coefficients, truth.items, truth.users, truth.users.rowOf.get(u.id)!, all, { surface: 'home', device: 'mobile' });
     const utility = trueUtility(probs, weights);
@@ -106,17 +103,16 @@ function score(lists: Record<string, number[][]>, truth: WorldTruth, items: numb
       return { p, ideal: Array.from(topK(p, n), (r) => p[r]) };
     });
     for (const [k, l] of Object.entries(lists)) {
-      at.forEach((K, a) => {
-        sc[k].w[a].push(ndcgAt(l[i].map((r) => utility[r]), ideal.slice(0, K), K));
-        objIdeal.forEach((t, j) => sc[k].obj[a][j].push(ndcgAt(l[i].map((r) => t.p[r]), t.ideal.slice(0, K), K)));
-      });
+      const gains = l[i].map((r) => utility[r]);
+      sc[k].w50.push(ndcgAt(gains, ideal, n));
+      sc[k].w10.push(ndcgAt(gains, ideal.slice(0, 10), 10));
+      objIdeal.forEach((t, j) => sc[k].obj[j].push(ndcgAt(l[i].map((r) => t.p[r]), t.ideal, n)));
     }
   });
   return Object.entries(sc).map(([list, s]) => {
-    const m = meanInterval(s.w[0]);
-    const m10 = meanInterval(s.w[1]);
-    const per = (a: number) => Object.fromEntries(OBJECTIVES.map((ob, j) => [ob, meanInterval(s.obj[a][j]).mean]));
-    return { list, ndcg50: m.mean, ci: [m.lo, m.hi], ndcg10: m10.mean, ci10: [m10.lo, m10.hi], perObjective: per(0), perObjective10: per(1), perUser: s.w[0] };
+    const m = meanInterval(s.w50);
+    const perObjective = Object.fromEntries(OBJECTIVES.map((ob, j) => [ob, meanInterval(s.obj[j]).mean]));
+    return { list, ndcg50: m.mean, ci: [m.lo, m.hi], ndcg10: meanInterval(s.w10).mean, perObjective, perUser: s.w50 };
   });
 }
 

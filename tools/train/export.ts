@@ -65,6 +65,8 @@ export async function exportRankerData(logs: string, bundle: Bundle, lines: Logg
   const positives: Record<string, number> = Object.fromEntries(m.objectives.map((o) => [o, 0]));
   const isNew = new Uint8Array(bundle.items.n);
   const newMs = m.features.newItemDays * DAY_MS;
+  /** Whether item `r` counts as new at time `t` (the engine's rule). */
+  const newAt = (r: number, t: number): 0 | 1 => (bundle.items.createdAt[r] <= t && t - bundle.items.createdAt[r] < newMs ? 1 : 0);
   let n = 0;
   for (const [li, l] of lines.entries()) {
     const buf = Buffer.from(l.uf!, 'base64');
@@ -73,10 +75,7 @@ export async function exportRankerData(logs: string, bundle: Bundle, lines: Logg
     if (redo) uf.set(redo.pageUser.subarray(li * (d + 1), (li + 1) * (d + 1)));
     const rows = Int32Array.from(l.items, (it) => bundle.items.rowOf.get(it.item) ?? -1);
     if (rows.some((r) => r < 0)) throw new Error(`request ${l.id} served an item the bundle does not have`);
-    for (const r of rows) {
-      const t = bundle.items.createdAt[r];
-      isNew[r] = t <= l.ts && l.ts - t < newMs ? 1 : 0;
-    }
+    for (const r of rows) isNew[r] = newAt(r, l.ts);
     const items = gatherItemFeatures(layout, { embeddings: redo?.embeddings ?? bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, rows);
     l.items.forEach((it, i) => {
       x.set(uf, n * D);
@@ -98,7 +97,7 @@ export async function exportRankerData(logs: string, bundle: Bundle, lines: Logg
   await fs.mkdir(out, { recursive: true });
   // Every item's part at the last page's time: the pre-ranker's candidates are rebuilt from it.
   const last = lines[lines.length - 1].ts;
-  for (let r = 0; r < bundle.items.n; r++) isNew[r] = bundle.items.createdAt[r] <= last && last - bundle.items.createdAt[r] < newMs ? 1 : 0;
+  for (let r = 0; r < bundle.items.n; r++) isNew[r] = newAt(r, last);
   const all = Int32Array.from({ length: bundle.items.n }, (_, r) => r);
   const itemsX = gatherItemFeatures(layout, { embeddings: redo?.embeddings ?? bundle.embeddings, logPrice: bundle.items.logPrice, isNew, popularity: bundle.bias }, all);
   await writeNpyFloat32(path.join(out, 'items_x.npy'), [bundle.items.n, layout.itemDim], itemsX);

@@ -5,8 +5,9 @@
 // or purchase of an item the user had not acted on before) one example: the
 // sequence just before it, the item engaged with, and the request's context
 // (surface, device) when a logged page served that item to that user in its
-// session (0 = unknown: an engagement of the seed history). Engagements at or
-// after `until` are held out for evaluation (a time split). Per logged page
+// session (0 = unknown: an engagement of the seed history; the context tower
+// is a training-only term). Engagements at or after `until` are held out for
+// evaluation (a time split). Per logged page
 // (the ranker's rows, export.ts) the sequence at the page's time too, so the
 // ranker's user features can be recomputed with the trained tower.
 //
@@ -126,7 +127,7 @@ export async function exportSequences(eventsFile: string, lines: LoggedImpressio
   const train = new SequenceTable(engagements, maxActions);
   const held = new SequenceTable(engagements, maxActions);
   const target = { train: new Float32Array(engagements), held: new Float32Array(engagements) };
-  const ctxs = { train: new Float32Array(engagements * 2), held: new Float32Array(engagements * 2) };
+  const ctx = new Float32Array(engagements * 2);
   for (const [user, u] of users) {
     const acted = new Set<number>();
     for (let j = 0; j < u.rows.length; j++) {
@@ -140,8 +141,9 @@ export async function exportSequences(eventsFile: string, lines: LoggedImpressio
       const table = side === 'held' ? held : train;
       const at = table.add(u, firstAtOrAfter(u.ts, u.ts[j]), u.ts[j]);
       target[side][at] = u.rows[j];
+      if (side === 'held') continue;
       const page = served.get(pairKey(user, bundle.items.ids[u.rows[j]]))?.filter((s) => s.ts <= u.ts[j] && u.ts[j] < s.ts + SESSION_MS).pop();
-      if (page) ctxs[side].set(page.ctx, at * 2);
+      if (page) ctx.set(page.ctx, at * 2);
     }
   }
   const pages = new SequenceTable(lines.length, maxActions);
@@ -156,8 +158,7 @@ export async function exportSequences(eventsFile: string, lines: LoggedImpressio
   await pages.write(out, 'tt_page');
   await writeNpyFloat32(path.join(out, 'tt_train_target.npy'), [train.n], target.train.subarray(0, train.n));
   await writeNpyFloat32(path.join(out, 'tt_held_target.npy'), [held.n], target.held.subarray(0, held.n));
-  await writeNpyFloat32(path.join(out, 'tt_train_ctx.npy'), [train.n, 2], ctxs.train.subarray(0, train.n * 2));
-  await writeNpyFloat32(path.join(out, 'tt_held_ctx.npy'), [held.n, 2], ctxs.held.subarray(0, held.n * 2));
+  await writeNpyFloat32(path.join(out, 'tt_train_ctx.npy'), [train.n, 2], ctx.subarray(0, train.n * 2));
   const d = bundle.manifest.embeddingDim;
   await writeNpyFloat32(path.join(out, 'tt_item_emb.npy'), [bundle.items.n, d], bundle.embeddings);
   await writeNpyFloat32(path.join(out, 'tt_item_logprice.npy'), [bundle.items.n], bundle.items.logPrice);
